@@ -1,0 +1,456 @@
+"""The facelite bundle: one zip holding a model's variants, manifest and goldens.
+
+Every layer (toolchain, runtime, bench, bindings) reads and writes bundles through
+this module only. Members are *stored* (no compression) at 4-byte-aligned data
+offsets, so a phone can mmap the file and hand a variant's bytes straight to LiteRT.
+
+Example:
+
+    >>> from facelite.bundle import Bundle
+    >>> b = Bundle.open("models/expression/expression.flb")   # doctest: +SKIP
+    >>> b.manifest["labels"][:2], sorted(b.variants)           # doctest: +SKIP
+    (['angry', 'disgust'], ['dynamic', 'fp16', 'fp32', 'int8'])
+    >>> tflite_bytes = b.variant_bytes("int8")   # sha256-checked   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import mmap
+import os
+import struct
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import BundleError
+
+SCHEMA_VERSION = 1
+ALIGNMENT = 4
+MANIFEST = "manifest.json"
+REPORT = "report.json"
+GOLDEN_INPUTS = "golden/inputs.npy"
+GOLDEN_OUTPUTS = "golden/fp32_outputs.npy"
+
+TASKS = ("classification", "landmarks", "detection")
+VARIANT_NAMES = ("fp32", "fp16", "dynamic", "int8")
+TARGETS = ("cpu", "gpu", "npu")
+COLORS = ("rgb", "bgr", "gray", "gray_as_rgb")
+RESIZES = ("bilinear", "area", "nearest")
+OUTPUT_KINDS = ("probabilities", "logits", "points", "heatmap")
+
+# Zip extra-field id for alignment padding (the one Android's zipalign uses).
+_PAD_EXTRA_ID = 0xD935
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How raw pixels become a model input; replayed identically everywhere.
+
+    Attributes:
+        shape: NHWC shape the model takes, batch first (batch may be 1).
+        color: channel order the model expects: `rgb`, `bgr`, `gray` (1 channel) or
+            `gray_as_rgb` (greyscale replicated to 3 channels).
+        resize: OpenCV interpolation used to reach (H, W).
+        mean, std: per-channel normalisation, `(pixel - mean) / std`, on 0..255 pixels.
+        crop: how the region handed to the model is cut from a photo (`none` for an
+            already-cropped image, `face` for a square face box with `margin`).
+        margin: fraction of the face box added on each side when `crop == "face"`.
+    """
+
+    shape: tuple[int, int, int, int]
+    color: str
+    resize: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    crop: str = "none"
+    margin: float = 0.0
+
+    @property
+    def height(self) -> int:
+        return self.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.shape[2]
+
+    @property
+    def channels(self) -> int:
+        return self.shape[3]
+
+    @classmethod
+    def from_manifest(cls, spec: Mapping[str, Any]) -> "InputSpec":
+        return cls(
+            shape=tuple(int(v) for v in spec["shape"]),
+            color=spec["color"],
+            resize=spec["resize"],
+            mean=tuple(float(v) for v in spec["mean"]),
+            std=tuple(float(v) for v in spec["std"]),
+            crop=spec.get("crop", "none"),
+            margin=float(spec.get("margin", 0.0)),
+        )
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "shape": list(self.shape),
+            "dtype": "float32",
+            "color": self.color,
+            "resize": self.resize,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "crop": self.crop,
+            "margin": self.margin,
+        }
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One `.tflite` member of a bundle, as the manifest describes it."""
+
+    name: str
+    file: str
+    bytes: int
+    sha256: str
+    target: str
+    input_dtype: str
+    output_dtype: str
+    sparsity: float
+    compatibility: dict[str, Any] = field(default_factory=dict)
+
+    def compatible_with(self, accelerator: str) -> bool:
+        """True when the build's gate found every op supported on `accelerator`."""
+        if accelerator == "cpu":
+            return True
+        return bool(self.compatibility.get(accelerator, {}).get("ok", False))
+
+
+def sha256_bytes(data: bytes | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def validate_manifest(manifest: Mapping[str, Any], where: str = MANIFEST) -> None:
+    """Raise BundleError naming the first field that breaks schema v1."""
+
+    def fail(msg: str) -> None:
+        raise BundleError(f"{where}: {msg}")
+
+    if not isinstance(manifest, Mapping):
+        fail("is not a JSON object")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        fail(
+            f"schema_version {version!r} is not supported (this facelite reads "
+            f"{SCHEMA_VERSION}); rebuild the bundle or upgrade facelite"
+        )
+    for key in ("name", "version", "task", "input", "output", "variants"):
+        if key not in manifest:
+            fail(f"missing required key '{key}'")
+    if manifest["task"] not in TASKS:
+        fail(f"task '{manifest['task']}' is not one of {', '.join(TASKS)}")
+    if manifest["task"] == "classification" and not manifest.get("labels"):
+        fail("a classification bundle needs a non-empty 'labels' list")
+    spec = manifest["input"]
+    for key in ("shape", "color", "resize", "mean", "std"):
+        if key not in spec:
+            fail(f"input: missing '{key}'")
+    if len(spec["shape"]) != 4:
+        fail(f"input.shape {spec['shape']} must be NHWC (4 numbers)")
+    if spec["color"] not in COLORS:
+        fail(f"input.color '{spec['color']}' is not one of {', '.join(COLORS)}")
+    if spec["resize"] not in RESIZES:
+        fail(f"input.resize '{spec['resize']}' is not one of {', '.join(RESIZES)}")
+    channels = spec["shape"][3]
+    if len(spec["mean"]) != channels or len(spec["std"]) != channels:
+        fail(f"input.mean/std need {channels} values (one per channel)")
+    if any(float(s) == 0 for s in spec["std"]):
+        fail("input.std must not contain 0")
+    if manifest["output"].get("kind") not in OUTPUT_KINDS:
+        fail(f"output.kind must be one of {', '.join(OUTPUT_KINDS)}")
+    variants = manifest["variants"]
+    if not isinstance(variants, Mapping) or not variants:
+        fail("'variants' must name at least one variant")
+    for name, v in variants.items():
+        for key in ("file", "bytes", "sha256", "target", "input_dtype"):
+            if key not in v:
+                fail(f"variants.{name}: missing '{key}'")
+        if v["target"] not in TARGETS:
+            fail(f"variants.{name}.target '{v['target']}' is not one of {', '.join(TARGETS)}")
+
+
+def _aligned_zipinfo(name: str, offset: int) -> zipfile.ZipInfo:
+    """A stored ZipInfo whose data will start at a multiple of ALIGNMENT."""
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    fixed = offset + _LOCAL_HEADER.size + len(name.encode("utf-8")) + 4
+    pad = (-fixed) % ALIGNMENT
+    info.extra = struct.pack("<HH", _PAD_EXTRA_ID, pad) + b"\0" * pad
+    return info
+
+
+def write_bundle(
+    path: str | os.PathLike,
+    manifest: Mapping[str, Any],
+    variants: Mapping[str, bytes],
+    golden_inputs: np.ndarray | None = None,
+    golden_outputs: np.ndarray | None = None,
+    report: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a bundle atomically and return its path.
+
+    `manifest["variants"][name]` must describe each entry of `variants` (target,
+    dtypes, sparsity, compatibility); `file`, `bytes` and `sha256` are filled in here
+    from the bytes themselves so they cannot disagree. The zip is written to a temp
+    file beside `path` and renamed only once complete, so an interrupted build never
+    leaves a finished-looking bundle.
+    """
+    path = Path(path)
+    manifest = copy.deepcopy(dict(manifest))
+    manifest.setdefault("schema_version", SCHEMA_VERSION)
+    members: list[tuple[str, bytes]] = []
+    for name, data in variants.items():
+        entry = manifest["variants"].setdefault(name, {})
+        entry["file"] = f"{name}.tflite"
+        entry["bytes"] = len(data)
+        entry["sha256"] = sha256_bytes(data)
+        members.append((entry["file"], bytes(data)))
+    unknown = set(manifest["variants"]) - set(variants)
+    if unknown:
+        raise BundleError(f"{path}: manifest names variants with no file: {sorted(unknown)}")
+    if golden_inputs is not None:
+        members.append((GOLDEN_INPUTS, npy_bytes(golden_inputs)))
+        members.append((GOLDEN_OUTPUTS, npy_bytes(golden_outputs)))
+        manifest["golden"] = {
+            "inputs": GOLDEN_INPUTS,
+            "outputs": GOLDEN_OUTPUTS,
+            "count": int(golden_inputs.shape[0]),
+            "sha256": {
+                GOLDEN_INPUTS: sha256_bytes(members[-2][1]),
+                GOLDEN_OUTPUTS: sha256_bytes(members[-1][1]),
+            },
+        }
+    if report is not None:
+        members.append((REPORT, json.dumps(report, indent=2, sort_keys=True).encode()))
+    validate_manifest(manifest, where=f"{path}:{MANIFEST}")
+    members.insert(0, (MANIFEST, json.dumps(manifest, indent=2).encode()))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
+                for name, data in members:
+                    zf.writestr(_aligned_zipinfo(name, raw.tell()), data)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class Bundle:
+    """A read-only, memory-mapped view of a bundle file.
+
+    Opening checks the zip structure, alignment and manifest schema; a variant's
+    sha256 is checked by `variant_bytes` before its bytes can reach an interpreter.
+    """
+
+    def __init__(self, path: Path, file, mm: mmap.mmap, zf: zipfile.ZipFile, manifest: dict):
+        self.path = path
+        self._file = file
+        self._mm = mm
+        self._zip = zf
+        self.manifest = manifest
+        self.variants: dict[str, Variant] = {
+            name: Variant(
+                name=name,
+                file=v["file"],
+                bytes=int(v["bytes"]),
+                sha256=v["sha256"],
+                target=v["target"],
+                input_dtype=v["input_dtype"],
+                output_dtype=v.get("output_dtype", v["input_dtype"]),
+                sparsity=float(v.get("sparsity", 0.0)),
+                compatibility=dict(v.get("compatibility", {})),
+            )
+            for name, v in manifest["variants"].items()
+        }
+        self._verified: set[str] = set()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Bundle":
+        path = Path(path)
+        if not path.exists():
+            raise BundleError(f"{path}: no such bundle file")
+        if path.is_dir():
+            raise BundleError(f"{path}: is a directory, expected a .flb bundle file")
+        if path.stat().st_size == 0:
+            raise BundleError(f"{path}: is empty (0 bytes), not a bundle")
+        file = open(path, "rb")
+        try:
+            mm = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                zf = zipfile.ZipFile(file)
+            except zipfile.BadZipFile as exc:
+                raise BundleError(f"{path}: not a facelite bundle (not a zip: {exc})") from None
+            names = set(zf.namelist())
+            if MANIFEST not in names:
+                raise BundleError(f"{path}: not a facelite bundle (no {MANIFEST})")
+            try:
+                manifest = json.loads(zf.read(MANIFEST))
+            except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+                raise BundleError(f"{path}:{MANIFEST}: unreadable JSON ({exc})") from None
+            validate_manifest(manifest, where=f"{path}:{MANIFEST}")
+            for name, v in manifest["variants"].items():
+                if v["file"] not in names:
+                    raise BundleError(f"{path}: variant '{name}' names missing member {v['file']}")
+            bundle = cls(path, file, mm, zf, manifest)
+        except BaseException:
+            file.close()
+            raise
+        return bundle
+
+    # -- members -------------------------------------------------------------
+
+    def member_offsets(self) -> dict[str, int]:
+        """Data offset of every member in the file (what a phone would mmap)."""
+        offsets = {}
+        for info in self._zip.infolist():
+            header = _LOCAL_HEADER.unpack_from(self._mm, info.header_offset)
+            name_len, extra_len = header[9], header[10]
+            offsets[info.filename] = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        return offsets
+
+    def member_view(self, name: str) -> memoryview:
+        """Zero-copy view of a stored member's bytes inside the mmap."""
+        info = self._member_info(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise BundleError(f"{self.path}: member {name} is compressed; bundles store members")
+        start = self.member_offsets()[name]
+        return memoryview(self._mm)[start : start + info.file_size]
+
+    def _member_info(self, name: str) -> zipfile.ZipInfo:
+        try:
+            return self._zip.getinfo(name)
+        except KeyError:
+            raise BundleError(f"{self.path}: no member '{name}' in bundle") from None
+
+    def variant(self, name: str) -> Variant:
+        if name not in self.variants:
+            raise BundleError(
+                f"{self.path}: no variant '{name}'; this bundle has {', '.join(sorted(self.variants))}"
+            )
+        return self.variants[name]
+
+    def variant_bytes(self, name: str) -> memoryview:
+        """The variant's `.tflite` bytes, refused unless size and sha256 match the manifest."""
+        v = self.variant(name)
+        data = self.member_view(v.file)
+        if name not in self._verified:
+            if len(data) != v.bytes:
+                raise BundleError(
+                    f"{self.path}: variant '{name}' is {len(data)} bytes, manifest says {v.bytes}; "
+                    "the bundle is damaged or tampered with"
+                )
+            if sha256_bytes(data) != v.sha256:
+                raise BundleError(
+                    f"{self.path}: variant '{name}' fails its sha256 check; "
+                    "the bundle is damaged or tampered with, rebuild or re-download it"
+                )
+            self._verified.add(name)
+        return data
+
+    def _checked_member(self, name: str) -> bytes:
+        data = bytes(self.member_view(name))
+        expected = self.manifest.get("golden", {}).get("sha256", {}).get(name)
+        if expected and sha256_bytes(data) != expected:
+            raise BundleError(f"{self.path}: member {name} fails its sha256 check")
+        return data
+
+    @property
+    def has_golden(self) -> bool:
+        return "golden" in self.manifest
+
+    def golden(self) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, fp32 outputs) recorded at build time: preprocessed float32 inputs."""
+        if not self.has_golden:
+            raise BundleError(f"{self.path}: bundle has no golden vectors")
+        g = self.manifest["golden"]
+        inputs = np.load(io.BytesIO(self._checked_member(g["inputs"])), allow_pickle=False)
+        outputs = np.load(io.BytesIO(self._checked_member(g["outputs"])), allow_pickle=False)
+        return inputs, outputs
+
+    def report(self) -> dict[str, Any]:
+        if REPORT not in self._zip.namelist():
+            return {}
+        return json.loads(self._zip.read(REPORT))
+
+    # -- typed views -----------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def task(self) -> str:
+        return self.manifest["task"]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest.get("labels", []))
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec.from_manifest(self.manifest["input"])
+
+    def verify_checksums(self) -> list[str]:
+        """Check every variant and golden member; return problems (empty when intact)."""
+        problems = []
+        for name in self.variants:
+            try:
+                self.variant_bytes(name)
+            except BundleError as exc:
+                problems.append(str(exc))
+        if self.has_golden:
+            try:
+                self.golden()
+            except BundleError as exc:
+                problems.append(str(exc))
+        misaligned = [n for n, off in self.member_offsets().items() if off % ALIGNMENT]
+        if misaligned:
+            problems.append(f"{self.path}: members not {ALIGNMENT}-byte aligned: {misaligned}")
+        return problems
+
+    def close(self) -> None:
+        self._zip.close()
+        try:
+            self._mm.close()
+        except BufferError:
+            pass  # a live memoryview still points into the map; it closes with the file
+        self._file.close()
+
+    def __enter__(self) -> "Bundle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Bundle({str(self.path)!r}, task={self.task!r}, variants={sorted(self.variants)})"
