@@ -1,0 +1,305 @@
+"""The build: recipe → train → prune → convert → package, each stage resumable.
+
+Stage outputs live under one work folder (`--out`, default `build/<name>`):
+
+    train/weights.h5  train/state.json  train/ckpt/   (resume point)
+    prune/weights.h5  prune/summary.json
+    convert/<variant>.tflite  convert/summary.json
+    <name>.flb                                         (the bundle, written last, atomically)
+
+Each stage reads the previous stage's files, so `facelite-build convert` after an
+edited quantization table re-uses the trained weights.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facelite.errors import DataError, UserError
+
+from . import data as datamod
+from .recipe import Recipe
+
+GOLDEN_COUNT = 8
+
+
+@dataclass
+class BuildOptions:
+    out: Path
+    data: Path | None = None
+    epochs: int | None = None
+    limit: int | None = None
+    strict: bool | None = None
+    verbose: int = 1
+
+
+@dataclass
+class Splits:
+    train: datamod.Examples
+    val: datamod.Examples
+    labels: list[str]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_splits(recipe: Recipe, opts: BuildOptions) -> Splits:
+    """Train and validation examples as the recipe defines them (seeded, deterministic)."""
+    root = recipe.data_dir(opts.data)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found; pass --data DIR or set FACELITE_DATA")
+    spec = recipe.input_spec
+    t0 = time.perf_counter()
+    if recipe.data.layout == "image_folder":
+        labels = datamod.class_folders(root, recipe.data.train[0], recipe.data.labels or None)
+        train = _concat(
+            [datamod.load_image_folder(root, s, labels, spec, opts.limit, recipe.data.seed) for s in recipe.data.train]
+        )
+        if recipe.data.val:
+            val_limit = max(opts.limit // 4, 200) if opts.limit else None
+            val = _concat(
+                [datamod.load_image_folder(root, s, labels, spec, val_limit, recipe.data.seed) for s in recipe.data.val]
+            )
+        else:
+            tr, va = datamod.split_indices(len(train), recipe.data.val_fraction, recipe.data.seed)
+            train, val = train.take(tr), train.take(va)
+    else:
+        labels = []
+        from .pts_tasks import load_pts_splits
+
+        train, val = load_pts_splits(recipe, root, opts.limit)
+    log(f"  data: {len(train)} train / {len(val)} val examples from {root} ({time.perf_counter() - t0:.1f}s)")
+    return Splits(train, val, labels)
+
+
+def _concat(parts: list[datamod.Examples]) -> datamod.Examples:
+    if len(parts) == 1:
+        return parts[0]
+    return datamod.Examples(
+        np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]), sum((p.names for p in parts), [])
+    )
+
+
+def n_outputs(recipe: Recipe, splits: Splits) -> int:
+    return len(splits.labels) if recipe.task == "classification" else 136
+
+
+def datasets(recipe: Recipe, splits: Splits):
+    from .dataset import make_dataset
+
+    spec = recipe.input_spec
+    batch = recipe.training.batch
+    n = len(splits.labels)
+    if recipe.task == "detection":
+        from .detection_head import make_detection_dataset
+
+        return (
+            make_detection_dataset(splits.train, recipe, shuffle=True, augment=True),
+            make_detection_dataset(splits.val, recipe, shuffle=False, augment=False),
+        )
+    train_ds = make_dataset(
+        splits.train, spec, batch, recipe.task, n, recipe.training.augmentation, shuffle=True, seed=recipe.data.seed
+    )
+    val_ds = make_dataset(splits.val, spec, batch, recipe.task, n)
+    return train_ds, val_ds
+
+
+def stage_train(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
+    from .model import build_model
+    from .train import train
+
+    splits = splits or load_splits(recipe, opts)
+    model = build_model(recipe, n_outputs(recipe, splits))
+    train_ds, val_ds = datasets(recipe, splits)
+    weights = None
+    if recipe.task == "classification":
+        weights = datamod.class_weights(splits.train.y, len(splits.labels), recipe.training.class_weights)
+    epochs = recipe.training.epochs if opts.epochs is None else opts.epochs
+    log(f"[train] {recipe.backbone.arch} α{recipe.backbone.alpha} {recipe.input.size}px, {epochs} epochs")
+    t0 = time.perf_counter()
+    history = train(model, recipe, train_ds, val_ds, opts.out / "train", epochs, weights, opts.verbose)
+    history["seconds"] = round(time.perf_counter() - t0, 1)
+    return history
+
+
+def _load_model(recipe: Recipe, splits: Splits, weights: Path):
+    from .model import build_model
+
+    if not weights.exists():
+        raise UserError(f"{weights}: not found; run the previous stage first (facelite-build build runs all)")
+    model = build_model(recipe, n_outputs(recipe, splits))
+    model.load_weights(str(weights))
+    return model
+
+
+def stage_prune(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
+    from .prune import prune_model, sparsity_of
+    from .train import compile_model
+
+    splits = splits or load_splits(recipe, opts)
+    model = _load_model(recipe, splits, opts.out / "train" / "weights.h5")
+    out = opts.out / "prune"
+    out.mkdir(parents=True, exist_ok=True)
+    p = recipe.pruning
+    if p.target_sparsity <= 0:
+        model.save_weights(str(out / "weights.h5"))
+        summary = {"target_sparsity": 0.0, "sparsity": round(sparsity_of(model), 4), "skipped": True}
+    else:
+        train_ds, val_ds = datasets(recipe, splits)
+        steps = int(train_ds.cardinality().numpy())
+        base_lr = p.learning_rate or recipe.training.learning_rate / 10
+        compile_model(model, recipe, steps, p.epochs, base_lr)
+        log(f"[prune] to {p.target_sparsity:.0%} ({p.schedule}{', 2:4' if p.two_four else ''}) over {p.epochs} epochs")
+        pruned = prune_model(
+            model, train_ds, val_ds, target_sparsity=p.target_sparsity, epochs=p.epochs,
+            schedule=p.schedule, two_four=p.two_four, verbose=opts.verbose,
+        )
+        pruned.save_weights(str(out / "weights.h5"))
+        summary = {"target_sparsity": p.target_sparsity, "sparsity": round(sparsity_of(pruned), 4)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def keras_outputs(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=128, verbose=0), np.float32).reshape(len(x), -1)
+
+
+def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
+    from .dataset import normalized
+    from .gates import check_variant
+    from .quantize import convert
+
+    splits = splits or load_splits(recipe, opts)
+    model = _load_model(recipe, splits, opts.out / "prune" / "weights.h5")
+    out = opts.out / "convert"
+    out.mkdir(parents=True, exist_ok=True)
+    calib = normalized(splits.train, recipe.input_spec, recipe.quantization.calibration_samples, recipe.data.seed)
+    summary = {}
+    for variant in recipe.quantization.variants:
+        t0 = time.perf_counter()
+        blob = convert(model, variant, calib if variant == "int8" else None)
+        (out / f"{variant}.tflite").write_bytes(blob)
+        summary[variant] = {
+            "bytes": len(blob),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "compatibility": check_variant(blob, variant),
+        }
+        log(f"[convert] {variant}: {len(blob) / 1024:.0f} KiB in {summary[variant]['seconds']}s")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
+    from .dataset import normalized
+    from .gates import enforce
+    from .metrics import classification_metrics, landmark_metrics, run_tflite
+    from .package import package
+    from .quantize import VARIANT_TARGET
+
+    splits = splits or load_splits(recipe, opts)
+    model = _load_model(recipe, splits, opts.out / "prune" / "weights.h5")
+    conv = json.loads((opts.out / "convert" / "summary.json").read_text())
+    prune_summary = json.loads((opts.out / "prune" / "summary.json").read_text())
+    variants = {v: (opts.out / "convert" / f"{v}.tflite").read_bytes() for v in conv}
+    compat = {v: conv[v]["compatibility"] for v in conv}
+    strict = recipe.gates.strict if opts.strict is None else opts.strict
+    gate_problems = enforce(compat, {"gpu": recipe.gates.gpu, "npu": recipe.gates.npu}, strict)
+
+    spec = recipe.input_spec
+    x_val = normalized(splits.val, spec)
+    keras_val = keras_outputs(model, x_val)
+    metrics: dict = {"split": "val", "n": int(len(x_val))}
+    t0 = time.perf_counter()
+    if recipe.task == "classification":
+        metrics["fp32_keras"] = classification_metrics(keras_val, splits.val.y)
+    elif recipe.task == "landmarks":
+        metrics["fp32_keras"] = landmark_metrics(keras_val, splits.val.y)
+    fp32_tflite = run_tflite(variants["fp32"], x_val) if "fp32" in variants else keras_val
+    for v, blob in variants.items():
+        out = fp32_tflite if v == "fp32" else run_tflite(blob, x_val)
+        if recipe.task == "classification":
+            metrics[v] = classification_metrics(out, splits.val.y, fp32_tflite)
+        elif recipe.task == "landmarks":
+            metrics[v] = landmark_metrics(out, splits.val.y, fp32_tflite)
+        else:
+            from .detection_head import detection_metrics
+
+            metrics[v] = detection_metrics(out, splits.val, recipe)
+        log(f"[package] {v}: {metrics[v]}")
+    metrics["seconds"] = round(time.perf_counter() - t0, 1)
+
+    gidx = np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:GOLDEN_COUNT]
+    golden_in = x_val[np.sort(gidx)]
+    golden_out = keras_outputs(model, golden_in)
+    meta = {
+        v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v]}
+        for v in variants
+    }
+    report = {
+        "recipe": str(recipe.source),
+        "train": _read_json(opts.out / "train" / "state.json"),
+        "prune": prune_summary,
+        "convert": conv,
+        "gates": {"strict": strict, "problems": gate_problems},
+        "metrics": metrics,
+    }
+    path = package(
+        opts.out / f"{recipe.name}.flb",
+        name=recipe.name,
+        version=recipe.version,
+        task=recipe.task,
+        labels=splits.labels,
+        input_spec=spec,
+        output_kind=_output_kind(recipe),
+        output_extra=_output_extra(recipe),
+        variants=variants,
+        variant_meta=meta,
+        golden_inputs=golden_in,
+        golden_outputs=golden_out,
+        metrics=metrics,
+        recipe_sha256=recipe.sha256,
+        report=report,
+    )
+    log(f"[package] wrote {path}")
+    return {"bundle": str(path), "metrics": metrics, "gates": gate_problems}
+
+
+def _output_kind(recipe: Recipe) -> str:
+    return {"classification": "probabilities", "landmarks": "points", "detection": "heatmap"}[recipe.task]
+
+
+def _output_extra(recipe: Recipe) -> dict:
+    if recipe.task == "landmarks":
+        return {"points": 68, "normalized": True}
+    if recipe.task == "detection":
+        from .detection_head import output_spec
+
+        return output_spec(recipe)
+    return {}
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+STAGES = {"train": stage_train, "prune": stage_prune, "convert": stage_convert, "package": stage_package}
+
+
+def run(stage: str, recipe: Recipe, opts: BuildOptions) -> dict:
+    """Run one stage, or all of them with `build` (data loaded once)."""
+    if stage != "build":
+        return {stage: STAGES[stage](recipe, opts)}
+    splits = load_splits(recipe, opts)
+    result = {}
+    t0 = time.perf_counter()
+    for name, fn in STAGES.items():
+        result[name] = fn(recipe, opts, splits)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result

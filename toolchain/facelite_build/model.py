@@ -1,0 +1,81 @@
+"""Keras MobileNet backbones (v1, v2, v3 small/large) with a task head.
+
+Any alpha and input size. ImageNet weights are never downloaded: when the recipe
+names a weights file (e.g. the shared MobileNet v1 α0.25 no-top `.h5`) it is loaded
+by layer name, and the number of layers it seeded is reported so a wrong file cannot
+pass silently.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import tf_keras as keras
+
+from facelite.errors import RecipeError
+
+from .recipe import Recipe
+
+_APPS = {
+    "mobilenet_v1": lambda shape, r: keras.applications.MobileNet(
+        input_shape=shape, alpha=r.backbone.alpha, include_top=False, weights=None
+    ),
+    "mobilenet_v2": lambda shape, r: keras.applications.MobileNetV2(
+        input_shape=shape, alpha=r.backbone.alpha, include_top=False, weights=None
+    ),
+    "mobilenet_v3_small": lambda shape, r: keras.applications.MobileNetV3Small(
+        input_shape=shape, alpha=r.backbone.alpha, include_top=False, weights=None,
+        minimalistic=r.backbone.minimalistic, include_preprocessing=False,
+    ),
+    "mobilenet_v3_large": lambda shape, r: keras.applications.MobileNetV3Large(
+        input_shape=shape, alpha=r.backbone.alpha, include_top=False, weights=None,
+        minimalistic=r.backbone.minimalistic, include_preprocessing=False,
+    ),
+}
+
+
+def build_backbone(recipe: Recipe) -> keras.Model:
+    """The recipe's MobileNet without top, seeded from its weights file when given."""
+    shape = (recipe.input.size, recipe.input.size, recipe.input.channels)
+    backbone = _APPS[recipe.backbone.arch](shape, recipe)
+    path = recipe.weights_path()
+    if path is not None:
+        if not path.is_file():
+            raise RecipeError(
+                f"backbone.weights: {path} not found; set FACELITE_WEIGHTS or give an absolute path"
+            )
+        before = [w.numpy().copy() for w in backbone.weights]
+        backbone.load_weights(str(path), by_name=True, skip_mismatch=True)
+        changed = sum(int((a != w.numpy()).any()) for a, w in zip(before, backbone.weights))
+        if changed == 0:
+            raise RecipeError(
+                f"backbone.weights: {path.name} seeded no layer of {recipe.backbone.arch} "
+                f"alpha {recipe.backbone.alpha}; it is for another architecture or width"
+            )
+        print(f"  init: {changed}/{len(before)} backbone tensors from {path.name}", file=sys.stderr)
+    return backbone
+
+
+def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
+    """Backbone + head for the recipe's task.
+
+    classifier: global pooling → dropout → softmax over `n_outputs` labels.
+    points: global pooling → [hidden] → dropout → 2·68 coordinates in [0, 1] of the crop.
+    centernet: see `detection_head.build_centernet`.
+    """
+    backbone = build_backbone(recipe)
+    head = recipe.head
+    if head.type == "centernet":
+        from .detection_head import build_centernet
+
+        return build_centernet(recipe, backbone)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone.output)
+    if head.hidden:
+        x = keras.layers.Dense(head.hidden, activation="relu", name="hidden")(x)
+    if head.dropout:
+        x = keras.layers.Dropout(head.dropout, name="head_dropout")(x)
+    if head.type == "classifier":
+        out = keras.layers.Dense(n_outputs, activation="softmax", name="probabilities")(x)
+    else:
+        out = keras.layers.Dense(n_outputs, name="points")(x)
+    return keras.Model(backbone.input, out, name=recipe.name)

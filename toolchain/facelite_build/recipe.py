@@ -1,0 +1,278 @@
+"""Recipe files: one TOML document that fully describes how a bundle is built.
+
+Every key is validated against the dataclasses below, so a typo fails fast with the
+file, the table, the unknown key, a suggestion and the valid keys, instead of being
+silently ignored after an hour of training.
+
+Example:
+
+    >>> from facelite_build.recipe import load_recipe
+    >>> r = load_recipe("models/expression/recipe.toml")     # doctest: +SKIP
+    >>> r.backbone.arch, r.input.size, r.training.epochs    # doctest: +SKIP
+    ('mobilenet_v1', 96, 30)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from facelite.bundle import COLORS, RESIZES, TASKS, VARIANT_NAMES, InputSpec
+from facelite.errors import RecipeError
+from facelite.paths import data_root, resolve, weights_root
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ARCHS = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
+LAYOUTS = ("image_folder", "pts300w")
+HEADS = ("classifier", "points", "centernet")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "constant", "step")
+PRUNING_SCHEDULES = ("polynomial", "constant")
+
+
+@dataclass
+class DataConfig:
+    """Where examples come from. `path` is relative to the data root (FACELITE_DATA)."""
+
+    layout: str = "image_folder"
+    path: str = ""
+    train: list[str] = field(default_factory=lambda: ["train"])
+    val: list[str] = field(default_factory=list)
+    val_fraction: float = 0.0
+    seed: int = 1234
+    box_margin: float = 0.1
+    labels: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InputConfig:
+    size: int = 96
+    channels: int = 3
+    color: str = "rgb"
+    resize: str = "bilinear"
+    mean: list[float] = field(default_factory=lambda: [127.5, 127.5, 127.5])
+    std: list[float] = field(default_factory=lambda: [127.5, 127.5, 127.5])
+    crop: str = "none"
+    margin: float = 0.0
+
+
+@dataclass
+class BackboneConfig:
+    """Keras Applications MobileNet; `weights` (relative to FACELITE_WEIGHTS) seeds it."""
+
+    arch: str = "mobilenet_v1"
+    alpha: float = 0.25
+    weights: str = ""
+    minimalistic: bool = False
+
+
+@dataclass
+class HeadConfig:
+    type: str = "classifier"
+    dropout: float = 0.2
+    hidden: int = 0
+    stride: int = 8
+    channels: int = 32
+
+
+@dataclass
+class AugmentationConfig:
+    flip: bool = True
+    rotation: float = 0.0
+    scale: float = 0.0
+    shift: float = 0.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+    erasing: float = 0.0
+    mosaic: float = 0.0
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 10
+    batch: int = 64
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    class_weights: str = "none"
+    freeze_backbone_epochs: int = 0
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+
+
+@dataclass
+class PruningConfig:
+    target_sparsity: float = 0.0
+    epochs: int = 1
+    schedule: str = "polynomial"
+    two_four: bool = False
+    learning_rate: float = 0.0
+
+
+@dataclass
+class QuantizationConfig:
+    variants: list[str] = field(default_factory=lambda: list(VARIANT_NAMES))
+    calibration_samples: int = 300
+    qat: bool = False
+
+
+@dataclass
+class GatesConfig:
+    strict: bool = False
+    gpu: list[str] = field(default_factory=lambda: ["fp16"])
+    npu: list[str] = field(default_factory=lambda: ["int8"])
+
+
+@dataclass
+class Recipe:
+    name: str
+    version: str
+    task: str
+    data: DataConfig = field(default_factory=DataConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    pruning: PruningConfig = field(default_factory=PruningConfig)
+    quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
+    description: str = ""
+    source: Path | None = None
+    sha256: str = ""
+
+    @property
+    def input_spec(self) -> InputSpec:
+        s = self.input.size
+        return InputSpec(
+            shape=(1, s, s, self.input.channels),
+            color=self.input.color,
+            resize=self.input.resize,
+            mean=tuple(self.input.mean),
+            std=tuple(self.input.std),
+            crop=self.input.crop,
+            margin=self.input.margin,
+        )
+
+    def data_dir(self, override: str | Path | None = None) -> Path:
+        if override:
+            return Path(override).expanduser()
+        return resolve(self.data.path, data_root())
+
+    def weights_path(self) -> Path | None:
+        return resolve(self.backbone.weights, weights_root()) if self.backbone.weights else None
+
+
+_INTERNAL = {"source", "sha256"}
+
+
+def _build(cls, table: dict[str, Any], where: str, file: str):
+    hints = get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls) if f.name not in _INTERNAL]
+    kwargs = {}
+    for key, value in table.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            place = f"under [{where}]" if where else "at the top level"
+            raise RecipeError(f"{file}: unknown key '{key}' {place}{hint} (valid keys: {', '.join(fields)})")
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, dict):
+                raise RecipeError(f"{file}: [{where}.{key}] must be a table")
+            kwargs[key] = _build(kind, value, f"{where}.{key}" if where else key, file)
+        else:
+            kwargs[key] = _coerce(value, kind, f"{where}.{key}" if where else key, file)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, kind: Any, where: str, file: str) -> Any:
+    origin = getattr(kind, "__origin__", None)
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecipeError(f"{file}: '{where}' must be a list, got {value!r}")
+        inner = kind.__args__[0]
+        return [_coerce(v, inner, where, file) for v in value]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float, str, bool) and not (
+        isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    ):
+        raise RecipeError(f"{file}: '{where}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _check_choice(value: str, choices, where: str, file: str) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise RecipeError(f"{file}: '{where}' is '{value}'{hint} (one of: {', '.join(choices)})")
+
+
+def _validate(r: Recipe, file: str) -> None:
+    _check_choice(r.task, TASKS, "task", file)
+    _check_choice(r.data.layout, LAYOUTS, "data.layout", file)
+    _check_choice(r.input.color, COLORS, "input.color", file)
+    _check_choice(r.input.resize, RESIZES, "input.resize", file)
+    _check_choice(r.input.crop, ("none", "face"), "input.crop", file)
+    _check_choice(r.backbone.arch, ARCHS, "backbone.arch", file)
+    _check_choice(r.head.type, HEADS, "head.type", file)
+    _check_choice(r.training.optimizer, OPTIMIZERS, "training.optimizer", file)
+    _check_choice(r.training.schedule, SCHEDULES, "training.schedule", file)
+    _check_choice(r.training.class_weights, ("none", "balanced", "sqrt"), "training.class_weights", file)
+    _check_choice(r.pruning.schedule, PRUNING_SCHEDULES, "pruning.schedule", file)
+    for v in r.quantization.variants:
+        _check_choice(v, VARIANT_NAMES, "quantization.variants", file)
+    expected_channels = 1 if r.input.color == "gray" else 3
+    if r.input.channels != expected_channels:
+        raise RecipeError(
+            f"{file}: input.channels is {r.input.channels} but color '{r.input.color}' "
+            f"gives {expected_channels}"
+        )
+    if len(r.input.mean) != r.input.channels or len(r.input.std) != r.input.channels:
+        raise RecipeError(f"{file}: input.mean and input.std need {r.input.channels} values each")
+    if r.input.size < 32:
+        raise RecipeError(f"{file}: input.size {r.input.size} is below 32, the smallest MobileNet input")
+    if not 0.0 <= r.pruning.target_sparsity < 1.0:
+        raise RecipeError(f"{file}: pruning.target_sparsity must be in [0, 1), got {r.pruning.target_sparsity}")
+    if not 0.0 <= r.data.val_fraction < 1.0:
+        raise RecipeError(f"{file}: data.val_fraction must be in [0, 1)")
+    if not r.data.val and r.data.val_fraction == 0.0:
+        raise RecipeError(f"{file}: give data.val (split folders) or data.val_fraction (> 0) for validation")
+    if r.training.epochs < 0 or r.training.batch < 1:
+        raise RecipeError(f"{file}: training.epochs must be >= 0 and training.batch >= 1")
+    pairs = {"classification": "classifier", "landmarks": "points", "detection": "centernet"}
+    if r.head.type != pairs[r.task]:
+        raise RecipeError(f"{file}: task '{r.task}' needs head.type = '{pairs[r.task]}'")
+    if r.task != "classification" and r.data.layout != "pts300w":
+        raise RecipeError(f"{file}: task '{r.task}' reads data.layout = 'pts300w'")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and validate a recipe; raise RecipeError naming file, key and fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file")
+    raw = path.read_bytes()
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path}: not valid TOML ({exc})") from None
+    for key in ("name", "version", "task"):
+        if key not in table:
+            raise RecipeError(f"{path}: missing required key '{key}' at the top level")
+    recipe = _build(Recipe, table, "", str(path))
+    _validate(recipe, str(path))
+    recipe.source = path
+    recipe.sha256 = hashlib.sha256(raw).hexdigest()
+    return recipe
