@@ -1,0 +1,34 @@
+# facelite — the two Quickstart entry points are `make demo` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DATA   ?= $(if $(FACELITE_DATA),$(FACELITE_DATA),../shared/data)
+PHOTO  ?= $(DATA)/acne04/level0/level0_1.jpg
+OUT    ?= out
+
+.PHONY: setup system-deps demo test bundles clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+## demo: verify every shipped bundle, analyse a real photo, evaluate expression on FER2013 val.
+demo: setup
+	@mkdir -p $(OUT)
+	@for b in models/*/*.flb; do $(VENV)/bin/facelite verify $$b --json > $(OUT)/verify-$$(basename $$b .flb).json && echo "verified $$b"; done
+	$(VENV)/bin/facelite analyze $(PHOTO) --annotate $(OUT)/analyze.jpg --json | tee $(OUT)/analyze.json
+	$(VENV)/bin/facelite evaluate models/expression/expression.flb --data $(DATA)/fer2013/val --variant all --json | tee $(OUT)/evaluate-expression.json
+	@echo "demo outputs in $(OUT)/ (annotated photo: $(OUT)/analyze.jpg)"
+
+## test: the suite CI runs (under 20 minutes on 2 cores).
+test: setup system-deps
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(OUT) build .pytest_cache
