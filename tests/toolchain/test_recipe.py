@@ -77,3 +77,11 @@ def test_sparsity_out_of_range_and_channel_mismatch_are_rejected(tmp_path):
 def test_validation_split_is_required(tmp_path):
     with pytest.raises(RecipeError, match="validation"):
         load_recipe(write(tmp_path, BASE.replace('val = ["val"]', "")))
+
+
+def test_overrides_are_typed_validated_and_change_the_hash():
+    base = load_recipe(REPO / "models/expression/recipe.toml")
+    r = load_recipe(REPO / "models/expression/recipe.toml", ["backbone.arch=mobilenet_v2", "input.size=64"])
+    assert r.backbone.arch == "mobilenet_v2" and r.input.size == 64 and r.sha256 != base.sha256
+    with pytest.raises(RecipeError, match="unknown key 'epoch'"):
+        load_recipe(REPO / "models/expression/recipe.toml", ["training.epoch=3"])

@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--strict", action="store_true", default=None,
                        help="fail when a variant is incompatible with its target accelerator")
         s.add_argument("--quiet", action="store_true", help="no per-step progress bars")
+        s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a recipe value, e.g. --set backbone.arch=mobilenet_v2 (repeatable)")
         _common(s)
     for name, help_ in (("inspect", "summarise a bundle"), ("verify", "check schema, checksums and goldens")):
         s = sub.add_parser(name, help=help_)
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from .builder import BuildOptions, run
         from .recipe import load_recipe
 
-        recipe = load_recipe(args.recipe)
+        recipe = load_recipe(args.recipe, args.overrides)
         opts = BuildOptions(
             out=args.out or Path("build") / recipe.name,
             data=args.data, epochs=args.epochs, limit=args.limit, strict=args.strict,
