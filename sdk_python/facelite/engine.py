@@ -161,7 +161,16 @@ class Engine:
 
     @property
     def output_names(self) -> list[str]:
-        return [d["name"] for d in self._outputs]
+        """Per output (in `run` order): its signature name (the Keras output layer's name)
+        when the model has a signature, else the tensor name. TFLite may reorder outputs
+        relative to Keras, so roles must be matched by these names, never by position."""
+        by_index = {}
+        try:
+            for sig in self._interp._get_full_signature_list().values():
+                by_index.update({idx: name for name, idx in sig["outputs"].items()})
+        except (AttributeError, KeyError, TypeError):
+            pass
+        return [by_index.get(d["index"], d["name"]) for d in self._outputs]
 
     def tensor_details(self) -> dict[str, Any]:
         """Input/output names, shapes, dtypes and quantization (for `inspect`)."""
