@@ -62,7 +62,9 @@ class InputSpec:
         resize: OpenCV interpolation used to reach (H, W).
         mean, std: per-channel normalisation, `(pixel - mean) / std`, on 0..255 pixels.
         crop: how the region handed to the model is cut from a photo (`none` for an
-            already-cropped image, `face` for a square face box with `margin`).
+            already-cropped image, `face` for a square face box with `margin`,
+            `letterbox` for a whole photo resized with its aspect ratio kept and
+            padded to the input size, see `facelite.preprocess.letterbox`).
         margin: fraction of the face box added on each side when `crop == "face"`.
     """
 

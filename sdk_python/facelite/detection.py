@@ -119,3 +119,49 @@ def decode_heatmap(
         w, h = float(size[r, c, 0]) * in_w, float(size[r, c, 1]) * in_h
         boxes.append(Box(cx - w / 2.0, cy - h / 2.0, w, h, float(heat[r, c])))
     return nms(boxes, iou_threshold, max_boxes)
+
+
+def box_to_extent(box: Box, margin: float) -> Box:
+    """Undo a detector's training margin: a box grown by `margin` per side → the inner box."""
+    k = 1.0 + 2.0 * margin
+    w, h = box.w / k, box.h / k
+    return Box(box.x + (box.w - w) / 2.0, box.y + (box.h - h) / 2.0, w, h, box.score)
+
+
+def split_channels(output: np.ndarray, channels) -> dict[str, np.ndarray]:
+    """One concatenated (Hs, Ws, C) output → {"heatmap", "size", "offset"} arrays.
+
+    `channels` is the manifest's `output.channels`, the role of each channel in order:
+    `heatmap`, `size_w`, `size_h` and optionally `offset_x`, `offset_y`. A single
+    output tensor keeps one int8 quantization for every channel (all lie in [0, 1]).
+    """
+    out = np.asarray(output, np.float32)
+    out = out.reshape(out.shape[-3:])
+    index = {name: i for i, name in enumerate(channels)}
+    parts = {"heatmap": out[..., index["heatmap"]],
+             "size": out[..., [index["size_w"], index["size_h"]]]}
+    if "offset_x" in index and "offset_y" in index:
+        parts["offset"] = out[..., [index["offset_x"], index["offset_y"]]]
+    return parts
+
+
+def decode_output(
+    output: np.ndarray,
+    output_spec: dict,
+    input_size: tuple[int, int],
+    score_threshold: float = 0.5,
+    iou_threshold: float = 0.4,
+    max_boxes: int = 20,
+) -> list[Box]:
+    """A single concatenated detection output (manifest `output.channels`) → boxes in input pixels."""
+    parts = split_channels(output, output_spec["channels"])
+    return decode_heatmap(
+        parts["heatmap"], parts["size"], int(output_spec["stride"]), input_size,
+        offset=parts.get("offset"), score_threshold=score_threshold, iou_threshold=iou_threshold,
+        max_boxes=max_boxes, logits=output_spec.get("heatmap_activation", "sigmoid") == "logits",
+    )
+
+
+def unletterbox(box: Box, scale: float, pad_x: float, pad_y: float) -> Box:
+    """A box in letterboxed input pixels → original image pixels (see preprocess.letterbox)."""
+    return Box((box.x - pad_x) / scale, (box.y - pad_y) / scale, box.w / scale, box.h / scale, box.score)

@@ -61,8 +61,48 @@ def resize(image: np.ndarray, height: int, width: int, method: str) -> np.ndarra
 
 
 def prepare_pixels(image: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Colour conversion and resize: the uint8 (H, W, C) image the model sees."""
-    return resize(to_color(image, spec.color), spec.height, spec.width, spec.resize)
+    """Colour conversion and resize: the uint8 (H, W, C) image the model sees.
+
+    With `spec.crop == "letterbox"` the aspect ratio is kept (see `letterbox`).
+    """
+    pixels = to_color(image, spec.color)
+    if spec.crop == "letterbox":
+        return letterbox(pixels, spec.height, spec.width, spec.resize)[0]
+    return resize(pixels, spec.height, spec.width, spec.resize)
+
+
+LETTERBOX_FILL = 0
+
+
+def letterbox_params(
+    image_hw: tuple[int, int], height: int, width: int
+) -> tuple[float, int, int, int, int]:
+    """(scale, pad_x, pad_y, new_w, new_h) of fitting an image of `image_hw` into height×width.
+
+    The image is scaled by `scale` (aspect ratio kept) to new_w×new_h and centred, with
+    `pad_x`/`pad_y` pixels of fill on the left/top. A point p of the model input maps
+    back to the image as ((px - pad_x) / scale, (py - pad_y) / scale).
+    """
+    h, w = int(image_hw[0]), int(image_hw[1])
+    scale = min(width / w, height / h)
+    new_w = min(width, max(1, int(round(w * scale))))
+    new_h = min(height, max(1, int(round(h * scale))))
+    return scale, (width - new_w) // 2, (height - new_h) // 2, new_w, new_h
+
+
+def letterbox(
+    image: np.ndarray, height: int, width: int, method: str = "bilinear"
+) -> tuple[np.ndarray, tuple[float, int, int]]:
+    """Resize keeping the aspect ratio and pad (with LETTERBOX_FILL = black) to height×width.
+
+    Used by `crop == "letterbox"` models (the face detector) in training and at run time.
+    Returns (canvas, (scale, pad_x, pad_y)); see `letterbox_params` for the inverse map.
+    """
+    scale, pad_x, pad_y, new_w, new_h = letterbox_params(image.shape[:2], height, width)
+    scaled = resize(image, new_h, new_w, method)
+    canvas = np.full((height, width) + image.shape[2:], LETTERBOX_FILL, image.dtype)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = scaled
+    return canvas, (scale, pad_x, pad_y)
 
 
 def normalize(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:

@@ -60,7 +60,7 @@ def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
     """Backbone + head for the recipe's task.
 
     classifier: global pooling → dropout → softmax over `n_outputs` labels.
-    points: global pooling → [hidden] → dropout → 2·68 coordinates in [0, 1] of the crop.
+    points: global pooling (or `head.pool = "flatten"`: 1×1 conv + flatten) → [hidden] → dropout → 2·68 coordinates in [0, 1] of the crop.
     centernet: see `detection_head.build_centernet`.
     """
     backbone = build_backbone(recipe)
@@ -69,7 +69,13 @@ def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
         from .detection_head import build_centernet
 
         return build_centernet(recipe, backbone)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone.output)
+    if head.pool == "flatten":
+        # Keeps the spatial layout of the last feature map (what points regression needs):
+        # 1×1 conv to `head.channels`, then flatten.
+        x = keras.layers.Conv2D(head.channels, 1, activation="relu", name="reduce")(backbone.output)
+        x = keras.layers.Flatten(name="pool")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone.output)
     if head.hidden:
         x = keras.layers.Dense(head.hidden, activation="relu", name="hidden")(x)
     if head.dropout:

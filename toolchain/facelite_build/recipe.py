@@ -89,6 +89,7 @@ class HeadConfig:
     hidden: int = 0
     stride: int = 8
     channels: int = 32
+    pool: str = "avg"
 
 
 @dataclass
@@ -234,6 +235,7 @@ def _validate(r: Recipe, file: str) -> None:
     _check_choice(r.input.crop, ("none", "face", "letterbox"), "input.crop", file)
     _check_choice(r.backbone.arch, ARCHS, "backbone.arch", file)
     _check_choice(r.head.type, HEADS, "head.type", file)
+    _check_choice(r.head.pool, ("avg", "flatten"), "head.pool", file)
     _check_choice(r.training.optimizer, OPTIMIZERS, "training.optimizer", file)
     _check_choice(r.training.schedule, SCHEDULES, "training.schedule", file)
     _check_choice(r.training.class_weights, ("none", "balanced", "sqrt"), "training.class_weights", file)
