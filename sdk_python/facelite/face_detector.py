@@ -1,9 +1,11 @@
 """Face detection: a heatmap detection bundle, or OpenCV's Haar cascade as a stand-in.
 
 With a bundle (`models/face_detector/face_detector.flb`, `task: detection`,
-`output.kind: heatmap`) the whole image is resized to the model input (the manifest's
-preprocessing, no letterbox) and the outputs are decoded by `detection.decode_heatmap`;
-boxes are scaled back per axis. Outputs are matched to roles by name, never by position
+`output.kind: heatmap`) the whole image goes through the manifest's preprocessing
+(`input.crop: "letterbox"` keeps the aspect ratio and pads; `none` stretches) and the
+outputs are decoded by `detection.decode_heatmap`; boxes are mapped back through the
+same letterbox (or per-axis scale). A single packed output of 3 or 5 channels is read
+as (heatmap, w, h[, dx, dy]). Outputs are matched to roles by name, never by position
 (the TFLite converter may reorder them): the manifest's `output.outputs` as
 {role: output name}, else output names containing heatmap/size/offset (Keras output
 layer names survive as signature names), else channel counts (one 1-channel heatmap,
@@ -135,13 +137,25 @@ class FaceDetector:
 
     def _detect_bundle(self, pixels: np.ndarray) -> list[Box]:
         h, w = pixels.shape[:2]
-        outs = self.engine.run(preprocess(pixels, self.spec)[None])
-        get = lambda role: outs[self.roles[role]][0] if role in self.roles else None  # noqa: E731
+        outs = [o[0] for o in self.engine.run(preprocess(pixels, self.spec)[None])]
+        if self.roles.get("packed"):  # one (Hs, Ws, 3|5) tensor: heatmap, w, h[, dx, dy]
+            packed = outs[0]
+            outs = [packed[..., :1], packed[..., 1:3]] + ([packed[..., 3:5]] if packed.shape[-1] >= 5 else [])
+            roles = {"heatmap": 0, "size": 1, **({"offset": 2} if len(outs) == 3 else {})}
+        else:
+            roles = self.roles
         boxes = decode_heatmap(
-            get("heatmap"), get("size"), self.stride, (self.spec.width, self.spec.height),
-            offset=get("offset"), score_threshold=self.options.min_score,
-            iou_threshold=self.options.iou_threshold, max_boxes=self.options.max_faces, logits=self.logits,
+            outs[roles["heatmap"]], outs[roles["size"]], self.stride, (self.spec.width, self.spec.height),
+            offset=outs[roles["offset"]] if "offset" in roles else None,
+            score_threshold=self.options.min_score, iou_threshold=self.options.iou_threshold,
+            max_boxes=self.options.max_faces, logits=self.logits,
         )
+        if self.spec.crop == "letterbox":  # input pixel p ↔ image (p - pad) / scale
+            from .preprocess import letterbox_params
+
+            scale, pad_x, pad_y, _, _ = letterbox_params((h, w), self.spec.height, self.spec.width)
+            return [Box((b.x - pad_x) / scale, (b.y - pad_y) / scale, b.w / scale, b.h / scale, b.score)
+                    for b in boxes]
         return [b.scaled(w / self.spec.width, h / self.spec.height) for b in boxes]
 
     def _detect_haar(self, pixels: np.ndarray) -> list[Box]:
@@ -184,6 +198,8 @@ def _output_roles(mapping, engine: Engine) -> dict[str, int]:
                 break
     if "heatmap" in roles and "size" in roles:
         return roles
+    if len(channels) == 1 and channels[0] in (3, 5):
+        return {"packed": 1}
     ones = [i for i, c in enumerate(channels) if c == 1]
     twos = [i for i, c in enumerate(channels) if c == 2]
     if len(ones) == 1 and len(twos) == 1:

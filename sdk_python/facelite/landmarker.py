@@ -64,6 +64,12 @@ class FaceLandmarkerOptions:
     num_threads: int = 2
 
 
+def landmark_input(image: np.ndarray, box, spec) -> tuple[np.ndarray, np.ndarray]:
+    """(model input (H, W, C), crop origin (x0, y0, side)) for one extent box; shared with evaluate."""
+    crop, origin = crop_square(image, tuple(box)[:4], spec.margin)
+    return preprocess(crop, spec), origin
+
+
 class FaceLandmarker:
     """Face box (extent convention) → 68 landmarks."""
 
@@ -101,11 +107,7 @@ class FaceLandmarker:
             return []
         if self.engine is None:
             return [LandmarksResult(fit_to_box(tuple(b)[:4]), STAND_IN) for b in boxes]
-        crops, origins = [], []
-        for b in boxes:
-            crop, origin = crop_square(image, tuple(b)[:4], self.spec.margin)
-            crops.append(preprocess(crop, self.spec))
-            origins.append(origin)
+        crops, origins = zip(*(landmark_input(image, b, self.spec) for b in boxes))
         return [LandmarksResult(pts, self.source) for pts in self.points_from_tensor(np.stack(crops), origins)]
 
     def points_from_tensor(self, x: np.ndarray, origins) -> list[np.ndarray]:
