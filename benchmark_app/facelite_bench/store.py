@@ -2,8 +2,9 @@
 
 One short-lived connection per operation (safe from any thread: the server answers
 requests on many), `BEGIN IMMEDIATE` for every write so concurrent writers queue on the
-busy timeout instead of failing, and `synchronous=FULL` so a finished result survives a
-crash or restart. Results live in their own table keyed by job id and are only ever
+busy timeout instead of failing. Commits that record a finished (or failed) job use
+`synchronous=FULL`, so a finished result survives a restart, a kill -9 and a power loss;
+other writes (submissions, heartbeats) use NORMAL, which still survives a process crash. Results live in their own table keyed by job id and are only ever
 inserted together with the job's `done` status, in one transaction.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +56,9 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Writers inside one process queue on this lock rather than on SQLite's busy
+        # handler (which sleeps in growing steps); other processes still wait on busy_timeout.
+        self._wlock = threading.Lock()
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             self._migrate(con)
@@ -61,7 +66,7 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         con.row_factory = sqlite3.Row
-        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA foreign_keys=ON")
         return con
 
@@ -92,8 +97,15 @@ class Store:
             con.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction. `durable=True` commits with synchronous=FULL (fsync of the
+        WAL, so it survives power loss, and so does every commit before it); otherwise
+        NORMAL, which survives a process crash or kill -9 but may lose the last commits
+        on power loss: fine for a queued job, not for a finished result."""
         con = self._connect()
+        if durable:
+            con.execute("PRAGMA synchronous=FULL")
+        self._wlock.acquire()
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -103,6 +115,7 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
         finally:
+            self._wlock.release()
             con.close()
 
     # -- meta ----------------------------------------------------------------------
@@ -239,7 +252,7 @@ class Store:
             return cur.rowcount == 1
 
     def finish_job(self, job_id: int, owner: str, result: dict) -> bool:
-        with self.write() as con:
+        with self.write(durable=True) as con:
             cur = con.execute(
                 "UPDATE jobs SET status='done', progress=1, stage='done', finished=?, lease_expires=NULL"
                 " WHERE id=? AND status='running' AND lease_owner=?", (time.time(), job_id, owner))
@@ -250,7 +263,7 @@ class Store:
             return True
 
     def fail_job(self, job_id: int, owner: str, error: str, kind: str = "error") -> bool:
-        with self.write() as con:
+        with self.write(durable=True) as con:
             cur = con.execute(
                 "UPDATE jobs SET status='failed', stage='failed', error=?, error_kind=?, finished=?,"
                 " lease_expires=NULL WHERE id=? AND status='running' AND lease_owner=?",
