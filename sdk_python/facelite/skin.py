@@ -15,7 +15,7 @@ Example:
     >>> from facelite.skin import mean_a_star
     >>> red = np.zeros((4, 4, 3), np.uint8); red[..., 2] = 200       # BGR: pure red
     >>> round(mean_a_star(red, np.ones((4, 4), bool)))
-    68
+    67
 """
 
 from __future__ import annotations
