@@ -29,18 +29,16 @@ def run(bundle_path: str, variant: str | None, runs: int, warmup: int, threads: 
 
     t_start = time.perf_counter()
     bundle = Bundle.open(bundle_path)
-    variant = variant or default_variant(bundle)
     result, loaded = measure.benchmark(bundle, variant, accelerator, threads, runs, warmup, progress)
     progress(0, 1, "parity")
     fp32_predict = None
     if data_dir and "fp32" in bundle.variants:
-        fp32_predict = (loaded.predict if variant == "fp32"
+        fp32_predict = (loaded.predict if loaded.variant == "fp32"
                         else measure.load(bundle, "fp32", "cpu", threads).predict)
     result["parity"] = parity.parity(bundle, loaded.predict, fp32_predict, data_dir)
     progress(1, 1, "parity")
     result.update({
         "bundle": bundle.name,
-        "bundle_sha256": None,
         "runner": "python-reference",
         "wall_s": round(time.perf_counter() - t_start, 3),
     })

@@ -1,10 +1,11 @@
 """The timing loop: raw interpreter invokes, their statistics, and the process's peak RSS.
 
-Latency is measured on `Interpreter.invoke()` alone (input set beforehand, output read
-afterwards), so quantize/dequantize and Python glue never count. When the runtime's
-`facelite.engine.Engine` is installed and exposes its interpreter, that interpreter (with
-whatever delegate the engine chose) is the one timed, and its `.info` says which
-accelerator actually ran; otherwise a plain CPU interpreter is built here.
+The model is loaded by the runtime's `facelite.engine.Engine` (so accelerator choice and
+fallback are the runtime's, and `.info` says which accelerator actually ran), but latency
+is measured on the raw call alone: `Interpreter.invoke()` on the CPU path, or the
+CompiledModel's `run_by_index` on a GPU/NPU; inputs are set beforehand, so quantize,
+dequantize and Python glue never count. Without the engine a plain CPU interpreter is
+built here.
 
 Example:
 
@@ -74,22 +75,50 @@ def latency_stats(samples_ms: list[float] | np.ndarray) -> dict[str, float]:
 
 @dataclass
 class Loaded:
-    """An interpreter ready to invoke, plus what ran it."""
+    """A model ready to invoke, plus what ran it.
 
-    interpreter: Any
+    `invoke` is the raw call that is timed: `Interpreter.invoke()` on the CPU path, or
+    the CompiledModel's `run_by_index` with pre-made buffers when the engine put the
+    variant on a GPU/NPU. `predict` (float in, float out) is what parity uses.
+    """
+
+    variant: str
     accelerator: str
     fallback_reason: str | None
     init_ms: float
+    interpreter: Any = None
     engine: Any = None
     info: dict = field(default_factory=dict)
+    _compiled_io: Any = None
 
-    # -- float in / float out around the raw interpreter (parity uses this) --------
+    def set_input(self, x: np.ndarray) -> None:
+        compiled = getattr(self.engine, "_compiled", None) if self.engine is not None else None
+        if compiled is not None:
+            inputs = compiled.create_input_buffers(0)
+            outputs = compiled.create_output_buffers(0)
+            inputs[0].write(self.engine._quantize_input(np.asarray(x, np.float32)))
+            self._compiled_io = (compiled, inputs, outputs)
+        else:
+            set_input(self.interpreter, x)
+
+    def invoke(self) -> None:
+        if self._compiled_io is not None:
+            cm, inputs, outputs = self._compiled_io
+            cm.run_by_index(0, inputs, outputs)
+        else:
+            self.interpreter.invoke()
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """float32 batch (N, H, W, C) → float32 outputs (N, ...), one invoke per row."""
-        if self.engine is not None and hasattr(self.engine, "run"):
-            return np.asarray(self.engine.run(np.asarray(x, np.float32)), np.float32)
+        """float32 batch (N, H, W, C) → float32 outputs (N, ...); several outputs are
+        flattened and concatenated per sample."""
+        x = np.asarray(x, np.float32)
+        if self.engine is not None:
+            outs = self.engine.run(x)
+            if len(outs) == 1:
+                return np.asarray(outs[0], np.float32)
+            return np.concatenate([np.asarray(o, np.float32).reshape(len(x), -1) for o in outs], axis=1)
         outs = []
-        for row in np.asarray(x, np.float32):
+        for row in x:
             set_input(self.interpreter, row[None])
             self.interpreter.invoke()
             outs.append(get_output(self.interpreter)[0])
@@ -119,58 +148,61 @@ def get_output(interp) -> np.ndarray:
     return np.asarray(y, np.float32)
 
 
-def load(bundle: Bundle, variant: str, accelerator: str = "cpu", num_threads: int = 1) -> Loaded:
-    """Build the interpreter for `variant`; init_ms covers model load + allocate_tensors."""
+def load(bundle: Bundle, variant: str | None, accelerator: str = "cpu", num_threads: int = 1) -> Loaded:
+    """Build the runnable model; init_ms covers model load + delegate + allocate_tensors.
+
+    Uses the runtime's `facelite.engine.Engine` (its accelerator choice and fallback
+    reason are reported as-is); a plain CPU interpreter only if the engine is absent.
+    `variant=None` lets the engine pick the variant for the accelerator.
+    """
     if accelerator not in ACCELERATORS:
         from facelite.errors import UserError
 
         raise UserError(f"accelerator '{accelerator}' is not one of {', '.join(ACCELERATORS)}")
-    model = bytes(bundle.variant_bytes(variant))  # sha256-checked before it reaches LiteRT
-    try:  # the runtime's engine, when it has landed
-        from facelite.engine import Engine  # type: ignore
+    try:
+        from facelite.engine import Engine
     except ImportError:
         Engine = None
     if Engine is not None:
-        t0 = time.perf_counter()
-        engine = Engine(bundle, variant=variant, accelerator=accelerator, num_threads=num_threads)
-        init_ms = (time.perf_counter() - t0) * 1e3
-        interp = getattr(engine, "interpreter", None) or getattr(engine, "_interpreter", None)
-        info = engine.info if isinstance(engine.info, dict) else vars(engine.info)
-        if interp is not None:
-            return Loaded(interp, info.get("accelerator", "cpu"), info.get("fallback_reason"),
-                          float(info.get("init_ms", init_ms)), engine, dict(info))
+        engine = Engine(bundle, variant=variant or "auto", accelerator=accelerator, num_threads=num_threads)
+        info = engine.info.to_json() if hasattr(engine.info, "to_json") else dict(vars(engine.info))
+        return Loaded(info["variant"], info["accelerator"], info.get("fallback_reason"),
+                      float(info["init_ms"]), getattr(engine, "_interp", None), engine, info)
     from ai_edge_litert.interpreter import Interpreter
 
+    if variant is None:
+        from .device_runner import default_variant
+
+        variant = default_variant(bundle)
     reason = None
-    used = "cpu"
     if accelerator in ("gpu", "npu"):
-        reason = (f"{accelerator} requested, but the Python LiteRT on this host ships no "
-                  f"{accelerator} delegate; ran on cpu (XNNPACK)")
+        reason = f"{accelerator} requested, but facelite.engine is unavailable; ran on cpu"
     t0 = time.perf_counter()
+    model = bytes(bundle.variant_bytes(variant))  # sha256-checked before it reaches LiteRT
     interp = Interpreter(model_content=model, num_threads=num_threads)
     interp.allocate_tensors()
     init_ms = (time.perf_counter() - t0) * 1e3
-    return Loaded(interp, used, reason, init_ms)
+    return Loaded(variant, "cpu", reason, init_ms, interp, None, {"runtime": "ai-edge-litert (direct)"})
 
 
 def time_invokes(loaded: Loaded, x: np.ndarray, runs: int, warmup: int,
                  progress: ProgressFn | None = None) -> dict[str, Any]:
     """First invoke, `warmup` invokes, then `runs` timed invokes of the raw interpreter."""
-    interp = loaded.interpreter
-    set_input(interp, x[:1])
+    loaded.set_input(x[:1])
+    invoke = loaded.invoke
     t0 = time.perf_counter_ns()
-    interp.invoke()
+    invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     warm = []
     for _ in range(max(0, warmup)):
         t0 = time.perf_counter_ns()
-        interp.invoke()
+        invoke()
         warm.append((time.perf_counter_ns() - t0) / 1e6)
     samples = []
     last = time.monotonic()
     for i in range(runs):
         t0 = time.perf_counter_ns()
-        interp.invoke()
+        invoke()
         samples.append((time.perf_counter_ns() - t0) / 1e6)
         if progress and time.monotonic() - last > 0.25:
             progress(i + 1, runs, "timing")
@@ -195,7 +227,7 @@ def sample_input(bundle: Bundle) -> np.ndarray:
     return np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
 
 
-def benchmark(bundle: Bundle, variant: str, accelerator: str = "cpu", num_threads: int = 1,
+def benchmark(bundle: Bundle, variant: str | None, accelerator: str = "cpu", num_threads: int = 1,
               runs: int = 50, warmup: int = 5, progress: ProgressFn | None = None) -> tuple[dict, Loaded]:
     """Load and time one variant; returns (result dict with latency + RSS keys, loaded)."""
     x = sample_input(bundle)
@@ -210,7 +242,8 @@ def benchmark(bundle: Bundle, variant: str, accelerator: str = "cpu", num_thread
         "accelerator": loaded.accelerator,
         "accelerator_requested": accelerator,
         "fallback_reason": loaded.fallback_reason,
-        "variant": variant,
+        "variant": loaded.variant,
+        "runtime": loaded.info.get("runtime"),
         "runs": runs,
         "warmup": warmup,
         "threads": num_threads,

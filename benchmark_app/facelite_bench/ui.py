@@ -22,6 +22,8 @@ ui = Blueprint("ui", __name__, template_folder="templates", static_folder="stati
 def fmt_ms(v):
     if v is None:
         return "–"
+    if v < 0.1:
+        return f"{v:.4f}"
     return f"{v:.3f}" if v < 10 else f"{v:.1f}"
 
 

@@ -62,7 +62,7 @@ def test_upload_local_job_and_api(srv, tiny_bundle):
     assert len(c.request("GET", "/api/bundles")[1]["bundles"]) == 1
     status, job = c.request("POST", "/api/jobs", {"bundle": b["sha256"], "device": "local",
                                                   "variant": "int8", "runs": 100})
-    assert status == 201 and job["status"] == "queued"
+    assert status == 201 and job["status"] in ("queued", "running")  # the worker may already have it
     job = wait_job(c, job["id"])
     assert job["status"] == "done", job
     r = job["result"]

@@ -11,18 +11,15 @@
   if (table) {
     var tick = function () {
       getJSON("/api/jobs?limit=200").then(function (data) {
-        var known = 0;
         data.jobs.forEach(function (j) {
           var row = table.querySelector('tr[data-job="' + j.id + '"]');
           if (!row) return;
-          known++;
           var st = row.querySelector(".status");
           st.textContent = j.status;
           st.className = "status st-" + j.status;
           row.querySelector("progress").value = j.progress;
           row.querySelector(".stage").textContent = j.stage || "";
         });
-        var rows = table.querySelectorAll("tr[data-job]").length;
         if (data.jobs.length && data.jobs[0].id > Number((table.querySelector("tr[data-job]") || {dataset: {job: 0}}).dataset.job)) {
           location.reload();  // new jobs arrived
         }
