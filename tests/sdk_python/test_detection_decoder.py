@@ -61,3 +61,20 @@ def test_decoder_applies_nms_to_distinct_peaks_with_big_overlapping_boxes():
     heat[6, 6, 0], heat[6, 8, 0] = 0.9, 0.8          # two local maxima two cells apart
     boxes = decode_heatmap(heat, size, stride=4, input_size=(64, 64), iou_threshold=0.4)
     assert len(boxes) == 1
+
+
+def test_letterboxed_detector_maps_boxes_back_to_the_photo(bundles, monkeypatch):
+    """A box in the middle of a letterboxed 64×64 input lands in the middle of a 200×100 photo."""
+    from dataclasses import replace
+
+    from facelite.face_detector import FaceDetector, FaceDetectorOptions
+
+    det = FaceDetector.create_from_options(FaceDetectorOptions(bundle_path=bundles["detector"], accelerator="cpu"))
+    det.spec = replace(det.spec, crop="letterbox")
+    heat, size = np.zeros((1, 16, 16, 1), np.float32), np.zeros((1, 16, 16, 2), np.float32)
+    heat[0, 7, 7, 0], size[0, 7, 7] = 0.9, (0.25, 0.25)     # centre (30, 30) in input pixels, 16×16
+    outs = {det.roles["heatmap"]: heat, det.roles["size"]: size}
+    monkeypatch.setattr(det.engine, "run", lambda x: [outs[0], outs[1]])
+    (b,) = det.detect(np.zeros((100, 200, 3), np.uint8)).boxes
+    # 200×100 → scale 0.32, pad_y 16: input (22, 22, 16, 16) → photo ((22-0)/0.32, (22-16)/0.32, 50, 50)
+    assert (b.x, b.y, b.w, b.h) == pytest.approx((68.75, 18.75, 50, 50))

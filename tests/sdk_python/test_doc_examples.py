@@ -1,0 +1,16 @@
+"""The runnable examples in the runtime's docstrings stay true."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "landmarker", "annotate",
+           "preprocess", "analyzer"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(f"facelite.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
