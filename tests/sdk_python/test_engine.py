@@ -100,3 +100,21 @@ def test_wrong_input_shape_is_a_clear_error(expression_bundle):
     eng = Engine(expression_bundle, variant="fp32", accelerator="cpu")
     with pytest.raises(UserError, match="does not match"):
         eng.run(np.zeros((1, 8, 8, 3), np.float32))
+
+
+def test_accelerated_path_reports_the_accelerator_and_matches_the_interpreter(expression_bundle, monkeypatch):
+    """Stands a CPU CompiledModel in for a GPU one: same buffers/run code a real GPU would use."""
+    from ai_edge_litert.compiled_model import CompiledModel, HardwareAccelerator
+
+    def fake_gpu(data, acc, name):
+        return CompiledModel.from_buffer(bytes(data), hardware_accel=HardwareAccelerator.CPU), None
+
+    monkeypatch.setattr(engine_mod, "_try_compiled", fake_gpu)
+    b = Bundle.open(expression_bundle)
+    x, golden = b.golden()
+    for variant in ("fp32", "int8"):
+        eng = Engine(b, variant=variant, accelerator="gpu" if variant == "fp32" else "npu")
+        assert eng.info.accelerator == ("gpu" if variant == "fp32" else "npu")
+        assert eng.info.fallback_reason is None
+        ref = Engine(b, variant=variant, accelerator="cpu").run(x)[0]
+        np.testing.assert_allclose(eng.run(x)[0], ref, atol=1e-6)
