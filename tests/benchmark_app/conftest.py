@@ -68,7 +68,7 @@ def build_tiny_bundle(out_dir: Path) -> Path:
     tf.random.set_seed(0)
     spec = InputSpec((1, SIZE, SIZE, 3), "gray_as_rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
     rng = np.random.default_rng(0)
-    labels = rng.integers(0, len(LABELS), 480)
+    labels = rng.integers(0, len(LABELS), 320)
     x = np.stack([preprocess(pattern_image(int(l), rng), spec) for l in labels])
     model = keras.Sequential([
         keras.layers.Input((SIZE, SIZE, 3)),
@@ -79,7 +79,7 @@ def build_tiny_bundle(out_dir: Path) -> Path:
         keras.layers.Dense(len(LABELS), activation="softmax"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    model.fit(x, labels, epochs=12, batch_size=32, verbose=0)
+    model.fit(x, labels, epochs=10, batch_size=32, verbose=0)
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     fp32 = conv.convert()
