@@ -1,0 +1,85 @@
+"""The four variants convert, run in LiteRT and agree with Keras; int8 is integer end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from facelite_build.quantize import VARIANT_TARGET, VARIANTS, ConversionError, convert, op_from_message
+from facelite_build.verify import compare, io_details, run_tflite
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_runs_in_litert_and_agrees_with_keras(variant, variants, goldens, record_property):
+    x, ref = goldens
+    out = run_tflite(variants[variant], x)
+    result = compare(variant, out, ref, "classification")
+    record_property(f"{variant}_max_abs_err", result["max_abs_err"])
+    record_property(f"{variant}_top1_agreement", result["top1_agreement"])
+    print(f"{variant}: max_abs_err={result['max_abs_err']:.2e} top1={result['top1_agreement']:.3f}")
+    assert result["ok"], result
+
+
+def test_int8_variant_has_int8_input_and_output_with_quant_params(variants):
+    io = io_details(variants["int8"])
+    assert io["input_dtype"] == "int8" and io["output_dtype"] == "int8"
+    assert io["input_quant"]["scale"] > 0 and io["output_quant"]["scale"] > 0
+    for v in ("fp32", "fp16", "dynamic"):
+        d = io_details(variants[v])
+        assert d["input_dtype"] == "float32" and d["input_quant"] is None
+
+
+def test_variants_are_traced_at_batch_one(variants):
+    assert io_details(variants["fp32"])["input_shape"] == [1, 32, 32, 3]
+
+
+def test_variant_targets_cover_cpu_gpu_npu():
+    assert VARIANT_TARGET == {"fp32": "cpu", "fp16": "gpu", "dynamic": "cpu", "int8": "npu"}
+
+
+def test_float_variants_shrink_in_order(variants):
+    sizes = {v: len(b) for v, b in variants.items()}
+    assert sizes["fp16"] < 0.6 * sizes["fp32"]
+    assert sizes["dynamic"] < 0.4 * sizes["fp32"]
+
+
+def test_int8_is_at_most_30_percent_of_fp32_for_a_weight_heavy_model(data):
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu")(inp)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    out = keras.layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(inp, out)
+    fp32 = convert(model, "fp32")
+    int8 = convert(model, "int8", data[0][:32])
+    ratio = len(int8) / len(fp32)
+    print(f"int8/fp32 = {ratio:.3f}")
+    assert ratio <= 0.30
+
+
+def test_int8_without_representative_data_is_a_user_error(trained_model):
+    from facelite.errors import UserError
+
+    with pytest.raises(UserError, match="representative"):
+        convert(trained_model, "int8", None)
+
+
+def test_unsupported_op_conversion_error_names_the_op():
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3)(inp)
+    x = keras.layers.Lambda(lambda t: tf.math.erf(t))(x)  # no TFLite builtin kernel
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
+    with pytest.raises(ConversionError) as info:
+        convert(model, "fp32")
+    assert info.value.op == "tf.Erf"
+    assert "tf.Erf" in str(info.value)
+
+
+def test_op_is_parsed_from_known_converter_messages():
+    assert op_from_message("Quantization not yet supported for op: 'COS'.") == "COS"
+    assert op_from_message("error: 'tf.Erf' op is neither a custom op nor a flex op") == "tf.Erf"
+    assert op_from_message("TF Select ops: Erf\nDetails:") == "Erf"
+    assert op_from_message("something else broke") is None

@@ -1,0 +1,128 @@
+"""Assemble the `.flb` bundle: variants + manifest + goldens + build report.
+
+Why here and not in `facelite.bundle`: the bundle module owns the *format* (aligned
+stored zip, checksums, schema); this module owns what the toolchain *knows* about
+each variant and writes it down so consumers never have to guess. Dtypes and
+quantization params are read back from each `.tflite` itself (not from what we asked
+the converter for), so the manifest cannot disagree with the model it describes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from facelite.bundle import VARIANT_NAMES, InputSpec, write_bundle
+from facelite.errors import UserError
+
+from . import __version__
+from .verify import io_details
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def build_info(recipe_sha256: str | None) -> dict[str, Any]:
+    """Toolchain and library versions plus recipe hash and UTC build time."""
+    return {
+        "toolchain": __version__,
+        "tensorflow": _version("tensorflow"),
+        "tf_keras": _version("tf-keras"),
+        "tfmot": _version("tensorflow-model-optimization"),
+        "litert": _version("ai-edge-litert"),
+        "recipe_sha256": recipe_sha256,
+        "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+    }
+
+
+def variant_entry(name: str, data: bytes, meta: Mapping[str, Any], input_spec: InputSpec) -> dict:
+    """Manifest entry for one variant: target/sparsity/compat from `meta`, I/O from the model."""
+    io = io_details(data)
+    if list(io["input_shape"][1:]) != list(input_spec.shape[1:]):
+        raise UserError(
+            f"variant '{name}' takes input {io['input_shape']}, but the recipe's input "
+            f"shape is {list(input_spec.shape)}; rebuild with matching [input] settings"
+        )
+    return {
+        "target": meta.get("target", "cpu"),
+        "input_dtype": io["input_dtype"],
+        "output_dtype": io["output_dtype"],
+        "input_shape": io["input_shape"],
+        "output_shape": io["output_shape"],
+        "input_quant": io["input_quant"],
+        "output_quant": io["output_quant"],
+        "sparsity": float(meta.get("sparsity", 0.0)),
+        "compatibility": dict(meta.get("compatibility", {})),
+    }
+
+
+def package(
+    out_path: str | os.PathLike,
+    *,
+    name: str,
+    version: str,
+    task: str,
+    labels: list[str] | None,
+    input_spec: InputSpec,
+    output_kind: str,
+    variants: Mapping[str, bytes],
+    variant_meta: Mapping[str, Mapping[str, Any]],
+    golden_inputs: np.ndarray,
+    golden_outputs: np.ndarray,
+    metrics: Mapping[str, Any] | None = None,
+    recipe_sha256: str | None = None,
+    report: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the bundle to `out_path` and return it.
+
+    `golden_inputs` are float32 preprocessed *real* validation samples (e.g. 8) and
+    `golden_outputs` the Keras fp32 model's outputs on them; `verify` replays them
+    through every variant. `variant_meta[name]` gives `target`, `sparsity` and
+    `compatibility` (the gates' result).
+    """
+    unknown = sorted(set(variants) - set(VARIANT_NAMES))
+    if unknown:
+        raise UserError(f"unknown variant(s) {unknown}; a bundle holds {', '.join(VARIANT_NAMES)}")
+    golden_inputs = np.asarray(golden_inputs, np.float32)
+    golden_outputs = np.asarray(golden_outputs, np.float32)
+    if golden_inputs.shape[1:] != tuple(input_spec.shape[1:]):
+        raise UserError(
+            f"golden inputs have shape {golden_inputs.shape[1:]}, the model takes {input_spec.shape[1:]}"
+        )
+    if golden_inputs.shape[0] != golden_outputs.shape[0] or golden_inputs.shape[0] == 0:
+        raise UserError(
+            f"need one golden output per golden input (got {golden_inputs.shape[0]} inputs, "
+            f"{golden_outputs.shape[0]} outputs)"
+        )
+    order = [v for v in VARIANT_NAMES if v in variants]
+    manifest: dict[str, Any] = {
+        "schema_version": 1,
+        "name": name,
+        "version": version,
+        "task": task,
+        "labels": list(labels or []),
+        "input": input_spec.to_manifest(),
+        "output": {"kind": output_kind, "shape": [1, *golden_outputs.shape[1:]]},
+        "variants": {
+            v: variant_entry(v, variants[v], variant_meta.get(v, {}), input_spec) for v in order
+        },
+        "metrics": dict(metrics or {}),
+        "build": build_info(recipe_sha256),
+    }
+    return write_bundle(
+        out_path,
+        manifest,
+        {v: variants[v] for v in order},
+        golden_inputs=golden_inputs,
+        golden_outputs=golden_outputs,
+        report=dict(report) if report is not None else None,
+    )
