@@ -236,7 +236,7 @@ def comparison_rows(bundle_sha: str | None) -> list[dict]:
             **{k: r.get(k) for k in ("init_ms", "first_ms", "avg_ms", "p50_ms", "p90_ms", "p99_ms",
                                      "std_ms", "peak_rss_mb")},
             "top1_agreement": p.get("top1_agreement"), "psnr_db": p.get("psnr_db"),
-            "accuracy": p.get("accuracy"),
+            "accuracy": p.get("accuracy"), "identical": bool(p.get("identical")),
         })
     rows.sort(key=lambda r: (r["device"], r["variant"] or "", r["threads"], -r["job"]))
     return rows

@@ -285,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head)
+        sys.stderr.close()
+        return 1
     except Exception as exc:  # noqa: BLE001 - exit 1 for anything that is not the user's
         if a.debug:
             traceback.print_exc()
