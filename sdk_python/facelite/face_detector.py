@@ -4,8 +4,10 @@ With a bundle (`models/face_detector/face_detector.flb`, `task: detection`,
 `output.kind: heatmap`) the whole image goes through the manifest's preprocessing
 (`input.crop: "letterbox"` keeps the aspect ratio and pads; `none` stretches) and the
 outputs are decoded by `detection.decode_heatmap`; boxes are mapped back through the
-same letterbox (or per-axis scale). A single packed output of 3 or 5 channels is read
-as (heatmap, w, h[, dx, dy]). Outputs are matched to roles by name, never by position
+same letterbox (or per-axis scale). The toolchain's detector packs everything into one
+(Hs, Ws, 5) tensor whose channel roles the manifest names in `output.channels`
+(`detection.decode_output`); a packed output without that list is read as
+(heatmap, w, h[, dx, dy]). Outputs are matched to roles by name, never by position
 (the TFLite converter may reorder them): the manifest's `output.outputs` as
 {role: output name}, else output names containing heatmap/size/offset (Keras output
 layer names survive as signature names), else channel counts (one 1-channel heatmap,
@@ -37,7 +39,7 @@ import numpy as np
 
 from .bundle import Bundle
 from .classifier import default_bundle
-from .detection import Box, decode_heatmap, nms
+from .detection import Box, box_to_extent, decode_heatmap, decode_output, nms, unletterbox
 from .engine import Engine
 from .errors import BundleError
 from .image import load_image
@@ -45,6 +47,8 @@ from .mean_shape import haar_box_to_extent
 from .preprocess import preprocess
 
 HAAR_STAND_IN = "haar-stand-in"
+PACKED_CHANNELS = ("heatmap", "size_w", "size_h", "offset_x", "offset_y")
+"""Channel roles of a packed output when the manifest gives no `output.channels`."""
 HAAR_FILE = "haarcascade_frontalface_default.xml"
 HAAR_MAX_SIDE = 640
 """Images are downscaled to this longer side before the cascade runs (speed)."""
@@ -102,7 +106,8 @@ class FaceDetector:
             self.stride = int(out["stride"])
             self.logits = out.get("heatmap_activation", "sigmoid") == "logits"
             self.box_margin = float(out.get("box_margin", 0.0))
-            self.roles = _output_roles(out.get("outputs"), self.engine)
+            self.output_spec = dict(out)
+            self.roles = ({"packed": 1} if out.get("channels") else _output_roles(out.get("outputs"), self.engine))
             self.name = f"bundle:{bundle.name}"
         else:
             self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_FILE)
@@ -131,31 +136,30 @@ class FaceDetector:
         """A detection box → the landmark extent box (x, y, w, h) the landmarker takes."""
         if self.engine is None:
             return haar_box_to_extent(box.xywh)
-        m = self.box_margin
-        w, h = box.w / (1 + 2 * m), box.h / (1 + 2 * m)
-        return box.x + box.w * m / (1 + 2 * m), box.y + box.h * m / (1 + 2 * m), w, h
+        return box_to_extent(box, self.box_margin).xywh
 
     def _detect_bundle(self, pixels: np.ndarray) -> list[Box]:
         h, w = pixels.shape[:2]
         outs = [o[0] for o in self.engine.run(preprocess(pixels, self.spec)[None])]
-        if self.roles.get("packed"):  # one (Hs, Ws, 3|5) tensor: heatmap, w, h[, dx, dy]
-            packed = outs[0]
-            outs = [packed[..., :1], packed[..., 1:3]] + ([packed[..., 3:5]] if packed.shape[-1] >= 5 else [])
-            roles = {"heatmap": 0, "size": 1, **({"offset": 2} if len(outs) == 3 else {})}
+        in_size = (self.spec.width, self.spec.height)
+        o = self.options
+        if self.roles.get("packed"):  # one (Hs, Ws, C) tensor, channels named by the manifest
+            spec = dict(self.output_spec)
+            spec.setdefault("channels", list(PACKED_CHANNELS[: outs[0].shape[-1]]))
+            boxes = decode_output(outs[0], spec, in_size, o.min_score, o.iou_threshold, o.max_faces)
         else:
-            roles = self.roles
-        boxes = decode_heatmap(
-            outs[roles["heatmap"]], outs[roles["size"]], self.stride, (self.spec.width, self.spec.height),
-            offset=outs[roles["offset"]] if "offset" in roles else None,
-            score_threshold=self.options.min_score, iou_threshold=self.options.iou_threshold,
-            max_boxes=self.options.max_faces, logits=self.logits,
-        )
+            r = self.roles
+            boxes = decode_heatmap(
+                outs[r["heatmap"]], outs[r["size"]], self.stride, in_size,
+                offset=outs[r["offset"]] if "offset" in r else None,
+                score_threshold=o.min_score, iou_threshold=o.iou_threshold,
+                max_boxes=o.max_faces, logits=self.logits,
+            )
         if self.spec.crop == "letterbox":  # input pixel p ↔ image (p - pad) / scale
             from .preprocess import letterbox_params
 
             scale, pad_x, pad_y, _, _ = letterbox_params((h, w), self.spec.height, self.spec.width)
-            return [Box((b.x - pad_x) / scale, (b.y - pad_y) / scale, b.w / scale, b.h / scale, b.score)
-                    for b in boxes]
+            return [unletterbox(b, scale, pad_x, pad_y) for b in boxes]
         return [b.scaled(w / self.spec.width, h / self.spec.height) for b in boxes]
 
     def _detect_haar(self, pixels: np.ndarray) -> list[Box]:

@@ -78,3 +78,19 @@ def test_letterboxed_detector_maps_boxes_back_to_the_photo(bundles, monkeypatch)
     (b,) = det.detect(np.zeros((100, 200, 3), np.uint8)).boxes
     # 200×100 → scale 0.32, pad_y 16: input (22, 22, 16, 16) → photo ((22-0)/0.32, (22-16)/0.32, 50, 50)
     assert (b.x, b.y, b.w, b.h) == pytest.approx((68.75, 18.75, 50, 50))
+
+
+def test_packed_output_is_split_by_the_manifest_channel_names(bundles, monkeypatch):
+    """The toolchain's detector packs heatmap/size/offset into one tensor named by output.channels."""
+    from facelite.face_detector import FaceDetector, FaceDetectorOptions
+
+    det = FaceDetector.create_from_options(FaceDetectorOptions(bundle_path=bundles["detector"], accelerator="cpu"))
+    det.roles = {"packed": 1}
+    det.output_spec = {"stride": 4, "channels": ["size_w", "size_h", "heatmap", "offset_x", "offset_y"]}
+    packed = np.zeros((1, 16, 16, 5), np.float32)
+    packed[0, 2, 3] = (0.25, 0.25, 0.9, 0.5, 0.5)      # heatmap peak at row 2, col 3
+    monkeypatch.setattr(det.engine, "run", lambda x: [packed])
+    (b,) = det.detect(np.zeros((64, 64, 3), np.uint8)).boxes
+    assert (b.x + b.w / 2, b.y + b.h / 2, b.w, b.h) == pytest.approx((14, 10, 16, 16))
+    det.box_margin = 0.25                              # training boxes grown 25% per side
+    assert det.to_extent(b) == pytest.approx((b.x + b.w / 6, b.y + b.h / 6, b.w / 1.5, b.h / 1.5))
