@@ -6,6 +6,8 @@ common serving runtime (ONNX Runtime, via tf2onnx), on the same input, same thre
 count, and prints median latencies, ratios and output parity in one run.
 
     python benchmarks/runtime.py models/expression/expression.flb --keras build/expression/train/model.keras
+    python benchmarks/runtime.py build/expression/expression.flb \
+        --recipe models/expression/recipe.toml --weights build/expression/prune/weights.h5
     python benchmarks/runtime.py --demo            # builds a tiny bundle + Keras model first
 
 A script, not a test: it imports TensorFlow (the runtime under test never does).
@@ -60,10 +62,24 @@ def build_demo(out: Path) -> tuple[Path, Path]:
     return bundle, keras_path
 
 
+def rebuild(recipe_path: str, weights: str, bundle):
+    """Keras model from a recipe + saved weights, through the toolchain's own builder."""
+    from facelite_build.model import build_model
+    from facelite_build.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    n = len(bundle.labels) if bundle.task == "classification" else 136
+    model = build_model(recipe, n)
+    model.load_weights(weights)
+    return model
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("bundle", nargs="?", help=".flb bundle (omit with --demo)")
     p.add_argument("--keras", help="the trained Keras model (.keras or .h5), e.g. <out>/train/model.keras")
+    p.add_argument("--recipe", help="with --weights: rebuild the Keras model from the recipe (the toolchain saves weights only)")
+    p.add_argument("--weights", help="<out>/prune/weights.h5 or <out>/train/weights.h5, with --recipe")
     p.add_argument("--demo", action="store_true", help="build a tiny bundle + Keras model and benchmark those")
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--warmup", type=int, default=10)
@@ -77,6 +93,8 @@ def main(argv=None) -> int:
         bundle_path, keras_path = build_demo(Path(tmp.name))
     elif args.bundle:
         bundle_path, keras_path = Path(args.bundle), Path(args.keras) if args.keras else None
+        if args.recipe and args.weights:
+            keras_path = ("recipe", args.recipe, args.weights)
     else:
         p.error("give a BUNDLE or --demo")
 
@@ -103,7 +121,10 @@ def main(argv=None) -> int:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:  # already initialised (--demo built the model in-process)
             print("keras: TF thread pools already initialised; using its defaults", file=sys.stderr)
-        model = tf.keras.models.load_model(keras_path, compile=False)
+        if isinstance(keras_path, tuple):
+            model = rebuild(keras_path[1], keras_path[2], bundle)
+        else:
+            model = tf.keras.models.load_model(keras_path, compile=False)
         xt = tf.constant(x)
         rows["keras eager"] = timeit(lambda a: model(a, training=False), xt, args.runs, args.warmup)
         graph = tf.function(lambda a: model(a, training=False), jit_compile=False)
