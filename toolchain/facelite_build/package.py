@@ -75,6 +75,7 @@ def package(
     input_spec: InputSpec,
     output_kind: str,
     variants: Mapping[str, bytes],
+    output_extra: Mapping[str, Any] | None = None,
     variant_meta: Mapping[str, Mapping[str, Any]],
     golden_inputs: np.ndarray,
     golden_outputs: np.ndarray,
@@ -87,7 +88,9 @@ def package(
     `golden_inputs` are float32 preprocessed *real* validation samples (e.g. 8) and
     `golden_outputs` the Keras fp32 model's outputs on them; `verify` replays them
     through every variant. `variant_meta[name]` gives `target`, `sparsity` and
-    `compatibility` (the gates' result).
+    `compatibility` (the gates' result). `output_extra` is merged into the manifest's
+    `output` block (e.g. `{"points": 68, "normalized": True}` for landmarks).
+    Per-variant dtypes/quant params describe the model's first input and output.
     """
     unknown = sorted(set(variants) - set(VARIANT_NAMES))
     if unknown:
@@ -111,7 +114,7 @@ def package(
         "task": task,
         "labels": list(labels or []),
         "input": input_spec.to_manifest(),
-        "output": {"kind": output_kind, "shape": [1, *golden_outputs.shape[1:]]},
+        "output": {"kind": output_kind, "shape": [1, *golden_outputs.shape[1:]], **dict(output_extra or {})},
         "variants": {
             v: variant_entry(v, variants[v], variant_meta.get(v, {}), input_spec) for v in order
         },
