@@ -74,14 +74,33 @@ def _markers(marks: dict[str, float], yhi: float):
     return draw
 
 
+def _range(a: np.ndarray) -> tuple[float, float, int]:
+    """x range for the plot: outliers beyond 1.5 × p99 are left off-scale (and counted),
+    so one slow run cannot squash every other run into a single bar."""
+    lo, hi = float(a.min()), float(a.max())
+    cap = float(np.percentile(a, 99)) * 1.5
+    off = 0
+    if hi > cap > lo:
+        off = int((a > cap).sum())
+        hi = cap
+    if hi - lo < 1e-9:
+        lo, hi = lo * 0.95, hi * 1.05 + 1e-6
+    return lo, hi, off
+
+
+def _offscale_note(off: int, hi: float, total: int) -> str:
+    if not off:
+        return ""
+    return (f'<text class="offscale" x="{W - MR}" y="{MT + 12}" text-anchor="end" font-size="10" '
+            f'fill="#555">{off} of {total} runs &gt; {_fmt(hi)} ms (off-scale)</text>')
+
+
 def histogram_svg(samples_ms: list[float], marks: dict[str, float] | None = None, bins: int = 30) -> str:
     a = np.asarray(samples_ms, float)
     if a.size == 0:
         return '<p class="muted">no samples</p>'
-    lo, hi = float(a.min()), float(a.max())
-    if hi - lo < 1e-9:
-        lo, hi = lo * 0.95, hi * 1.05 + 1e-6
-    counts, edges = np.histogram(a, bins=bins, range=(lo, hi))
+    lo, hi, off = _range(a)
+    counts, edges = np.histogram(a[a <= hi], bins=bins, range=(lo, hi))
     ymax = float(counts.max()) * 1.1
 
     def bars(sx, sy):
@@ -93,7 +112,7 @@ def histogram_svg(samples_ms: list[float], marks: dict[str, float] | None = None
                          f'height="{sy(0)-sy(c):.1f}" fill="#4a78c2"><title>{_fmt(e0)}–{_fmt(e1)} ms: {c}</title></rect>')
         return "".join(s)
 
-    body = [bars, _markers(marks or {}, ymax)]
+    body = [bars, _markers(marks or {}, ymax), _offscale_note(off, hi, a.size)]
     return _frame(f"Latency histogram ({a.size} runs)", "latency (ms)", "runs", lo, hi, 0, ymax, body,
                   "latency-histogram")
 
@@ -102,15 +121,13 @@ def cdf_svg(samples_ms: list[float], marks: dict[str, float] | None = None) -> s
     a = np.sort(np.asarray(samples_ms, float))
     if a.size == 0:
         return '<p class="muted">no samples</p>'
-    lo, hi = float(a[0]), float(a[-1])
-    if hi - lo < 1e-9:
-        lo, hi = lo * 0.95, hi * 1.05 + 1e-6
+    lo, hi, off = _range(a)
     step = max(1, a.size // 400)
-    pts = [(a[i], (i + 1) / a.size) for i in range(0, a.size, step)] + [(a[-1], 1.0)]
+    pts = [(min(a[i], hi), (i + 1) / a.size) for i in range(0, a.size, step)] + [(min(a[-1], hi), 1.0)]
 
     def line(sx, sy):
         d = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
         return f'<polyline class="cdf" points="{d}" fill="none" stroke="#4a78c2" stroke-width="2"/>'
 
     return _frame("Latency CDF", "latency (ms)", "fraction of runs ≤ x", lo, hi, 0, 1.0,
-                  [line, _markers(marks or {}, 1.0)], "latency-cdf")
+                  [line, _markers(marks or {}, 1.0), _offscale_note(off, hi, a.size)], "latency-cdf")

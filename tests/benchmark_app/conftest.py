@@ -161,7 +161,10 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "ServerProcess":
-        env = dict(os.environ, FACELITE_BENCH_TOKEN=self.token, **self.env)
+        # adb discovery goes to the host-emulated adb, so no real adb daemon is left behind
+        env = dict(os.environ, FACELITE_BENCH_TOKEN=self.token,
+                   FACELITE_BENCH_ADB=str(Path(__file__).parent / "host_emulated_adb" / "adb"),
+                   HOST_EMULATED_ADB_ROOT=str(self.db.parent / "adb-device"), **self.env)
         self.log = open(self.db.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "facelite_bench.cli", "serve", "--port", str(self.port),

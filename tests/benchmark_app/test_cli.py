@@ -78,8 +78,9 @@ def test_user_errors_exit_2(tiny_bundle, tmp_path):
     assert p.returncode == 2 and "sha256" in p.stderr
 
 
-def test_native_not_built(tiny_bundle):
-    env = {"PATH": "/usr/bin:/bin", "FACELITE_RUN": ""}
+def test_native_not_built(tiny_bundle, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "FACELITE_RUN": "", "FACELITE_BENCH_ADB": str(HOST_ADB),
+           "HOST_EMULATED_ADB_ROOT": str(tmp_path / "device")}
     p = bench("devices", "--json", env=env)
     native = [d for d in json.loads(p.stdout)["devices"] if d["id"] == "native"][0]
     if native["status"] != "not built":

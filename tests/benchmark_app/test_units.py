@@ -75,6 +75,8 @@ def test_svg_plots_are_valid_xml():
         doc = xml.dom.minidom.parseString(svg)
         assert doc.documentElement.tagName == "svg"
     assert plots.histogram_svg(samples).count('class="bar"') > 10
+    with_outlier = plots.histogram_svg(samples + [1000.0])
+    assert "1 of 501 runs" in with_outlier and with_outlier.count('class="bar"') > 10
 
 
 def test_store_wal_migrations_and_requeue(tmp_path):

@@ -9,20 +9,43 @@
   }
   var table = document.querySelector("table#jobs[data-live]");
   if (table) {
+    var tbody = table.querySelector("tbody");
+    var cell = function (text) { var td = document.createElement("td"); td.textContent = text; return td; };
+    var newRow = function (j) {  // same columns as _jobs_table.html
+      var tr = document.createElement("tr");
+      tr.dataset.job = j.id;
+      var a = document.createElement("a");
+      a.href = "/jobs/" + j.id; a.textContent = j.id;
+      var first = document.createElement("td"); first.appendChild(a); tr.appendChild(first);
+      tr.appendChild(cell(j.bundle_sha256.slice(0, 10)));
+      tr.appendChild(cell(j.variant || "default"));
+      tr.appendChild(cell(j.device)); tr.appendChild(cell(j.accelerator));
+      tr.appendChild(cell(j.threads)); tr.appendChild(cell(j.runs));
+      var st = cell(j.status); st.className = "status"; tr.appendChild(st);
+      var pr = document.createElement("td"); pr.className = "progress";
+      pr.innerHTML = '<progress max="1" value="0"></progress> <span class="stage"></span>';
+      tr.appendChild(pr);
+      tr.appendChild(cell(new Date(j.created * 1000).toLocaleString()));
+      return tr;
+    };
     var tick = function () {
       getJSON("/api/jobs?limit=200").then(function (data) {
-        data.jobs.forEach(function (j) {
+        data.jobs.slice().reverse().forEach(function (j) {  // oldest first, so new rows end on top
           var row = table.querySelector('tr[data-job="' + j.id + '"]');
-          if (!row) return;
+          if (!row) {
+            var top = tbody.querySelector("tr[data-job]");
+            if (top && Number(top.dataset.job) > j.id) return;  // older than the page shows
+            var empty = tbody.querySelector("td.muted");
+            if (empty) empty.parentNode.remove();
+            row = newRow(j);
+            tbody.insertBefore(row, tbody.firstChild);
+          }
           var st = row.querySelector(".status");
           st.textContent = j.status;
           st.className = "status st-" + j.status;
           row.querySelector("progress").value = j.progress;
           row.querySelector(".stage").textContent = j.stage || "";
         });
-        if (data.jobs.length && data.jobs[0].id > Number((table.querySelector("tr[data-job]") || {dataset: {job: 0}}).dataset.job)) {
-          location.reload();  // new jobs arrived
-        }
       }).catch(function () {}).finally(function () { setTimeout(tick, 1000); });
     };
     setTimeout(tick, 1000);
