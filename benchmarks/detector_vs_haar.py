@@ -1,0 +1,114 @@
+"""Face detector bundle vs OpenCV's Haar cascade on the held-out HELEN split and ACNE04.
+
+Both detectors run through the runtime's `facelite.face_detector.FaceDetector` on the
+original photos (the bundle with its letterbox preprocessing and the manifest's decoder;
+the Haar cascade as the runtime's stand-in), and each box is converted to the landmark
+extent convention with `FaceDetector.to_extent`, as `facelite evaluate` does.
+
+- HELEN val: the seeded 15% of `helen_train` the recipe holds out (`pts_tasks.split_pairs`,
+  identical for the landmarker and the detector). One annotated face per photo; a match
+  is IoU ≥ 0.5 with the 68 points' extent box. Unannotated background faces count as
+  false boxes for both detectors.
+- ACNE04: share of the 1,002 photos where at least one face is found (no box labels).
+
+    python benchmarks/detector_vs_haar.py [--bundle models/face_detector/face_detector.flb]
+        [--variants fp32,int8] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+from facelite.detection import Box, iou
+from facelite.face_detector import FaceDetector, FaceDetectorOptions
+from facelite.image import load_image
+from facelite.paths import MODELS_DIR, data_root
+
+IOU_MATCH = 0.5
+
+
+def _extent(points: np.ndarray) -> Box:
+    lo, hi = points.min(0), points.max(0)
+    return Box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+
+def helen_val(recipe_path: Path):
+    from facelite_build.data import read_pts
+    from facelite_build.pts_tasks import split_pairs
+    from facelite_build.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    _, val = split_pairs(recipe, recipe.data_dir())
+    return [(load_image(img), _extent(read_pts(pts))) for img, pts in val]
+
+
+def haar_detector() -> FaceDetector:
+    """The runtime's Haar stand-in, even where a detection bundle is shipped."""
+    with mock.patch("facelite.face_detector.default_bundle", lambda name: Path("/nonexistent.flb")):
+        return FaceDetector(FaceDetectorOptions(bundle_path=None))
+
+
+def score_helen(det: FaceDetector, photos) -> dict:
+    tp = n_pred = 0
+    t0 = time.perf_counter()
+    for image, truth in photos:
+        boxes = det.detect(image).boxes
+        extents = [Box(*det.to_extent(b), b.score) for b in boxes]
+        tp += int(any(iou(b, truth) >= IOU_MATCH for b in extents))
+        n_pred += len(extents)
+    n = len(photos)
+    return {
+        "n": n,
+        "recall": round(tp / n, 4),
+        "precision": round(tp / n_pred, 4) if n_pred else None,
+        "false_boxes_per_image": round((n_pred - tp) / n, 4),
+        "ms_per_image": round(1000 * (time.perf_counter() - t0) / n, 2),
+    }
+
+
+def score_acne(det: FaceDetector, files: list[Path]) -> dict:
+    found = sum(int(len(det.detect(load_image(f)).boxes) > 0) for f in files)
+    return {"n": len(files), "face_found": round(found / len(files), 4)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bundle", type=Path, default=MODELS_DIR / "face_detector" / "face_detector.flb")
+    p.add_argument("--recipe", type=Path, default=MODELS_DIR / "face_detector" / "recipe.toml")
+    p.add_argument("--acne", type=Path, default=data_root() / "acne04")
+    p.add_argument("--variants", default="fp32,fp16,dynamic,int8")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+
+    photos = helen_val(args.recipe)
+    acne = sorted(args.acne.glob("level*/*.jpg")) if args.acne.is_dir() else []
+    detectors = {f"bundle:{v}": FaceDetector(FaceDetectorOptions(bundle_path=args.bundle, variant=v, num_threads=2))
+                 for v in args.variants.split(",")}
+    detectors["opencv-haar"] = haar_detector()
+    rows = {}
+    for name, det in detectors.items():
+        rows[name] = {"helen_val": score_helen(det, photos)}
+        if acne:
+            rows[name]["acne04"] = score_acne(det, acne)
+        print(f"{name}: {rows[name]}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print("| detector | HELEN val recall | precision | false boxes / image | ms / image | ACNE04 face found |")
+        print("|---|---|---|---|---|---|")
+        for name, r in rows.items():
+            h, a = r["helen_val"], r.get("acne04", {})
+            print(f"| {name} | {h['recall']:.1%} | {h['precision'] or 0:.1%} | {h['false_boxes_per_image']:.3f} "
+                  f"| {h['ms_per_image']} | {a.get('face_found', float('nan')):.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
