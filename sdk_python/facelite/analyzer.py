@@ -44,7 +44,8 @@ class FaceAnalyzerOptions:
         bundles_dir: folder holding `<name>/<name>.flb` bundles; None → the repo's `models/`.
         accelerator: `auto`, `cpu`, `gpu` or `npu` for every bundle (CPU fallback per bundle).
         num_threads: CPU threads per interpreter.
-        min_face_score: detections below this score are dropped.
+        min_face_score: detections below this score are dropped (None: the detector
+            bundle's `output.score_threshold`, else 0.5).
         max_faces: at most this many faces, best first.
         variant: `auto` or a variant name every bundle must have.
     """
@@ -52,7 +53,7 @@ class FaceAnalyzerOptions:
     bundles_dir: str | os.PathLike | None = None
     accelerator: str = "auto"
     num_threads: int = 2
-    min_face_score: float = 0.5
+    min_face_score: float | None = None
     max_faces: int = 10
     variant: str = "auto"
 

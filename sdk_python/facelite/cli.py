@@ -284,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder/video")
     a.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles (default: the repo's models/)")
     a.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "npu"))
-    a.add_argument("--min-score", type=float, default=0.5, help="drop faces below this detector score")
+    a.add_argument("--min-score", type=float, default=None,
+                   help="drop faces below this detector score (default: the bundle's score_threshold, else 0.5)")
     a.add_argument("--every", type=int, default=10, metavar="N", help="video: analyse every Nth frame (default 10)")
     a.add_argument("--max-frames", type=int, default=0, help="video: stop after this many analysed frames")
     a.set_defaults(fn=cmd_analyze)

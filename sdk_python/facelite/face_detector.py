@@ -59,13 +59,14 @@ class FaceDetectorOptions:
     """Attributes:
         bundle_path: detection `.flb`; None → `models/face_detector/face_detector.flb`
             when present, else the Haar stand-in.
-        min_score: boxes below this score are dropped.
+        min_score: boxes below this score are dropped; None → the bundle's operating
+            point (manifest `output.score_threshold`), else 0.5.
         iou_threshold: NMS overlap above which the weaker box is dropped.
         max_faces: at most this many boxes, best first.
     """
 
     bundle_path: str | os.PathLike | None = None
-    min_score: float = 0.5
+    min_score: float | None = None
     iou_threshold: float = 0.4
     max_faces: int = 10
     variant: str = "auto"
@@ -93,6 +94,7 @@ class FaceDetector:
         path = options.bundle_path or default_bundle("face_detector")
         self.engine: Engine | None = None
         self.box_margin = 0.0
+        self.min_score = 0.5 if options.min_score is None else float(options.min_score)
         if options.bundle_path is not None or os.path.exists(path):
             bundle = Bundle.open(path)
             out = bundle.manifest["output"]
@@ -106,6 +108,8 @@ class FaceDetector:
             self.stride = int(out["stride"])
             self.logits = out.get("heatmap_activation", "sigmoid") == "logits"
             self.box_margin = float(out.get("box_margin", 0.0))
+            if options.min_score is None:
+                self.min_score = float(out.get("score_threshold", 0.5))
             self.output_spec = dict(out)
             self.roles = ({"packed": 1} if out.get("channels") else _output_roles(out.get("outputs"), self.engine))
             self.name = f"bundle:{bundle.name}"
@@ -128,7 +132,7 @@ class FaceDetector:
         pixels = load_image(image)
         h, w = pixels.shape[:2]
         boxes = self._detect_bundle(pixels) if self.engine else self._detect_haar(pixels)
-        boxes = [b.clipped(w, h) for b in boxes if b.score >= self.options.min_score]
+        boxes = [b.clipped(w, h) for b in boxes if b.score >= self.min_score]
         boxes = [b for b in boxes if b.w > 1 and b.h > 1][: self.options.max_faces]
         return DetectionResult(boxes, self.name, (w, h))
 
@@ -146,13 +150,13 @@ class FaceDetector:
         if self.roles.get("packed"):  # one (Hs, Ws, C) tensor, channels named by the manifest
             spec = dict(self.output_spec)
             spec.setdefault("channels", list(PACKED_CHANNELS[: outs[0].shape[-1]]))
-            boxes = decode_output(outs[0], spec, in_size, o.min_score, o.iou_threshold, o.max_faces)
+            boxes = decode_output(outs[0], spec, in_size, self.min_score, o.iou_threshold, o.max_faces)
         else:
             r = self.roles
             boxes = decode_heatmap(
                 outs[r["heatmap"]], outs[r["size"]], self.stride, in_size,
                 offset=outs[r["offset"]] if "offset" in r else None,
-                score_threshold=o.min_score, iou_threshold=o.iou_threshold,
+                score_threshold=self.min_score, iou_threshold=o.iou_threshold,
                 max_boxes=o.max_faces, logits=self.logits,
             )
         if self.spec.crop == "letterbox":  # input pixel p ↔ image (p - pad) / scale
