@@ -16,11 +16,10 @@ from facelite_build.prune import sparsity_of
 from facelite_build.quantize import VARIANT_TARGET
 from facelite_build.verify import inspect_bundle, verify_bundle
 
-LABELS = ["a", "b", "c"]
 
 
 @pytest.fixture(scope="module")
-def bundle_path(tmp_path_factory, variants, goldens, pruned_model, input_spec):
+def bundle_path(tmp_path_factory, variants, goldens, pruned_model, input_spec, labels):
     sparsity = sparsity_of(pruned_model)
     meta = {
         v: {"target": VARIANT_TARGET[v], "sparsity": sparsity, "compatibility": check_variant(b, v)}
@@ -31,7 +30,7 @@ def bundle_path(tmp_path_factory, variants, goldens, pruned_model, input_spec):
         name="tiny",
         version="0.0.1",
         task="classification",
-        labels=LABELS,
+        labels=labels,
         input_spec=input_spec,
         output_kind="probabilities",
         variants=variants,
@@ -63,11 +62,11 @@ def test_manifest_records_dtypes_quant_params_and_build_versions(bundle_path):
     build = m["build"]
     assert build["tensorflow"] and build["tfmot"] and build["litert"] and build["tf_keras"]
     assert build["recipe_sha256"] == "0" * 64 and build["date"].endswith("+00:00")
-    assert m["golden"]["count"] == 8
+    assert m["golden"]["count"] == 16
 
 
-def test_verify_passes_an_intact_bundle(bundle_path):
-    report = verify_bundle(bundle_path)
+def test_verify_passes_an_intact_bundle(bundle_path, toy_tolerance):
+    report = verify_bundle(bundle_path, tolerance=toy_tolerance)
     json.dumps(report)  # JSON-able
     assert report["ok"], report["problems"]
     assert set(report["variants"]) == {"fp32", "fp16", "dynamic", "int8"}
@@ -75,7 +74,7 @@ def test_verify_passes_an_intact_bundle(bundle_path):
     assert report["variants"]["int8"]["top1_agreement"] >= 0.75
 
 
-def test_verify_detects_a_flipped_byte_inside_a_variant(bundle_path, tmp_path):
+def test_verify_detects_a_flipped_byte_inside_a_variant(bundle_path, tmp_path, toy_tolerance):
     with Bundle.open(bundle_path) as b:
         offset = b.member_offsets()["int8.tflite"]
         size = b.variants["int8"].bytes
@@ -83,7 +82,7 @@ def test_verify_detects_a_flipped_byte_inside_a_variant(bundle_path, tmp_path):
     data[offset + size // 2] ^= 0xFF
     tampered = tmp_path / "tampered.flb"
     tampered.write_bytes(bytes(data))
-    report = verify_bundle(tampered)
+    report = verify_bundle(tampered, tolerance=toy_tolerance)
     assert not report["ok"]
     assert not report["variants"]["int8"]["ok"]
     assert any("int8" in p and "sha256" in p for p in report["problems"])
