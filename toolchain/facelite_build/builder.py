@@ -259,6 +259,9 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         input_spec=spec,
         output_kind=_output_kind(recipe),
         output_extra=_output_extra(recipe),
+        verify_tolerance=(
+            {"fp16": {"max_abs_err": recipe.gates.fp16_max_abs_err}} if recipe.gates.fp16_max_abs_err > 0 else None
+        ),
         variants=variants,
         variant_meta=meta,
         golden_inputs=golden_in,

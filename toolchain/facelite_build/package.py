@@ -76,6 +76,7 @@ def package(
     output_kind: str,
     variants: Mapping[str, bytes],
     output_extra: Mapping[str, Any] | None = None,
+    verify_tolerance: Mapping[str, Mapping[str, float]] | None = None,
     variant_meta: Mapping[str, Mapping[str, Any]],
     golden_inputs: np.ndarray,
     golden_outputs: np.ndarray,
@@ -121,6 +122,8 @@ def package(
         "metrics": dict(metrics or {}),
         "build": build_info(recipe_sha256),
     }
+    if verify_tolerance:  # facelite.verify's per-bundle override: verify.tolerance.<variant>
+        manifest["verify"] = {"tolerance": {v: dict(t) for v, t in verify_tolerance.items()}}
     return write_bundle(
         out_path,
         manifest,
