@@ -97,6 +97,7 @@ def output_spec(recipe: Recipe) -> dict:
     """Manifest `output` extras: how the runtime splits and decodes the packed tensor."""
     g = grid_size(recipe)
     return {
+        "shape": [1, g, g, len(CHANNELS)],  # the model's output tensor (goldens are stored flat)
         "stride": recipe.head.stride,
         "grid": [g, g],
         "channels": list(CHANNELS),
