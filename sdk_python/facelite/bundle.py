@@ -259,6 +259,7 @@ def write_bundle(
                     zf.writestr(_aligned_zipinfo(name, raw.tell()), data)
             raw.flush()
             os.fsync(raw.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a bundle is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -199,9 +199,10 @@ def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
 def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
     from .dataset import normalized
     from .gates import enforce
-    from .metrics import classification_metrics, landmark_metrics, run_tflite
+    from .metrics import classification_metrics, landmark_metrics
     from .package import package
     from .quantize import VARIANT_TARGET
+    from .verify import run_tflite
 
     splits = splits or load_splits(recipe, opts)
     model = _load_model(recipe, splits, opts.out / "prune" / "weights.h5")

@@ -7,6 +7,7 @@ With `--json`, stdout carries exactly one JSON document; progress goes to stderr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import traceback
@@ -47,10 +48,8 @@ def _common(s: argparse.ArgumentParser) -> None:
 
 
 def _print(result: dict, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print(json.dumps(result, indent=2, default=str))
+    """JSON either way (the summary is nested); --json guarantees nothing else is on stdout."""
+    print(json.dumps(result, indent=2 if not as_json else None, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             data=args.data, epochs=args.epochs, limit=args.limit, strict=args.strict,
             verbose=0 if args.quiet else (2 if args.json else 1),
         )
-        result = run(args.command, recipe, opts)
+        with contextlib.redirect_stdout(sys.stderr):  # Keras progress must not pollute --json
+            result = run(args.command, recipe, opts)
         _print(result, args.json)
         return 0
     except UserError as exc:

@@ -1,52 +1,14 @@
-"""Task metrics for a converted variant, computed in LiteRT on preprocessed arrays.
+"""Task metrics the toolchain writes into the manifest, per variant.
 
-The toolchain uses this to write per-variant accuracy and fp32 agreement into the
-manifest; it runs the `.tflite` bytes exactly as shipped (integer I/O included).
+Outputs come from `verify.run_tflite`, which runs the `.tflite` bytes exactly as
+shipped (integer I/O included), so the manifest's numbers are the phone's numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from facelite.preprocess import dequantize, quantize
-
-try:
-    from ai_edge_litert.interpreter import Interpreter
-except ImportError:  # pragma: no cover
-    from tflite_runtime.interpreter import Interpreter
-
-
-def run_tflite(model: bytes, x: np.ndarray, batch: int = 64, threads: int = 2) -> np.ndarray:
-    """Float outputs of a `.tflite` on float inputs x (N, H, W, C), quantizing as needed."""
-    interp = Interpreter(model_content=bytes(model), num_threads=threads)
-    inp = interp.get_input_details()[0]
-    outs = []
-    current = None
-    for start in range(0, len(x), batch):
-        chunk = x[start : start + batch]
-        if current != len(chunk):
-            interp.resize_tensor_input(inp["index"], [len(chunk), *x.shape[1:]])
-            interp.allocate_tensors()
-            current = len(chunk)
-            inp = interp.get_input_details()[0]
-            out = interp.get_output_details()[0]
-        scale, zero = inp["quantization"]
-        if np.issubdtype(inp["dtype"], np.integer):
-            chunk = quantize(chunk, scale, zero, inp["dtype"])
-        interp.set_tensor(inp["index"], chunk.astype(inp["dtype"], copy=False))
-        interp.invoke()
-        y = interp.get_tensor(out["index"])
-        if np.issubdtype(out["dtype"], np.integer):
-            y = dequantize(y, *out["quantization"])
-        outs.append(y.astype(np.float32).reshape(len(chunk), -1))
-    return np.concatenate(outs)
-
-
-def psnr_db(reference: np.ndarray, test: np.ndarray) -> float:
-    """Output PSNR vs the reference's peak-to-peak range; inf when identical."""
-    mse = float(np.mean((reference.astype(np.float64) - test) ** 2))
-    peak = float(reference.max() - reference.min()) or 1.0
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
+from facelite.evaluate import psnr_db
 
 
 def classification_metrics(probs: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None) -> dict:
@@ -54,7 +16,7 @@ def classification_metrics(probs: np.ndarray, y: np.ndarray, reference: np.ndarr
     out = {"n": int(len(y)), "accuracy": round(float((pred == y).mean()), 4)}
     if reference is not None:
         out["agreement_vs_fp32"] = round(float((pred == reference.argmax(1)).mean()), 4)
-        out["psnr_db"] = round(psnr_db(reference, probs), 2)
+        out["psnr_db"] = psnr_db(probs, reference)
     return out
 
 
