@@ -182,9 +182,13 @@ def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     out.mkdir(parents=True, exist_ok=True)
     calib = normalized(splits.train, recipe.input_spec, recipe.quantization.calibration_samples, recipe.data.seed)
     summary = {}
+    int8_source = model
+    if recipe.quantization.qat and "int8" in recipe.quantization.variants:
+        int8_source, summary["qat"] = _quantization_aware(recipe, splits, model, opts)
     for variant in recipe.quantization.variants:
         t0 = time.perf_counter()
-        blob = convert(model, variant, calib if variant == "int8" else None)
+        source = int8_source if variant == "int8" else model
+        blob = convert(source, variant, calib if variant == "int8" else None)
         (out / f"{variant}.tflite").write_bytes(blob)
         summary[variant] = {
             "bytes": len(blob),
@@ -194,6 +198,26 @@ def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         log(f"[convert] {variant}: {len(blob) / 1024:.0f} KiB in {summary[variant]['seconds']}s")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _quantization_aware(recipe: Recipe, splits: Splits, model, opts: BuildOptions):
+    """Fine-tune a fake-quantized copy so the int8 variant learns its own ranges.
+
+    Only the int8 variant comes from it; fp32/fp16/dynamic stay the pruned float model,
+    the reference the int8 variant is judged against.
+    """
+    from .quantize import quantize_aware
+    from .train import compile_model
+
+    q = recipe.quantization
+    train_ds, val_ds = datasets(recipe, splits)
+    qat = quantize_aware(model, preserve_sparsity=recipe.pruning.target_sparsity > 0)
+    compile_model(qat, recipe, int(train_ds.cardinality().numpy()), q.qat_epochs, q.qat_learning_rate)
+    log(f"[convert] quantization-aware fine-tuning: {q.qat_epochs} epoch(s) at {q.qat_learning_rate:g}")
+    t0 = time.perf_counter()
+    history = qat.fit(train_ds, validation_data=val_ds, epochs=q.qat_epochs, verbose=opts.verbose)
+    logs = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
+    return qat, {"epochs": q.qat_epochs, "seconds": round(time.perf_counter() - t0, 1), **logs}
 
 
 def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
@@ -208,8 +232,11 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     model = _load_model(recipe, splits, opts.out / "prune" / "weights.h5")
     conv = json.loads((opts.out / "convert" / "summary.json").read_text())
     prune_summary = json.loads((opts.out / "prune" / "summary.json").read_text())
-    variants = {v: (opts.out / "convert" / f"{v}.tflite").read_bytes() for v in conv}
-    compat = {v: conv[v]["compatibility"] for v in conv}
+    missing = [v for v in recipe.quantization.variants if v not in conv]
+    if missing:
+        raise UserError(f"{opts.out / 'convert'}: no converted {missing}; run the convert stage again")
+    variants = {v: (opts.out / "convert" / f"{v}.tflite").read_bytes() for v in recipe.quantization.variants}
+    compat = {v: conv[v]["compatibility"] for v in variants}
     strict = recipe.gates.strict if opts.strict is None else opts.strict
     gate_problems = enforce(compat, {"gpu": recipe.gates.gpu, "npu": recipe.gates.npu}, strict)
 

@@ -135,7 +135,7 @@ def convert_all(
     return {v: convert(model, v, representative) for v in VARIANTS if v in variants}
 
 
-def quantize_aware(model: keras.Model) -> keras.Model:
+def quantize_aware(model: keras.Model, preserve_sparsity: bool = False) -> keras.Model:
     """Wrap `model` for quantization-aware training (fake-quant on weights and activations).
 
     Fine-tune the result briefly, then `convert(qat_model, "int8", representative)`:
@@ -145,6 +145,7 @@ def quantize_aware(model: keras.Model) -> keras.Model:
     in TFMOT's default 8-bit registry). TFMOT refuses models nested inside models, so
     build the backbone inline (as `model.build_model` does). The returned model is
     compiled like `model` (fresh optimizer of the same config) when `model` was compiled.
+    With `preserve_sparsity`, TFMOT's prune-preserving scheme keeps pruned zeros at zero.
     """
     import tensorflow_model_optimization as tfmot
 
@@ -156,7 +157,12 @@ def quantize_aware(model: keras.Model) -> keras.Model:
             f"quantization-aware training needs a flat model, but layer(s) {nested} are whole "
             "models; build the backbone inline (keras.Model(backbone.input, head(...)))"
         )
-    qat = tfmot.quantization.keras.quantize_model(model)
+    if preserve_sparsity:
+        annotated = tfmot.quantization.keras.quantize_annotate_model(model)
+        scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        qat = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+    else:
+        qat = tfmot.quantization.keras.quantize_model(model)
     if getattr(model, "optimizer", None) is not None and getattr(model, "loss", None) is not None:
         opt = model.optimizer
         qat.compile(

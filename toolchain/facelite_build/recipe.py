@@ -133,6 +133,8 @@ class QuantizationConfig:
     variants: list[str] = field(default_factory=lambda: list(VARIANT_NAMES))
     calibration_samples: int = 300
     qat: bool = False
+    qat_epochs: int = 1
+    qat_learning_rate: float = 1e-4
 
 
 @dataclass

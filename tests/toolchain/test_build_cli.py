@@ -1,0 +1,132 @@
+"""`facelite-build` end to end on a tiny dataset: stages, resume, exit codes, atomic bundles."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from facelite.bundle import Bundle, write_bundle
+from facelite_build.cli import main
+
+RECIPE = """
+name = "tiny"
+version = "0.0.1"
+task = "classification"
+[data]
+path = "{data}"
+train = ["train"]
+val = ["val"]
+[input]
+size = 32
+color = "gray_as_rgb"
+[backbone]
+arch = "mobilenet_v1"
+alpha = 0.25
+[training]
+epochs = 1
+batch = 16
+learning_rate = 0.005
+[training.augmentation]
+flip = true
+rotation = 10
+[pruning]
+target_sparsity = 0.5
+epochs = 1
+[quantization]
+calibration_samples = 32
+qat = true
+qat_epochs = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def built(image_folder, tmp_path_factory):
+    """One full `facelite-build build --json` run; returns (exit code, stdout JSON, out dir)."""
+    out = tmp_path_factory.mktemp("build")
+    recipe = out / "recipe.toml"
+    recipe.write_text(RECIPE.format(data=image_folder))
+    capture = out / "stdout.json"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["build", str(recipe), "--out", str(out / "work"), "--json", "--quiet"])
+    capture.write_text(buf.getvalue())
+    return code, json.loads(buf.getvalue()), out
+
+
+def test_build_writes_a_verified_bundle_with_all_four_variants(built):
+    code, result, out = built
+    assert code == 0
+    path = out / "work" / "tiny.flb"
+    with Bundle.open(path) as b:
+        assert sorted(b.variants) == ["dynamic", "fp16", "fp32", "int8"]
+        assert b.verify_checksums() == []
+        assert all(off % 4 == 0 for off in b.member_offsets().values())
+        m = b.manifest
+    assert m["variants"]["int8"]["input_dtype"] == "int8"
+    assert {"fp32", "int8", "fp32_keras"} <= set(m["metrics"])
+    assert 0.0 <= m["metrics"]["int8"]["agreement_vs_fp32"] <= 1.0
+    assert m["build"]["recipe_sha256"] and result["package"]["bundle"] == str(path)
+
+
+def test_reported_sparsity_matches_the_recipe_target_within_two_points(built):
+    _, result, out = built
+    with Bundle.open(out / "work" / "tiny.flb") as b:
+        assert abs(b.variants["int8"].sparsity - 0.5) <= 0.02
+    assert abs(result["prune"]["sparsity"] - 0.5) <= 0.02
+
+
+def test_quantization_aware_fine_tuning_runs_when_the_recipe_asks(built):
+    _, result, _ = built
+    assert result["convert"]["qat"]["epochs"] == 1 and "loss" in result["convert"]["qat"]
+
+
+def test_training_resumes_from_the_last_finished_epoch(built, capsys):
+    _, _, out = built
+    code = main(["train", str(out / "recipe.toml"), "--out", str(out / "work"), "--epochs", "2", "--json", "--quiet"])
+    captured = capsys.readouterr()
+    history = json.loads(captured.out)["train"]["history"]
+    assert code == 0 and [h["epoch"] for h in history] == [1, 2]
+    assert "resuming training at epoch 2/2" in captured.err
+
+
+def test_bad_recipe_exits_2_with_a_message_and_no_traceback(tmp_path, capsys):
+    p = tmp_path / "r.toml"
+    p.write_text(RECIPE.format(data=tmp_path).replace("epochs = 1\nbatch", "epoch = 1\nbatch"))
+    assert main(["build", str(p), "--out", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'epoch' under [training]; did you mean 'epochs'?" in err
+    assert "Traceback" not in err
+
+
+def test_missing_data_folder_exits_2_naming_it(tmp_path, capsys):
+    p = tmp_path / "r.toml"
+    p.write_text(RECIPE.format(data=tmp_path / "nowhere"))
+    assert main(["train", str(p), "--out", str(tmp_path / "w")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_an_interrupted_bundle_write_leaves_no_bundle_and_no_temp_file(tmp_path, monkeypatch):
+    manifest = {
+        "name": "t", "version": "1", "task": "classification", "labels": ["a"],
+        "input": {"shape": [1, 4, 4, 3], "color": "rgb", "resize": "bilinear",
+                  "mean": [0, 0, 0], "std": [1, 1, 1]},
+        "output": {"kind": "probabilities"},
+        "variants": {"fp32": {"target": "cpu", "input_dtype": "float32"}},
+    }
+    calls = {"n": 0}
+    real = zipfile.ZipFile.writestr
+
+    def dying_writestr(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C mid-write
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", dying_writestr)
+    with pytest.raises(KeyboardInterrupt):
+        write_bundle(tmp_path / "t.flb", manifest, {"fp32": b"x" * 100}, np.zeros((1, 4, 4, 3)), np.zeros((1, 1)))
+    assert list(tmp_path.iterdir()) == []
