@@ -248,7 +248,7 @@ def write_bundle(
     if report is not None:
         members.append((REPORT, json.dumps(report, indent=2, sort_keys=True).encode()))
     validate_manifest(manifest, where=f"{path}:{MANIFEST}")
-    members.insert(0, (MANIFEST, json.dumps(manifest, indent=2).encode()))
+    members.insert(0, (MANIFEST, json.dumps(manifest, indent=2, allow_nan=False).encode()))
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
