@@ -73,15 +73,27 @@ def run_streaming(cmd: list[str], progress: Progress | None, timeout: float, wha
                 err_tail.append(line.rstrip())
                 del err_tail[:-40]
 
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
+    # stderr belongs to `pump` alone: `communicate()` would read it too and race the pump
+    # for the progress lines (a fast run then showed no progress at all)
+    stdout: list[str] = []
+
+    def read_stdout():
+        for line in proc.stdout:  # line by line: what arrived counts even if a daemon child keeps the pipe
+            stdout.append(line)
+
+    readers = [threading.Thread(target=pump, daemon=True), threading.Thread(target=read_stdout, daemon=True)]
+    for r in readers:
+        r.start()
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.wait()
         raise DeviceError(f"{what}: runner timed out after {timeout:.0f}s; lower --runs or check the device")
-    t.join(5)
+    finally:
+        for r in readers:
+            r.join(5)
+    out = "".join(stdout)
     doc = None
     for line in reversed(out.strip().splitlines()):
         line = line.strip()
