@@ -24,6 +24,9 @@ normalised points) or the fp32 output range otherwise. fp32 against itself has M
 `psnr_db` is then **null** (JSON has no infinity) and `agreement_vs_fp32` 1.0. Bundles
 without an fp32 variant report both as null.
 
+Ratios (accuracy, recall, precision, agreement, NME) are reported rounded to 5 decimals
+(1/3 → 0.33333), PSNR to 3.
+
 Files that cannot be read are not silently dropped: they are listed in `skipped` with
 the reason, and `n` counts only what was evaluated. Duplicate images (FER2013 has some)
 are evaluated as they are — deduplicating is the dataset's job.
