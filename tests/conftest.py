@@ -1,5 +1,12 @@
-"""Fixtures shared across the test folders: small, seeded, on-disk datasets."""
+"""Fixtures shared across the test folders: small, seeded, on-disk datasets.
 
+This folder is put on sys.path so every test folder can `import fixture_bundles` (the
+one builder of tiny real bundles and bundle helpers); pytest runs with
+`--import-mode=importlib` (pyproject), so same-named test files in different folders
+do not clash.
+"""
+
+import sys
 from pathlib import Path
 
 import cv2
@@ -7,8 +14,9 @@ import numpy as np
 import pytest
 
 import facelite_build  # noqa: F401  (tf-keras switch before any test imports TensorFlow)
+from facelite.paths import data_root
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _pattern(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
@@ -35,6 +43,8 @@ def image_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"{SHARED_DATA} not present")
-    return SHARED_DATA
+    """`FACELITE_DATA`, else `../shared/data` beside the checkout (skips when absent)."""
+    root = data_root()
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root} (set FACELITE_DATA)")
+    return root

@@ -1,17 +1,21 @@
 """The whole pipeline on one image: detect → landmarks → align → regions → expression, skin.
 
-Each stage uses its shipped bundle from `models/<name>/<name>.flb` when present;
-otherwise the face detector and landmarker fall back to their stand-ins (marked in the
-result) and the expression and acne stages are skipped (`expression is None`, skin with
-`redness` only). So the analyzer always runs, and says exactly what it ran.
+Each stage uses its bundle `<bundles_dir>/<name>/<name>.flb` when present (default
+`bundles_dir`: the repo's `models/`, i.e. the shipped bundles); otherwise the face
+detector and landmarker fall back to their stand-ins (marked in the result) and the
+expression and acne stages are skipped (`expression is None`, skin with `redness` only).
+An explicit `bundles_dir` is the only place looked in: an empty folder gives every
+stand-in. So the analyzer always runs, and says exactly what it ran (`result.stages`).
 
 Example:
 
     >>> from facelite import FaceAnalyzer, FaceAnalyzerOptions
     >>> analyzer = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(accelerator="cpu"))
+    >>> analyzer.stages["detector"], analyzer.stages["landmarks"]       # the shipped bundles
+    ('bundle:face_detector', 'bundle:landmarks')
     >>> result = analyzer.analyze("../shared/data/acne04/level0/level0_1.jpg")   # doctest: +SKIP
     >>> result.detector, len(result.faces), sorted(result.faces[0].regions)[:2]  # doctest: +SKIP
-    ('haar-stand-in', 1, ['chin', 'forehead'])
+    ('bundle:face_detector', 1, ['chin', 'forehead'])
 """
 
 from __future__ import annotations
@@ -107,11 +111,13 @@ class FaceAnalyzer:
         found = {n: root / n / f"{n}.flb" for n in BUNDLE_NAMES if (root / n / f"{n}.flb").is_file()}
         common = dict(variant=options.variant, accelerator=options.accelerator, num_threads=options.num_threads)
         det_variant = common if "face_detector" in found else {}
+        # only the bundles found under `root`: an explicit bundles_dir without a detector or
+        # landmarks bundle means the stand-in, not a silent fall-back to the repo's models/
         self.detector = FaceDetector(FaceDetectorOptions(
-            bundle_path=found.get("face_detector"), min_score=options.min_face_score,
+            bundle_path=found.get("face_detector"), use_shipped_bundle=False, min_score=options.min_face_score,
             max_faces=options.max_faces, **det_variant))
         self.landmarker = FaceLandmarker(FaceLandmarkerOptions(
-            bundle_path=found.get("landmarks"), use_stand_in=True,
+            bundle_path=found.get("landmarks"), use_shipped_bundle=False, use_stand_in=True,
             **(common if "landmarks" in found else {})))
         self.expression = (ExpressionClassifier(ExpressionClassifierOptions(bundle_path=found["expression"], **common))
                            if "expression" in found else None)

@@ -13,8 +13,8 @@ same letterbox (or per-axis scale). The toolchain's detector packs everything in
 layer names survive as signature names), else channel counts (one 1-channel heatmap,
 one 2-channel size).
 
-Until a bundle ships, the frontal-face Haar cascade bundled with OpenCV stands in
-(`detector == "haar-stand-in"`). Its score is the cascade's last-stage weight passed
+Without a bundle (none shipped, or `use_shipped_bundle=False`), the frontal-face Haar
+cascade bundled with OpenCV stands in (`detector == "haar-stand-in"`). Its score is the cascade's last-stage weight passed
 through a logistic — an ordering, not a calibrated probability. It misses profile faces.
 
 Boxes convert to the landmarks' extent convention with `to_extent`: the Haar box by
@@ -58,7 +58,10 @@ HAAR_MAX_SIDE = 640
 class FaceDetectorOptions:
     """Attributes:
         bundle_path: detection `.flb`; None → `models/face_detector/face_detector.flb`
-            when present, else the Haar stand-in.
+            when present (and `use_shipped_bundle`), else the Haar stand-in.
+        use_shipped_bundle: with no `bundle_path`, look for the shipped bundle under
+            `models/`; False → the Haar stand-in (what `FaceAnalyzer` asks for when its
+            explicit `bundles_dir` has no detector).
         min_score: boxes below this score are dropped; None → the bundle's operating
             point (manifest `output.score_threshold`), else 0.5.
         iou_threshold: NMS overlap above which the weaker box is dropped.
@@ -66,6 +69,7 @@ class FaceDetectorOptions:
     """
 
     bundle_path: str | os.PathLike | None = None
+    use_shipped_bundle: bool = True
     min_score: float | None = None
     iou_threshold: float = 0.4
     max_faces: int = 10
@@ -95,7 +99,7 @@ class FaceDetector:
         self.engine: Engine | None = None
         self.box_margin = 0.0
         self.min_score = 0.5 if options.min_score is None else float(options.min_score)
-        if options.bundle_path is not None or os.path.exists(path):
+        if options.bundle_path is not None or (options.use_shipped_bundle and os.path.exists(path)):
             bundle = Bundle.open(path)
             out = bundle.manifest["output"]
             if bundle.task != "detection" or out.get("kind") != "heatmap":

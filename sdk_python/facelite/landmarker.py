@@ -6,18 +6,24 @@ model and `facelite evaluate` use); detectors convert their own boxes to it
 a `margin`; the model sees `preprocess.crop_square(image, box, margin)` and outputs 68
 (x, y) pairs in [0, 1] of that square crop, mapped back here to image pixels.
 
-Until a landmarks bundle ships, `FaceLandmarker` fits `mean_shape.MEAN_SHAPE` into the
-box and marks the result `source == "mean-shape-stand-in"`: regions and alignment then
-work, but the points do not follow the actual face.
+By default the shipped `models/landmarks/landmarks.flb` is used. Without a bundle (none
+shipped, or `use_shipped_bundle=False`) and with `use_stand_in`, `FaceLandmarker` fits
+`mean_shape.MEAN_SHAPE` into the box and marks the result
+`source == "mean-shape-stand-in"`: regions and alignment then work, but the points do
+not follow the actual face.
 
 Example:
 
     >>> import numpy as np
     >>> from facelite.landmarker import FaceLandmarker, FaceLandmarkerOptions
-    >>> lm = FaceLandmarker.create_from_options(FaceLandmarkerOptions(bundle_path=None, use_stand_in=True))
-    >>> r = lm.detect(np.zeros((200, 200, 3), np.uint8), (50, 50, 100, 100))
+    >>> image, box = np.zeros((200, 200, 3), np.uint8), (50, 50, 100, 100)
+    >>> lm = FaceLandmarker.create_from_options(FaceLandmarkerOptions(accelerator="cpu"))
+    >>> r = lm.detect(image, box)                      # the shipped landmarks bundle
     >>> r.points.shape, r.source
-    ((68, 2), 'mean-shape-stand-in')
+    ((68, 2), 'bundle:landmarks')
+    >>> stand_in = FaceLandmarker.create_from_options(FaceLandmarkerOptions(use_shipped_bundle=False))
+    >>> stand_in.detect(image, box).source
+    'mean-shape-stand-in'
 """
 
 from __future__ import annotations
@@ -52,12 +58,17 @@ class LandmarksResult:
 @dataclass
 class FaceLandmarkerOptions:
     """Attributes:
-        bundle_path: landmarks `.flb`; None → `models/landmarks/landmarks.flb` if present.
+        bundle_path: landmarks `.flb`; None → `models/landmarks/landmarks.flb` if present
+            (and `use_shipped_bundle`).
+        use_shipped_bundle: with no `bundle_path`, look for the shipped bundle under
+            `models/`; False → no bundle (what `FaceAnalyzer` asks for when its explicit
+            `bundles_dir` has no landmarks bundle).
         use_stand_in: when no bundle is found, fit the mean shape instead of failing.
         variant, accelerator, num_threads: as for every bundle task.
     """
 
     bundle_path: str | os.PathLike | None = None
+    use_shipped_bundle: bool = True
     use_stand_in: bool = True
     variant: str = "auto"
     accelerator: str = "auto"
@@ -77,7 +88,7 @@ class FaceLandmarker:
         self.options = options
         path = options.bundle_path or default_bundle("landmarks")
         self.engine: Engine | None = None
-        if options.bundle_path is not None or os.path.exists(path):
+        if options.bundle_path is not None or (options.use_shipped_bundle and os.path.exists(path)):
             bundle = Bundle.open(path)
             if bundle.task != "landmarks":
                 raise BundleError(f"{bundle.path}: is a '{bundle.task}' bundle; FaceLandmarker needs 'landmarks'")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fixture_bundles import tamper
+
 HERE = Path(__file__).parent
 HOST_ADB = HERE / "host_emulated_adb" / "adb"
 LATENCY_KEYS = ("init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "p50_ms", "p90_ms", "p99_ms",
@@ -66,14 +68,7 @@ def test_user_errors_exit_2(tiny_bundle, tmp_path):
     assert p.returncode == 2 and "unknown device" in p.stderr
     p = bench("run", tiny_bundle, "--device", "agent:lab")
     assert p.returncode == 2 and "--server" in p.stderr
-    bad = tmp_path / "tampered.flb"
-    data = bytearray(tiny_bundle.read_bytes())
-    from facelite.bundle import Bundle
-
-    with Bundle.open(tiny_bundle) as b:
-        off = b.member_offsets()["int8.tflite"]
-    data[off + 200] ^= 0xFF
-    bad.write_bytes(bytes(data))
+    bad = tamper(tiny_bundle, tmp_path / "tampered.flb", "int8.tflite")
     p = bench("run", bad, "--variant", "int8", "--runs", 5)
     assert p.returncode == 2 and "sha256" in p.stderr
 

@@ -1,42 +1,44 @@
-"""Session fixtures: tiny real bundles built with tf-keras + the TFLite converter.
+"""Session fixtures: tiny real bundles (built by tests/fixture_bundles.py) and bundle folders.
 
-TensorFlow is imported here only (inside bundle_factory, after `facelite_build`), never by
+TensorFlow is imported only inside the bundle builders (after `facelite_build`), never by
 the runtime under test; the no-TensorFlow guarantee is checked in a fresh subprocess.
+
+Two bundle folders for the analyzer and `facelite analyze`:
+- `shipped_bundles_dir`: the repo's shipped face_detector, landmarks and acne bundles plus
+  the fixture expression bundle (so tests never depend on models/expression existing);
+- `stand_in_bundles_dir`: only the fixture expression bundle, so detector and landmarks
+  are the stand-ins.
 """
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from facelite.paths import data_root  # noqa: E402
+import fixture_bundles as fb
+from facelite.paths import MODELS_DIR
 
 ACNE_PHOTO = "acne04/level0/level0_1.jpg"
+SHIPPED = ("face_detector", "landmarks", "acne")
+"""Bundles committed under models/ that the runtime tests use as they ship."""
 
 
 @pytest.fixture(scope="session")
-def data() -> Path:
-    root = data_root()
-    if not (root / "fer2013").is_dir():
-        pytest.skip(f"shared data not found at {root} (set FACELITE_DATA)")
-    return root
+def data(shared_data) -> Path:
+    if not (shared_data / "fer2013").is_dir():
+        pytest.skip(f"no fer2013 under {shared_data} (set FACELITE_DATA)")
+    return shared_data
 
 
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory, data) -> dict[str, Path]:
     """{"expression": fp32+int8 classifier, "landmarks": fp32, "detector": fp32 heatmap} bundle paths."""
-    import bundle_factory as bf
-
     out = tmp_path_factory.mktemp("bundles")
     return {
-        "expression": bf.build_classifier(out / "expression.flb", data),
-        "landmarks": bf.build_landmarks(out / "landmarks.flb"),
-        "detector": bf.build_detector(out / "face_detector.flb"),
+        "expression": fb.build_classifier(out / "expression.flb", data),
+        "landmarks": fb.build_landmarks(out / "landmarks.flb"),
+        "detector": fb.build_detector(out / "face_detector.flb"),
     }
 
 
@@ -45,13 +47,32 @@ def expression_bundle(bundles) -> Path:
     return bundles["expression"]
 
 
-@pytest.fixture(scope="session")
-def bundles_dir(tmp_path_factory, bundles) -> Path:
-    """A models/ layout with only the expression bundle: detector and landmarks use stand-ins."""
-    root = tmp_path_factory.mktemp("models")
-    (root / "expression").mkdir()
-    shutil.copy(bundles["expression"], root / "expression" / "expression.flb")
+def _models_dir(root: Path, bundles: dict[str, Path]) -> Path:
+    for name, src in bundles.items():
+        (root / name).mkdir()
+        (root / name / f"{name}.flb").symlink_to(src)
     return root
+
+
+@pytest.fixture(scope="session")
+def shipped() -> dict[str, Path]:
+    """The shipped (committed) bundles: {name: models/<name>/<name>.flb}."""
+    paths = {name: MODELS_DIR / name / f"{name}.flb" for name in SHIPPED}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    assert not missing, f"shipped bundles missing from the checkout: {missing}"
+    return paths
+
+
+@pytest.fixture(scope="session")
+def shipped_bundles_dir(tmp_path_factory, shipped, expression_bundle) -> Path:
+    """A models/ layout: the shipped detector, landmarks and acne bundles + the fixture expression."""
+    return _models_dir(tmp_path_factory.mktemp("models_shipped"), {**shipped, "expression": expression_bundle})
+
+
+@pytest.fixture(scope="session")
+def stand_in_bundles_dir(tmp_path_factory, expression_bundle) -> Path:
+    """A models/ layout with only the expression bundle: detector and landmarks use stand-ins."""
+    return _models_dir(tmp_path_factory.mktemp("models_stand_in"), {"expression": expression_bundle})
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from facelite import cli
+from fixture_bundles import tamper
 
 
 def run(capsys, *argv):
@@ -16,13 +17,30 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_analyze_image_json_keys(capsys, acne_photo, bundles_dir):
-    code, out, err = run(capsys, "analyze", acne_photo, "--json", "--bundles", bundles_dir, "--accelerator", "cpu")
+def test_analyze_real_photo_with_the_shipped_bundles(capsys, acne_photo):
+    """No --bundles: the repo's models/ (shipped detector + landmarks, no stand-ins)."""
+    code, out, err = run(capsys, "analyze", acne_photo, "--json", "--accelerator", "cpu")
+    assert code == 0
+    doc = json.loads(out)
+    assert {"image", "faces", "timings_ms", "stages"} <= set(doc)
+    assert doc["detector"] == "bundle:face_detector"
+    assert (doc["stages"]["detector"], doc["stages"]["landmarks"]) == ("bundle:face_detector", "bundle:landmarks")
+    assert len(doc["faces"]) == 1
+    face = doc["faces"][0]
+    assert {"box", "landmarks", "regions", "expression", "skin"} <= set(face)
+    assert face["landmarks_source"] == "bundle:landmarks" and len(face["landmarks"]) == 68
+
+
+def test_analyze_image_json_keys_with_stand_ins(capsys, acne_photo, stand_in_bundles_dir):
+    code, out, err = run(capsys, "analyze", acne_photo, "--json", "--bundles", stand_in_bundles_dir,
+                         "--accelerator", "cpu")
     assert code == 0
     doc = json.loads(out)
     assert {"image", "faces", "timings_ms"} <= set(doc)
     assert {"box", "landmarks", "regions", "expression", "skin"} <= set(doc["faces"][0])
     assert doc["detector"] == "haar-stand-in"
+    assert doc["faces"][0]["landmarks_source"] == "mean-shape-stand-in"
+    assert doc["faces"][0]["expression"]["top"][0] in doc["faces"][0]["expression"]["scores"]
 
 
 @pytest.mark.parametrize("make", ["missing", "directory_of_nothing", "empty", "text", "truncated"])
@@ -44,11 +62,11 @@ def test_bad_inputs_exit_2_with_the_path_and_no_traceback(capsys, tmp_path, acne
     assert json.loads(out)["exit_code"] == 2
 
 
-def test_directory_run_carries_on_after_a_bad_file(capsys, tmp_path, acne_photo, bundles_dir):
+def test_directory_run_carries_on_after_a_bad_file(capsys, tmp_path, acne_photo, shipped_bundles_dir):
     shutil.copy(acne_photo, tmp_path / "a_good.jpg")
     (tmp_path / "b_bad.jpg").write_text("nope")
     ann = tmp_path / "annotated"
-    code, out, err = run(capsys, "analyze", tmp_path, "--json", "--bundles", bundles_dir, "--annotate", ann)
+    code, out, err = run(capsys, "analyze", tmp_path, "--json", "--bundles", shipped_bundles_dir, "--annotate", ann)
     assert code == 0
     doc = json.loads(out)
     assert doc["n_images"] == 2 and doc["n_failed"] == 1
@@ -64,13 +82,13 @@ def test_directory_where_every_file_fails_exits_2(capsys, tmp_path):
     assert code == 2 and json.loads(out)["n_failed"] == 2
 
 
-def test_annotate_writes_the_image(capsys, tmp_path, acne_photo, bundles_dir):
+def test_annotate_writes_the_image(capsys, tmp_path, acne_photo, shipped_bundles_dir):
     out_file = tmp_path / "ann.jpg"
-    code, _, _ = run(capsys, "analyze", acne_photo, "--annotate", out_file, "--bundles", bundles_dir)
+    code, _, _ = run(capsys, "analyze", acne_photo, "--annotate", out_file, "--bundles", shipped_bundles_dir)
     assert code == 0 and out_file.stat().st_size > 1000
 
 
-def test_video_frames_are_sampled(capsys, tmp_path, acne_photo, bundles_dir):
+def test_video_frames_are_sampled(capsys, tmp_path, acne_photo, shipped_bundles_dir):
     import cv2
 
     frame = cv2.imread(str(acne_photo))
@@ -79,7 +97,7 @@ def test_video_frames_are_sampled(capsys, tmp_path, acne_photo, bundles_dir):
     for _ in range(6):
         vw.write(frame)
     vw.release()
-    code, out, _ = run(capsys, "analyze", path, "--every", "3", "--json", "--bundles", bundles_dir)
+    code, out, _ = run(capsys, "analyze", path, "--every", "3", "--json", "--bundles", shipped_bundles_dir)
     doc = json.loads(out)
     assert code == 0 and [f["frame"] for f in doc["frames"]] == [0, 3]
     assert doc["frames"][0]["faces"]
@@ -111,9 +129,7 @@ def test_inspect_and_verify_json(capsys, expression_bundle):
 
 
 def test_verify_tampered_bundle_exits_2(capsys, expression_bundle, tmp_path):
-    from test_engine import _tamper
-
-    bad = _tamper(expression_bundle, tmp_path / "bad.flb", "fp32.tflite")
+    bad = tamper(expression_bundle, tmp_path / "bad.flb", "fp32.tflite")
     code, out, err = run(capsys, "verify", bad, "--json")
     doc = json.loads(out)
     assert code == 2 and not doc["ok"] and "sha256" in " ".join(doc["problems"])
@@ -136,4 +152,5 @@ def test_console_script_runs_and_keeps_stdout_pure_json(acne_photo, tmp_path):
     out = subprocess.run([sys.executable, "-m", "facelite.cli", "analyze", str(acne_photo), "--json",
                           "--bundles", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["faces"]
+    doc = json.loads(out.stdout)
+    assert doc["faces"] and doc["detector"] == "haar-stand-in"   # empty --bundles folder: stand-ins

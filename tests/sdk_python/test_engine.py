@@ -1,7 +1,5 @@
 """Engine: sha256 gate before loading, accelerator fallback with a reason, quantization, batching."""
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -9,21 +7,11 @@ import facelite.engine as engine_mod
 from facelite.bundle import Bundle
 from facelite.engine import Engine, choose_variant
 from facelite.errors import BundleError, UserError
-
-
-def _tamper(src, dst, member="int8.tflite"):
-    """Flip one byte inside a stored member (the zip stays readable, the sha256 does not match)."""
-    shutil.copy(src, dst)
-    with Bundle.open(dst) as b:
-        offset = b.member_offsets()[member] + b.variants[member.split(".")[0]].bytes // 2
-    data = bytearray(dst.read_bytes())
-    data[offset] ^= 0xFF
-    dst.write_bytes(bytes(data))
-    return dst
+from fixture_bundles import tamper
 
 
 def test_tampered_variant_is_refused_before_the_interpreter_sees_it(expression_bundle, tmp_path, monkeypatch):
-    bad = _tamper(expression_bundle, tmp_path / "tampered.flb")
+    bad = tamper(expression_bundle, tmp_path / "tampered.flb")
 
     def never(*a, **k):
         raise AssertionError("Interpreter created for a tampered model")
@@ -34,7 +22,7 @@ def test_tampered_variant_is_refused_before_the_interpreter_sees_it(expression_b
 
 
 def test_untampered_variants_of_a_tampered_bundle_still_load(expression_bundle, tmp_path):
-    bad = _tamper(expression_bundle, tmp_path / "tampered.flb")
+    bad = tamper(expression_bundle, tmp_path / "tampered.flb")
     assert Engine(bad, variant="fp32", accelerator="cpu").info.variant == "fp32"
 
 

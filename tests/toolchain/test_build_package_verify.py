@@ -15,6 +15,7 @@ from facelite_build.package import package
 from facelite_build.prune import sparsity_of
 from facelite_build.quantize import VARIANT_TARGET
 from facelite_build.verify import inspect_bundle, verify_bundle
+from fixture_bundles import tamper
 
 
 
@@ -75,13 +76,7 @@ def test_verify_passes_an_intact_bundle(bundle_path, toy_tolerance):
 
 
 def test_verify_detects_a_flipped_byte_inside_a_variant(bundle_path, tmp_path, toy_tolerance):
-    with Bundle.open(bundle_path) as b:
-        offset = b.member_offsets()["int8.tflite"]
-        size = b.variants["int8"].bytes
-    data = bytearray(bundle_path.read_bytes())
-    data[offset + size // 2] ^= 0xFF
-    tampered = tmp_path / "tampered.flb"
-    tampered.write_bytes(bytes(data))
+    tampered = tamper(bundle_path, tmp_path / "tampered.flb", "int8.tflite")
     report = verify_bundle(tampered, tolerance=toy_tolerance)
     assert not report["ok"]
     assert not report["variants"]["int8"]["ok"]

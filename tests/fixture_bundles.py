@@ -1,0 +1,226 @@
+"""Tiny real bundles and bundle helpers shared by tests/sdk_python, tests/benchmark_app
+and tests/toolchain (importable because tests/conftest.py puts this folder on sys.path).
+
+The bundles are tf-keras conv nets converted with the toolchain's own converter
+(`facelite_build.quantize.convert`, the code that builds the shipped bundles) and
+written with `facelite.bundle.write_bundle` together with golden vectors. They never
+depend on a shipped `models/*` bundle being present.
+
+TensorFlow is imported only inside the builders, after `facelite_build` (which sets
+TF_USE_LEGACY_KERAS), so the runtime under test never pulls it in itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+EXPRESSION_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+PATTERN_LABELS = ["blank", "horizontal", "vertical", "checker"]
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def tamper(src: Path, dst: Path, member: str = "int8.tflite") -> Path:
+    """Copy `src` to `dst` with one byte flipped in the middle of a stored member:
+    the zip stays readable, the member's sha256 no longer matches."""
+    from facelite.bundle import Bundle
+
+    shutil.copy(src, dst)
+    with Bundle.open(dst) as b:
+        offset = b.member_offsets()[member] + b.variants[member.split(".")[0]].bytes // 2
+    data = bytearray(Path(dst).read_bytes())
+    data[offset] ^= 0xFF
+    Path(dst).write_bytes(bytes(data))
+    return Path(dst)
+
+
+def _tf():
+    import facelite_build  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+    return tf
+
+
+def _variants(model, kinds, rep: np.ndarray | None) -> dict[str, bytes]:
+    from facelite_build.quantize import convert
+
+    return {kind: convert(model, kind, rep if kind == "int8" else None) for kind in kinds}
+
+
+def _entry(kind: str, compat_gpu: bool = True) -> dict:
+    target = {"fp32": "cpu", "fp16": "gpu", "dynamic": "cpu", "int8": "npu"}[kind]
+    dtype = "int8" if kind == "int8" else "float32"
+    return {
+        "target": target,
+        "input_dtype": dtype,
+        "output_dtype": dtype,
+        "sparsity": 0.0,
+        "compatibility": {"gpu": {"ok": kind in ("fp32", "fp16") and compat_gpu},
+                          "npu": {"ok": kind == "int8"}},
+    }
+
+
+def _keras_model(tf, shape, head):
+    k = tf.keras
+    inp = k.Input(shape=shape[1:], batch_size=None, name="image")
+    x = k.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = k.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    return k.Model(inp, head(k, x))
+
+
+def _classification_manifest(name: str, version: str, labels, spec, kinds) -> dict:
+    return {
+        "name": name, "version": version, "task": "classification", "labels": list(labels),
+        "input": spec.to_manifest(), "output": {"kind": "probabilities"},
+        "variants": {k: _entry(k) for k in kinds},
+    }
+
+
+# -- runtime bundles (expression / landmarks / detector shapes) --------------------------
+
+
+def fer_samples(data_root: Path, spec, n: int = 16) -> np.ndarray:
+    """Preprocessed real FER2013 faces for calibration and goldens."""
+    from facelite.image import load_image
+    from facelite.preprocess import preprocess
+
+    files = sorted((data_root / "fer2013" / "val").glob("*/*.jpg"))[:: 97][:n]
+    return np.stack([preprocess(load_image(f), spec) for f in files]).astype(np.float32)
+
+
+def build_classifier(path: Path, data_root: Path, kinds=("fp32", "int8"), size: int = 32,
+                     labels=EXPRESSION_LABELS, name: str = "expression", keras_out: Path | None = None):
+    """A 7-class (untrained but deterministic) classifier bundle with goldens on real FER faces."""
+    from facelite.bundle import InputSpec, write_bundle
+    from facelite.engine import Engine  # noqa: F401  (fail early if the runtime is broken)
+
+    tf = _tf()
+    spec = InputSpec((1, size, size, 3), "gray_as_rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
+
+    def head(k, x):
+        x = k.layers.GlobalAveragePooling2D()(x)
+        return k.layers.Dense(len(labels), activation="softmax", name="probs")(x)
+
+    model = _keras_model(tf, spec.shape, head)
+    rep = fer_samples(data_root, spec)
+    variants = _variants(model, kinds, rep)
+    golden_in = rep[:8]
+    golden_out = model.predict(golden_in, verbose=0).astype(np.float32)
+    if keras_out is not None:
+        model.save(keras_out)
+    return write_bundle(path, _classification_manifest(name, "0.0.1-test", labels, spec, kinds), variants,
+                        golden_in, golden_out, report={"test": True})
+
+
+def build_landmarks(path: Path, size: int = 32, margin: float = 0.1):
+    """A 68-point landmarks bundle (sigmoid outputs in [0, 1] of the face crop)."""
+    from facelite.bundle import InputSpec, write_bundle
+
+    tf = _tf()
+    spec = InputSpec((1, size, size, 3), "rgb", "bilinear", (127.5,) * 3, (127.5,) * 3,
+                     crop="face", margin=margin)
+
+    def head(k, x):
+        x = k.layers.GlobalAveragePooling2D()(x)
+        return k.layers.Dense(136, activation="sigmoid", name="points")(x)
+
+    model = _keras_model(tf, spec.shape, head)
+    rep = np.random.default_rng(0).uniform(-1, 1, (8, size, size, 3)).astype(np.float32)
+    variants = _variants(model, ("fp32",), rep)
+    manifest = {
+        "name": "landmarks", "version": "0.0.1-test", "task": "landmarks",
+        "input": spec.to_manifest(), "output": {"kind": "points", "num_points": 68},
+        "variants": {"fp32": _entry("fp32")},
+    }
+    return write_bundle(path, manifest, variants, rep[:4], model.predict(rep[:4], verbose=0))
+
+
+def build_detector(path: Path, size: int = 64, stride: int = 4):
+    """A heatmap (CenterNet-style) detection bundle: heatmap (sigmoid) + size outputs."""
+    from facelite.bundle import InputSpec, write_bundle
+
+    tf = _tf()
+    spec = InputSpec((1, size, size, 3), "rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
+    k = tf.keras
+    inp = k.Input(shape=spec.shape[1:], name="image")
+    x = k.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = k.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    heat = k.layers.Conv2D(1, 1, activation="sigmoid", name="heatmap")(x)
+    wh = k.layers.Conv2D(2, 1, activation="sigmoid", name="size")(x)
+    model = k.Model(inp, [heat, wh])
+    variants = _variants(model, ("fp32",), None)
+    manifest = {
+        "name": "face_detector", "version": "0.0.1-test", "task": "detection",
+        "input": spec.to_manifest(),
+        "output": {"kind": "heatmap", "stride": stride, "outputs": ["heatmap", "size"]},
+        "variants": {"fp32": _entry("fp32")},
+    }
+    return write_bundle(path, manifest, variants)
+
+
+# -- a trained pattern classifier (benchmark parity/accuracy needs a model that has learnt) --
+
+
+def pattern_image(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    """A BGR uint8 image of one of the four pattern classes, with noise and phase jitter."""
+    import cv2
+
+    yy, xx = np.mgrid[0:size, 0:size]
+    period = rng.integers(6, 12)
+    phase = rng.integers(0, period)
+    if label == 0:
+        base = np.full((size, size), rng.uniform(60, 190))
+    elif label == 1:
+        base = 200.0 * (((yy + phase) // (period // 2)) % 2)
+    elif label == 2:
+        base = 200.0 * (((xx + phase) // (period // 2)) % 2)
+    else:
+        base = 200.0 * ((((yy + phase) // (period // 2)) + ((xx + phase) // (period // 2))) % 2)
+    img = np.clip(base + 25 + rng.normal(0, 18, base.shape), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+
+
+def write_labelled_folder(root: Path, per_class: int = 6, seed: int = 7) -> Path:
+    """DIR/<label>/<n>.png of pattern images, the layout `--data` takes."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    for i, label in enumerate(PATTERN_LABELS):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for n in range(per_class):
+            cv2.imwrite(str(root / label / f"{n}.png"), pattern_image(i, rng))
+    return root
+
+
+def build_pattern_classifier(path: Path, size: int = 32):
+    """Train (a few seconds) a 4-class pattern classifier and write it (fp32 + int8) to `path`."""
+    from facelite.bundle import InputSpec, write_bundle
+    from facelite.preprocess import preprocess
+
+    tf = _tf()
+    keras = tf.keras
+    spec = InputSpec((1, size, size, 3), "gray_as_rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, len(PATTERN_LABELS), 320)
+    x = np.stack([preprocess(pattern_image(int(label), rng), spec) for label in labels]).astype(np.float32)
+    model = keras.Sequential([
+        keras.layers.Input((size, size, 3)),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu", padding="same"),
+        keras.layers.Conv2D(16, 3, strides=2, activation="relu", padding="same"),
+        keras.layers.Conv2D(16, 3, activation="relu", padding="same"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(len(PATTERN_LABELS), activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(x, labels, epochs=10, batch_size=32, verbose=0)
+    kinds = ("fp32", "int8")
+    variants = _variants(model, kinds, x[:100])
+    golden_in = x[:16]
+    golden_out = model.predict(golden_in, verbose=0).astype(np.float32)
+    manifest = _classification_manifest("tiny", "0.0.1", PATTERN_LABELS, spec, kinds)
+    return write_bundle(path, manifest, variants, golden_in, golden_out)
