@@ -39,10 +39,11 @@ def tamper(src: Path, dst: Path, member: str = "int8.tflite") -> Path:
 
 
 def _tf():
+    """TensorFlow, with Python, NumPy and TF seeded: a fixture is the same bytes whatever ran before it."""
     import facelite_build  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
     import tensorflow as tf
 
-    tf.random.set_seed(0)
+    tf.keras.utils.set_random_seed(0)
     return tf
 
 
@@ -84,18 +85,24 @@ def _classification_manifest(name: str, version: str, labels, spec, kinds) -> di
 # -- runtime bundles (expression / landmarks / detector shapes) --------------------------
 
 
-def fer_samples(data_root: Path, spec, n: int = 16) -> np.ndarray:
-    """Preprocessed real FER2013 faces for calibration and goldens."""
+def fer_samples(data_root: Path, spec, n: int = 16, labels=EXPRESSION_LABELS) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed real FER2013 val faces (for calibration and goldens) and their label indices."""
     from facelite.image import load_image
     from facelite.preprocess import preprocess
 
     files = sorted((data_root / "fer2013" / "val").glob("*/*.jpg"))[:: 97][:n]
-    return np.stack([preprocess(load_image(f), spec) for f in files]).astype(np.float32)
+    x = np.stack([preprocess(load_image(f), spec) for f in files]).astype(np.float32)
+    return x, np.array([labels.index(f.parent.name) for f in files])
 
 
 def build_classifier(path: Path, data_root: Path, kinds=("fp32", "int8"), size: int = 32,
                      labels=EXPRESSION_LABELS, name: str = "expression", keras_out: Path | None = None):
-    """A 7-class (untrained but deterministic) classifier bundle with goldens on real FER faces."""
+    """A 7-class classifier bundle with goldens on real FER faces.
+
+    The net is fitted to its 16 calibration faces (about two seconds) so its outputs are
+    decisive: an untrained net's near-uniform softmax makes int8-vs-fp32 top-1 agreement
+    a coin toss that depends on the random init.
+    """
     from facelite.bundle import InputSpec, write_bundle
     from facelite.engine import Engine  # noqa: F401  (fail early if the runtime is broken)
 
@@ -107,7 +114,9 @@ def build_classifier(path: Path, data_root: Path, kinds=("fp32", "int8"), size: 
         return k.layers.Dense(len(labels), activation="softmax", name="probs")(x)
 
     model = _keras_model(tf, spec.shape, head)
-    rep = fer_samples(data_root, spec)
+    rep, y = fer_samples(data_root, spec, labels=list(labels))
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(rep, y, epochs=200, batch_size=16, verbose=0)
     variants = _variants(model, kinds, rep)
     golden_in = rep[:8]
     golden_out = model.predict(golden_in, verbose=0).astype(np.float32)
