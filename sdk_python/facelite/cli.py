@@ -282,7 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", parents=[common], help="faces, landmarks, regions, expression, skin")
     a.add_argument("target", help="image file, folder of images, or video")
     a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder/video")
-    a.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles (default: the repo's models/)")
+    a.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles, the only place looked in: a stage without "
+                   "its bundle there uses its stand-in or is skipped (default: the repo's models/, "
+                   "the shipped bundles)")
     a.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "npu"))
     a.add_argument("--min-score", type=float, default=None,
                    help="drop faces below this detector score (default: the bundle's score_threshold, else 0.5)")
