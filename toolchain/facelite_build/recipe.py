@@ -115,7 +115,6 @@ class TrainingConfig:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     class_weights: str = "none"
-    freeze_backbone_epochs: int = 0
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
 
 
