@@ -118,6 +118,15 @@ def _skip(path, exc) -> dict[str, str]:
     return {"file": str(path), "reason": reason[len(prefix):] if reason.startswith(prefix) else reason}
 
 
+def per_face_nme(points: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Mean point error of each face over its outer-eye-corner distance (points 36, 45).
+
+    Both (N, 68, 2) in the same units; the one NME rule for the runtime and toolchain.
+    """
+    iod = np.linalg.norm(truth[:, 36] - truth[:, 45], axis=1)
+    return np.linalg.norm(points - truth, axis=2).mean(axis=1) / np.maximum(iod, 1e-6)
+
+
 def psnr_db(outputs: np.ndarray, reference: np.ndarray, peak: float | None = None) -> float | None:
     """PSNR of outputs vs reference; None when identical (infinite)."""
     ref = np.asarray(reference, np.float64)
@@ -269,8 +278,7 @@ def _landmarks(bundle, data: Path, names, batch_size, num_threads, accelerator, 
     parity = _parity(raw_all, names, 1.0, top1=False)
     result = {}
     for n in names:
-        nmes = [float(np.linalg.norm(p - g, axis=1).mean() / max(np.linalg.norm(g[36] - g[45]), 1e-6))
-                for p, g in zip(preds[n], gts)]
+        nmes = per_face_nme(np.asarray(preds[n]), np.asarray(gts)).tolist() if gts else []
         result[n] = {
             "n": len(nmes),
             "nme": round(float(np.mean(nmes)), 5) if nmes else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facelite.evaluate import psnr_db
+from facelite.evaluate import per_face_nme, psnr_db
 
 
 def classification_metrics(probs: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None) -> dict:
@@ -20,15 +20,8 @@ def classification_metrics(probs: np.ndarray, y: np.ndarray, reference: np.ndarr
     return out
 
 
-def nme(points: np.ndarray, truth: np.ndarray) -> float:
-    """Mean point error over the outer-eye-corner distance (36–45), both (N, 68, 2)."""
-    iod = np.linalg.norm(truth[:, 36] - truth[:, 45], axis=1)
-    err = np.linalg.norm(points - truth, axis=2).mean(axis=1)
-    return float(np.mean(err / np.maximum(iod, 1e-6)))
-
-
 def landmark_metrics(pred: np.ndarray, y: np.ndarray, reference: np.ndarray | None = None) -> dict:
-    out = {"n": int(len(y)), "nme": round(nme(pred.reshape(-1, 68, 2), y.reshape(-1, 68, 2)), 5)}
+    out = {"n": int(len(y)), "nme": round(float(per_face_nme(pred.reshape(-1, 68, 2), y.reshape(-1, 68, 2)).mean()), 5)}
     if reference is not None:
         out["max_abs_err_vs_fp32"] = round(float(np.abs(pred - reference).max()), 5)
     return out
