@@ -38,6 +38,12 @@ MANIFEST = "manifest.json"
 REPORT = "report.json"
 GOLDEN_INPUTS = "golden/inputs.npy"
 GOLDEN_OUTPUTS = "golden/fp32_outputs.npy"
+GOLDEN_DOMAINS = ("pixels", "normalized")
+
+
+def golden_variant_outputs(variant: str) -> str:
+    """Member holding what the reference runtime computed with `variant` on the goldens."""
+    return f"golden/{variant}_outputs.npy"
 
 TASKS = ("classification", "landmarks", "detection")
 VARIANT_NAMES = ("fp32", "fp16", "dynamic", "int8")
@@ -191,6 +197,14 @@ def validate_manifest(manifest: Mapping[str, Any], where: str = MANIFEST) -> Non
                 fail(f"variants.{name}: missing '{key}'")
         if v["target"] not in TARGETS:
             fail(f"variants.{name}.target '{v['target']}' is not one of {', '.join(TARGETS)}")
+    golden = manifest.get("golden")
+    if golden is not None:
+        domain = golden.get("input_domain", "normalized")
+        if domain not in GOLDEN_DOMAINS:
+            fail(f"golden.input_domain '{domain}' is not one of {', '.join(GOLDEN_DOMAINS)}")
+        stray = sorted(set(golden.get("variant_outputs", {})) - set(variants))
+        if stray:
+            fail(f"golden.variant_outputs names variants the bundle does not hold: {stray}")
 
 
 def _aligned_zipinfo(name: str, offset: int) -> zipfile.ZipInfo:
@@ -204,6 +218,41 @@ def _aligned_zipinfo(name: str, offset: int) -> zipfile.ZipInfo:
     return info
 
 
+def _golden_members(path: Path, members: list[tuple[str, bytes]], inputs: np.ndarray,
+                    outputs: np.ndarray | None, variant_outputs: Mapping[str, np.ndarray],
+                    variants: set[str]) -> dict[str, Any]:
+    """Append the golden members and return the manifest's `golden` block."""
+    inputs = np.asarray(inputs)
+    if inputs.dtype == np.uint8:
+        domain = "pixels"
+    elif np.issubdtype(inputs.dtype, np.floating):
+        domain, inputs = "normalized", inputs.astype(np.float32)
+    else:
+        raise BundleError(f"{path}: golden inputs must be uint8 pixels or float tensors, not {inputs.dtype}")
+    if outputs is None:
+        raise BundleError(f"{path}: golden inputs given without the fp32 outputs")
+    named = {GOLDEN_INPUTS: inputs, GOLDEN_OUTPUTS: outputs}
+    per_variant = {}
+    for v, out in sorted(variant_outputs.items()):
+        if v not in variants:
+            raise BundleError(f"{path}: golden outputs for '{v}', which the bundle does not hold")
+        if v != "fp32":
+            per_variant[v] = golden_variant_outputs(v)
+            named[per_variant[v]] = out
+    sha = {}
+    for member, array in named.items():
+        if member != GOLDEN_INPUTS and len(array) != len(inputs):
+            raise BundleError(f"{path}: {member} has {len(array)} rows for {len(inputs)} golden inputs")
+        data = npy_bytes(array)
+        members.append((member, data))
+        sha[member] = sha256_bytes(data)
+    block: dict[str, Any] = {"inputs": GOLDEN_INPUTS, "input_domain": domain, "outputs": GOLDEN_OUTPUTS,
+                             "count": int(inputs.shape[0]), "sha256": sha}
+    if per_variant:
+        block["variant_outputs"] = per_variant
+    return block
+
+
 def write_bundle(
     path: str | os.PathLike,
     manifest: Mapping[str, Any],
@@ -211,8 +260,16 @@ def write_bundle(
     golden_inputs: np.ndarray | None = None,
     golden_outputs: np.ndarray | None = None,
     report: Mapping[str, Any] | None = None,
+    variant_outputs: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """Write a bundle atomically and return its path.
+
+    Goldens: `golden_inputs` are either uint8 *pixels* (resized/cropped, before the
+    manifest's normalisation: a quarter of the bytes, and a binding replays its own
+    normalisation on them) or float32 normalised tensors; `golden_outputs` are the
+    trained (Keras) model's outputs; `variant_outputs[v]` what the reference runtime
+    computed with variant `v`, so each variant can be checked for exact parity on its own
+    (an int8 model on a phone must match the int8 reference, not the float model).
 
     `manifest["variants"][name]` must describe each entry of `variants` (target,
     dtypes, sparsity, compatibility); `file`, `bytes` and `sha256` are filled in here
@@ -234,17 +291,8 @@ def write_bundle(
     if unknown:
         raise BundleError(f"{path}: manifest names variants with no file: {sorted(unknown)}")
     if golden_inputs is not None:
-        members.append((GOLDEN_INPUTS, npy_bytes(golden_inputs)))
-        members.append((GOLDEN_OUTPUTS, npy_bytes(golden_outputs)))
-        manifest["golden"] = {
-            "inputs": GOLDEN_INPUTS,
-            "outputs": GOLDEN_OUTPUTS,
-            "count": int(golden_inputs.shape[0]),
-            "sha256": {
-                GOLDEN_INPUTS: sha256_bytes(members[-2][1]),
-                GOLDEN_OUTPUTS: sha256_bytes(members[-1][1]),
-            },
-        }
+        manifest["golden"] = _golden_members(path, members, golden_inputs, golden_outputs,
+                                             variant_outputs or {}, set(variants))
     if report is not None:
         members.append((REPORT, json.dumps(report, indent=2, sort_keys=True).encode()))
     validate_manifest(manifest, where=f"{path}:{MANIFEST}")
@@ -392,13 +440,34 @@ class Bundle:
         return "golden" in self.manifest
 
     def golden(self) -> tuple[np.ndarray, np.ndarray]:
-        """(inputs, fp32 outputs) recorded at build time: preprocessed float32 inputs."""
+        """(inputs, fp32 outputs) recorded at build time; inputs as normalised float32.
+
+        Pixel-domain goldens are normalised here with the manifest's own mean/std, the
+        same `facelite.preprocess.normalize` every runtime path uses.
+        """
+        from .preprocess import normalize
+
+        inputs = self.golden_inputs()
+        if self.manifest["golden"].get("input_domain", "normalized") == "pixels":
+            inputs = normalize(inputs, self.input_spec)
+        return inputs, self._load_npy(self.manifest["golden"]["outputs"])
+
+    def golden_inputs(self) -> np.ndarray:
+        """The golden inputs as stored: uint8 pixels or float32 tensors (`golden.input_domain`)."""
         if not self.has_golden:
             raise BundleError(f"{self.path}: bundle has no golden vectors")
+        return self._load_npy(self.manifest["golden"]["inputs"])
+
+    def golden_outputs(self, variant: str) -> np.ndarray | None:
+        """What the reference runtime computed with `variant` (fp32: the trained model); None if absent."""
+        if not self.has_golden:
+            return None
         g = self.manifest["golden"]
-        inputs = np.load(io.BytesIO(self._checked_member(g["inputs"])), allow_pickle=False)
-        outputs = np.load(io.BytesIO(self._checked_member(g["outputs"])), allow_pickle=False)
-        return inputs, outputs
+        member = g["outputs"] if variant == "fp32" else g.get("variant_outputs", {}).get(variant)
+        return None if member is None else self._load_npy(member)
+
+    def _load_npy(self, member: str) -> np.ndarray:
+        return np.load(io.BytesIO(self._checked_member(member)), allow_pickle=False)
 
     def report(self) -> dict[str, Any]:
         if REPORT not in self._zip.namelist():
@@ -434,6 +503,8 @@ class Bundle:
         if self.has_golden:
             try:
                 self.golden()
+                for variant in self.variants:
+                    self.golden_outputs(variant)
             except BundleError as exc:
                 problems.append(str(exc))
         misaligned = [n for n, off in self.member_offsets().items() if off % ALIGNMENT]

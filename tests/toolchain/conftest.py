@@ -28,7 +28,7 @@ LABELS = ["a", "b", "c"]
 # more sensitive to weight/activation rounding than a real model (fp16 moves its
 # probabilities by up to ~0.02, int8 by up to ~0.45 on a borderline sample, while the
 # shipped landmarks model moves by 5e-4 and 0.023). The tests check the mechanism and
-# top-1 agreement with these; the shipped defaults live in facelite.verify.TOLERANCES.
+# top-1 agreement with these; the runtime's own rules live in facelite.verify.
 TOY_TOLERANCE = {
     "fp32": {"max_abs_err": 1e-4, "top1_agreement": 1.0},
     "fp16": {"max_abs_err": 0.05, "top1_agreement": 1.0},

@@ -263,9 +263,11 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         log(f"[package] {v}: {metrics[v]}")
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
 
-    gidx = np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:GOLDEN_COUNT]
-    golden_in = x_val[np.sort(gidx)]
+    gidx = np.sort(np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:GOLDEN_COUNT])
+    golden_pixels = np.stack([np.asarray(splits.val.x[i]) for i in gidx])
+    golden_in = x_val[gidx]
     golden_out = keras_outputs(model, golden_in)
+    golden_variant_out = {v: run_tflite(blob, golden_in) for v, blob in variants.items() if v != "fp32"}
     meta = {
         v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v]}
         for v in variants
@@ -292,8 +294,9 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         ),
         variants=variants,
         variant_meta=meta,
-        golden_inputs=golden_in,
+        golden_inputs=golden_pixels if golden_pixels.dtype == np.uint8 else golden_in,
         golden_outputs=golden_out,
+        golden_variant_outputs=golden_variant_out,
         metrics=metrics,
         recipe_sha256=recipe.sha256,
         report=report,

@@ -80,15 +80,17 @@ def package(
     variant_meta: Mapping[str, Mapping[str, Any]],
     golden_inputs: np.ndarray,
     golden_outputs: np.ndarray,
+    golden_variant_outputs: Mapping[str, np.ndarray] | None = None,
     metrics: Mapping[str, Any] | None = None,
     recipe_sha256: str | None = None,
     report: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the bundle to `out_path` and return it.
 
-    `golden_inputs` are float32 preprocessed *real* validation samples (e.g. 8) and
-    `golden_outputs` the Keras fp32 model's outputs on them; `verify` replays them
-    through every variant. `variant_meta[name]` gives `target`, `sparsity` and
+    `golden_inputs` are *real* validation samples (e.g. 8), as uint8 pixels ready for
+    the manifest's normalisation (or float32 normalised tensors), `golden_outputs` the
+    Keras fp32 model's outputs on them and `golden_variant_outputs[v]` the reference
+    runtime's outputs of variant `v`; `verify` replays them through every variant. `variant_meta[name]` gives `target`, `sparsity` and
     `compatibility` (the gates' result). `output_extra` is merged into the manifest's
     `output` block (e.g. `{"points": 68, "normalized": True}` for landmarks).
     Per-variant dtypes/quant params describe the model's first input and output.
@@ -96,7 +98,9 @@ def package(
     unknown = sorted(set(variants) - set(VARIANT_NAMES))
     if unknown:
         raise UserError(f"unknown variant(s) {unknown}; a bundle holds {', '.join(VARIANT_NAMES)}")
-    golden_inputs = np.asarray(golden_inputs, np.float32)
+    golden_inputs = np.asarray(golden_inputs)
+    if golden_inputs.dtype != np.uint8:
+        golden_inputs = golden_inputs.astype(np.float32)
     golden_outputs = np.asarray(golden_outputs, np.float32)
     if golden_inputs.shape[1:] != tuple(input_spec.shape[1:]):
         raise UserError(
@@ -130,5 +134,6 @@ def package(
         {v: variants[v] for v in order},
         golden_inputs=golden_inputs,
         golden_outputs=golden_outputs,
+        variant_outputs={v: np.asarray(o, np.float32) for v, o in (golden_variant_outputs or {}).items()},
         report=dict(report) if report is not None else None,
     )

@@ -3,9 +3,8 @@
 Why a re-export: a bundle must be judged by one rule whoever asks (`facelite verify`,
 `facelite-build verify`, the bench), and that rule must run without TensorFlow, so it
 lives in the runtime (`facelite.verify`: schema + checksums + golden replay of every
-variant through the runtime Engine, with the per-variant tolerances tuned here on a
-tiny MobileNet: fp32 1e-4, fp16 1e-2, dynamic/int8 top-1 agreement >= 0.75 with max
-|err| 0.15/0.25). This module adds the small LiteRT-only helpers the toolchain needs
+variant through the runtime Engine, each against the outputs the reference runtime
+recorded for that variant at build time). This module adds the small LiteRT-only helpers the toolchain needs
 (`io_details`, `run_tflite`) and, like the runtime, never imports TensorFlow.
 """
 
@@ -18,9 +17,9 @@ from ai_edge_litert.interpreter import Interpreter
 
 from facelite.errors import BundleError
 from facelite.preprocess import dequantize, quantize
-from facelite.verify import TOLERANCES, compare, inspect_bundle, verify_bundle
+from facelite.verify import PARITY_TOLERANCES, compare, inspect_bundle, verify_bundle
 
-__all__ = ["TOLERANCES", "compare", "inspect_bundle", "io_details", "run_tflite", "verify_bundle"]
+__all__ = ["PARITY_TOLERANCES", "compare", "inspect_bundle", "io_details", "run_tflite", "verify_bundle"]
 
 
 def _quant(detail: dict) -> dict[str, float] | None:
