@@ -144,7 +144,7 @@ def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None
             tol = {} if own is None else _parity_tolerance(name, engine)
             tol.update(manifest_tol.get(name, {}))
             tol.update(_tolerance_for(name, tolerance) or {})
-            reference = golden[1] if own is None else own
+            reference = golden[1] if own is None else own.reshape(golden[1].shape)
             entry.update(compare(name, outputs, reference, bundle.task, tol))
             entry["against"] = "fp32" if own is None or name == "fp32" else name
             if own is not None and name != "fp32":

@@ -85,3 +85,23 @@ def test_overrides_are_typed_validated_and_change_the_hash():
     assert r.backbone.arch == "mobilenet_v2" and r.input.size == 64 and r.sha256 != base.sha256
     with pytest.raises(RecipeError, match="unknown key 'epoch'"):
         load_recipe(REPO / "models/expression/recipe.toml", ["training.epoch=3"])
+
+
+def test_backbone_output_layer_cuts_parameters_and_keeps_the_imagenet_init():
+    from facelite_build.model import build_model
+
+    full = build_model(load_recipe(REPO / "models/expression/recipe.toml", ["input.size=64"]), 7)
+    cut = build_model(load_recipe(REPO / "models/expression/recipe.toml",
+                                  ["input.size=64", "backbone.output_layer='conv_pw_11_relu'"]), 7)
+    assert cut.count_params() < 0.6 * full.count_params()
+    assert cut.output_shape == (None, 7)
+    kernel = "conv_pw_11"
+    assert (cut.get_layer(kernel).get_weights()[0] == full.get_layer(kernel).get_weights()[0]).all()
+
+
+def test_unknown_backbone_output_layer_names_the_choices():
+    from facelite_build.model import build_model
+
+    r = load_recipe(REPO / "models/expression/recipe.toml", ["input.size=64", "backbone.output_layer='conv_pw_99'"])
+    with pytest.raises(RecipeError, match="'conv_pw_99' is not a layer of this backbone; pick one of .*conv_pw_13_relu"):
+        build_model(r, 7)

@@ -267,7 +267,8 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     golden_pixels = np.stack([np.asarray(splits.val.x[i]) for i in gidx])
     golden_in = x_val[gidx]
     golden_out = keras_outputs(model, golden_in)
-    golden_variant_out = {v: run_tflite(blob, golden_in) for v, blob in variants.items() if v != "fp32"}
+    golden_variant_out = {v: run_tflite(blob, golden_in).reshape(golden_out.shape)
+                          for v, blob in variants.items() if v != "fp32"}
     meta = {
         v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v]}
         for v in variants

@@ -53,7 +53,21 @@ def build_backbone(recipe: Recipe) -> keras.Model:
                 f"alpha {recipe.backbone.alpha}; it is for another architecture or width"
             )
         print(f"  init: {changed}/{len(before)} backbone tensors from {path.name}", file=sys.stderr)
-    return backbone
+    return _cut(backbone, recipe.backbone.output_layer)
+
+
+def _cut(backbone: keras.Model, layer: str) -> keras.Model:
+    """The backbone up to `layer` (all of it when empty): fewer parameters, same init."""
+    if not layer:
+        return backbone
+    names = [lay.name for lay in backbone.layers]
+    if layer not in names:
+        cuts = [n for n in names if n.endswith("relu") or n.endswith("_add") or n.endswith("out")]
+        raise RecipeError(
+            f"backbone.output_layer: '{layer}' is not a layer of this backbone; "
+            f"pick one of {', '.join(cuts[-12:])} (last 12 shown)"
+        )
+    return keras.Model(backbone.input, backbone.get_layer(layer).output, name=f"{backbone.name}_to_{layer}")
 
 
 def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:

@@ -80,6 +80,7 @@ class BackboneConfig:
     alpha: float = 0.25
     weights: str = ""
     minimalistic: bool = False
+    output_layer: str = ""  # cut the backbone here (e.g. "conv_pw_11_relu") to trade accuracy for bytes
 
 
 @dataclass
