@@ -26,6 +26,9 @@ ROWS = {
     "v1_0.25_init_64px": ["input.size=64"],
     "v1_0.25_init_112px": ["input.size=112"],
     "v1_init_no_smoothing_no_class_weights": ["training.label_smoothing=0.0", "training.class_weights='none'"],
+    "v1_init_cut_conv_pw_11": ["backbone.output_layer='conv_pw_11_relu'"],
+    "v1_init_cut_conv_pw_10": ["backbone.output_layer='conv_pw_10_relu'"],
+    "v1_init_cut_conv_pw_9": ["backbone.output_layer='conv_pw_9_relu'"],
     "v1_init_flip_only": [
         "training.augmentation.rotation=0.0", "training.augmentation.scale=0.0",
         "training.augmentation.shift=0.0", "training.augmentation.brightness=0.0",

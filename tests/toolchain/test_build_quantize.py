@@ -85,3 +85,14 @@ def test_op_is_parsed_from_known_converter_messages():
     assert op_from_message("error: 'tf.Erf' op is neither a custom op nor a flex op") == "tf.Erf"
     assert op_from_message("TF Select ops: Erf\nDetails:") == "Erf"
     assert op_from_message("something else broke") is None
+
+
+def test_input_rounding_flags_mean_127_5_and_passes_an_integer_mean(variants):
+    from facelite_build.quantize import input_rounding
+
+    q = io_details(variants["int8"])["input_quant"]
+    assert q["scale"] == pytest.approx(2 / 255)          # calibrated on inputs spanning [-1, 1]
+    half = input_rounding(variants["int8"], [127.5] * 3, [127.5] * 3)
+    assert half == {"max_step_error": 0.5, "exact": False}
+    assert input_rounding(variants["int8"], [128.0] * 3, [127.5] * 3)["exact"] is True
+    assert input_rounding(variants["fp32"], [127.5] * 3, [127.5] * 3) is None

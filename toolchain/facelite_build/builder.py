@@ -174,7 +174,7 @@ def keras_outputs(model, x: np.ndarray) -> np.ndarray:
 def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
     from .dataset import normalized
     from .gates import check_variant
-    from .quantize import convert
+    from .quantize import convert, input_rounding
 
     splits = splits or load_splits(recipe, opts)
     model = _load_model(recipe, splits, opts.out / "prune" / "weights.h5")
@@ -196,6 +196,13 @@ def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
             "compatibility": check_variant(blob, variant),
         }
         log(f"[convert] {variant}: {len(blob) / 1024:.0f} KiB in {summary[variant]['seconds']}s")
+        rounding = input_rounding(blob, recipe.input.mean, recipe.input.std)
+        if rounding is not None:
+            summary[variant]["input_rounding"] = rounding
+            if not rounding["exact"]:
+                log(f"[convert] warning: {variant}: pixel values land {rounding['max_step_error']:.2f} of a step "
+                    f"off the model's input levels (input.mean {list(recipe.input.mean)}), so every pixel is "
+                    "rounded; an integer mean such as 128 maps pixels onto levels exactly")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
