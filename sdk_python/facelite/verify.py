@@ -202,6 +202,8 @@ def inspect_bundle(path: str | os.PathLike) -> dict[str, Any]:
             "labels": m.get("labels", []), "input": m["input"], "output": m["output"],
             "variants": variants, "metrics": m.get("metrics", {}), "build": m.get("build", {}),
             "golden_count": m.get("golden", {}).get("count", 0),
+            "golden_input_domain": m.get("golden", {}).get("input_domain", "normalized") if "golden" in m else None,
+            "golden_variant_outputs": sorted(m.get("golden", {}).get("variant_outputs", {})),
             "member_offsets": bundle.member_offsets(),
         }
         if "int8" in variants and "fp32" in variants and variants["fp32"]["bytes"]:

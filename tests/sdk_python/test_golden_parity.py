@@ -10,7 +10,7 @@ import pytest
 from facelite.bundle import GOLDEN_INPUTS, Bundle, golden_variant_outputs, write_bundle
 from facelite.engine import Engine
 from facelite.errors import BundleError
-from facelite.verify import INT8_PARITY_STEPS, verify_bundle
+from facelite.verify import INT8_PARITY_STEPS, inspect_bundle, verify_bundle
 
 
 def _rebuild(src, dst, *, pixels: bool = True, shift_int8_steps: float = 0.0):
@@ -61,6 +61,9 @@ def test_verify_checks_each_variant_against_its_own_recorded_outputs(expression_
     assert report["variants"]["fp32"]["against"] == "fp32"
     with Bundle.open(path) as b:
         assert golden_variant_outputs("int8") in b.manifest["golden"]["variant_outputs"].values()
+    summary = inspect_bundle(path)
+    assert summary["golden_input_domain"] == "pixels"
+    assert summary["golden_variant_outputs"] == ["int8"]
 
 
 def test_verify_fails_an_int8_variant_four_steps_off_its_recorded_outputs(expression_bundle, tmp_path):
