@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facelite.bundle import Bundle, write_bundle
+from facelite.verify import verify_bundle
 from facelite_build.cli import main
 
 RECIPE = """
@@ -70,6 +71,19 @@ def test_build_writes_a_verified_bundle_with_all_four_variants(built):
     assert {"fp32", "int8", "fp32_keras"} <= set(m["metrics"])
     assert 0.0 <= m["metrics"]["int8"]["agreement_vs_fp32"] <= 1.0
     assert m["build"]["recipe_sha256"] and result["package"]["bundle"] == str(path)
+
+
+def test_built_bundle_stores_pixel_goldens_and_each_variant_matches_its_own_outputs(built):
+    _, _, out = built
+    path = out / "work" / "tiny.flb"
+    with Bundle.open(path) as b:
+        assert b.golden_inputs().dtype == np.uint8
+        assert sorted(b.manifest["golden"]["variant_outputs"]) == ["dynamic", "fp16", "int8"]
+    report = verify_bundle(path)
+    assert report["ok"], report["problems"]
+    for name in ("fp16", "dynamic", "int8"):
+        assert report["variants"][name]["against"] == name
+        assert report["variants"][name]["max_abs_err"] == 0.0   # same LiteRT, same bytes
 
 
 def test_reported_sparsity_matches_the_recipe_target_within_two_points(built):

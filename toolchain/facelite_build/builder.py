@@ -257,8 +257,9 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     elif recipe.task == "landmarks":
         metrics["fp32_keras"] = landmark_metrics(keras_val, splits.val.y)
     fp32_tflite = run_tflite(variants["fp32"], x_val) if "fp32" in variants else keras_val
+    val_out = {}
     for v, blob in variants.items():
-        out = fp32_tflite if v == "fp32" else run_tflite(blob, x_val)
+        out = val_out[v] = fp32_tflite if v == "fp32" else run_tflite(blob, x_val)
         if recipe.task == "classification":
             metrics[v] = classification_metrics(out, splits.val.y, fp32_tflite)
         elif recipe.task == "landmarks":
@@ -272,10 +273,8 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
 
     gidx = np.sort(np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:GOLDEN_COUNT])
     golden_pixels = np.stack([np.asarray(splits.val.x[i]) for i in gidx])
-    golden_in = x_val[gidx]
-    golden_out = keras_outputs(model, golden_in)
-    golden_variant_out = {v: run_tflite(blob, golden_in).reshape(golden_out.shape)
-                          for v, blob in variants.items() if v != "fp32"}
+    golden_out = keras_val[gidx]
+    golden_variant_out = {v: out[gidx].reshape(golden_out.shape) for v, out in val_out.items() if v != "fp32"}
     meta = {
         v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v]}
         for v in variants
@@ -302,7 +301,7 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         ),
         variants=variants,
         variant_meta=meta,
-        golden_inputs=golden_pixels if golden_pixels.dtype == np.uint8 else golden_in,
+        golden_inputs=golden_pixels if golden_pixels.dtype == np.uint8 else x_val[gidx],
         golden_outputs=golden_out,
         golden_variant_outputs=golden_variant_out,
         metrics=metrics,

@@ -90,8 +90,8 @@ def package(
     `golden_inputs` are *real* validation samples (e.g. 8), as uint8 pixels ready for
     the manifest's normalisation (or float32 normalised tensors), `golden_outputs` the
     Keras fp32 model's outputs on them and `golden_variant_outputs[v]` the reference
-    runtime's outputs of variant `v`; `verify` replays them through every variant. `variant_meta[name]` gives `target`, `sparsity` and
-    `compatibility` (the gates' result). `output_extra` is merged into the manifest's
+    runtime's outputs of variant `v`; `verify` replays them through every variant.
+    `variant_meta[name]` gives `target`, `sparsity` and `compatibility` (the gates' result). `output_extra` is merged into the manifest's
     `output` block (e.g. `{"points": 68, "normalized": True}` for landmarks).
     Per-variant dtypes/quant params describe the model's first input and output.
     """
