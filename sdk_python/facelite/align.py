@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from .preprocess import invert_affine, warp_affine
 
 EYE_LEFT_IMAGE = (0.30, 0.38)
 EYE_RIGHT_IMAGE = (0.70, 0.38)
@@ -38,12 +39,13 @@ class AlignedFace:
     @property
     def inverse(self) -> np.ndarray:
         """2×3 matrix mapping crop pixels back to the image."""
-        return cv2.invertAffineTransform(self.matrix)
+        return invert_affine(self.matrix).astype(np.float32)
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
         """Crop-pixel points (N, 2) → image pixels."""
-        pts = np.asarray(points, np.float32).reshape(-1, 1, 2)
-        return cv2.transform(pts, self.inverse).reshape(-1, 2)
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        inv = invert_affine(self.matrix)
+        return (pts @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
 
 
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,12 +67,12 @@ def similarity_from_eyes(left: np.ndarray, right: np.ndarray, size: int) -> np.n
     c, s = scale * np.cos(angle), scale * np.sin(angle)
     rot = np.array([[c, -s], [s, c]])
     t = dst[0] - rot @ src[0]
-    return np.hstack([rot, t[:, None]]).astype(np.float32)
+    return np.hstack([rot, t[:, None]])
 
 
 def align_face(image: np.ndarray, points: np.ndarray, size: int = 112) -> AlignedFace:
     """Aligned size×size crop of the face whose 68 landmarks are `points`."""
     left, right = eye_centres(points)
     m = similarity_from_eyes(left, right, size)
-    crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = warp_affine(image, m, size, size)
     return AlignedFace(crop, m)

@@ -37,10 +37,16 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", "
 """Suffixes a directory scan treats as images."""
 
 
-def load_image(source: str | os.PathLike | np.ndarray) -> np.ndarray:
-    """Path or array → BGR uint8 (H, W, 3), or `ImageError` saying what is wrong."""
+def load_image(source: str | os.PathLike | bytes | np.ndarray) -> np.ndarray:
+    """Path, encoded bytes or array → BGR uint8 (H, W, 3), or `ImageError` saying what is wrong.
+
+    The one image decoder of facelite: the runtime, the toolchain's training data, the
+    evaluator and the bench all decode through it (spec step 1 of docs/preprocessing.md).
+    """
     if isinstance(source, np.ndarray):
         return to_bgr8(source, where="array")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(source), where="image bytes")
     path = Path(source)
     if not path.exists():
         raise ImageError(f"{path}: no such file; check the path")
