@@ -5,7 +5,7 @@ original photos (the bundle with its letterbox preprocessing and the manifest's 
 the Haar cascade as the runtime's stand-in), and each box is converted to the landmark
 extent convention with `FaceDetector.to_extent`, as `facelite evaluate` does.
 
-- HELEN val: the seeded 15% of `helen_train` the recipe holds out (`pts_tasks.split_pairs`,
+- HELEN val: the seeded 15% of `helen_train` the recipe holds out (`facelite_build.splits.split_pairs`,
   identical for the landmarker and the detector). One annotated face per photo; a match
   is IoU ≥ 0.5 with the 68 points' extent box. Unannotated background faces count as
   false boxes for both detectors.
@@ -27,8 +27,9 @@ import numpy as np
 
 from facelite.detection import Box, iou
 from facelite.face_detector import FaceDetector, FaceDetectorOptions
+from facelite.options import BaseOptions
 from facelite.image import load_image
-from facelite.paths import MODELS_DIR, data_root
+from facelite_build.paths import CHECKOUT, data_root
 
 IOU_MATCH = 0.5
 
@@ -39,8 +40,8 @@ def _extent(points: np.ndarray) -> Box:
 
 
 def helen_val(recipe_path: Path):
-    from facelite_build.data import read_pts
-    from facelite_build.pts_tasks import split_pairs
+    from facelite.datasets import read_pts
+    from facelite_build.splits import split_pairs
     from facelite_build.recipe import load_recipe
 
     recipe = load_recipe(recipe_path)
@@ -50,7 +51,7 @@ def helen_val(recipe_path: Path):
 
 def haar_detector() -> FaceDetector:
     """The runtime's Haar stand-in, even where a detection bundle is shipped."""
-    return FaceDetector(FaceDetectorOptions(bundle_path=None, use_shipped_bundle=False))
+    return FaceDetector(FaceDetectorOptions(stand_in="always"))
 
 
 def score_helen(det: FaceDetector, photos) -> dict:
@@ -78,8 +79,8 @@ def score_acne(det: FaceDetector, files: list[Path]) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", type=Path, default=MODELS_DIR / "face_detector" / "face_detector.flb")
-    p.add_argument("--recipe", type=Path, default=MODELS_DIR / "face_detector" / "recipe.toml")
+    p.add_argument("--bundle", type=Path, default=CHECKOUT / "models" / "face_detector" / "face_detector.flb")
+    p.add_argument("--recipe", type=Path, default=CHECKOUT / "models" / "face_detector" / "recipe.toml")
     p.add_argument("--acne", type=Path, default=data_root() / "acne04")
     p.add_argument("--variants", default="fp32,fp16,dynamic,int8")
     p.add_argument("--json", action="store_true")
@@ -87,8 +88,10 @@ def main(argv=None) -> int:
 
     photos = helen_val(args.recipe)
     acne = sorted(args.acne.glob("level*/*.jpg")) if args.acne.is_dir() else []
-    detectors = {f"bundle:{v}": FaceDetector(FaceDetectorOptions(bundle_path=args.bundle, variant=v, num_threads=2))
-                 for v in args.variants.split(",")}
+    detectors = {
+        f"bundle:{v}": FaceDetector(FaceDetectorOptions(
+            base_options=BaseOptions(bundle_path=args.bundle, variant=v, num_threads=2)))
+        for v in args.variants.split(",")}
     detectors["opencv-haar"] = haar_detector()
     rows = {}
     for name, det in detectors.items():

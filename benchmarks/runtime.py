@@ -51,14 +51,15 @@ def first_output(y) -> np.ndarray:
 
 
 def build_demo(out: Path) -> tuple[Path, Path]:
-    """A tiny classifier bundle + its Keras model, as the runtime tests build them."""
-    sys.path.insert(0, str(REPO / "tests" / "sdk_python"))
-    import bundle_factory as bf
-    from facelite.paths import data_root
+    """A tiny classifier bundle + its Keras model, built like the test fixture bundles
+    (`tests/fixture_bundles.build_classifier`, on FER2013 faces from FACELITE_DATA)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import fixture_bundles
+    from facelite_build.paths import data_root
 
     keras_path = out / "model.h5"
-    bundle = bf.build_classifier(out / "demo.flb", data_root(), kinds=("fp32", "fp16", "dynamic", "int8"),
-                                 size=96, keras_out=keras_path)
+    bundle = fixture_bundles.build_classifier(out / "demo.flb", data_root(), kinds=("fp32", "fp16", "dynamic", "int8"),
+                                              size=96, keras_out=keras_path)
     return bundle, keras_path
 
 
@@ -68,8 +69,10 @@ def rebuild(recipe_path: str, weights: str, bundle):
     from facelite_build.recipe import load_recipe
 
     recipe = load_recipe(recipe_path)
-    n = len(bundle.labels) if bundle.task == "classification" else 136
-    model = build_model(recipe, n)
+    shape = bundle.manifest["output"].get("shape")
+    if shape is None:
+        raise SystemExit(f"{bundle.path}: manifest has no output.shape; rebuild the bundle with facelite-build")
+    model = build_model(recipe, int(np.prod(shape[1:])))
     model.load_weights(weights)
     return model
 

@@ -1,11 +1,12 @@
 """Fixtures shared across the test folders: small, seeded, on-disk datasets.
 
 This folder is put on sys.path so every test folder can `import fixture_bundles` (the
-one builder of tiny real bundles and bundle helpers); pytest runs with
+committed tiny bundles, their builders and bundle helpers); pytest runs with
 `--import-mode=importlib` (pyproject), so same-named test files in different folders
-do not clash.
+do not clash. Nothing here needs the toolchain: the runtime tests run without TensorFlow.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,10 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
-import facelite_build  # noqa: F401  (tf-keras switch before any test imports TensorFlow)
-from facelite.paths import data_root
-
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def data_root() -> Path:
+    """`FACELITE_DATA`, else `../shared/data` beside the checkout (the toolchain's rule, without it)."""
+    env = os.environ.get("FACELITE_DATA")
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _pattern(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:

@@ -1,10 +1,14 @@
 """Tiny real bundles and bundle helpers shared by tests/sdk_python, tests/benchmark_app
 and tests/toolchain (importable because tests/conftest.py puts this folder on sys.path).
 
-The bundles are tf-keras conv nets converted with the toolchain's own converter
-(`facelite_build.quantize.convert`, the code that builds the shipped bundles) and
-written with `facelite.bundle.write_bundle` together with golden vectors. They never
-depend on a shipped `models/*` bundle being present.
+The bundles the runtime and bench tests use are committed under `tests/fixtures/bundles/`
+(a few tens of KB each) and opened with `fixture_bundle(name)`, so those tests run
+without TensorFlow. They were written by `scripts/make_fixture_bundles.py`, which calls
+`build_fixture_bundles` below: tf-keras conv nets converted with the toolchain's own
+converter (`facelite_build.quantize.convert`, the code that builds the shipped bundles)
+and written with `facelite.bundle.write_bundle` together with golden vectors stored as
+uint8 pixels. `tests/toolchain/test_fixture_bundles.py` rebuilds them into a temporary
+folder and checks they still match the committed ones.
 
 TensorFlow is imported only inside the builders, after `facelite_build` (which sets
 TF_USE_LEGACY_KERAS), so the runtime under test never pulls it in itself.
@@ -19,6 +23,29 @@ import numpy as np
 
 EXPRESSION_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 PATTERN_LABELS = ["blank", "horizontal", "vertical", "checker"]
+
+FIXTURE_BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
+"""The committed tiny bundles: expression.flb, landmarks.flb, face_detector.flb, tiny.flb."""
+
+
+def fixture_bundle(name: str) -> Path:
+    """The committed tiny bundle `name` (expression, landmarks, face_detector or tiny)."""
+    path = FIXTURE_BUNDLES / f"{name}.flb"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such fixture bundle; regenerate them with "
+                                "`python scripts/make_fixture_bundles.py` (needs the toolchain and FER2013)")
+    return path
+
+
+def build_fixture_bundles(out: Path, data_root: Path) -> dict[str, Path]:
+    """Write every fixture bundle into `out` (TensorFlow and FER2013 under `data_root` needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "expression": build_classifier(out / "expression.flb", data_root),
+        "landmarks": build_landmarks(out / "landmarks.flb"),
+        "face_detector": build_detector(out / "face_detector.flb"),
+        "tiny": build_pattern_classifier(out / "tiny.flb"),
+    }
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -86,25 +113,24 @@ def _classification_manifest(name: str, version: str, labels, spec, kinds) -> di
 
 
 def fer_samples(data_root: Path, spec, n: int = 16, labels=EXPRESSION_LABELS) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocessed real FER2013 val faces (for calibration and goldens) and their label indices."""
-    from facelite.image import load_image
-    from facelite.preprocess import preprocess
+    """Real FER2013 val faces as uint8 model-input pixels (calibration and goldens) and their label indices."""
+    from facelite.preprocess import prepare_pixels
 
     files = sorted((data_root / "fer2013" / "val").glob("*/*.jpg"))[:: 97][:n]
-    x = np.stack([preprocess(load_image(f), spec) for f in files]).astype(np.float32)
-    return x, np.array([labels.index(f.parent.name) for f in files])
+    pixels = np.stack([prepare_pixels(f, spec)[0] for f in files])
+    return pixels, np.array([labels.index(f.parent.name) for f in files])
 
 
 def build_classifier(path: Path, data_root: Path, kinds=("fp32", "int8"), size: int = 32,
                      labels=EXPRESSION_LABELS, name: str = "expression", keras_out: Path | None = None):
     """A 7-class classifier bundle with goldens on real FER faces.
 
-    The net is fitted to its 16 calibration faces (about two seconds) so its outputs are
+    The net is fitted to its 16 calibration faces (a few seconds) so its outputs are
     decisive: an untrained net's near-uniform softmax makes int8-vs-fp32 top-1 agreement
     a coin toss that depends on the random init.
     """
-    from facelite.bundle import InputSpec, write_bundle
-    from facelite.engine import Engine  # noqa: F401  (fail early if the runtime is broken)
+    from facelite.bundle import write_bundle
+    from facelite.preprocess import InputSpec, normalize
 
     tf = _tf()
     spec = InputSpec((1, size, size, 3), "gray_as_rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
@@ -114,12 +140,13 @@ def build_classifier(path: Path, data_root: Path, kinds=("fp32", "int8"), size: 
         return k.layers.Dense(len(labels), activation="softmax", name="probs")(x)
 
     model = _keras_model(tf, spec.shape, head)
-    rep, y = fer_samples(data_root, spec, labels=list(labels))
+    pixels, y = fer_samples(data_root, spec, labels=list(labels))
+    rep = normalize(pixels, spec)
     model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    model.fit(rep, y, epochs=200, batch_size=16, verbose=0)
+    model.fit(rep, y, epochs=300, batch_size=16, verbose=0)
     variants = _variants(model, kinds, rep)
-    golden_in = rep[:8]
-    golden_out = model.predict(golden_in, verbose=0).astype(np.float32)
+    golden_in = pixels[:8]
+    golden_out = model.predict(rep[:8], verbose=0).astype(np.float32)
     if keras_out is not None:
         model.save(keras_out)
     return write_bundle(path, _classification_manifest(name, "0.0.1-test", labels, spec, kinds), variants,
@@ -128,7 +155,8 @@ def build_classifier(path: Path, data_root: Path, kinds=("fp32", "int8"), size: 
 
 def build_landmarks(path: Path, size: int = 32, margin: float = 0.1):
     """A 68-point landmarks bundle (sigmoid outputs in [0, 1] of the face crop)."""
-    from facelite.bundle import InputSpec, write_bundle
+    from facelite.bundle import write_bundle
+    from facelite.preprocess import InputSpec, normalize
 
     tf = _tf()
     spec = InputSpec((1, size, size, 3), "rgb", "bilinear", (127.5,) * 3, (127.5,) * 3,
@@ -139,19 +167,26 @@ def build_landmarks(path: Path, size: int = 32, margin: float = 0.1):
         return k.layers.Dense(136, activation="sigmoid", name="points")(x)
 
     model = _keras_model(tf, spec.shape, head)
-    rep = np.random.default_rng(0).uniform(-1, 1, (8, size, size, 3)).astype(np.float32)
+    pixels = np.random.default_rng(0).integers(0, 256, (8, size, size, 3), dtype=np.uint8)
+    rep = normalize(pixels, spec)
     variants = _variants(model, ("fp32",), rep)
     manifest = {
         "name": "landmarks", "version": "0.0.1-test", "task": "landmarks",
         "input": spec.to_manifest(), "output": {"kind": "points", "num_points": 68},
         "variants": {"fp32": _entry("fp32")},
     }
-    return write_bundle(path, manifest, variants, rep[:4], model.predict(rep[:4], verbose=0))
+    return write_bundle(path, manifest, variants, pixels[:4], model.predict(rep[:4], verbose=0))
 
 
 def build_detector(path: Path, size: int = 64, stride: int = 4):
-    """A heatmap (CenterNet-style) detection bundle: heatmap (sigmoid) + size outputs."""
-    from facelite.bundle import InputSpec, write_bundle
+    """A heatmap (CenterNet-style) detection bundle: heatmap (sigmoid) + size outputs.
+
+    Its goldens (two random pixel images) hold both outputs flattened and concatenated
+    in LiteRT's output order, the layout `facelite.verify` compares a multi-output model in.
+    """
+    from facelite.bundle import write_bundle
+    from facelite.engine import Engine
+    from facelite.preprocess import InputSpec, normalize
 
     tf = _tf()
     spec = InputSpec((1, size, size, 3), "rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
@@ -163,13 +198,17 @@ def build_detector(path: Path, size: int = 64, stride: int = 4):
     wh = k.layers.Conv2D(2, 1, activation="sigmoid", name="size")(x)
     model = k.Model(inp, [heat, wh])
     variants = _variants(model, ("fp32",), None)
+    pixels = np.random.default_rng(0).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+    keras_out = {o.shape[1:]: o for o in model.predict(normalize(pixels, spec), verbose=0)}
+    litert_order = [o.shape[1:] for o in Engine.from_bytes(variants["fp32"], num_threads=1).run(normalize(pixels[:1], spec))]
+    golden_out = np.concatenate([keras_out[shape].reshape(len(pixels), -1) for shape in litert_order], axis=1)
     manifest = {
         "name": "face_detector", "version": "0.0.1-test", "task": "detection",
         "input": spec.to_manifest(),
         "output": {"kind": "heatmap", "stride": stride, "outputs": ["heatmap", "size"]},
         "variants": {"fp32": _entry("fp32")},
     }
-    return write_bundle(path, manifest, variants)
+    return write_bundle(path, manifest, variants, pixels, golden_out.astype(np.float32))
 
 
 # -- a trained pattern classifier (benchmark parity/accuracy needs a model that has learnt) --
@@ -208,15 +247,16 @@ def write_labelled_folder(root: Path, per_class: int = 6, seed: int = 7) -> Path
 
 def build_pattern_classifier(path: Path, size: int = 32):
     """Train (a few seconds) a 4-class pattern classifier and write it (fp32 + int8) to `path`."""
-    from facelite.bundle import InputSpec, write_bundle
-    from facelite.preprocess import preprocess
+    from facelite.bundle import write_bundle
+    from facelite.preprocess import InputSpec, normalize, prepare_pixels
 
     tf = _tf()
     keras = tf.keras
     spec = InputSpec((1, size, size, 3), "gray_as_rgb", "bilinear", (127.5,) * 3, (127.5,) * 3)
     rng = np.random.default_rng(0)
     labels = rng.integers(0, len(PATTERN_LABELS), 320)
-    x = np.stack([preprocess(pattern_image(int(label), rng), spec) for label in labels]).astype(np.float32)
+    pixels = np.stack([prepare_pixels(pattern_image(int(label), rng), spec)[0] for label in labels])
+    x = normalize(pixels, spec)
     model = keras.Sequential([
         keras.layers.Input((size, size, 3)),
         keras.layers.Conv2D(8, 3, strides=2, activation="relu", padding="same"),
@@ -229,7 +269,6 @@ def build_pattern_classifier(path: Path, size: int = 32):
     model.fit(x, labels, epochs=10, batch_size=32, verbose=0)
     kinds = ("fp32", "int8")
     variants = _variants(model, kinds, x[:100])
-    golden_in = x[:16]
-    golden_out = model.predict(golden_in, verbose=0).astype(np.float32)
+    golden_out = model.predict(x[:16], verbose=0).astype(np.float32)
     manifest = _classification_manifest("tiny", "0.0.1", PATTERN_LABELS, spec, kinds)
-    return write_bundle(path, manifest, variants, golden_in, golden_out)
+    return write_bundle(path, manifest, variants, pixels[:16], golden_out)

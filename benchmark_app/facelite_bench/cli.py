@@ -6,54 +6,26 @@
     facelite-bench agent --server URL --token T [--name NAME]
     facelite-bench devices [--json]
 
-Exit codes: 0 success, 2 user error (bad path, tampered bundle, unknown device, 401),
-1 anything else. With --json, one JSON document on stdout; progress and logs on stderr.
+Only the commands and their printing live here; exit codes (0 success, 2 user error:
+bad path, tampered bundle, unknown device, 401; 1 anything else; 130 on Ctrl-C),
+`--json` (exactly one JSON document on stdout, errors included), `--debug` and
+`--verbose` are `facelite.cli_core`'s, shared with `facelite` and `facelite-build`.
+Progress and logs go to stderr.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
+from facelite.cli_core import CommandLine, Progress, log, whole_number
 from facelite.errors import UserError
 
 DEFAULT_DB = Path(os.environ.get("FACELITE_BENCH_DB", Path.home() / ".facelite-bench" / "bench.db"))
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class Progress:
-    """Progress on stderr: a redrawn bar on a terminal, sparse lines otherwise."""
-
-    def __init__(self, label: str, enabled: bool = True):
-        self.label, self.enabled = label, enabled
-        self.tty = sys.stderr.isatty()
-        self.last_t = 0.0
-        self.last_frac = -1.0
-
-    def __call__(self, frac: float, stage: str = "") -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if self.tty:
-            if now - self.last_t < 0.1 and frac < 1:
-                return
-            bar = "#" * int(frac * 30)
-            sys.stderr.write(f"\r{self.label} [{bar:<30}] {frac * 100:5.1f}% {stage:<10}")
-            if frac >= 1:
-                sys.stderr.write("\n")
-        else:
-            if frac < 1 and now - self.last_t < 2 and frac - self.last_frac < 0.25:
-                return
-            sys.stderr.write(f"{self.label}: {frac * 100:.0f}% {stage}\n")
-            self.last_frac = frac
-        self.last_t = now
-        sys.stderr.flush()
 
 
 def _public(result: dict, samples: bool) -> dict:
@@ -84,42 +56,46 @@ def human(r: dict) -> str:
 
 
 # -- commands ---------------------------------------------------------------------------
-def cmd_serve(a) -> int:
+def cmd_serve(a, out) -> int:
+    import signal
+
     from werkzeug.serving import make_server
 
     from .app import create_app
 
+    logging.getLogger().setLevel(logging.INFO)
     if a.host not in LOOPBACK:
-        print(f"warning: binding {a.host}: the UI and job API are then reachable from the network "
-              "without a login; only agents need the token", file=sys.stderr)
+        log(f"warning: binding {a.host}: the UI and job API are then reachable from the network "
+            "without a login; only agents need the token")
     app = create_app(a.db, data_dir=a.data_dir, token=a.token, max_upload_mb=a.max_upload_mb,
                      lease_s=a.lease_timeout, adb_path=a.adb)
     srv = make_server(a.host, a.port, app, threaded=True)
     srv.socket.listen(1024)  # deeper accept backlog than werkzeug's 128, for bursts of clients
-    print(f"facelite-bench serving http://{a.host}:{srv.server_port}  db={a.db}", file=sys.stderr)
+    url = f"http://{a.host}:{srv.server_port}"
+    log(f"facelite-bench serving {url}  db={a.db}")
     if not (a.token or os.environ.get("FACELITE_BENCH_TOKEN")):
-        print(f"agent token: {app.config['BENCH_TOKEN']}", file=sys.stderr)
-    sys.stderr.flush()
-    import signal
-
+        log(f"agent token: {app.config['BENCH_TOKEN']}")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         srv.serve_forever()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM is how a server is meant to stop
         pass
     finally:
         worker = app.config.get("BENCH_WORKER")
         if worker:
             worker.stop()
+    out.result({"served": url, "db": str(a.db)})
     return 0
 
 
-def cmd_run(a) -> int:
+def cmd_run(a, out) -> int:
+    import hashlib
+
+    from facelite.bundle import Bundle
+
     from .devices import JobSpec, is_agent, resolve
 
     bundle_path = Path(a.bundle)
-    from facelite.bundle import Bundle
-
     with Bundle.open(bundle_path) as b:  # user errors (missing, tampered) before any device work
         if a.variant and a.variant not in b.variants:
             raise UserError(f"{bundle_path}: no variant '{a.variant}'; this bundle has "
@@ -128,28 +104,23 @@ def cmd_run(a) -> int:
         raise UserError(f"--data {a.data}: no such folder (expected DIR/<label>/<image>)")
     progress = Progress(f"{bundle_path.name} on {a.device}", not a.quiet)
     if a.server:
-        return run_remote(a, bundle_path, progress)
+        return run_remote(a, bundle_path, progress, out)
     if is_agent(a.device):
         raise UserError(f"--device {a.device}: agent devices need --server URL (the agent polls a server)")
     device = resolve(a.device, adb_path=a.adb, runner=a.runner, benchmark_model=a.benchmark_model)
     spec = JobSpec(variant=a.variant, accelerator=a.accelerator, threads=a.threads, runs=a.runs,
                    warmup=a.warmup, data_dir=str(Path(a.data).resolve()) if a.data else None)
     result = device.run(str(bundle_path.resolve()), spec, progress)
-    import hashlib
-
     result["bundle_sha256"] = hashlib.sha256(bundle_path.read_bytes()).hexdigest()
-    emit(a, result)
+    _report(a, out, result)
     return 0
 
 
-def emit(a, result: dict) -> None:
-    if a.json:
-        print(json.dumps(_public(result, a.samples), indent=2))
-    else:
-        print(human(result))
+def _report(a, out, result: dict) -> None:
+    out.result(_public(result, a.samples), human(result))
 
 
-def run_remote(a, bundle_path: Path, progress) -> int:
+def run_remote(a, bundle_path: Path, progress, out) -> int:
     from .client import ApiError, Client
 
     c = Client(a.server, a.token or os.environ.get("FACELITE_BENCH_TOKEN"))
@@ -163,13 +134,13 @@ def run_remote(a, bundle_path: Path, progress) -> int:
         if 400 <= exc.status < 500:
             raise UserError(f"{a.server}: {exc.message}") from None
         raise
-    print(f"job {job['id']} queued on {a.server} ({a.server}/jobs/{job['id']})", file=sys.stderr)
+    log(f"job {job['id']} queued on {a.server} ({a.server}/jobs/{job['id']})")
     deadline = time.monotonic() + a.timeout
     while time.monotonic() < deadline:
         _, job = c.request("GET", f"/api/jobs/{job['id']}")
         progress(job["progress"], job["status"] if job["status"] != "running" else (job["stage"] or ""))
         if job["status"] == "done":
-            emit(a, dict(job["result"], job=job["id"]))
+            _report(a, out, dict(job["result"], job=job["id"]))
             return 0
         if job["status"] in ("failed", "cancelled"):
             msg = f"job {job['id']} {job['status']}: {job.get('error') or ''}"
@@ -181,20 +152,22 @@ def run_remote(a, bundle_path: Path, progress) -> int:
                        f"(status {job['status']}); it stays queued on the server")
 
 
-def cmd_agent(a) -> int:
+def cmd_agent(a, out) -> int:
     from .agent import Agent
 
+    logging.getLogger().setLevel(logging.INFO)
     token = a.token or os.environ.get("FACELITE_BENCH_TOKEN")
     if not token:
         raise UserError("agent: --token is required (the server prints it at start)")
     agent = Agent(a.server, token, a.name, a.cache, a.poll_interval)
-    print(f"agent '{agent.name}' polling {a.server}", file=sys.stderr, flush=True)
+    log(f"agent '{agent.name}' polling {a.server}")
     n = agent.serve_forever(max_jobs=a.max_jobs, idle_exit_s=a.idle_exit)
-    print(f"agent '{agent.name}': ran {n} job(s)", file=sys.stderr)
+    log(f"agent '{agent.name}': ran {n} job(s)")
+    out.result({"agent": agent.name, "jobs": n})
     return 0
 
 
-def cmd_devices(a) -> int:
+def cmd_devices(a, out) -> int:
     if a.server:
         from .client import Client
 
@@ -203,21 +176,18 @@ def cmd_devices(a) -> int:
         from .devices import list_devices
 
         devices = list_devices(a.adb)
-    if a.json:
-        print(json.dumps({"devices": devices}, indent=2))
-    else:
-        for d in devices:
-            info = ", ".join(f"{k}={v}" for k, v in (d.get("info") or {}).items())
-            print(f"{d['id']:<24} {d['status']:<12} {info}")
+    lines = []
+    for d in devices:
+        info = ", ".join(f"{k}={v}" for k, v in (d.get("info") or {}).items())
+        lines.append(f"{d['id']:<24} {d['status']:<12} {info}")
+    out.result({"devices": devices}, "\n".join(lines))
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facelite-bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="cmd", required=True)
+def command_line() -> CommandLine:
+    cli = CommandLine("facelite-bench", "Latency and parity of bundles: serve | run | agent | devices.")
 
-    s = sub.add_parser("serve", help="web UI + JSON API + job queue")
+    s = cli.command("serve", cmd_serve, "web UI + JSON API + job queue")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--db", default=str(DEFAULT_DB))
@@ -227,16 +197,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--lease-timeout", type=float, default=30.0,
                    help="seconds without a heartbeat before a job is re-queued")
     s.add_argument("--adb", help="adb executable (default: adb on PATH or $FACELITE_BENCH_ADB)")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_serve)
 
-    r = sub.add_parser("run", help="benchmark one bundle on one device")
+    r = cli.command("run", cmd_run, "benchmark one bundle on one device")
     r.add_argument("bundle")
     r.add_argument("--device", default="local", help="local | native | adb:SERIAL | agent:NAME")
     r.add_argument("--variant")
-    r.add_argument("--runs", type=int, default=100)
-    r.add_argument("--warmup", type=int, default=10)
-    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--runs", type=whole_number(1), default=100)
+    r.add_argument("--warmup", type=whole_number(0), default=10)
+    r.add_argument("--threads", type=whole_number(1), default=1)
     r.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu", "npu", "auto"])
     r.add_argument("--data", help="labelled image folder DIR/<label>/<image> for task accuracy")
     r.add_argument("--server", help="submit to a facelite-bench server instead of running here")
@@ -247,10 +215,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--benchmark-model", help="adb: path of LiteRT's benchmark_model binary to push and parse")
     r.add_argument("--samples", action="store_true", help="include every per-run latency in --json")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(fn=cmd_run)
 
-    g = sub.add_parser("agent", help="run jobs for a server on this machine")
+    g = cli.command("agent", cmd_agent, "run jobs for a server on this machine")
     g.add_argument("--server", required=True)
     g.add_argument("--token")
     g.add_argument("--name")
@@ -258,43 +224,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--poll-interval", type=float, default=1.0)
     g.add_argument("--max-jobs", type=int)
     g.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
-    g.add_argument("--json", action="store_true")
-    g.set_defaults(fn=cmd_agent)
 
-    d = sub.add_parser("devices", help="list devices")
+    d = cli.command("devices", cmd_devices, "list devices")
     d.add_argument("--server")
     d.add_argument("--adb")
-    d.add_argument("--json", action="store_true")
-    d.set_defaults(fn=cmd_devices)
-    return p
+    return cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if a.cmd in ("serve", "agent") else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        return a.fn(a)
-    except UserError as exc:
-        if a.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        if getattr(a, "json", False):
-            print(json.dumps({"error": str(exc)}))
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # stdout closed early (e.g. piped into head)
-        sys.stderr.close()
-        return 1
-    except Exception as exc:  # noqa: BLE001 - exit 1 for anything that is not the user's
-        if a.debug:
-            traceback.print_exc()
-        print(f"error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", file=sys.stderr)
-        if getattr(a, "json", False):
-            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        return 1
+    return command_line().main(argv)
 
 
 if __name__ == "__main__":

@@ -45,13 +45,6 @@ def run(bundle_path: str, variant: str | None, runs: int, warmup: int, threads: 
     return result
 
 
-def default_variant(bundle) -> str:
-    for name in ("int8", "fp16", "dynamic", "fp32"):
-        if name in bundle.variants:
-            return name
-    return sorted(bundle.variants)[0]
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="facelite_bench.device_runner")
     p.add_argument("bundle")

@@ -17,10 +17,10 @@ import threading
 import time
 import uuid
 
+from facelite.engine import ACCELERATORS
 from facelite.errors import UserError
 
 from .devices import DeviceError, JobSpec, is_agent, resolve
-from .measure import ACCELERATORS
 from .store import Store
 
 log = logging.getLogger("facelite_bench.jobs")

@@ -1,11 +1,11 @@
-"""The timing loop: raw interpreter invokes, their statistics, and the process's peak RSS.
+"""The timing loop: raw LiteRT invokes, their statistics, and the process's peak RSS.
 
-The model is loaded by the runtime's `facelite.engine.Engine` (so accelerator choice and
-fallback are the runtime's, and `.info` says which accelerator actually ran), but latency
-is measured on the raw call alone: `Interpreter.invoke()` on the CPU path, or the
-CompiledModel's `run_by_index` on a GPU/NPU; inputs are set beforehand, so quantize,
-dequantize and Python glue never count. Without the engine a plain CPU interpreter is
-built here.
+The model is loaded by the runtime's `facelite.engine.Engine` (so variant choice,
+accelerator choice and fallback are the runtime's, and `.info` says which accelerator
+actually ran), but latency is measured on the raw call alone: `Engine.bind` sets the
+(quantized) input beforehand and hands back LiteRT's own invoke (the CPU interpreter's, or
+the GPU/NPU compiled model's run on pre-made buffers), so quantize, dequantize and Python
+glue never count.
 
 Example:
 
@@ -20,16 +20,15 @@ from __future__ import annotations
 import os
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from facelite.bundle import Bundle
-from facelite.preprocess import dequantize, quantize
+from facelite.engine import Engine
 
 ProgressFn = Callable[[int, int, str], None]
-ACCELERATORS = ("cpu", "gpu", "npu", "auto")
 
 
 def _status_kb(key: str) -> float | None:
@@ -75,121 +74,52 @@ def latency_stats(samples_ms: list[float] | np.ndarray) -> dict[str, float]:
 
 @dataclass
 class Loaded:
-    """A model ready to invoke, plus what ran it.
+    """A model ready to time, plus what ran it (the engine's own report)."""
 
-    `invoke` is the raw call that is timed: `Interpreter.invoke()` on the CPU path, or
-    the CompiledModel's `run_by_index` with pre-made buffers when the engine put the
-    variant on a GPU/NPU. `predict` (float in, float out) is what parity uses.
-    """
+    engine: Engine
 
-    variant: str
-    accelerator: str
-    fallback_reason: str | None
-    init_ms: float
-    interpreter: Any = None
-    engine: Any = None
-    info: dict = field(default_factory=dict)
-    _compiled_io: Any = None
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.engine.info.to_json()
 
-    def set_input(self, x: np.ndarray) -> None:
-        compiled = getattr(self.engine, "_compiled", None) if self.engine is not None else None
-        if compiled is not None:
-            inputs = compiled.create_input_buffers(0)
-            outputs = compiled.create_output_buffers(0)
-            inputs[0].write(self.engine._quantize_input(np.asarray(x, np.float32)))
-            self._compiled_io = (compiled, inputs, outputs)
-        else:
-            set_input(self.interpreter, x)
+    @property
+    def variant(self) -> str:
+        return self.engine.info.variant
 
-    def invoke(self) -> None:
-        if self._compiled_io is not None:
-            cm, inputs, outputs = self._compiled_io
-            cm.run_by_index(0, inputs, outputs)
-        else:
-            self.interpreter.invoke()
+    @property
+    def accelerator(self) -> str:
+        return self.engine.info.accelerator
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.engine.info.fallback_reason
+
+    @property
+    def init_ms(self) -> float:
+        return self.engine.info.init_ms
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """float32 batch (N, H, W, C) → float32 outputs (N, ...); several outputs are
         flattened and concatenated per sample."""
         x = np.asarray(x, np.float32)
-        if self.engine is not None:
-            outs = self.engine.run(x)
-            if len(outs) == 1:
-                return np.asarray(outs[0], np.float32)
-            return np.concatenate([np.asarray(o, np.float32).reshape(len(x), -1) for o in outs], axis=1)
-        outs = []
-        for row in x:
-            set_input(self.interpreter, row[None])
-            self.interpreter.invoke()
-            outs.append(get_output(self.interpreter)[0])
-        return np.stack(outs)
-
-
-def _quant(detail: dict) -> tuple[float, int]:
-    scale, zp = detail.get("quantization", (0.0, 0))
-    return float(scale), int(zp)
-
-
-def set_input(interp, x: np.ndarray) -> None:
-    d = interp.get_input_details()[0]
-    dtype = np.dtype(d["dtype"])
-    if dtype.kind in "iu":
-        scale, zp = _quant(d)
-        x = quantize(x, scale, zp, dtype)
-    interp.set_tensor(d["index"], np.ascontiguousarray(x, dtype=dtype))
-
-
-def get_output(interp) -> np.ndarray:
-    d = interp.get_output_details()[0]
-    y = interp.get_tensor(d["index"])
-    if np.dtype(d["dtype"]).kind in "iu":
-        scale, zp = _quant(d)
-        y = dequantize(y, scale, zp)
-    return np.asarray(y, np.float32)
+        outs = self.engine.run(x)
+        if len(outs) == 1:
+            return np.asarray(outs[0], np.float32)
+        return np.concatenate([np.asarray(o, np.float32).reshape(len(x), -1) for o in outs], axis=1)
 
 
 def load(bundle: Bundle, variant: str | None, accelerator: str = "cpu", num_threads: int = 1) -> Loaded:
-    """Build the runnable model; init_ms covers model load + delegate + allocate_tensors.
-
-    Uses the runtime's `facelite.engine.Engine` (its accelerator choice and fallback
-    reason are reported as-is); a plain CPU interpreter only if the engine is absent.
-    `variant=None` lets the engine pick the variant for the accelerator.
+    """Load through the runtime Engine; its init_ms covers model load + delegate +
+    allocate_tensors, and its accelerator choice and fallback reason are reported as-is.
+    `variant=None` lets the engine pick the variant for the accelerator (`choose_variant`).
     """
-    if accelerator not in ACCELERATORS:
-        from facelite.errors import UserError
-
-        raise UserError(f"accelerator '{accelerator}' is not one of {', '.join(ACCELERATORS)}")
-    try:
-        from facelite.engine import Engine
-    except ImportError:
-        Engine = None
-    if Engine is not None:
-        engine = Engine(bundle, variant=variant or "auto", accelerator=accelerator, num_threads=num_threads)
-        info = engine.info.to_json() if hasattr(engine.info, "to_json") else dict(vars(engine.info))
-        return Loaded(info["variant"], info["accelerator"], info.get("fallback_reason"),
-                      float(info["init_ms"]), getattr(engine, "_interp", None), engine, info)
-    from ai_edge_litert.interpreter import Interpreter
-
-    if variant is None:
-        from .device_runner import default_variant
-
-        variant = default_variant(bundle)
-    reason = None
-    if accelerator in ("gpu", "npu"):
-        reason = f"{accelerator} requested, but facelite.engine is unavailable; ran on cpu"
-    t0 = time.perf_counter()
-    model = bytes(bundle.variant_bytes(variant))  # sha256-checked before it reaches LiteRT
-    interp = Interpreter(model_content=model, num_threads=num_threads)
-    interp.allocate_tensors()
-    init_ms = (time.perf_counter() - t0) * 1e3
-    return Loaded(variant, "cpu", reason, init_ms, interp, None, {"runtime": "ai-edge-litert (direct)"})
+    return Loaded(Engine(bundle, variant=variant or "auto", accelerator=accelerator, num_threads=num_threads))
 
 
 def time_invokes(loaded: Loaded, x: np.ndarray, runs: int, warmup: int,
                  progress: ProgressFn | None = None) -> dict[str, Any]:
-    """First invoke, `warmup` invokes, then `runs` timed invokes of the raw interpreter."""
-    loaded.set_input(x[:1])
-    invoke = loaded.invoke
+    """First invoke, `warmup` invokes, then `runs` timed invokes of the raw LiteRT call."""
+    invoke = loaded.engine.bind(x[:1])
     t0 = time.perf_counter_ns()
     invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6

@@ -3,8 +3,9 @@
 Light by design: numpy, OpenCV and LiteRT only. Importing facelite never imports
 TensorFlow.
 
-    >>> from facelite import FaceAnalyzer, FaceAnalyzerOptions
-    >>> analyzer = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(accelerator="cpu"))
+    >>> from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
+    >>> options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu"))
+    >>> analyzer = FaceAnalyzer.create_from_options(options)          # the shipped bundles
     >>> result = analyzer.analyze("photo.jpg")                         # doctest: +SKIP
     >>> [(f.box.score, f.expression and f.expression.top) for f in result.faces]  # doctest: +SKIP
 """
@@ -12,10 +13,13 @@ TensorFlow.
 __version__ = "0.1.0"
 
 from .bundle import Bundle, InputSpec, Variant
-from .errors import BundleError, DataError, FaceliteError, ImageError, RecipeError, UserError
+from .errors import BundleError, DataError, FaceliteError, ImageError, UserError
 from .image import load_image
 from .engine import Engine, EngineInfo
 from .detection import Box
+from .options import Accelerator, BaseOptions, RunningMode, StandIn
+from .vision_task import VisionTask
+from .sources import VideoFile, VideoFrame, image_paths, iter_video_frames
 from .classifier import Classification, ExpressionClassifier, ExpressionClassifierOptions
 from .skin import SkinClassifier, SkinClassifierOptions, SkinResult
 from .face_detector import DetectionResult, FaceDetector, FaceDetectorOptions
@@ -26,8 +30,10 @@ from .analyzer import AnalysisResult, Face, FaceAnalyzer, FaceAnalyzerOptions
 
 __all__ = [
     "Bundle", "InputSpec", "Variant",
-    "BundleError", "DataError", "FaceliteError", "ImageError", "RecipeError", "UserError",
+    "BundleError", "DataError", "FaceliteError", "ImageError", "UserError",
     "load_image", "Engine", "EngineInfo", "Box",
+    "Accelerator", "BaseOptions", "RunningMode", "StandIn", "VisionTask",
+    "VideoFile", "VideoFrame", "image_paths", "iter_video_frames",
     "Classification", "ExpressionClassifier", "ExpressionClassifierOptions",
     "SkinClassifier", "SkinClassifierOptions", "SkinResult",
     "DetectionResult", "FaceDetector", "FaceDetectorOptions",

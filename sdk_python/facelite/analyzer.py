@@ -1,65 +1,96 @@
 """The whole pipeline on one image: detect → landmarks → align → regions → expression, skin.
 
-Each stage uses its bundle `<bundles_dir>/<name>/<name>.flb` when present (default
-`bundles_dir`: the repo's `models/`, i.e. the shipped bundles); otherwise the face
-detector and landmarker fall back to their stand-ins (marked in the result) and the
-expression and acne stages are skipped (`expression is None`, skin with `redness` only).
-An explicit `bundles_dir` is the only place looked in: an empty folder gives every
-stand-in. So the analyzer always runs, and says exactly what it ran (`result.stages`).
+Each stage runs its bundle `<name>/<name>.flb` from `bundles_dir`, or by default from
+the bundles shipped with facelite (`facelite.paths.shipped_bundles_dir`). An explicit
+`bundles_dir` is the only place looked in. The face detector and landmarker are
+required: a missing one is a BundleError, unless the stand-ins were asked for
+(`stand_in="if_missing"`, CLI `--stand-ins`: OpenCV's Haar cascade and the mean face
+shape, far less accurate). The expression and acne stages are optional: without their
+bundle they are skipped (`expression is None`, skin with `redness` only). Every result
+says exactly what ran (`result.stages`).
+
+Images, folders and videos: `analyze(image)` takes a path (decoded here, so
+`timings_ms["load"]` includes decoding) or a numpy array; `analyze_folder` walks a
+folder tree and `analyze_video` samples a video's frames, both yielding as they go.
 
 Example:
 
-    >>> from facelite import FaceAnalyzer, FaceAnalyzerOptions
-    >>> analyzer = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(accelerator="cpu"))
+    >>> from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
+    >>> options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu"))
+    >>> analyzer = FaceAnalyzer.create_from_options(options)
     >>> analyzer.stages["detector"], analyzer.stages["landmarks"]       # the shipped bundles
     ('bundle:face_detector', 'bundle:landmarks')
     >>> result = analyzer.analyze("../shared/data/acne04/level0/level0_1.jpg")   # doctest: +SKIP
     >>> result.detector, len(result.faces), sorted(result.faces[0].regions)[:2]  # doctest: +SKIP
     ('bundle:face_detector', 1, ['chin', 'forehead'])
+    >>> for path, outcome in analyzer.analyze_folder("photos/"):                  # doctest: +SKIP
+    ...     print(path, outcome.faces if isinstance(outcome, AnalysisResult) else outcome)
+    >>> analyzer.close()                                                   # or use a `with` block
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from .align import align_face
 from .classifier import Classification, ExpressionClassifier, ExpressionClassifierOptions
 from .detection import Box
+from .engine import EngineInfo
+from .errors import BundleError, UserError
 from .face_detector import FaceDetector, FaceDetectorOptions
 from .image import load_image
 from .landmarker import FaceLandmarker, FaceLandmarkerOptions
-from .paths import MODELS_DIR
+from .options import StandIn, TaskOptions, check_range
+from .paths import shipped_bundles_dir
 from .regions import face_regions
 from .skin import SkinClassifier, SkinClassifierOptions, SkinResult, skin_result
+from .sources import VideoFile, VideoFrame, image_paths, iter_video_frames
+from .vision_task import VisionTask
 
-BUNDLE_NAMES = ("expression", "face_detector", "landmarks", "acne")
+REQUIRED_BUNDLES = ("face_detector", "landmarks")
+"""Stages without which the analyzer fails (unless stand-ins are asked for)."""
+OPTIONAL_BUNDLES = ("expression", "acne")
+"""Stages skipped, and said so in `stages`, when their bundle is absent."""
+SKIPPED = "skipped (no bundle)"
 ALIGNED_SIZE = 112
 """Side of the aligned face crop the expression model gets (then resized to its input)."""
 
 
-@dataclass
-class FaceAnalyzerOptions:
+@dataclass(frozen=True, kw_only=True)
+class FaceAnalyzerOptions(TaskOptions):
     """Attributes:
-        bundles_dir: folder holding `<name>/<name>.flb` bundles; None → the repo's `models/`.
-        accelerator: `auto`, `cpu`, `gpu` or `npu` for every bundle (CPU fallback per bundle).
-        num_threads: CPU threads per interpreter.
+        base_options: variant, accelerator and threads for every bundle (each falls back
+            to the CPU on its own); its `bundle_path` must stay None — the analyzer runs
+            several bundles, found under `bundles_dir`.
+        bundles_dir: folder holding `<name>/<name>.flb` bundles, the only place looked
+            in; None → the bundles shipped with facelite.
+        stand_in: `never` (default: a missing detector or landmarks bundle is a
+            BundleError), `if_missing` (their stand-ins run instead) or `always`.
         min_face_score: detections below this score are dropped (None: the detector
             bundle's `output.score_threshold`, else 0.5).
         max_faces: at most this many faces, best first.
-        variant: `auto` or a variant name every bundle must have.
     """
 
     bundles_dir: str | os.PathLike | None = None
-    accelerator: str = "auto"
-    num_threads: int = 2
+    stand_in: StandIn | str = StandIn.NEVER
     min_face_score: float | None = None
     max_faces: int = 10
-    variant: str = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.base_options.bundle_path is not None:
+            raise UserError("FaceAnalyzerOptions: base_options.bundle_path is for single-bundle tasks; "
+                            "the analyzer runs several, so pass bundles_dir (a folder of <name>/<name>.flb)")
+        object.__setattr__(self, "stand_in", StandIn.parse(self.stand_in, "stand_in"))
+        check_range("min_face_score", self.min_face_score, 0.0, 1.0)
+        check_range("max_faces", self.max_faces, 1)
 
 
 @dataclass
@@ -86,6 +117,8 @@ class Face:
 
 @dataclass
 class AnalysisResult:
+    """Every face of one image, per-stage timings (ms) and what ran (`stages`)."""
+
     faces: list[Face]
     timings_ms: dict[str, float]
     image_size: tuple[int, int]
@@ -102,47 +135,81 @@ class AnalysisResult:
         }
 
 
-class FaceAnalyzer:
+def find_bundles(options: FaceAnalyzerOptions) -> tuple[dict[str, Path], Path | None]:
+    """({stage: bundle path} of the bundles present, the folder looked in).
+
+    The folder is None when the shipped bundles are not installed and stand-ins were
+    asked for (every stage then lacks its bundle); without stand-ins that is a BundleError.
+    """
+    if options.bundles_dir is not None:
+        root = Path(options.bundles_dir)
+        if not root.is_dir():
+            raise BundleError(f"{root}: no such bundles folder; pass a folder holding <name>/<name>.flb bundles")
+    else:
+        try:
+            root = shipped_bundles_dir()
+        except BundleError:
+            if options.stand_in is StandIn.NEVER:
+                raise
+            return {}, None
+    names = REQUIRED_BUNDLES + OPTIONAL_BUNDLES
+    return {n: root / n / f"{n}.flb" for n in names if (root / n / f"{n}.flb").is_file()}, root
+
+
+class FaceAnalyzer(VisionTask):
     """Every face in an image with its box, landmarks, regions, expression and skin scores."""
 
+    options_type = FaceAnalyzerOptions
+
     def __init__(self, options: FaceAnalyzerOptions):
-        self.options = options
-        root = Path(options.bundles_dir) if options.bundles_dir else MODELS_DIR
-        found = {n: root / n / f"{n}.flb" for n in BUNDLE_NAMES if (root / n / f"{n}.flb").is_file()}
-        common = dict(variant=options.variant, accelerator=options.accelerator, num_threads=options.num_threads)
-        det_variant = common if "face_detector" in found else {}
-        # only the bundles found under `root`: an explicit bundles_dir without a detector or
-        # landmarks bundle means the stand-in, not a silent fall-back to the repo's models/
-        self.detector = FaceDetector(FaceDetectorOptions(
-            bundle_path=found.get("face_detector"), use_shipped_bundle=False, min_score=options.min_face_score,
-            max_faces=options.max_faces, **det_variant))
-        self.landmarker = FaceLandmarker(FaceLandmarkerOptions(
-            bundle_path=found.get("landmarks"), use_shipped_bundle=False, use_stand_in=True,
-            **(common if "landmarks" in found else {})))
-        self.expression = (ExpressionClassifier(ExpressionClassifierOptions(bundle_path=found["expression"], **common))
+        super().__init__(options)
+        found, root = find_bundles(options)
+        missing = [n for n in REQUIRED_BUNDLES if n not in found]
+        if missing and options.stand_in is StandIn.NEVER:
+            where = ", ".join(str(root / n / f"{n}.flb") for n in missing)
+            raise BundleError(
+                f"no {' or '.join(missing)} bundle ({where} not found); put the bundle there, pass a bundles "
+                "folder that has it, or allow the stand-ins (OpenCV's Haar cascade, the mean face shape) "
+                "with FaceAnalyzerOptions(stand_in='if_missing') (CLI: --stand-ins)")
+
+        def options_for(name: str, options_type, **extra):
+            if name in REQUIRED_BUNDLES:
+                use_stand_in = name not in found or options.stand_in is StandIn.ALWAYS
+                extra["stand_in"] = StandIn.ALWAYS if use_stand_in else StandIn.NEVER
+            base = dataclasses.replace(options.base_options, bundle_path=found.get(name))
+            return options_type(base_options=base, **extra)
+
+        self.detector = FaceDetector(options_for(
+            "face_detector", FaceDetectorOptions, min_score=options.min_face_score, max_faces=options.max_faces))
+        self.landmarker = FaceLandmarker(options_for("landmarks", FaceLandmarkerOptions))
+        self.expression = (ExpressionClassifier(options_for("expression", ExpressionClassifierOptions))
                            if "expression" in found else None)
-        self.skin = (SkinClassifier(SkinClassifierOptions(bundle_path=found["acne"], **common))
-                     if "acne" in found else None)
+        self.skin = SkinClassifier(options_for("acne", SkinClassifierOptions)) if "acne" in found else None
         self.stages = {
             "detector": self.detector.name,
             "landmarks": self.landmarker.source,
-            "expression": f"bundle:{self.expression.bundle.name}" if self.expression else "skipped (no bundle)",
-            "acne": f"bundle:{self.skin.bundle.name}" if self.skin else "skipped (no bundle)",
+            "expression": f"bundle:{self.expression.bundle.name}" if self.expression else SKIPPED,
+            "acne": f"bundle:{self.skin.bundle.name}" if self.skin else SKIPPED,
         }
 
-    @classmethod
-    def create_from_options(cls, options: FaceAnalyzerOptions | None = None) -> "FaceAnalyzer":
-        return cls(options or FaceAnalyzerOptions())
+    def _tasks(self) -> dict[str, VisionTask | None]:
+        return {"face_detector": self.detector, "landmarks": self.landmarker,
+                "expression": self.expression, "acne": self.skin}
 
-    def engines(self) -> dict[str, dict]:
-        """EngineInfo per bundle stage (variant, accelerator actually used, fallback reason)."""
-        parts = {"face_detector": self.detector.info, "landmarks": self.landmarker.info,
-                 "expression": self.expression.info if self.expression else None,
-                 "acne": self.skin.info if self.skin else None}
-        return {k: v.to_json() for k, v in parts.items() if v is not None}
+    @property
+    def info(self) -> dict[str, EngineInfo]:
+        """EngineInfo per stage that runs a bundle (variant, accelerator used, fallback reason)."""
+        return {name: task.info for name, task in self._tasks().items() if task is not None and task.info}
+
+    def close(self) -> None:
+        for task in self._tasks().values():
+            if task is not None:
+                task.close()
+        super().close()
 
     def analyze(self, image) -> AnalysisResult:
-        """Image (path or numpy array, BGR or greyscale) → AnalysisResult."""
+        """Image (path, encoded bytes, or numpy array, BGR or greyscale) → AnalysisResult."""
+        self._check_open()
         t = {}
         t0 = time.perf_counter()
         pixels = load_image(image)
@@ -178,6 +245,32 @@ class FaceAnalyzer:
         faces = [Face(b, m.points, r, e, s, m.source)
                  for b, m, r, e, s in zip(det.boxes, marks, regions, expressions, skins)]
         return AnalysisResult(faces, t, (w, h), det.detector, dict(self.stages))
+
+    def analyze_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, AnalysisResult | UserError]]:
+        """(path, result) per image file, or (path, the UserError) for a file that cannot
+        be analysed (unreadable, not an image): one bad file does not stop the rest."""
+        for path in paths:
+            try:
+                yield Path(path), self.analyze(path)
+            except UserError as exc:
+                yield Path(path), exc
+
+    def analyze_folder(self, folder: str | os.PathLike,
+                       recursive: bool = True) -> Iterator[tuple[Path, AnalysisResult | UserError]]:
+        """`analyze_paths` over every image in the folder tree (`sources.image_paths`).
+
+        Raises ImageError at once when the folder is missing or holds no image anywhere.
+        """
+        return self.analyze_paths(image_paths(folder, recursive))
+
+    def analyze_video(self, video: str | os.PathLike | VideoFile, every: int = 10,
+                      max_frames: int = 0) -> Iterator[tuple[VideoFrame, AnalysisResult]]:
+        """(frame, result) for frames 0, every, 2·every, … of a video path or open `VideoFile`
+        (at most `max_frames` of them; 0: all). Each frame is analysed on its own."""
+        self._check_open()
+        frames = video.frames(every, max_frames) if isinstance(video, VideoFile) else \
+            iter_video_frames(video, every, max_frames)
+        return ((frame, self.analyze(frame.image)) for frame in frames)
 
 
 def _ms(t0: float) -> float:

@@ -31,6 +31,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import BundleError
+from .preprocess import InputSpec, normalize
+from .schema import SCHEMA_FILES, manifest_schema, schema_errors
 
 SCHEMA_VERSION = 1
 ALIGNMENT = 4
@@ -38,85 +40,26 @@ MANIFEST = "manifest.json"
 REPORT = "report.json"
 GOLDEN_INPUTS = "golden/inputs.npy"
 GOLDEN_OUTPUTS = "golden/fp32_outputs.npy"
-GOLDEN_DOMAINS = ("pixels", "normalized")
 
 
 def golden_variant_outputs(variant: str) -> str:
     """Member holding what the reference runtime computed with `variant` on the goldens."""
     return f"golden/{variant}_outputs.npy"
 
-TASKS = ("classification", "landmarks", "detection")
-VARIANT_NAMES = ("fp32", "fp16", "dynamic", "int8")
-TARGETS = ("cpu", "gpu", "npu")
-COLORS = ("rgb", "bgr", "gray", "gray_as_rgb")
-RESIZES = ("bilinear", "area", "nearest")
-OUTPUT_KINDS = ("probabilities", "logits", "points", "heatmap")
+
+# The manifest's vocabulary, read from its schema file (facelite/manifest.v1.schema.json),
+# the one place it is written down for Python and the bindings alike.
+_SCHEMA = manifest_schema(SCHEMA_VERSION)["properties"]
+TASKS = tuple(_SCHEMA["task"]["enum"])
+VARIANT_NAMES = tuple(_SCHEMA["variants"]["propertyNames"]["enum"])
+"""Variant names, in order of fidelity (fp32 first)."""
+TARGETS = tuple(_SCHEMA["variants"]["additionalProperties"]["properties"]["target"]["enum"])
+OUTPUT_KINDS = tuple(_SCHEMA["output"]["properties"]["kind"]["enum"])
+GOLDEN_DOMAINS = tuple(_SCHEMA["golden"]["properties"]["input_domain"]["enum"])
 
 # Zip extra-field id for alignment padding (the one Android's zipalign uses).
 _PAD_EXTRA_ID = 0xD935
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """How raw pixels become a model input; replayed identically everywhere.
-
-    Attributes:
-        shape: NHWC shape the model takes, batch first (batch may be 1).
-        color: channel order the model expects: `rgb`, `bgr`, `gray` (1 channel) or
-            `gray_as_rgb` (greyscale replicated to 3 channels).
-        resize: OpenCV interpolation used to reach (H, W).
-        mean, std: per-channel normalisation, `(pixel - mean) / std`, on 0..255 pixels.
-        crop: how the region handed to the model is cut from a photo (`none` for an
-            already-cropped image, `face` for a square face box with `margin`,
-            `letterbox` for a whole photo resized with its aspect ratio kept and
-            padded to the input size, see `facelite.preprocess.letterbox`).
-        margin: fraction of the face box added on each side when `crop == "face"`.
-    """
-
-    shape: tuple[int, int, int, int]
-    color: str
-    resize: str
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    crop: str = "none"
-    margin: float = 0.0
-
-    @property
-    def height(self) -> int:
-        return self.shape[1]
-
-    @property
-    def width(self) -> int:
-        return self.shape[2]
-
-    @property
-    def channels(self) -> int:
-        return self.shape[3]
-
-    @classmethod
-    def from_manifest(cls, spec: Mapping[str, Any]) -> "InputSpec":
-        return cls(
-            shape=tuple(int(v) for v in spec["shape"]),
-            color=spec["color"],
-            resize=spec["resize"],
-            mean=tuple(float(v) for v in spec["mean"]),
-            std=tuple(float(v) for v in spec["std"]),
-            crop=spec.get("crop", "none"),
-            margin=float(spec.get("margin", 0.0)),
-        )
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {
-            "shape": list(self.shape),
-            "dtype": "float32",
-            "color": self.color,
-            "resize": self.resize,
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "crop": self.crop,
-            "margin": self.margin,
-        }
 
 
 @dataclass(frozen=True)
@@ -151,60 +94,37 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def validate_manifest(manifest: Mapping[str, Any], where: str = MANIFEST) -> None:
-    """Raise BundleError naming the first field that breaks schema v1."""
+    """Raise BundleError naming the first field of `manifest` that breaks its schema.
+
+    `schema_version` picks the schema file (`facelite.schema.SCHEMA_FILES`), so bundles
+    of every version this facelite knows keep reading. After the schema come the two
+    cross-field rules JSON Schema cannot state (the schema's description lists them for
+    the bindings). The message names the JSON path, e.g.
+    `manifest.json: input.std[1]: must be > 0, got 0`.
+    """
 
     def fail(msg: str) -> None:
         raise BundleError(f"{where}: {msg}")
 
     if not isinstance(manifest, Mapping):
-        fail("is not a JSON object")
+        fail(f"is not a JSON object (got {type(manifest).__name__})")
     version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, (int, float)) or version not in SCHEMA_FILES:
         fail(
             f"schema_version {version!r} is not supported (this facelite reads "
-            f"{SCHEMA_VERSION}); rebuild the bundle or upgrade facelite"
+            f"{', '.join(map(str, SCHEMA_FILES))}); rebuild the bundle or upgrade facelite"
         )
-    for key in ("name", "version", "task", "input", "output", "variants"):
-        if key not in manifest:
-            fail(f"missing required key '{key}'")
-    if manifest["task"] not in TASKS:
-        fail(f"task '{manifest['task']}' is not one of {', '.join(TASKS)}")
-    if manifest["task"] == "classification" and not manifest.get("labels"):
-        fail("a classification bundle needs a non-empty 'labels' list")
+    errors = schema_errors(manifest, manifest_schema(int(version)))
+    if errors:
+        fail(errors[0] + (f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""))
     spec = manifest["input"]
-    for key in ("shape", "color", "resize", "mean", "std"):
-        if key not in spec:
-            fail(f"input: missing '{key}'")
-    if len(spec["shape"]) != 4:
-        fail(f"input.shape {spec['shape']} must be NHWC (4 numbers)")
-    if spec["color"] not in COLORS:
-        fail(f"input.color '{spec['color']}' is not one of {', '.join(COLORS)}")
-    if spec["resize"] not in RESIZES:
-        fail(f"input.resize '{spec['resize']}' is not one of {', '.join(RESIZES)}")
     channels = spec["shape"][3]
-    if len(spec["mean"]) != channels or len(spec["std"]) != channels:
-        fail(f"input.mean/std need {channels} values (one per channel)")
-    if any(float(s) == 0 for s in spec["std"]):
-        fail("input.std must not contain 0")
-    if manifest["output"].get("kind") not in OUTPUT_KINDS:
-        fail(f"output.kind must be one of {', '.join(OUTPUT_KINDS)}")
-    variants = manifest["variants"]
-    if not isinstance(variants, Mapping) or not variants:
-        fail("'variants' must name at least one variant")
-    for name, v in variants.items():
-        for key in ("file", "bytes", "sha256", "target", "input_dtype"):
-            if key not in v:
-                fail(f"variants.{name}: missing '{key}'")
-        if v["target"] not in TARGETS:
-            fail(f"variants.{name}.target '{v['target']}' is not one of {', '.join(TARGETS)}")
-    golden = manifest.get("golden")
-    if golden is not None:
-        domain = golden.get("input_domain", "normalized")
-        if domain not in GOLDEN_DOMAINS:
-            fail(f"golden.input_domain '{domain}' is not one of {', '.join(GOLDEN_DOMAINS)}")
-        stray = sorted(set(golden.get("variant_outputs", {})) - set(variants))
-        if stray:
-            fail(f"golden.variant_outputs names variants the bundle does not hold: {stray}")
+    for key in ("mean", "std"):
+        if len(spec[key]) != channels:
+            fail(f"input.{key}: needs {channels} values, one per channel of input.shape, got {len(spec[key])}")
+    stray = sorted(set(manifest.get("golden", {}).get("variant_outputs", {})) - set(manifest["variants"]))
+    if stray:
+        fail(f"golden.variant_outputs: names variants the bundle does not hold: {stray}")
 
 
 def _aligned_zipinfo(name: str, offset: int) -> zipfile.ZipInfo:
@@ -445,8 +365,6 @@ class Bundle:
         Pixel-domain goldens are normalised here with the manifest's own mean/std, the
         same `facelite.preprocess.normalize` every runtime path uses.
         """
-        from .preprocess import normalize
-
         inputs = self.golden_inputs()
         if self.manifest["golden"].get("input_domain", "normalized") == "pixels":
             inputs = normalize(inputs, self.input_spec)

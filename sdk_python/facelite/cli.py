@@ -1,22 +1,23 @@
 """`facelite` command line: analyze, evaluate, inspect, verify.
 
-Contract (DESIGN.md): with `--json` each command prints exactly one JSON document on
-stdout; logs and progress go to stderr. Exit 0 on success, 2 for a user error (bad
-path, unreadable image, tampered or failing bundle, bad data folder) printed as
-`error: <what>: <problem>; <what to do>` without a traceback (`--debug` adds one),
-1 for anything else. With `--json`, an error also prints `{"error": ..., "exit_code": ...}`
-on stdout so a caller always gets a document.
+Only the commands and their printing live here; the exit codes, `--json`, `--debug` and
+`--verbose` rules are `facelite.cli_core`'s (shared with `facelite-build` and
+`facelite-bench`), and the work is the API's (`FaceAnalyzer`, `facelite.evaluate`,
+`facelite.verify`).
 
-`analyze` on a folder analyses every image in it (not recursive); a file that fails is
-reported in its entry (`"error"`) and the run carries on. The exit code is 0 when at
-least one image succeeded, 2 when every image failed. A video (by extension) is sampled
-every `--every` frames. No face is not an error: `faces: []`, exit 0.
+`analyze` takes an image, a folder (every image in it and its sub-folders; a file that
+fails is reported in its entry as `"error"` and the run carries on; exit 0 when at
+least one image succeeded, 2 when every image failed) or a video (by extension,
+sampled every `--every` frames). No face is not an error: `faces: []`, exit 0. The
+detector and landmarks bundles must be there (shipped, or in `--bundles DIR`):
+`--stand-ins` lets OpenCV's Haar cascade and the mean face shape run in their place.
 
 Examples:
 
     facelite analyze photo.jpg --json
     facelite analyze photos/ --annotate out/ --accelerator cpu
     facelite analyze clip.mp4 --every 15 --json
+    facelite analyze photo.jpg --bundles my_models/ --stand-ins
     facelite evaluate models/expression/expression.flb --data ../shared/data/fer2013/val --variant all --json
     facelite verify models/expression/expression.flb
 """
@@ -24,191 +25,122 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Any
 
-from .errors import ImageError, UserError
-
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def jsonable(obj: Any) -> Any:
-    """NaN/inf → null, numpy scalars/arrays → Python, so the output is strict JSON."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def emit(doc: dict) -> None:
-    print(json.dumps(jsonable(doc), indent=2, allow_nan=False))
-
+from .cli_core import CommandLine, Progress, log, whole_number
+from .errors import UserError
+from .options import Accelerator, StandIn
+from .sources import VideoFile, image_paths, is_video
 
 # -- analyze ------------------------------------------------------------------------
 
 
 def _analyzer(args):
     from .analyzer import FaceAnalyzer, FaceAnalyzerOptions
+    from .options import BaseOptions
 
     return FaceAnalyzer.create_from_options(FaceAnalyzerOptions(
-        bundles_dir=args.bundles, accelerator=args.accelerator, num_threads=args.threads,
-        min_face_score=args.min_score))
+        base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant),
+        bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score))
 
 
 def _annotate(image, result, out: Path) -> None:
     import cv2
 
     from .annotate import draw_result
+    from .image import load_image
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), draw_result(image, result)):
+    if not cv2.imwrite(str(out), draw_result(load_image(image), result)):
         raise UserError(f"{out}: cannot write the annotated image; use a .jpg or .png path in a writable folder")
 
 
-def _analyze_one(analyzer, path: Path, annotate: Path | None) -> dict:
-    from .image import load_image
-
-    image = load_image(path)
-    result = analyzer.analyze(image)
-    if annotate is not None:
-        _annotate(image, result, annotate)
-    return {"image": str(path), **result.to_json()}
-
-
-def _summary_line(doc: dict) -> str:
+def _summary(name: str, doc: dict) -> str:
     if "error" in doc:
-        return f"{doc['image']}: error: {doc['error']}"
-    parts = [f"{doc.get('image', '')}: {len(doc['faces'])} face(s) [{doc['detector']}]"]
+        return f"{name}: error: {doc['error']}"
+    lines = [f"{name}: {len(doc['faces'])} face(s) [{doc['detector']}]"]
     for i, f in enumerate(doc["faces"]):
         b = f["box"]
         bits = [f"  face {i}: box {b['x']:.0f},{b['y']:.0f} {b['w']:.0f}x{b['h']:.0f} score {b['score']:.2f}"]
         if f["expression"]:
             bits.append(f"expression {f['expression']['top'][0]} {f['expression']['top'][1]:.2f}")
         if f["skin"]:
-            for k, v in f["skin"]["scores"].items():
-                bits.append(f"{k} {v:.2f}" if v is not None else f"{k} n/a")
-        parts.append("  ".join(bits))
-    return "\n".join(parts)
+            bits += [f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in f["skin"]["scores"].items()]
+        lines.append("  ".join(bits))
+    return "\n".join(lines)
 
 
-def cmd_analyze(args) -> int:
-    from .image import list_images
-
-    target = Path(args.target)
-    if not target.exists():
-        raise ImageError(f"{target}: no such file or folder; check the path")
-    analyzer = _analyzer(args)
-    annotate = Path(args.annotate) if args.annotate else None
-    engines = analyzer.engines()
+def _engines(analyzer, args) -> dict:
+    """EngineInfo per stage as JSON, logging each GPU/NPU request that fell back to the CPU."""
+    engines = {stage: info.to_json() for stage, info in analyzer.info.items()}
     for stage, info in engines.items():
         if info.get("fallback_reason") and args.accelerator in ("gpu", "npu"):
             log(f"{stage}: running {info['variant']} on {info['accelerator']} ({info['fallback_reason']})")
+    return engines
 
-    if target.is_dir():
-        files = list_images(target)
-        if not files:
-            raise ImageError(f"{target}: folder holds no images (.jpg, .png, .bmp, .webp, .tif); check the path")
-        entries = []
-        for i, f in enumerate(files):
-            out = (annotate / f"{f.stem}.jpg") if annotate else None
-            try:
-                entries.append(_analyze_one(analyzer, f, out))
-            except UserError as exc:
-                entries.append({"image": str(f), "error": str(exc)})
-            if not args.json:
-                print(_summary_line(entries[-1]))
-            else:
-                log(f"[{i + 1}/{len(files)}] {f.name}")
-        failed = sum("error" in e for e in entries)
-        doc = {"dir": str(target), "n_images": len(entries), "n_failed": failed,
-               "stages": analyzer.stages, "engines": engines, "images": entries}
-        if args.json:
-            emit(doc)
-        if failed == len(entries):
-            log(f"error: {target}: every image failed; see the per-file errors")
-            return 2
+
+def cmd_analyze(args, out) -> int:
+    target = Path(args.target)
+    annotate = Path(args.annotate) if args.annotate else None
+    if is_video(target):
+        with VideoFile(target) as video, _analyzer(args) as analyzer:
+            return _analyze_video(analyzer, video, args, annotate, out)
+    files = image_paths(target)  # ImageError: missing, or no image anywhere in the folder tree
+    with _analyzer(args) as analyzer:
+        engines = _engines(analyzer, args)
+        if target.is_dir():
+            return _analyze_folder(analyzer, target, files, annotate, out, engines)
+        result = analyzer.analyze(target)
+        if annotate is not None:
+            _annotate(target, result, annotate / f"{target.stem}.jpg"
+                      if annotate.is_dir() or not annotate.suffix else annotate)
+        doc = {"image": str(target), **result.to_json(), "engines": engines}
+        out.result(doc, _summary(str(target), doc))
         return 0
 
-    if target.suffix.lower() in VIDEO_EXTENSIONS:
-        doc = _analyze_video(analyzer, target, args, annotate)
-        if args.json:
-            emit(doc)
-        return 0
 
-    out = annotate
-    if annotate is not None and (annotate.is_dir() or not annotate.suffix):
-        out = annotate / f"{target.stem}.jpg"
-    doc = _analyze_one(analyzer, target, out)
-    doc["engines"] = engines
-    if args.json:
-        emit(doc)
-    else:
-        print(_summary_line(doc))
+def _analyze_folder(analyzer, folder: Path, files: list[Path], annotate: Path | None, out, engines: dict) -> int:
+    entries = []
+    progress = Progress(f"analyze {folder}", enabled=out.json)
+    for i, (path, outcome) in enumerate(analyzer.analyze_paths(files)):
+        if isinstance(outcome, UserError):
+            entry = {"image": str(path), "error": str(outcome)}
+        else:
+            entry = {"image": str(path), **outcome.to_json()}
+            if annotate is not None:
+                _annotate(path, outcome, annotate / path.relative_to(folder).with_suffix(".jpg"))
+        entries.append(entry)
+        out.line(_summary(str(path), entry))
+        progress((i + 1) / len(files), path.name)
+    failed = sum("error" in e for e in entries)
+    out.result({"dir": str(folder), "n_images": len(entries), "n_failed": failed, "stages": analyzer.stages,
+                "engines": engines, "images": entries})
+    if failed == len(entries):
+        log(f"error: {folder}: every image failed; see the per-file errors")
+        return 2
     return 0
 
 
-def _analyze_video(analyzer, path: Path, args, annotate: Path | None) -> dict:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ImageError(f"{path}: cannot open the video; use a format OpenCV reads (mp4, avi, mkv)")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    every = max(1, int(args.every))
-    frames, index = [], 0
-    try:
-        while True:
-            ok = cap.grab()
-            if not ok:
-                break
-            if index % every == 0:
-                ok, frame = cap.retrieve()
-                if not ok:
-                    break
-                result = analyzer.analyze(frame)
-                entry = {"frame": index, "time_s": round(index / fps, 3) if fps else None, **result.to_json()}
-                frames.append(entry)
-                if annotate is not None:
-                    _annotate(frame, result, annotate / f"frame_{index:06d}.jpg")
-                if not args.json:
-                    print(_summary_line({"image": f"frame {index}", **entry}))
-                if args.max_frames and len(frames) >= args.max_frames:
-                    break
-            index += 1
-    finally:
-        cap.release()
-    if index == 0:
-        raise ImageError(f"{path}: no frames could be read; the video is empty or its codec is unsupported")
-    return {"video": str(path), "fps": fps, "every": every, "n_frames": len(frames),
-            "stages": analyzer.stages, "frames": frames}
+def _analyze_video(analyzer, video: VideoFile, args, annotate: Path | None, out) -> int:
+    engines = _engines(analyzer, args)
+    frames = []
+    for frame, result in analyzer.analyze_video(video, args.every, args.max_frames):
+        entry = {"frame": frame.index, "time_s": frame.time_s, **result.to_json()}
+        frames.append(entry)
+        if annotate is not None:
+            _annotate(frame.image, result, annotate / f"frame_{frame.index:06d}.jpg")
+        out.line(_summary(f"frame {frame.index}", entry))
+    out.result({"video": str(video.path), "fps": video.fps, "every": args.every, "n_frames": len(frames),
+                "stages": analyzer.stages, "engines": engines, "frames": frames})
+    return 0
 
 
 # -- evaluate / inspect / verify ---------------------------------------------------------
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args, out) -> int:
     from .evaluate import evaluate
 
     last = [0.0]
@@ -219,47 +151,42 @@ def cmd_evaluate(args) -> int:
             last[0] = time.perf_counter()
 
     doc = evaluate(args.bundle, args.data, args.variant, batch_size=args.batch,
-                   num_threads=args.threads, accelerator=args.accelerator, progress=progress)
-    if args.json:
-        emit(doc)
-    else:
-        runs = doc.get("variants") or {doc["variant"]: doc}
-        for name, r in runs.items():
-            keys = [k for k in ("n", "accuracy", "nme", "recall", "precision", "false_boxes_per_image",
-                                "agreement_vs_fp32", "psnr_db") if k in r]
-            print(f"{name}: " + "  ".join(f"{k} {r[k]}" for k in keys) + f"  skipped {len(r['skipped'])}")
+                   num_threads=args.threads, accelerator=args.accelerator, progress=progress,
+                   classes=args.classes)
+    lines = []
+    for name, r in (doc.get("variants") or {doc["variant"]: doc}).items():
+        keys = [k for k in ("n", "accuracy", "nme", "recall", "precision", "false_boxes_per_image",
+                            "agreement_vs_fp32", "psnr_db") if k in r]
+        lines.append(f"{name}: " + "  ".join(f"{k} {r[k]}" for k in keys) + f"  skipped {len(r['skipped'])}")
+    out.result(doc, "\n".join(lines))
     return 0
 
 
-def cmd_inspect(args) -> int:
+def cmd_inspect(args, out) -> int:
     from .verify import inspect_bundle
 
     doc = inspect_bundle(args.bundle)
-    if args.json:
-        emit(doc)
-    else:
-        print(f"{doc['name']} {doc['version']} ({doc['task']}), {doc['file_bytes']} bytes")
-        print(f"input: {doc['input']}")
-        for name, v in doc["variants"].items():
-            compat = ",".join(k for k, c in v["compatibility"].items() if c.get("ok")) or "cpu only"
-            print(f"  {name:8s} {v['bytes']:>10d} B  target {v['target']}  input {v['input_dtype']}  "
-                  f"sparsity {v['sparsity']:.2f}  accelerators {compat}")
+    lines = [f"{doc['name']} {doc['version']} ({doc['task']}), {doc['file_bytes']} bytes", f"input: {doc['input']}"]
+    for name, v in doc["variants"].items():
+        compat = ",".join(k for k, c in v["compatibility"].items() if c.get("ok")) or "cpu only"
+        lines.append(f"  {name:8s} {v['bytes']:>10d} B  target {v['target']}  input {v['input_dtype']}  "
+                     f"sparsity {v['sparsity']:.2f}  accelerators {compat}")
+    out.result(doc, "\n".join(lines))
     return 0
 
 
-def cmd_verify(args) -> int:
+def cmd_verify(args, out) -> int:
     from .verify import verify_bundle
 
     doc = verify_bundle(args.bundle, num_threads=args.threads)
-    if args.json:
-        emit(doc)
-    else:
-        for name, v in doc["variants"].items():
-            status = "ok" if v.get("ok") else "FAIL"
-            detail = v.get("error") or f"max_abs_err {v.get('max_abs_err', float('nan')):.3g}" + (
-                f"  top1_agreement {v['top1_agreement']:.3f}" if "top1_agreement" in v else "")
-            print(f"  {name:8s} {status:4s}  {detail}")
-        print("bundle ok" if doc["ok"] else "bundle FAILED verification")
+    lines = []
+    for name, v in doc["variants"].items():
+        status = "ok" if v.get("ok") else "FAIL"
+        detail = v.get("error") or f"max_abs_err {v.get('max_abs_err', float('nan')):.3g}" + (
+            f"  top1_agreement {v['top1_agreement']:.3f}" if "top1_agreement" in v else "")
+        lines.append(f"  {name:8s} {status:4s}  {detail}")
+    lines.append("bundle ok" if doc["ok"] else "bundle FAILED verification")
+    out.result(doc, "\n".join(lines))
     if not doc["ok"]:
         first = doc["problems"][0] if doc["problems"] else "a variant does not reproduce its goldens"
         log(f"error: {first}; rebuild the bundle or re-download it")
@@ -270,67 +197,54 @@ def cmd_verify(args) -> int:
 # -- entry point -------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    common.add_argument("--debug", action="store_true", help="show tracebacks and native logs")
-    common.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+def command_line() -> CommandLine:
+    cli = CommandLine("facelite", "facelite runtime: analyze images, evaluate and check bundles.")
+    accelerators = [a.value for a in Accelerator]
 
-    p = argparse.ArgumentParser(prog="facelite", description="facelite runtime: analyze images, evaluate and check bundles.")
-    sub = p.add_subparsers(dest="command", required=True)
+    def threads(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
 
-    a = sub.add_parser("analyze", parents=[common], help="faces, landmarks, regions, expression, skin")
-    a.add_argument("target", help="image file, folder of images, or video")
+    a = cli.command("analyze", cmd_analyze, "faces, landmarks, regions, expression, skin")
+    a.add_argument("target", help="image file, folder of images (searched with its sub-folders), or video")
     a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder/video")
-    a.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles, the only place looked in: a stage without "
-                   "its bundle there uses its stand-in or is skipped (default: the repo's models/, "
-                   "the shipped bundles)")
-    a.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "npu"))
+    a.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles, the only place looked in "
+                   "(default: the bundles shipped with facelite)")
+    a.add_argument("--stand-ins", action="store_const", const=StandIn.IF_MISSING, default=StandIn.NEVER,
+                   help="run OpenCV's Haar cascade / the mean face shape where the detector / landmarks bundle "
+                        "is missing (default: a missing bundle is an error)")
+    a.add_argument("--accelerator", default="auto", choices=accelerators)
+    a.add_argument("--variant", default="auto", help="auto, or a variant every bundle has (fp32, fp16, dynamic, int8)")
     a.add_argument("--min-score", type=float, default=None,
                    help="drop faces below this detector score (default: the bundle's score_threshold, else 0.5)")
-    a.add_argument("--every", type=int, default=10, metavar="N", help="video: analyse every Nth frame (default 10)")
-    a.add_argument("--max-frames", type=int, default=0, help="video: stop after this many analysed frames")
-    a.set_defaults(fn=cmd_analyze)
+    a.add_argument("--every", type=whole_number(1), default=10, metavar="N",
+                   help="video: analyse every Nth frame (default 10)")
+    a.add_argument("--max-frames", type=whole_number(0), default=0, help="video: stop after this many analysed frames")
+    threads(a)
 
-    e = sub.add_parser("evaluate", parents=[common], help="accuracy / NME / recall of a bundle on a labelled folder")
+    e = cli.command("evaluate", cmd_evaluate, "accuracy / NME / recall of a bundle on a labelled folder")
     e.add_argument("bundle")
     e.add_argument("--data", required=True, metavar="DIR", help="<label>/*.jpg folders, or 300W .pts folders")
     e.add_argument("--variant", default="fp32", help="fp32, fp16, dynamic, int8 or all (default fp32)")
-    e.add_argument("--batch", type=int, default=64)
-    e.add_argument("--accelerator", default="cpu", choices=("auto", "cpu", "gpu", "npu"))
-    e.set_defaults(fn=cmd_evaluate)
+    e.add_argument("--batch", type=whole_number(1), default=64)
+    e.add_argument("--classes", type=lambda v: [c.strip() for c in v.split(",") if c.strip()], metavar="A,B,...",
+                   help="classification: restrict the arg-max to these labels (a folder holding a subset of them)")
+    e.add_argument("--accelerator", default="cpu", choices=accelerators)
+    threads(e)
 
-    i = sub.add_parser("inspect", parents=[common], help="manifest, variants, tensors, offsets")
-    i.add_argument("bundle")
-    i.set_defaults(fn=cmd_inspect)
+    add_bundle_commands(cli)
+    return cli
 
-    v = sub.add_parser("verify", parents=[common], help="checksums and golden replay of every variant")
+
+def add_bundle_commands(cli: CommandLine) -> None:
+    """`inspect BUNDLE` and `verify BUNDLE`, the same in `facelite` and `facelite-build`."""
+    cli.command("inspect", cmd_inspect, "manifest, variants, tensors, offsets").add_argument("bundle")
+    v = cli.command("verify", cmd_verify, "schema, checksums and golden replay of every variant")
     v.add_argument("bundle")
-    v.set_defaults(fn=cmd_verify)
-    return p
+    v.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.debug:
-        os.environ["FACELITE_DEBUG"] = "1"
-    try:
-        return args.fn(args)
-    except UserError as exc:
-        return _fail(args, f"error: {exc}", 2)
-    except KeyboardInterrupt:
-        return _fail(args, "error: interrupted", 1)
-    except Exception as exc:  # a bug or an environment failure
-        return _fail(args, f"error: internal: {type(exc).__name__}: {exc}; rerun with --debug and report it", 1)
-
-
-def _fail(args, message: str, code: int) -> int:
-    if args.debug:
-        traceback.print_exc()
-    log(message)
-    if getattr(args, "json", False):
-        emit({"error": message[len("error: "):], "exit_code": code})
-    return code
+    return command_line().main(argv)
 
 
 if __name__ == "__main__":

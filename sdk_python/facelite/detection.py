@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .metrics import iou
+
 
 @dataclass(frozen=True)
 class Box:
@@ -61,15 +63,6 @@ class Box:
     def __repr__(self) -> str:
         return (f"Box(x={self.x:.1f}, y={self.y:.1f}, w={self.w:.1f}, h={self.h:.1f}, "
                 f"score={self.score:.3g})")
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes (0 when either is empty)."""
-    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    inter = ix * iy
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
 
 
 def nms(boxes: list[Box], iou_threshold: float = 0.4, max_boxes: int | None = None) -> list[Box]:
@@ -161,7 +154,3 @@ def decode_output(
         max_boxes=max_boxes, logits=output_spec.get("heatmap_activation", "sigmoid") == "logits",
     )
 
-
-def unletterbox(box: Box, scale: float, pad_x: float, pad_y: float) -> Box:
-    """A box in letterboxed input pixels → original image pixels (see preprocess.letterbox)."""
-    return Box((box.x - pad_x) / scale, (box.y - pad_y) / scale, box.w / scale, box.h / scale, box.score)

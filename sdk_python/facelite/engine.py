@@ -1,14 +1,31 @@
-"""One bundle variant running on LiteRT: variant choice, accelerator fallback, batching.
+"""One LiteRT model running: variant choice, accelerator fallback, batching, timing hook.
 
-Why a class of its own: every task (classify, detect, landmarks, evaluate, verify)
-needs the same four things done the same way — pick the variant that suits the
-accelerator, load its sha256-checked bytes, convert float inputs to the tensor's
-quantized dtype and back, and reuse one interpreter across calls.
+Why a class of its own: every task (classify, detect, landmarks, evaluate, verify), the
+toolchain (running freshly converted variants) and the bench need the same things done
+the same way — pick the variant that suits the accelerator, load its sha256-checked bytes,
+convert float inputs to the tensor's quantized dtype and back, and reuse one interpreter
+across calls. This module is the only code in the project that imports or calls LiteRT
+(`ai_edge_litert`, or the legacy `tflite_runtime`); everything else goes through `Engine`.
 
 Accelerators: `gpu`/`npu` are tried through LiteRT's `CompiledModel`; when that fails
 (no GPU/NPU runtime on this host, unsupported ops) the engine falls back to the CPU
 interpreter and says why in `engine.info.fallback_reason`. `auto` tries NPU, then GPU,
-then CPU, only with variants the build's compatibility gate marked as supported.
+then CPU, only with variants the build's compatibility gate marked as supported. Which
+variant each accelerator prefers is `PREFERENCE`, applied by `choose_variant` (the one
+rule: the bench and the CLI ask it too).
+
+Native logs: LiteRT's C++ side prints INFO lines straight to file descriptor 2 ("INFO:
+Created TensorFlow Lite XNNPACK delegate for CPU.", dozens of lines when probing a
+GPU/NPU, more when a compiled model is released). They are kept off the terminal: fd 2
+is pointed at /dev/null (`quiet_native_stderr`) while interpreters and compiled models
+are created, resized or released — and, once a GPU/NPU compiled model has existed, for
+interpreter shutdown, where LiteRT tears down its environment — unless the environment
+variable `FACELITE_VERBOSE` (set by every CLI's `--verbose`) or `FACELITE_DEBUG` is
+non-empty. Python's own `sys.stderr` is flushed before each redirect.
+
+Timing: `bind(x)` sets one input and returns the raw invoke as a zero-argument callable
+(the interpreter's `invoke`, or the CompiledModel's run on pre-made buffers), so a timer
+around it measures LiteRT alone; `outputs()` reads what the last bound invoke produced.
 
 Example:
 
@@ -18,21 +35,29 @@ Example:
     >>> eng.info.variant, eng.info.accelerator                                  # doctest: +SKIP
     ('fp32', 'cpu')
     >>> probs = eng.run(x)[0]        # x: float32 (N, H, W, C) from facelite.preprocess  # doctest: +SKIP
+    >>> invoke = eng.bind(x[:1]); invoke(); probs1 = eng.outputs()[0]            # doctest: +SKIP
+    >>> Engine.from_bytes(tflite_bytes).input_details[0].dtype                   # doctest: +SKIP
+    dtype('int8')
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
 import sys
+import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .bundle import Bundle
 from .errors import BundleError, UserError
+from .options import Accelerator
 from .preprocess import dequantize, quantize
 
 try:  # LiteRT (ai-edge-litert) is the runtime; tflite_runtime is the legacy fallback.
@@ -44,7 +69,7 @@ except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is
 
     RUNTIME = "tflite_runtime"
 
-ACCELERATORS = ("auto", "cpu", "gpu", "npu")
+ACCELERATORS = tuple(a.value for a in Accelerator)
 
 # Variant preference per accelerator (first present and compatible wins).
 PREFERENCE = {
@@ -52,6 +77,12 @@ PREFERENCE = {
     "gpu": ("fp16", "fp32"),
     "cpu": ("fp32", "dynamic", "fp16", "int8"),
 }
+
+# The order `auto` tries accelerators in.
+AUTO_ORDER = ("npu", "gpu", "cpu")
+
+VERBOSE_ENV = ("FACELITE_VERBOSE", "FACELITE_DEBUG")
+"""Environment variables that, when non-empty, let LiteRT's native logs through."""
 
 # Accelerators whose CompiledModel creation failed in this process: name -> reason.
 # Probing a missing GPU/NPU runtime costs time, so it is done once per process.
@@ -74,41 +105,97 @@ class EngineInfo:
         return asdict(self)
 
 
-def choose_variant(bundle: Bundle, accelerator: str) -> str | None:
-    """The bundle variant to run on `accelerator`, or None if none is compatible."""
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization of a tensor: real = (q - zero_point) * scale."""
+
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One model input or output as LiteRT sees it.
+
+    `quantization` is None for float tensors (LiteRT reports scale 0 for them).
+    """
+
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    quantization: Quantization | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `inspect` form: name, shape, dtype name and quantization (no index)."""
+        q = self.quantization
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.name,
+                "quantization": None if q is None else {"scale": q.scale, "zero_point": q.zero_point}}
+
+
+def _tensor_info(detail: dict) -> TensorInfo:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return TensorInfo(
+        name=str(detail["name"]),
+        index=int(detail["index"]),
+        shape=tuple(int(v) for v in detail["shape"]),
+        dtype=np.dtype(detail["dtype"]),
+        quantization=Quantization(float(scale), int(zero_point)) if scale else None,
+    )
+
+
+def _accelerator_name(accelerator: Accelerator | str) -> str:
+    """'cpu' from 'cpu' or Accelerator.CPU; a UserError naming the choices otherwise."""
+    return Accelerator.parse(accelerator, "accelerator").value
+
+
+def choose_variant(bundle: Bundle, accelerator: Accelerator | str) -> str | None:
+    """The bundle variant to run on `accelerator`, or None if none is compatible.
+
+    The one variant-preference rule (`PREFERENCE`); `auto` takes the first accelerator of
+    `AUTO_ORDER` with a compatible variant, and the CPU runs any variant.
+    """
+    accelerator = _accelerator_name(accelerator)
+    if accelerator == "auto":
+        for acc in AUTO_ORDER:
+            name = choose_variant(bundle, acc)
+            if name is not None:
+                return name
+        return None
     for name in PREFERENCE[accelerator]:
         v = bundle.variants.get(name)
         if v is not None and v.compatible_with(accelerator):
             return name
-    if accelerator == "cpu":  # any variant runs on the CPU
+    if accelerator == "cpu" and bundle.variants:  # any variant runs on the CPU
         return sorted(bundle.variants)[0]
     return None
 
 
 class Engine:
-    """A loaded bundle variant; `run` takes float32 NHWC and returns float32 outputs.
+    """A loaded model; `run` takes float32 NHWC and returns float32 outputs.
 
     Args:
         bundle: an open `Bundle` (or a path to one).
         variant: `auto` or a variant name (`fp32`, `fp16`, `dynamic`, `int8`).
-        accelerator: `auto`, `cpu`, `gpu` or `npu` (see the module docstring).
+        accelerator: an `Accelerator` or its value, `auto`, `cpu`, `gpu` or `npu` (see the
+            module docstring).
         num_threads: CPU interpreter threads.
+
+    `Engine.from_bytes` loads a bare `.tflite` on the CPU instead (no bundle).
     """
 
     def __init__(self, bundle: Bundle | str | os.PathLike, variant: str = "auto",
-                 accelerator: str = "auto", num_threads: int = 2):
+                 accelerator: Accelerator | str = "auto", num_threads: int = 2):
         t0 = time.perf_counter()
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.open(bundle)
-        if accelerator not in ACCELERATORS:
-            raise UserError(
-                f"accelerator '{accelerator}': unknown; use one of {', '.join(ACCELERATORS)}"
-            )
+        self.name = self.bundle.name
+        accelerator = _accelerator_name(accelerator)
         if variant != "auto":
             self.bundle.variant(variant)  # BundleError naming the variants it has
         self.num_threads = int(num_threads)
         reasons: list[str] = []
-        candidates = ["npu", "gpu"] if accelerator == "auto" else [accelerator]
-        self._compiled = None
+        candidates = list(AUTO_ORDER) if accelerator == "auto" else [accelerator]
+        compiled = None
         ran, chosen = "cpu", None
         for acc in candidates:
             if acc == "cpu":
@@ -122,23 +209,14 @@ class Engine:
                 continue
             compiled, why = _try_compiled(self.bundle.variant_bytes(name), acc, name)
             if compiled is not None:
-                self._compiled, ran, chosen = compiled, acc, name
+                ran, chosen = acc, name
                 break
             reasons.append(f"{acc}: {why}")
         if chosen is None:
             chosen = variant if variant != "auto" else choose_variant(self.bundle, "cpu")
         self.variant = chosen
-        self._model_bytes = bytes(self.bundle.variant_bytes(chosen))  # sha256-checked
-        try:
-            self._interp = Interpreter(model_content=self._model_bytes, num_threads=self.num_threads)
-            self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise BundleError(
-                f"{self.bundle.path}: variant '{chosen}' does not load in LiteRT ({exc}); rebuild the bundle"
-            ) from None
-        self._input = self._interp.get_input_details()[0]
-        self._outputs = self._interp.get_output_details()
-        self._batch = int(self._input["shape"][0])
+        model = bytes(self.bundle.variant_bytes(chosen))  # sha256-checked
+        self._load(model, compiled, f"{self.bundle.path}: variant '{chosen}'", "rebuild the bundle")
         fallback = "; ".join(reasons) if reasons and ran == "cpu" and accelerator != "cpu" else None
         self.info = EngineInfo(
             variant=chosen,
@@ -149,6 +227,44 @@ class Engine:
             init_ms=(time.perf_counter() - t0) * 1000.0,
         )
 
+    @classmethod
+    def from_bytes(cls, tflite_bytes: bytes | memoryview, num_threads: int = 2,
+                   name: str = "model") -> Engine:
+        """A CPU engine for a bare `.tflite` (no bundle, no checksum): the toolchain's way
+        to run and inspect a freshly converted variant exactly as the runtime will.
+
+        `name` labels the model in errors, `repr` and `info.variant`.
+        """
+        t0 = time.perf_counter()
+        self = cls.__new__(cls)
+        self.bundle = None
+        self.name = self.variant = name
+        self.num_threads = int(num_threads)
+        self._load(bytes(tflite_bytes), None, f"model '{name}'", "re-export the .tflite")
+        self.info = EngineInfo(
+            variant=name,
+            accelerator_requested="cpu",
+            accelerator="cpu",
+            fallback_reason=None,
+            num_threads=self.num_threads,
+            init_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+        return self
+
+    def _load(self, model: bytes, compiled: Any, where: str, fix: str) -> None:
+        """Create the CPU interpreter (kept even beside a CompiledModel: it answers the
+        tensor-detail and signature questions) and remember the compiled model, if any."""
+        self._compiled = None if compiled is None else _CompiledHandle(compiled)
+        try:
+            with quiet_native_stderr():
+                self._interp = Interpreter(model_content=model, num_threads=self.num_threads)
+                self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"{where} does not load in LiteRT ({exc}); {fix}") from None
+        self._input = self._interp.get_input_details()[0]
+        self._outputs = self._interp.get_output_details()
+        self._batch = int(self._input["shape"][0])
+
     # -- tensor facts ------------------------------------------------------------
 
     @property
@@ -158,6 +274,16 @@ class Engine:
     @property
     def input_dtype(self) -> np.dtype:
         return np.dtype(self._input["dtype"])
+
+    @property
+    def input_details(self) -> list[TensorInfo]:
+        """Every model input (name, index, shape, dtype, quantization)."""
+        return [_tensor_info(d) for d in self._interp.get_input_details()]
+
+    @property
+    def output_details(self) -> list[TensorInfo]:
+        """Every model output, in `run` order (match roles with `output_names`)."""
+        return [_tensor_info(d) for d in self._outputs]
 
     @property
     def output_names(self) -> list[str]:
@@ -173,16 +299,9 @@ class Engine:
         return [by_index.get(d["index"], d["name"]) for d in self._outputs]
 
     def tensor_details(self) -> dict[str, Any]:
-        """Input/output names, shapes, dtypes and quantization (for `inspect`)."""
-
-        def desc(d):
-            scale, zp = d["quantization"]
-            return {"name": d["name"], "shape": [int(v) for v in d["shape"]],
-                    "dtype": np.dtype(d["dtype"]).name,
-                    "quantization": {"scale": float(scale), "zero_point": int(zp)} if scale else None}
-
-        return {"inputs": [desc(d) for d in self._interp.get_input_details()],
-                "outputs": [desc(d) for d in self._outputs]}
+        """Input/output names, shapes, dtypes and quantization as JSON (for `inspect`)."""
+        return {"inputs": [t.to_json() for t in self.input_details],
+                "outputs": [t.to_json() for t in self.output_details]}
 
     # -- running -----------------------------------------------------------------
 
@@ -192,12 +311,7 @@ class Engine:
         The interpreter is resized to the batch once per new batch size (and reused);
         a model that refuses resizing is looped sample by sample instead.
         """
-        x = np.asarray(x, np.float32)
-        if x.ndim == len(self.input_shape) - 1:
-            x = x[None]
-        expected = self.input_shape[1:]
-        if tuple(x.shape[1:]) != expected:
-            raise UserError(f"input shape {tuple(x.shape[1:])} does not match the model's {expected}")
+        x = self._check_input(x)
         if self._compiled is not None:
             return _stack([self._compiled_run(x[i : i + 1]) for i in range(len(x))])
         n = len(x)
@@ -207,13 +321,52 @@ class Engine:
 
     __call__ = run
 
+    def bind(self, x: np.ndarray) -> Callable[[], None]:
+        """Set one sample (float32 (1, H, W, C) or (H, W, C)) as the input and return the
+        raw invoke: a zero-argument callable that runs LiteRT and nothing else (no
+        quantization, copies or Python glue), for timing. Read its results with `outputs()`.
+
+        The binding holds until the next `bind` or `run` (which may overwrite the input).
+        """
+        x = self._check_input(x)
+        if len(x) != 1:
+            raise UserError(f"bind takes one sample; got a batch of {len(x)}")
+        if self._compiled is not None:
+            cm = self._compiled.model
+            inputs, outputs = self._compiled.buffers(self._quantize_input(x))
+            self._compiled.bound = (inputs, outputs)
+            return functools.partial(cm.run_by_index, 0, inputs, outputs)
+        if self._batch != 1 and not self._resize(1):  # pragma: no cover - batch-1 always resizes
+            raise UserError(f"{self.name}: the model does not accept a batch of 1")
+        self._interp.set_tensor(self._input["index"], self._quantize_input(x))
+        return self._interp.invoke
+
+    def outputs(self) -> list[np.ndarray]:
+        """The float32 outputs of the last invoke returned by `bind` (one per model output)."""
+        if self._compiled is not None:
+            if self._compiled.bound is None:
+                raise UserError("outputs() reads a bound invoke's results; call bind(x) first")
+            return self._read_compiled(self._compiled.bound[1])
+        return [self._dequantize(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if x.ndim == len(self.input_shape) - 1:
+            x = x[None]
+        expected = self.input_shape[1:]
+        if tuple(x.shape[1:]) != expected:
+            raise UserError(f"input shape {tuple(x.shape[1:])} does not match the model's {expected}")
+        return x
+
     def _resize(self, n: int) -> bool:
         try:
-            self._interp.resize_tensor_input(self._input["index"], [n, *self.input_shape[1:]], strict=False)
-            self._interp.allocate_tensors()
+            with quiet_native_stderr():
+                self._interp.resize_tensor_input(self._input["index"], [n, *self.input_shape[1:]], strict=False)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError):
-            self._interp.resize_tensor_input(self._input["index"], [self._batch, *self.input_shape[1:]])
-            self._interp.allocate_tensors()
+            with quiet_native_stderr():
+                self._interp.resize_tensor_input(self._input["index"], [self._batch, *self.input_shape[1:]])
+                self._interp.allocate_tensors()
             return False
         self._batch = n
         self._outputs = self._interp.get_output_details()
@@ -240,11 +393,11 @@ class Engine:
         return [self._dequantize(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
 
     def _compiled_run(self, x: np.ndarray) -> list[np.ndarray]:
-        cm = self._compiled
-        inputs = cm.create_input_buffers(0)
-        outputs = cm.create_output_buffers(0)
-        inputs[0].write(self._quantize_input(x))
-        cm.run_by_index(0, inputs, outputs)
+        inputs, outputs = self._compiled.buffers(self._quantize_input(x))
+        self._compiled.model.run_by_index(0, inputs, outputs)
+        return self._read_compiled(outputs)
+
+    def _read_compiled(self, outputs: Any) -> list[np.ndarray]:
         result = []
         for buf, d in zip(outputs, self._outputs):
             shape = [1, *[int(v) for v in d["shape"][1:]]]
@@ -254,7 +407,7 @@ class Engine:
 
     def __repr__(self) -> str:
         i = self.info
-        return f"Engine({self.bundle.name!r}, variant={i.variant!r}, accelerator={i.accelerator!r})"
+        return f"Engine({self.name!r}, variant={i.variant!r}, accelerator={i.accelerator!r})"
 
 
 def _stack(per_sample: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -271,36 +424,119 @@ def _try_compiled(model: memoryview, accelerator: str, variant: str):
         _UNAVAILABLE[accelerator] = f"LiteRT CompiledModel API unavailable ({exc})"
         return None, _UNAVAILABLE[accelerator]
     flag = HardwareAccelerator.GPU if accelerator == "gpu" else HardwareAccelerator.NPU
-    try:
-        with _quiet_native_stderr():
+    # Everything LiteRT creates here, including what a failed attempt leaves for the
+    # exception to release, is created and destroyed inside the quiet block.
+    with quiet_native_stderr():
+        try:
             cm = CompiledModel.from_buffer(bytes(model), hardware_accel=flag)
-            full = cm.is_fully_accelerated()
-        if not full:
+            if cm.is_fully_accelerated():
+                global _COMPILED_USED
+                _COMPILED_USED = True
+                return cm, None
+            del cm
             return None, f"variant '{variant}' is only partly accelerated on the {accelerator.upper()}"
-        return cm, None
-    except Exception as exc:  # LiteRT raises RuntimeError/ValueError with backend text
-        msg = " ".join(str(exc).split())[:200] or type(exc).__name__
-        _UNAVAILABLE[accelerator] = f"{accelerator.upper()} not available on this host ({msg})"
-        return None, _UNAVAILABLE[accelerator]
+        except Exception as exc:  # LiteRT raises RuntimeError/ValueError with backend text
+            msg = " ".join(str(exc).split())[:200] or type(exc).__name__
+            _UNAVAILABLE[accelerator] = f"{accelerator.upper()} not available on this host ({msg})"
+    return None, _UNAVAILABLE[accelerator]
+
+
+class _CompiledHandle:
+    """Owns an Engine's CompiledModel so that its buffers are made, and the model is
+    released, inside `quiet_native_stderr`: LiteRT logs INFO lines ("Creating LiteRT
+    environment", "DestroyAccelerator") at both. A callable from `Engine.bind` keeps the
+    model alive (and its release unquiet) for as long as it lives itself."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.bound: tuple[Any, Any] | None = None  # (inputs, outputs) of the last `bind`
+        _LIVE_HANDLES.add(self)
+
+    def buffers(self, x: np.ndarray) -> tuple[Any, Any]:
+        """Fresh (input buffers, output buffers) of signature 0, `x` written to the first
+        input (the first write creates LiteRT's buffer environment, which logs too)."""
+        with quiet_native_stderr():
+            inputs, outputs = self.model.create_input_buffers(0), self.model.create_output_buffers(0)
+            inputs[0].write(x)
+        return inputs, outputs
+
+    def release(self) -> None:
+        model, bound, self.model, self.bound = self.model, self.bound, None, None
+        if model is not None:
+            with quiet_native_stderr():
+                del model, bound
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
+            pass
+
+
+_LIVE_HANDLES: weakref.WeakSet[_CompiledHandle] = weakref.WeakSet()
+_COMPILED_USED = False  # a GPU/NPU CompiledModel was created in this process
+
+
+@atexit.register
+def _quiet_exit() -> None:
+    """Release live compiled models quietly; then, once a CompiledModel has existed in
+    this process, keep fd 2 on /dev/null for the rest of interpreter shutdown, where
+    LiteRT destroys its global environment with more INFO lines. (Python has printed any
+    uncaught traceback before atexit handlers run.)"""
+    for handle in list(_LIVE_HANDLES):
+        handle.release()
+    if _COMPILED_USED and not native_logs_wanted():
+        try:
+            sys.stderr.flush()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def native_logs_wanted() -> bool:
+    """True when `FACELITE_VERBOSE` or `FACELITE_DEBUG` is set to a non-empty value."""
+    return any(os.environ.get(name) for name in VERBOSE_ENV)
+
+
+# fd 2 is process-wide: one lock and a depth count so that concurrent or nested quiet
+# blocks never save the /dev/null descriptor as "the real stderr".
+_QUIET_LOCK = threading.RLock()
+_quiet_depth = 0
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence LiteRT's native probe logs (dozens of lines) unless FACELITE_DEBUG is set."""
-    if os.environ.get("FACELITE_DEBUG"):
+def quiet_native_stderr():
+    """Point file descriptor 2 at /dev/null for the block (LiteRT's native INFO lines),
+    unless `native_logs_wanted()`. Python-level writes to sys.stderr are flushed first."""
+    global _quiet_depth
+    if native_logs_wanted():
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _QUIET_LOCK:
+        if _quiet_depth:
+            _quiet_depth += 1
+            try:
+                yield
+            finally:
+                _quiet_depth -= 1
+            return
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no fd 2 (embedded, closed stderr)
+            saved = None
+        if saved is None:
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        _quiet_depth = 1
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+            _quiet_depth = 0

@@ -1,7 +1,7 @@
 """Error types shared by every facelite command.
 
 `UserError` and its subclasses are problems the user can fix (a bad path, a bad
-recipe, a tampered bundle): CLIs print their message without a traceback and exit 2.
+manifest, a tampered bundle): CLIs print their message without a traceback and exit 2.
 Anything else is a bug or an environment failure and exits 1.
 """
 
@@ -24,7 +24,3 @@ class ImageError(UserError):
 
 class DataError(UserError):
     """A dataset folder is missing, empty or holds unreadable files."""
-
-
-class RecipeError(UserError):
-    """A recipe file is malformed or names unknown keys or values."""

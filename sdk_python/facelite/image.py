@@ -33,9 +33,6 @@ from .errors import ImageError
 MAX_PIXELS = 50_000_000
 """Largest image (width × height) accepted: 50 megapixels, about 150 MB decoded."""
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
-"""Suffixes a directory scan treats as images."""
-
 
 def load_image(source: str | os.PathLike | bytes | np.ndarray) -> np.ndarray:
     """Path, encoded bytes or array → BGR uint8 (H, W, 3), or `ImageError` saying what is wrong.
@@ -205,11 +202,3 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
     if 256 in dims and 257 in dims:
         return dims[256], dims[257]
     return None
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly in `folder`, sorted by name (hidden files skipped)."""
-    return sorted(
-        p for p in Path(folder).iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-    )

@@ -6,42 +6,42 @@ model and `facelite evaluate` use); detectors convert their own boxes to it
 a `margin`; the model sees `preprocess.crop_square(image, box, margin)` and outputs 68
 (x, y) pairs in [0, 1] of that square crop, mapped back here to image pixels.
 
-By default the shipped `models/landmarks/landmarks.flb` is used. Without a bundle (none
-shipped, or `use_shipped_bundle=False`) and with `use_stand_in`, `FaceLandmarker` fits
-`mean_shape.MEAN_SHAPE` into the box and marks the result
+By default the shipped `landmarks` bundle is used, and a missing bundle is a
+BundleError. Only when asked (`stand_in="if_missing"` or `"always"`) does
+`FaceLandmarker` fit `mean_shape.MEAN_SHAPE` into the box instead, marking the result
 `source == "mean-shape-stand-in"`: regions and alignment then work, but the points do
 not follow the actual face.
 
 Example:
 
     >>> import numpy as np
-    >>> from facelite.landmarker import FaceLandmarker, FaceLandmarkerOptions
+    >>> from facelite import BaseOptions, FaceLandmarker, FaceLandmarkerOptions
     >>> image, box = np.zeros((200, 200, 3), np.uint8), (50, 50, 100, 100)
-    >>> lm = FaceLandmarker.create_from_options(FaceLandmarkerOptions(accelerator="cpu"))
+    >>> lm = FaceLandmarker.create_from_options(FaceLandmarkerOptions(base_options=BaseOptions(accelerator="cpu")))
     >>> r = lm.detect(image, box)                      # the shipped landmarks bundle
     >>> r.points.shape, r.source
     ((68, 2), 'bundle:landmarks')
-    >>> stand_in = FaceLandmarker.create_from_options(FaceLandmarkerOptions(use_shipped_bundle=False))
+    >>> stand_in = FaceLandmarker.create_from_options(FaceLandmarkerOptions(stand_in="always"))
     >>> stand_in.detect(image, box).source
     'mean-shape-stand-in'
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from .bundle import Bundle
-from .classifier import default_bundle
-from .engine import Engine
 from .errors import BundleError
 from .image import load_image
 from .mean_shape import fit_to_box
-from .preprocess import crop_square, preprocess
+from .options import StandIn, TaskOptions
+from .preprocess import normalize, prepare_pixels
+from .tasks import get_task
+from .vision_task import VisionTask
 
 STAND_IN = "mean-shape-stand-in"
+_LANDMARKS = get_task("landmarks")
 
 
 @dataclass(frozen=True)
@@ -55,58 +55,45 @@ class LandmarksResult:
         return {"points": np.round(self.points, 2).tolist(), "source": self.source}
 
 
-@dataclass
-class FaceLandmarkerOptions:
+@dataclass(frozen=True, kw_only=True)
+class FaceLandmarkerOptions(TaskOptions):
     """Attributes:
-        bundle_path: landmarks `.flb`; None → `models/landmarks/landmarks.flb` if present
-            (and `use_shipped_bundle`).
-        use_shipped_bundle: with no `bundle_path`, look for the shipped bundle under
-            `models/`; False → no bundle (what `FaceAnalyzer` asks for when its explicit
-            `bundles_dir` has no landmarks bundle).
-        use_stand_in: when no bundle is found, fit the mean shape instead of failing.
-        variant, accelerator, num_threads: as for every bundle task.
+        base_options: bundle, variant, accelerator, threads; no bundle path means the
+            shipped `landmarks` bundle.
+        stand_in: when the mean face shape is fitted instead of running a bundle:
+            `never` (default: no bundle is a BundleError), `if_missing`, or `always`
+            (see `StandIn`).
     """
 
-    bundle_path: str | os.PathLike | None = None
-    use_shipped_bundle: bool = True
-    use_stand_in: bool = True
-    variant: str = "auto"
-    accelerator: str = "auto"
-    num_threads: int = 2
+    stand_in: StandIn | str = StandIn.NEVER
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "stand_in", StandIn.parse(self.stand_in, "stand_in"))
 
 
-def landmark_input(image: np.ndarray, box, spec) -> tuple[np.ndarray, np.ndarray]:
-    """(model input (H, W, C), crop origin (x0, y0, side)) for one extent box; shared with evaluate."""
-    crop, origin = crop_square(image, tuple(box)[:4], spec.margin)
-    return preprocess(crop, spec), origin
-
-
-class FaceLandmarker:
+class FaceLandmarker(VisionTask):
     """Face box (extent convention) → 68 landmarks."""
 
+    options_type = FaceLandmarkerOptions
+
     def __init__(self, options: FaceLandmarkerOptions):
-        self.options = options
-        path = options.bundle_path or default_bundle("landmarks")
-        self.engine: Engine | None = None
-        if options.bundle_path is not None or (options.use_shipped_bundle and os.path.exists(path)):
-            bundle = Bundle.open(path)
-            if bundle.task != "landmarks":
-                raise BundleError(f"{bundle.path}: is a '{bundle.task}' bundle; FaceLandmarker needs 'landmarks'")
-            self.engine = Engine(bundle, options.variant, options.accelerator, options.num_threads)
-            self.spec = bundle.input_spec
-            self.source = f"bundle:{bundle.name}"
-        elif options.use_stand_in:
+        super().__init__(options)
+        bundle = None
+        if options.stand_in is not StandIn.ALWAYS:
+            bundle = self._open_bundle("landmarks", "landmarks", optional=True)
+            if bundle is None and options.stand_in is StandIn.NEVER:
+                raise BundleError(
+                    "no landmarks bundle: none given and none shipped with facelite; pass "
+                    "FaceLandmarkerOptions(base_options=BaseOptions(bundle_path=...)), reinstall facelite, "
+                    "or ask for the mean-shape stand-in with FaceLandmarkerOptions(stand_in='if_missing')")
+        self.is_stand_in = bundle is None
+        if self.is_stand_in:
             self.source = STAND_IN
-        else:
-            raise BundleError(f"{path}: no landmarks bundle; build one or pass bundle_path")
-
-    @classmethod
-    def create_from_options(cls, options: FaceLandmarkerOptions) -> "FaceLandmarker":
-        return cls(options)
-
-    @property
-    def info(self):
-        return self.engine.info if self.engine else None
+            return
+        self._engine(bundle)
+        self.spec = bundle.input_spec
+        self.source = f"bundle:{bundle.name}"
 
     def detect(self, image, box) -> LandmarksResult:
         """One face: image (path or array) and its extent box (x, y, w, h) → LandmarksResult."""
@@ -114,14 +101,18 @@ class FaceLandmarker:
 
     def detect_batch(self, image: np.ndarray, boxes) -> list[LandmarksResult]:
         """Every box of one image in a single batched model call."""
+        self._check_open()
         if not boxes:
             return []
-        if self.engine is None:
+        if self.is_stand_in:
             return [LandmarksResult(fit_to_box(tuple(b)[:4]), STAND_IN) for b in boxes]
-        crops, origins = zip(*(landmark_input(image, b, self.spec) for b in boxes))
-        return [LandmarksResult(pts, self.source) for pts in self.points_from_tensor(np.stack(crops), origins)]
+        crops, placements = zip(*(prepare_pixels(image, self.spec, b) for b in boxes))
+        x = np.stack([normalize(c, self.spec) for c in crops])
+        return [LandmarksResult(pts, self.source) for pts in self.points_from_tensor(x, placements)]
 
-    def points_from_tensor(self, x: np.ndarray, origins) -> list[np.ndarray]:
-        """Preprocessed crops (N, H, W, C) + crop origins (x0, y0, side) → image points."""
-        out = self.engine.run(x)[0].reshape(len(x), -1, 2)
-        return [o[:2] + pts * o[2] for pts, o in zip(out, origins)]
+    def points_from_tensor(self, x: np.ndarray, placements) -> list[np.ndarray]:
+        """Preprocessed crops (N, H, W, C) + their Placements → (68, 2) image points each
+        (decoded by the landmarks task's rules, `tasks.LandmarksTask`)."""
+        self._check_open()
+        points = _LANDMARKS.points(self.engine.run(x)[0])
+        return [_LANDMARKS.to_image(pts, p, self.spec) for pts, p in zip(points, placements)]

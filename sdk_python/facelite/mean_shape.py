@@ -1,4 +1,4 @@
-"""A constant 68-point mean face shape: the landmarker's stand-in until a bundle ships.
+"""A constant 68-point mean face shape: the landmarker's stand-in, run only when asked for.
 
 Computed once (not at import time) from all 1,207 faces of the 300W `afw` and
 `helen_train` folders: each face's points normalised to their own extent box (min/max of

@@ -1,32 +1,69 @@
-"""Where shared data, weights and shipped models live.
+"""Where the shipped bundles are found, in an installed facelite and in a checkout alike.
 
-Datasets and ImageNet weights are never copied into the repo: they are read from the
-`shared/` folder that sits beside the checkout, or from `FACELITE_DATA` (datasets) and
-`FACELITE_WEIGHTS` (backbone weights) when set.
+The four reference bundles live in the repository at `models/<name>/<name>.flb`. They
+are package data of the wheel: pyproject maps the package `facelite_models` onto the
+`models/` folder, so `pip install .` copies them into site-packages and an editable
+install (`make setup`) points at the checkout's own files. Nothing here is derived from
+where the source tree happens to be.
+
+`FACELITE_BUNDLES` overrides the installed bundles: a folder laid out the same way
+(`<dir>/<name>/<name>.flb`), e.g. to try freshly built bundles without reinstalling.
+
+    >>> from facelite.paths import shipped_bundle
+    >>> shipped_bundle("expression")   # doctest: +SKIP
+    PosixPath('.../site-packages/facelite_models/expression/expression.flb')
+    >>> shipped_bundle("no-such-model") is None
+    True
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO_ROOT / "models"
+from .errors import BundleError
+
+BUNDLES_ENV = "FACELITE_BUNDLES"
+"""Environment variable naming a folder of `<name>/<name>.flb` bundles used instead of the installed ones."""
+
+SHIPPED_PACKAGE = "facelite_models"
+"""The package whose data files are the shipped bundles (pyproject maps it onto `models/`)."""
 
 
-def data_root() -> Path:
-    """`FACELITE_DATA`, else `../shared/data` beside the checkout."""
-    env = os.environ.get("FACELITE_DATA")
-    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+def shipped_bundles_dir() -> Path:
+    """The folder holding `<name>/<name>.flb` for every shipped bundle.
+
+    `FACELITE_BUNDLES` when set, else the installed `facelite_models` package. Raises
+    BundleError (never falls back to a stand-in) when the setting names no folder or the
+    bundles were not installed.
+    """
+    env = os.environ.get(BUNDLES_ENV)
+    if env:
+        root = Path(env).expanduser()
+        if not root.is_dir():
+            raise BundleError(
+                f"{BUNDLES_ENV}={env}: no such folder; point it at a folder holding "
+                "<name>/<name>.flb bundles, or unset it to use the installed ones"
+            )
+        return root
+    try:
+        root = importlib.resources.files(SHIPPED_PACKAGE)
+    except ModuleNotFoundError:
+        raise BundleError(
+            f"the shipped bundles are not installed (no '{SHIPPED_PACKAGE}' package): reinstall "
+            f"facelite (`pip install .` in a checkout), or set {BUNDLES_ENV} to a folder holding "
+            "<name>/<name>.flb bundles"
+        ) from None
+    if not isinstance(root, Path):
+        raise BundleError(
+            f"the shipped bundles are installed inside an archive ({root}), which LiteRT cannot "
+            f"memory-map; install facelite unpacked or set {BUNDLES_ENV}"
+        )
+    return root
 
 
-def weights_root() -> Path:
-    """`FACELITE_WEIGHTS`, else the `weights/` folder next to the data root."""
-    env = os.environ.get("FACELITE_WEIGHTS")
-    return Path(env).expanduser() if env else data_root().parent / "weights"
-
-
-def resolve(path: str | os.PathLike, root: Path) -> Path:
-    """Absolute paths stay; relative ones are taken under `root`."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else root / p
+def shipped_bundle(name: str) -> Path | None:
+    """`<shipped_bundles_dir()>/<name>/<name>.flb`, or None when no such bundle is there."""
+    path = shipped_bundles_dir() / name / f"{name}.flb"
+    return path if path.is_file() else None

@@ -34,7 +34,7 @@ Example:
     ((4, 4, 3), 1.0)
     >>> pixels, placement = prepare_pixels(np.zeros((20, 40, 3), np.uint8),
     ...                                    InputSpec((1, 10, 10, 3), "rgb", "bilinear", (0,) * 3, (1,) * 3, "letterbox"))
-    >>> placement.to_image([[0.0, 2.5]]).tolist()     # input pixel (0, 2.5) → image pixel
+    >>> placement.to_image([[0.0, 2.0]]).tolist()     # top-left of the picture, below 2 rows of padding
     [[0.0, 0.0]]
 """
 

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from .classifier import Classification, ClassifierOptions, ImageClassifier
+from .image import load_image
 from .regions import region_mask
 
 SKIN_REGIONS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
@@ -74,9 +75,9 @@ def redness(image_bgr: np.ndarray, regions: dict[str, np.ndarray]) -> tuple[floa
     return mean_a_star(image_bgr, union), per_region
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class SkinClassifierOptions(ClassifierOptions):
-    """Options for `SkinClassifier` (defaults to `models/acne/acne.flb`)."""
+    """Options for `SkinClassifier` (no bundle path: the shipped `acne` bundle)."""
 
 
 class SkinClassifier(ImageClassifier):
@@ -90,24 +91,17 @@ class SkinClassifier(ImageClassifier):
         {'acne_severity': 0.4, 'redness': 14.2}
     """
 
-    default_name = "acne"
-
-    @staticmethod
-    def _options_type():
-        return SkinClassifierOptions
+    shipped_name = "acne"
+    options_type = SkinClassifierOptions
 
     def analyze(self, image, box=None, regions: dict[str, np.ndarray] | None = None) -> SkinResult:
         """Face image [+ box, + landmark regions] → SkinResult.
 
         Without regions, redness is measured over the box (or the whole image).
         """
-        from .image import load_image
-
         pixels = load_image(image)
         acne = self.classify(pixels, box)
         return skin_result(pixels, acne, box, regions)
-
-    classify_skin = analyze
 
 
 def acne_severity(acne: Classification) -> float:

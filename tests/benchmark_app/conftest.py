@@ -2,11 +2,10 @@
 and helpers to start a real server / agent on loopback.
 
 The tiny bundle is a real tf-keras conv net (4 pattern classes on 32x32 grey images),
-trained for a few seconds, converted to fp32 and full-int8 .tflite and written with
-golden vectors by `fixture_bundles.build_pattern_classifier` (tests/fixture_bundles.py,
-shared with the other test folders). The tests never use a shipped `models/*` bundle;
-set FACELITE_BENCH_TEST_BUNDLE to force a path, or FACELITE_BENCH_TEST_CACHE to reuse
-the built bundle between local runs.
+converted to fp32 and full-int8 .tflite with golden vectors; it is committed as
+tests/fixtures/bundles/tiny.flb (written by `fixture_bundles.build_pattern_classifier`
+through scripts/make_fixture_bundles.py), so these tests need no TensorFlow. They never
+use a shipped bundle; set FACELITE_BENCH_TEST_BUNDLE to force another path.
 """
 
 from __future__ import annotations
@@ -21,20 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from fixture_bundles import build_pattern_classifier, write_labelled_folder
+from fixture_bundles import fixture_bundle, write_labelled_folder
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory) -> Path:
+def tiny_bundle() -> Path:
     forced = os.environ.get("FACELITE_BENCH_TEST_BUNDLE")
-    if forced:
-        return Path(forced)
-    cache = os.environ.get("FACELITE_BENCH_TEST_CACHE")  # reuse between local runs
-    if cache and (Path(cache) / "tiny.flb").exists():
-        return Path(cache) / "tiny.flb"
-    out = Path(cache) if cache else tmp_path_factory.mktemp("bundle")
-    out.mkdir(parents=True, exist_ok=True)
-    return build_pattern_classifier(out / "tiny.flb")
+    return Path(forced) if forced else fixture_bundle("tiny")
 
 
 @pytest.fixture(scope="session")

@@ -142,3 +142,24 @@ def test_real_adb_client_discovery():
         assert all(d["id"].startswith("adb:") for d in found)
     finally:
         subprocess.run([real.path, "kill-server"], capture_output=True, timeout=20)
+
+
+def test_user_errors_with_json_print_one_json_document(tmp_path):
+    p = bench("run", tmp_path / "missing.flb", "--json")
+    doc = json.loads(p.stdout)
+    assert p.returncode == 2 and doc["exit_code"] == 2 and "no such bundle file" in doc["error"]
+    p = bench("run", tmp_path / "missing.flb", "--runs", "0", "--json")
+    assert p.returncode == 2 and "argument --runs: must be a whole number >= 1" in json.loads(p.stdout)["error"]
+
+
+@pytest.mark.parametrize("raised, code", [(KeyboardInterrupt, 130), (RuntimeError("boom"), 1)])
+def test_ctrl_c_exits_130_and_a_crash_exits_1_with_one_json_document(monkeypatch, capsys, raised, code):
+    from facelite_bench import cli
+
+    def devices(a, out):
+        raise raised
+
+    monkeypatch.setattr(cli, "cmd_devices", devices)
+    assert cli.main(["devices", "--json"]) == code
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["exit_code"] == code and "Traceback" not in captured.err

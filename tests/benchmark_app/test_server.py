@@ -224,6 +224,6 @@ def test_run_against_server(srv, tiny_bundle, tmp_path):
 
 
 def test_binds_loopback_by_default():
-    from facelite_bench.cli import parser
+    from facelite_bench.cli import command_line
 
-    assert parser().parse_args(["serve"]).host == "127.0.0.1"
+    assert command_line().parser.parse_args(["serve"]).host == "127.0.0.1"

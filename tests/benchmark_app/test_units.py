@@ -1,18 +1,23 @@
-"""Fast unit tests: stats, PSNR, parsers (benchmark_model log, adb output), SVG, store."""
+"""Fast unit tests: stats, the invoke-only timing loop, parity figures, parsers (benchmark_model
+log, adb output), SVG, store."""
 
+import shutil
 import time
 import xml.dom.minidom
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from facelite_bench import plots
+from facelite import metrics
+from facelite.engine import EngineInfo
+from facelite.errors import DataError
+from facelite_bench import parity, plots
 from facelite_bench.devices import DeviceError, resolve
 from facelite_bench.devices import benchmark_model as bm
 from facelite_bench.devices.adb import parse_devices, parse_getprop
-from facelite_bench.measure import latency_stats
-from facelite_bench.parity import psnr_db
+from facelite_bench.measure import Loaded, latency_stats, time_invokes
 from facelite_bench.store import MIGRATIONS, Store
 
 HERE = Path(__file__).parent
@@ -25,10 +30,67 @@ def test_latency_stats():
     assert s["std_ms"] == pytest.approx(np.std(np.arange(1, 101)), rel=1e-4)
 
 
-def test_psnr():
-    ref = np.array([0.0, 0.5, 1.0])
-    assert psnr_db(ref, ref + 0.01, peak=1.0) == pytest.approx(40.0)
-    assert psnr_db(ref, ref) == float("inf")
+class CountingEngine:
+    """Stands in for facelite.engine.Engine: counts what the timing loop calls."""
+
+    def __init__(self):
+        self.info = EngineInfo("fp32", "cpu", "cpu", None, 1, 12.5)
+        self.bound, self.invokes = [], 0
+
+    def bind(self, x):
+        self.bound.append(np.array(x))
+        return self._invoke
+
+    def _invoke(self):
+        self.invokes += 1
+
+    def run(self, x):
+        raise AssertionError("the timing loop must time the bound invoke, not run()")
+
+
+def test_timing_loop_times_only_the_engines_bound_invoke():
+    eng = CountingEngine()
+    x = np.zeros((3, 4, 4, 1), np.float32)
+    r = time_invokes(Loaded(eng), x, runs=7, warmup=2)
+    assert len(eng.bound) == 1 and eng.bound[0].shape == (1, 4, 4, 1)   # one sample bound, once
+    assert eng.invokes == 1 + 2 + 7                                    # first + warm-up + timed
+    assert len(r["samples_ms"]) == 7 and r["init_ms"] == 12.5
+
+
+def fake_bundle(task="classification", kind="probabilities", golden=None):
+    return SimpleNamespace(name="fake", task=task, manifest={"output": {"kind": kind}},
+                           has_golden=golden is not None, golden=lambda: golden)
+
+
+def test_parity_of_identical_outputs_is_null_psnr_and_flagged_identical():
+    gin = np.random.default_rng(0).uniform(size=(5, 3)).astype(np.float32)
+    gout = gin / gin.sum(1, keepdims=True)
+    res = parity.parity(fake_bundle(golden=(gin, gout)), lambda x: gout.copy())
+    assert res["psnr_db"] is None and res["identical"] is True and res["psnr_good"] is True
+    assert res["top1_agreement"] == 1.0 and res["max_abs_err"] == 0.0 and res["n_golden"] == 5
+
+
+def test_parity_psnr_is_the_runtime_metric_of_the_variant_against_fp32():
+    """metrics.psnr_db(outputs, reference): the peak is the fp32 reference's range (the old
+    bench copy had the arguments the other way round)."""
+    ref = np.array([[0.0, 4.0], [2.0, 1.0]], np.float32)
+    out = np.array([[0.5, 3.0], [1.5, 2.0]], np.float32)
+    res = parity.compare(out, ref, fake_bundle(kind="logits"))
+    assert res["psnr_db"] == metrics.psnr_db(out, ref) != metrics.psnr_db(ref, out)
+    assert res["max_abs_err"] == 1.0 and res["top1_agreement"] == 0.5
+    probs = parity.compare(np.array([[0.51, 0.49]]), np.array([[0.5, 0.5]]), fake_bundle())
+    assert probs["psnr_db"] == pytest.approx(40.0) and "identical" not in probs
+
+
+def test_parity_of_a_task_without_classes_has_no_top1_agreement():
+    ref = np.zeros((2, 136), np.float32)
+    res = parity.compare(ref + 0.01, ref, fake_bundle(task="landmarks", kind="coordinates"))
+    assert res["top1_agreement"] is None and res["psnr_db"] is not None
+
+
+def test_labelled_folder_for_a_model_without_labels_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="without labels"):
+        parity.load_labelled_folder(tmp_path, fake_bundle(task="landmarks"))
 
 
 def test_benchmark_model_log_parse():
@@ -95,3 +157,20 @@ def test_store_wal_migrations_and_requeue(tmp_path):
     job = st.claim_job("agent:a:2", lease_s=30, device="agent:a")
     assert st.finish_job(jid, "agent:a:2", {"avg_ms": 1.0})
     assert Store(tmp_path / "s.db").get_job(jid)["result"] == {"avg_ms": 1.0}
+
+
+def test_labelled_folder_is_read_recursively_and_prepared_by_the_runtime(tiny_bundle, labelled_dir, tmp_path):
+    from facelite.bundle import Bundle
+    from facelite.preprocess import prepare
+
+    root = tmp_path / "data"
+    shutil.copytree(labelled_dir, root)
+    (root / "checker" / "more").mkdir()
+    shutil.copy(root / "checker" / "0.png", root / "checker" / "more" / "deep.png")
+    bundle = Bundle.open(tiny_bundle)
+    x, y = parity.load_labelled_folder(root, bundle)
+    files = sorted(p for p in root.rglob("*.png"))
+    assert len(x) == len(y) == len(files) == 25
+    deep = [i for i, label in enumerate(y) if label == bundle.labels.index("checker")][-1]
+    np.testing.assert_array_equal(x[deep], prepare(root / "checker" / "more" / "deep.png", bundle.input_spec))
+    assert sorted(bundle.labels[i] for i in y) == sorted(p.relative_to(root).parts[0] for p in files)

@@ -1,26 +1,37 @@
 """Every bundle under models/ is what its recipe builds: four verified variants, a card,
-per-variant goldens, and the recipe hash of the committed recipe file."""
+per-variant goldens, and the recipe hash of the committed recipe file; and facelite
+finds exactly these files as its shipped bundles."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
 import pytest
 
 from facelite.bundle import VARIANT_NAMES, Bundle
-from facelite.paths import MODELS_DIR
+from facelite.paths import BUNDLES_ENV, shipped_bundle
 from facelite.verify import verify_bundle
 
-SHIPPED = sorted(p.name for p in MODELS_DIR.iterdir() if (p / "recipe.toml").is_file())
+MODELS = Path(__file__).resolve().parents[2] / "models"
+SHIPPED = sorted(p.name for p in MODELS.iterdir() if (p / "recipe.toml").is_file())
 
 
 def test_the_four_reference_models_are_shipped():
     assert SHIPPED == ["acne", "expression", "face_detector", "landmarks"]
 
 
+@pytest.mark.skipif(BUNDLES_ENV in os.environ, reason=f"{BUNDLES_ENV} points facelite at other bundles")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_facelite_finds_the_committed_bundle_as_its_shipped_bundle(name):
+    found = shipped_bundle(name)
+    assert found is not None and found.read_bytes() == (MODELS / name / f"{name}.flb").read_bytes()
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_bundle_was_built_from_the_committed_recipe(name):
-    folder = MODELS_DIR / name
+    folder = MODELS / name
     with Bundle.open(folder / f"{name}.flb") as b:
         assert b.manifest["build"]["recipe_sha256"] == hashlib.sha256((folder / "recipe.toml").read_bytes()).hexdigest()
         assert sorted(b.variants) == sorted(VARIANT_NAMES)
@@ -33,5 +44,5 @@ def test_shipped_bundle_was_built_from_the_committed_recipe(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_bundle_verifies_every_variant(name):
-    report = verify_bundle(MODELS_DIR / name / f"{name}.flb")
+    report = verify_bundle(MODELS / name / f"{name}.flb")
     assert report["ok"], report["problems"]

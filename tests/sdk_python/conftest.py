@@ -1,11 +1,12 @@
-"""Session fixtures: tiny real bundles (built by tests/fixture_bundles.py) and bundle folders.
+"""Session fixtures: the committed tiny bundles (tests/fixtures/bundles/) and bundle folders.
 
-TensorFlow is imported only inside the bundle builders (after `facelite_build`), never by
-the runtime under test; the no-TensorFlow guarantee is checked in a fresh subprocess.
+The tiny bundles are files in the repo, written by `scripts/make_fixture_bundles.py`, so
+these tests run without TensorFlow; the no-TensorFlow guarantee of the runtime itself is
+checked in a fresh subprocess (test_no_tensorflow.py).
 
 Two bundle folders for the analyzer and `facelite analyze`:
-- `shipped_bundles_dir`: the repo's shipped face_detector, landmarks and acne bundles plus
-  the fixture expression bundle (so tests never depend on models/expression existing);
+- `shipped_bundles_dir`: the shipped face_detector, landmarks and acne bundles plus the
+  fixture expression bundle (so tests never depend on the shipped expression model);
 - `stand_in_bundles_dir`: only the fixture expression bundle, so detector and landmarks
   are the stand-ins.
 """
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-import fixture_bundles as fb
-from facelite.paths import MODELS_DIR
+from fixture_bundles import fixture_bundle
+from facelite.paths import shipped_bundle
 
 ACNE_PHOTO = "acne04/level0/level0_1.jpg"
 SHIPPED = ("face_detector", "landmarks", "acne")
-"""Bundles committed under models/ that the runtime tests use as they ship."""
+"""Shipped bundles (package data, see facelite.paths) that the runtime tests use as they ship."""
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +33,10 @@ def data(shared_data) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundles(tmp_path_factory, data) -> dict[str, Path]:
+def bundles() -> dict[str, Path]:
     """{"expression": fp32+int8 classifier, "landmarks": fp32, "detector": fp32 heatmap} bundle paths."""
-    out = tmp_path_factory.mktemp("bundles")
-    return {
-        "expression": fb.build_classifier(out / "expression.flb", data),
-        "landmarks": fb.build_landmarks(out / "landmarks.flb"),
-        "detector": fb.build_detector(out / "face_detector.flb"),
-    }
+    return {"expression": fixture_bundle("expression"), "landmarks": fixture_bundle("landmarks"),
+            "detector": fixture_bundle("face_detector")}
 
 
 @pytest.fixture(scope="session")
@@ -56,22 +53,22 @@ def _models_dir(root: Path, bundles: dict[str, Path]) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped() -> dict[str, Path]:
-    """The shipped (committed) bundles: {name: models/<name>/<name>.flb}."""
-    paths = {name: MODELS_DIR / name / f"{name}.flb" for name in SHIPPED}
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    assert not missing, f"shipped bundles missing from the checkout: {missing}"
+    """The shipped bundles as facelite finds them: {name: facelite.paths.shipped_bundle(name)}."""
+    paths = {name: shipped_bundle(name) for name in SHIPPED}
+    missing = [name for name, p in paths.items() if p is None]
+    assert not missing, f"shipped bundles not found by facelite.paths.shipped_bundle: {missing}"
     return paths
 
 
 @pytest.fixture(scope="session")
 def shipped_bundles_dir(tmp_path_factory, shipped, expression_bundle) -> Path:
-    """A models/ layout: the shipped detector, landmarks and acne bundles + the fixture expression."""
+    """A bundles folder: the shipped detector, landmarks and acne bundles + the fixture expression."""
     return _models_dir(tmp_path_factory.mktemp("models_shipped"), {**shipped, "expression": expression_bundle})
 
 
 @pytest.fixture(scope="session")
 def stand_in_bundles_dir(tmp_path_factory, expression_bundle) -> Path:
-    """A models/ layout with only the expression bundle: detector and landmarks use stand-ins."""
+    """A bundles folder with only the expression bundle: detector and landmarks use stand-ins."""
     return _models_dir(tmp_path_factory.mktemp("models_stand_in"), {"expression": expression_bundle})
 
 

@@ -1,18 +1,23 @@
 """FaceAnalyzer end to end on a real ACNE04 photo: with the shipped bundles (the default
-path), and with stand-ins where a bundles folder has no detector / landmarks bundle."""
+path), with stand-ins only where they were asked for, and over folders and videos."""
 
+import shutil
+
+import cv2
 import numpy as np
 import pytest
 
-from facelite import FaceAnalyzer, FaceAnalyzerOptions, FaceDetector, FaceDetectorOptions
-from facelite.paths import MODELS_DIR
+from facelite import (AnalysisResult, BaseOptions, BundleError, FaceAnalyzer, FaceAnalyzerOptions, FaceDetector,
+                      FaceDetectorOptions, ImageError, UserError)
+from facelite.paths import shipped_bundle
 from facelite.regions import REGION_NAMES
 
 ACNE_LABELS = {"level0", "level1", "level2"}
+CPU = BaseOptions(accelerator="cpu")
 
 
 def _analyzer(bundles_dir, **kw):
-    return FaceAnalyzer.create_from_options(FaceAnalyzerOptions(bundles_dir=bundles_dir, accelerator="cpu", **kw))
+    return FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=CPU, bundles_dir=bundles_dir, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +27,7 @@ def shipped_analyzer(shipped_bundles_dir):
 
 @pytest.fixture(scope="module")
 def stand_in_analyzer(stand_in_bundles_dir):
-    return _analyzer(stand_in_bundles_dir)
+    return _analyzer(stand_in_bundles_dir, stand_in="if_missing")
 
 
 def _check_common(result, face):
@@ -33,7 +38,7 @@ def _check_common(result, face):
     assert face.expression is not None and face.expression.top[0] in face.expression.scores
     assert sum(face.expression.scores.values()) == pytest.approx(1, abs=1e-3)
     assert 0 < face.skin.scores["redness"] < 60   # a* of skin
-    assert {"detect", "landmarks", "expression", "skin", "total"} <= set(result.timings_ms)
+    assert {"load", "detect", "landmarks", "expression", "skin", "total"} <= set(result.timings_ms)
 
 
 def test_real_photo_with_the_shipped_bundles_uses_them(shipped_analyzer, acne_photo):
@@ -54,7 +59,7 @@ def test_real_photo_with_the_shipped_bundles_uses_them(shipped_analyzer, acne_ph
     assert 0 <= face.skin.scores["acne_severity"] <= 1
 
 
-def test_real_photo_with_stand_ins_marked(stand_in_analyzer, acne_photo):
+def test_real_photo_with_stand_ins_asked_for_is_marked(stand_in_analyzer, acne_photo):
     result = stand_in_analyzer.analyze(acne_photo)
     assert result.detector == "haar-stand-in"
     assert result.stages == {"detector": "haar-stand-in", "landmarks": "mean-shape-stand-in",
@@ -66,21 +71,44 @@ def test_real_photo_with_stand_ins_marked(stand_in_analyzer, acne_photo):
     assert face.skin.acne is None and set(face.skin.scores) == {"redness"}
 
 
-def test_default_bundles_dir_is_the_repos_shipped_models():
-    stages = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(accelerator="cpu")).stages
+def test_default_bundles_are_the_shipped_ones():
+    stages = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=CPU)).stages
     assert (stages["detector"], stages["landmarks"], stages["acne"]) == (
         "bundle:face_detector", "bundle:landmarks", "bundle:acne")
-    # expression ships later (models/expression/expression.flb); either way the stage says what runs
-    shipped_expression = (MODELS_DIR / "expression" / "expression.flb").is_file()
+    shipped_expression = shipped_bundle("expression") is not None
     assert stages["expression"] == ("bundle:expression" if shipped_expression else "skipped (no bundle)")
 
 
-def test_empty_bundles_dir_means_every_stand_in_not_the_shipped_models(tmp_path, acne_photo):
-    result = _analyzer(tmp_path).analyze(acne_photo)
+def test_missing_detector_and_landmarks_bundles_are_an_error_naming_the_stand_in_option(tmp_path):
+    with pytest.raises(BundleError) as err:
+        _analyzer(tmp_path)
+    message = str(err.value)
+    assert str(tmp_path / "face_detector" / "face_detector.flb") in message
+    assert str(tmp_path / "landmarks" / "landmarks.flb") in message
+    assert "stand_in='if_missing'" in message and "--stand-ins" in message
+
+
+def test_missing_shipped_bundles_are_an_error_not_a_silent_stand_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELITE_BUNDLES", str(tmp_path))   # an install whose bundles folder is empty
+    with pytest.raises(BundleError, match="stand-ins"):
+        FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=CPU))
+    with pytest.raises(BundleError, match="stand_in='if_missing'"):
+        FaceDetector.create_from_options(FaceDetectorOptions(base_options=CPU))
+    assert FaceDetector.create_from_options(FaceDetectorOptions(stand_in="if_missing")).name == "haar-stand-in"
+
+
+def test_empty_bundles_dir_with_stand_ins_runs_every_stand_in(tmp_path, acne_photo):
+    result = _analyzer(tmp_path, stand_in="if_missing").analyze(acne_photo)
     assert result.detector == "haar-stand-in"
     assert result.stages == {"detector": "haar-stand-in", "landmarks": "mean-shape-stand-in",
                              "expression": "skipped (no bundle)", "acne": "skipped (no bundle)"}
     assert result.faces and result.faces[0].expression is None and result.faces[0].skin.acne is None
+
+
+def test_stand_ins_always_ignore_bundles_that_are_present(shipped_bundles_dir):
+    stages = _analyzer(shipped_bundles_dir, stand_in="always").stages
+    assert (stages["detector"], stages["landmarks"], stages["acne"]) == (
+        "haar-stand-in", "mean-shape-stand-in", "bundle:acne")
 
 
 @pytest.mark.parametrize("which", ["shipped_analyzer", "stand_in_analyzer"])
@@ -98,28 +126,80 @@ def test_no_face_is_an_empty_list_not_an_error(request, which):
     assert result.faces == [] and result.image_size == (300, 200)
 
 
-def test_bundle_detector_and_landmarker_are_used_when_present(bundles, acne_photo, tmp_path):
-    import shutil
+def test_load_timing_includes_decoding_the_path(shipped_analyzer, acne_photo):
+    pixels = cv2.imread(str(acne_photo))
+    from_path = sorted(shipped_analyzer.analyze(acne_photo).timings_ms["load"] for _ in range(3))[1]
+    from_array = sorted(shipped_analyzer.analyze(pixels).timings_ms["load"] for _ in range(3))[1]
+    assert from_path > 0 and from_path > from_array   # a 512×512 JPEG decode vs an array check
 
+
+def test_bundle_detector_and_landmarker_are_used_when_present(bundles, acne_photo, tmp_path):
     for name, key in (("face_detector", "detector"), ("landmarks", "landmarks")):
         (tmp_path / name).mkdir()
         shutil.copy(bundles[key], tmp_path / name / f"{name}.flb")
-    a = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(bundles_dir=tmp_path, min_face_score=0.0))
-    result = a.analyze(acne_photo)
+    result = _analyzer(tmp_path, min_face_score=0.0).analyze(acne_photo)
     assert result.detector == "bundle:face_detector"
     assert all(f.landmarks_source == "bundle:landmarks" for f in result.faces)
 
 
+def test_base_options_are_shared_by_every_stage(shipped_bundles_dir):
+    base = BaseOptions(accelerator="cpu", num_threads=3, variant="fp32")
+    analyzer = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=base, bundles_dir=shipped_bundles_dir))
+    info = analyzer.info
+    assert set(info) == {"face_detector", "landmarks", "expression", "acne"}
+    assert {(i.variant, i.accelerator, i.num_threads) for i in info.values()} == {("fp32", "cpu", 3)}
+
+
+def test_analyze_folder_recurses_and_reports_bad_files_in_place(shipped_analyzer, acne_photo, tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    shutil.copy(acne_photo, tmp_path / "top.jpg")
+    shutil.copy(acne_photo, tmp_path / "a" / "b" / "deep.jpg")
+    (tmp_path / "a" / "bad.jpg").write_text("not an image")
+    outcomes = dict(shipped_analyzer.analyze_folder(tmp_path))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in outcomes) == ["a/b/deep.jpg", "a/bad.jpg", "top.jpg"]
+    assert isinstance(outcomes[tmp_path / "a" / "b" / "deep.jpg"], AnalysisResult)
+    assert isinstance(outcomes[tmp_path / "a" / "bad.jpg"], ImageError)
+    assert [p.name for p, _ in shipped_analyzer.analyze_folder(tmp_path, recursive=False)] == ["top.jpg"]
+
+
+def test_analyze_folder_without_an_image_anywhere_fails_at_once(shipped_analyzer, tmp_path):
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(ImageError, match="no image in the folder or its sub-folders"):
+        shipped_analyzer.analyze_folder(tmp_path)
+
+
+def test_analyze_video_samples_every_nth_frame(shipped_analyzer, acne_photo, tmp_path):
+    frame = cv2.imread(str(acne_photo))
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, frame.shape[1::-1])
+    for _ in range(7):
+        writer.write(frame)
+    writer.release()
+    runs = list(shipped_analyzer.analyze_video(path, every=3))
+    assert [f.index for f, _ in runs] == [0, 3, 6] and [f.time_s for f, _ in runs] == [0.0, 0.6, 1.2]
+    assert all(len(r.faces) == 1 for _, r in runs)
+    assert [f.index for f, _ in shipped_analyzer.analyze_video(path, every=2, max_frames=2)] == [0, 2]
+
+
+def test_closed_analyzer_refuses_work(shipped_bundles_dir, acne_photo):
+    with _analyzer(shipped_bundles_dir) as analyzer:
+        assert analyzer.info
+    assert analyzer.info == {} and analyzer.detector.engine is None
+    with pytest.raises(UserError, match="closed"):
+        analyzer.analyze(acne_photo)
+
+
 def test_haar_box_converts_to_a_smaller_extent_box_inside_it(acne_photo):
-    det = FaceDetector.create_from_options(FaceDetectorOptions(use_shipped_bundle=False))
-    assert det.name == "haar-stand-in"
+    det = FaceDetector.create_from_options(FaceDetectorOptions(stand_in="always"))
+    assert det.name == "haar-stand-in" and det.is_stand_in and det.info is None
     box = det.detect(acne_photo).boxes[0]
     x, y, w, h = det.to_extent(box)
     assert box.x <= x and box.y <= y and w < box.w and h < box.h
 
 
 def test_face_detector_defaults_to_the_shipped_bundle(shipped, acne_photo):
-    det = FaceDetector.create_from_options(FaceDetectorOptions(accelerator="cpu"))
+    det = FaceDetector.create_from_options(FaceDetectorOptions(base_options=CPU))
     assert det.name == "bundle:face_detector" and str(det.engine.bundle.path) == str(shipped["face_detector"])
     boxes = det.detect(acne_photo).boxes
     assert len(boxes) == 1 and boxes[0].score >= det.min_score

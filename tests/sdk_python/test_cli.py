@@ -1,6 +1,9 @@
-"""facelite CLI: exit codes 0/2/1, one JSON document on stdout, errors without tracebacks."""
+"""facelite CLI and the CLI core it shares with facelite-build and facelite-bench: exit
+codes 0/2/1/130, exactly one JSON document on stdout (errors included), errors without
+tracebacks, folders searched with their sub-folders, stand-ins only when asked for."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -8,6 +11,8 @@ import sys
 import pytest
 
 from facelite import cli
+from facelite.cli_core import CommandLine
+from facelite.errors import UserError
 from fixture_bundles import tamper
 
 
@@ -17,8 +22,11 @@ def run(capsys, *argv):
     return code, out, err
 
 
+# -- analyze ----------------------------------------------------------------------------
+
+
 def test_analyze_real_photo_with_the_shipped_bundles(capsys, acne_photo):
-    """No --bundles: the repo's models/ (shipped detector + landmarks, no stand-ins)."""
+    """No --bundles: the bundles shipped with facelite (detector + landmarks, no stand-ins)."""
     code, out, err = run(capsys, "analyze", acne_photo, "--json", "--accelerator", "cpu")
     assert code == 0
     doc = json.loads(out)
@@ -29,11 +37,12 @@ def test_analyze_real_photo_with_the_shipped_bundles(capsys, acne_photo):
     face = doc["faces"][0]
     assert {"box", "landmarks", "regions", "expression", "skin"} <= set(face)
     assert face["landmarks_source"] == "bundle:landmarks" and len(face["landmarks"]) == 68
+    assert doc["timings_ms"]["load"] > 0   # the analyzer decodes the file itself
 
 
-def test_analyze_image_json_keys_with_stand_ins(capsys, acne_photo, stand_in_bundles_dir):
+def test_analyze_with_stand_ins_asked_for(capsys, acne_photo, stand_in_bundles_dir):
     code, out, err = run(capsys, "analyze", acne_photo, "--json", "--bundles", stand_in_bundles_dir,
-                         "--accelerator", "cpu")
+                         "--accelerator", "cpu", "--stand-ins")
     assert code == 0
     doc = json.loads(out)
     assert {"image", "faces", "timings_ms"} <= set(doc)
@@ -41,6 +50,13 @@ def test_analyze_image_json_keys_with_stand_ins(capsys, acne_photo, stand_in_bun
     assert doc["detector"] == "haar-stand-in"
     assert doc["faces"][0]["landmarks_source"] == "mean-shape-stand-in"
     assert doc["faces"][0]["expression"]["top"][0] in doc["faces"][0]["expression"]["scores"]
+
+
+def test_missing_bundles_without_stand_ins_exit_2_naming_the_flag(capsys, acne_photo, stand_in_bundles_dir):
+    code, out, err = run(capsys, "analyze", acne_photo, "--json", "--bundles", stand_in_bundles_dir)
+    doc = json.loads(out)
+    assert code == 2 and doc["exit_code"] == 2 and "--stand-ins" in doc["error"]
+    assert "face_detector" in doc["error"] and "Traceback" not in err
 
 
 @pytest.mark.parametrize("make", ["missing", "directory_of_nothing", "empty", "text", "truncated"])
@@ -55,30 +71,42 @@ def test_bad_inputs_exit_2_with_the_path_and_no_traceback(capsys, tmp_path, acne
         target.write_text("not an image")
     elif make == "truncated":
         target.write_bytes(acne_photo.read_bytes()[:5000])
-    code, out, err = run(capsys, "analyze", target, "--json", "--bundles", tmp_path)
+    code, out, err = run(capsys, "analyze", target, "--json")
     assert code == 2
     assert err.strip().splitlines()[-1].startswith(f"error: {target}")
     assert "Traceback" not in err
     assert json.loads(out)["exit_code"] == 2
 
 
-def test_directory_run_carries_on_after_a_bad_file(capsys, tmp_path, acne_photo, shipped_bundles_dir):
-    shutil.copy(acne_photo, tmp_path / "a_good.jpg")
-    (tmp_path / "b_bad.jpg").write_text("nope")
+def test_directory_run_searches_sub_folders_and_carries_on_after_a_bad_file(capsys, tmp_path, acne_photo,
+                                                                           shipped_bundles_dir):
+    photos = tmp_path / "photos"
+    (photos / "2024" / "june").mkdir(parents=True)
+    shutil.copy(acne_photo, photos / "a_good.jpg")
+    shutil.copy(acne_photo, photos / "2024" / "june" / "deep.jpg")
+    (photos / "2024" / "b_bad.jpg").write_text("nope")
     ann = tmp_path / "annotated"
-    code, out, err = run(capsys, "analyze", tmp_path, "--json", "--bundles", shipped_bundles_dir, "--annotate", ann)
+    code, out, err = run(capsys, "analyze", photos, "--json", "--bundles", shipped_bundles_dir, "--annotate", ann)
     assert code == 0
     doc = json.loads(out)
-    assert doc["n_images"] == 2 and doc["n_failed"] == 1
-    good, bad = doc["images"]
-    assert good["faces"] and "error" in bad and "b_bad.jpg" in bad["error"]
-    assert (ann / "a_good.jpg").is_file()
+    assert doc["n_images"] == 3 and doc["n_failed"] == 1
+    by_name = {os.path.relpath(e["image"], photos): e for e in doc["images"]}
+    assert set(by_name) == {"a_good.jpg", "2024/june/deep.jpg", "2024/b_bad.jpg"}
+    assert by_name["2024/june/deep.jpg"]["faces"] and "b_bad.jpg" in by_name["2024/b_bad.jpg"]["error"]
+    assert (ann / "a_good.jpg").is_file() and (ann / "2024" / "june" / "deep.jpg").is_file()
+
+
+def test_directory_tree_without_any_image_exits_2_saying_so(capsys, tmp_path):
+    (tmp_path / "sub" / "subsub").mkdir(parents=True)
+    (tmp_path / "sub" / "notes.txt").write_text("x")
+    code, out, err = run(capsys, "analyze", tmp_path, "--json")
+    assert code == 2 and "no image in the folder or its sub-folders" in json.loads(out)["error"]
 
 
 def test_directory_where_every_file_fails_exits_2(capsys, tmp_path):
     (tmp_path / "x.jpg").write_text("nope")
     (tmp_path / "y.png").write_bytes(b"")
-    code, out, err = run(capsys, "analyze", tmp_path, "--json", "--bundles", tmp_path)
+    code, out, err = run(capsys, "analyze", tmp_path, "--json")
     assert code == 2 and json.loads(out)["n_failed"] == 2
 
 
@@ -100,7 +128,18 @@ def test_video_frames_are_sampled(capsys, tmp_path, acne_photo, shipped_bundles_
     code, out, _ = run(capsys, "analyze", path, "--every", "3", "--json", "--bundles", shipped_bundles_dir)
     doc = json.loads(out)
     assert code == 0 and [f["frame"] for f in doc["frames"]] == [0, 3]
-    assert doc["frames"][0]["faces"]
+    assert doc["frames"][0]["faces"] and doc["fps"] == 5
+
+
+@pytest.mark.parametrize("flag", ["--threads", "--every"])
+def test_zero_counts_are_a_usage_error_naming_the_flag(capsys, acne_photo, flag):
+    code, out, err = run(capsys, "analyze", acne_photo, flag, "0", "--json")
+    doc = json.loads(out)
+    assert code == 2 and doc["exit_code"] == 2
+    assert f"argument {flag}: must be a whole number >= 1, got 0" in doc["error"] and "rebuild" not in doc["error"]
+
+
+# -- evaluate / inspect / verify ---------------------------------------------------------
 
 
 def test_evaluate_json_keys(capsys, expression_bundle, data, tmp_path):
@@ -112,6 +151,17 @@ def test_evaluate_json_keys(capsys, expression_bundle, data, tmp_path):
     doc = json.loads(out)
     for v in doc["variants"].values():
         assert {"n", "accuracy", "per_class_recall", "confusion", "agreement_vs_fp32", "psnr_db"} <= set(v)
+
+
+def test_evaluate_classes_flag_scores_a_folder_with_a_subset_of_the_labels(capsys, expression_bundle, data,
+                                                                          tmp_path):
+    for label in ("happy", "sad"):
+        (tmp_path / label).mkdir()
+        for f in sorted((data / "fer2013/val" / label).glob("*.jpg"))[:3]:
+            shutil.copy(f, tmp_path / label / f.name)
+    code, out, _ = run(capsys, "evaluate", expression_bundle, "--data", tmp_path, "--classes", "happy, sad", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["n"] == 6 and doc["classes"] == ["happy", "sad"] and doc["restricted_argmax"] is True
 
 
 def test_evaluate_bad_folder_is_exit_2(capsys, expression_bundle, tmp_path):
@@ -135,22 +185,101 @@ def test_verify_tampered_bundle_exits_2(capsys, expression_bundle, tmp_path):
     assert code == 2 and not doc["ok"] and "sha256" in " ".join(doc["problems"])
 
 
-def test_unexpected_failure_exits_1_and_debug_shows_traceback(capsys, monkeypatch, acne_photo, tmp_path):
+# -- the exit-code and JSON contract -------------------------------------------------------
+
+
+def test_unexpected_failure_exits_1_and_debug_shows_traceback(capsys, monkeypatch, acne_photo):
     import facelite.analyzer
 
     def boom(self, image):
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(facelite.analyzer.FaceAnalyzer, "analyze", boom)
-    code, _, err = run(capsys, "analyze", acne_photo, "--bundles", tmp_path)
+    code, out, err = run(capsys, "analyze", acne_photo, "--json")
     assert code == 1 and "kaboom" in err and "Traceback" not in err
-    code, _, err = run(capsys, "analyze", acne_photo, "--bundles", tmp_path, "--debug")
+    assert json.loads(out) == {"error": "internal: RuntimeError: kaboom; rerun with --debug for the traceback "
+                                        "and report it", "exit_code": 1}
+    code, _, err = run(capsys, "analyze", acne_photo, "--debug")
     assert code == 1 and "Traceback" in err
+
+
+def test_ctrl_c_exits_130_with_one_json_document(capsys, monkeypatch, acne_photo):
+    import facelite.analyzer
+
+    def interrupted(self, image):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(facelite.analyzer.FaceAnalyzer, "analyze", interrupted)
+    code, out, err = run(capsys, "analyze", acne_photo, "--json")
+    assert code == 130 and json.loads(out) == {"error": "interrupted", "exit_code": 130}
+    assert "error: interrupted" in err and "Traceback" not in err
+
+
+def test_usage_errors_exit_2_with_a_json_document(capsys):
+    code, out, err = run(capsys, "--json", "inspect")
+    assert code == 2 and "the following arguments are required: bundle" in json.loads(out)["error"]
+    code, out, err = run(capsys, "analyze", "x.jpg", "--no-such-flag")
+    assert code == 2 and out == "" and "unrecognized arguments: --no-such-flag" in err
+
+
+def test_json_flag_works_before_or_after_the_command(capsys, expression_bundle):
+    for argv in (["--json", "inspect", expression_bundle], ["inspect", expression_bundle, "--json"]):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0 and json.loads(out)["name"]
+
+
+def test_verbose_lets_native_logs_through(capsys, monkeypatch, expression_bundle):
+    monkeypatch.delenv("FACELITE_VERBOSE", raising=False)
+    run(capsys, "inspect", expression_bundle)
+    assert "FACELITE_VERBOSE" not in os.environ
+    run(capsys, "inspect", expression_bundle, "--verbose")
+    assert os.environ["FACELITE_VERBOSE"] == "1"
+
+
+def _demo_cli(fn):
+    demo = CommandLine("demo", "demo")
+    demo.command("go", fn, "run fn")
+    return demo
+
+
+def test_json_output_is_strict_and_stray_prints_go_to_stderr(capsys):
+    import numpy as np
+
+    def noisy(args, out):
+        print("a library talking")
+        out.result({"nan": float("nan"), "inf": np.float32("inf"), "n": np.int64(3), "arr": np.arange(2)})
+
+    assert _demo_cli(noisy).main(["go", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"nan": None, "inf": None, "n": 3, "arr": [0, 1]}
+    assert "a library talking" in err
+
+
+def test_a_command_that_fails_after_its_result_prints_only_the_error_document(capsys):
+    def half_done(args, out):
+        out.result({"partial": True})
+        raise UserError("disk full; free some space")
+
+    assert _demo_cli(half_done).main(["go", "--json"]) == 2
+    out, _ = capsys.readouterr()
+    assert json.loads(out) == {"error": "disk full; free some space", "exit_code": 2}
 
 
 def test_console_script_runs_and_keeps_stdout_pure_json(acne_photo, tmp_path):
     out = subprocess.run([sys.executable, "-m", "facelite.cli", "analyze", str(acne_photo), "--json",
-                          "--bundles", str(tmp_path)], capture_output=True, text=True, timeout=120)
+                          "--bundles", str(tmp_path), "--stand-ins"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["faces"] and doc["detector"] == "haar-stand-in"   # empty --bundles folder: stand-ins
+    assert doc["faces"] and doc["detector"] == "haar-stand-in"   # empty --bundles folder + --stand-ins
+
+
+def test_litert_info_lines_only_with_verbose(acne_photo):
+    def stderr(*flags):
+        p = subprocess.run([sys.executable, "-m", "facelite.cli", "analyze", str(acne_photo), "--accelerator", "cpu",
+                            "--json", *flags], capture_output=True, text=True, timeout=120,
+                           env={k: v for k, v in os.environ.items() if k not in ("FACELITE_VERBOSE", "FACELITE_DEBUG")})
+        assert p.returncode == 0 and json.loads(p.stdout)["faces"], p.stderr
+        return p.stderr
+
+    assert "INFO: Created TensorFlow Lite XNNPACK delegate" not in stderr()
+    assert "INFO: Created TensorFlow Lite XNNPACK delegate" in stderr("--verbose")

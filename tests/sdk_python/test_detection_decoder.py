@@ -1,9 +1,12 @@
 """Heatmap decoding and NMS on synthetic CenterNet-style outputs."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from facelite.detection import Box, decode_heatmap, iou, nms
+from facelite.detection import Box, decode_heatmap, nms
+from facelite.metrics import iou
 
 
 def _maps(hs=16, ws=16):
@@ -65,32 +68,16 @@ def test_decoder_applies_nms_to_distinct_peaks_with_big_overlapping_boxes():
 
 def test_letterboxed_detector_maps_boxes_back_to_the_photo(bundles, monkeypatch):
     """A box in the middle of a letterboxed 64×64 input lands in the middle of a 200×100 photo."""
-    from dataclasses import replace
-
+    from facelite import BaseOptions
     from facelite.face_detector import FaceDetector, FaceDetectorOptions
 
-    det = FaceDetector.create_from_options(FaceDetectorOptions(bundle_path=bundles["detector"], accelerator="cpu"))
+    det = FaceDetector.create_from_options(FaceDetectorOptions(
+        base_options=BaseOptions(bundle_path=bundles["detector"], accelerator="cpu")))
     det.spec = replace(det.spec, crop="letterbox")
     heat, size = np.zeros((1, 16, 16, 1), np.float32), np.zeros((1, 16, 16, 2), np.float32)
     heat[0, 7, 7, 0], size[0, 7, 7] = 0.9, (0.25, 0.25)     # centre (30, 30) in input pixels, 16×16
-    outs = {det.roles["heatmap"]: heat, det.roles["size"]: size}
-    monkeypatch.setattr(det.engine, "run", lambda x: [outs[0], outs[1]])
+    outs = [heat if d.shape[-1] == 1 else size for d in det.engine.output_details]   # 1 channel: heatmap
+    monkeypatch.setattr(det.engine, "run", lambda x: outs)
     (b,) = det.detect(np.zeros((100, 200, 3), np.uint8)).boxes
     # 200×100 → scale 0.32, pad_y 16: input (22, 22, 16, 16) → photo ((22-0)/0.32, (22-16)/0.32, 50, 50)
     assert (b.x, b.y, b.w, b.h) == pytest.approx((68.75, 18.75, 50, 50))
-
-
-def test_packed_output_is_split_by_the_manifest_channel_names(bundles, monkeypatch):
-    """The toolchain's detector packs heatmap/size/offset into one tensor named by output.channels."""
-    from facelite.face_detector import FaceDetector, FaceDetectorOptions
-
-    det = FaceDetector.create_from_options(FaceDetectorOptions(bundle_path=bundles["detector"], accelerator="cpu"))
-    det.roles = {"packed": 1}
-    det.output_spec = {"stride": 4, "channels": ["size_w", "size_h", "heatmap", "offset_x", "offset_y"]}
-    packed = np.zeros((1, 16, 16, 5), np.float32)
-    packed[0, 2, 3] = (0.25, 0.25, 0.9, 0.5, 0.5)      # heatmap peak at row 2, col 3
-    monkeypatch.setattr(det.engine, "run", lambda x: [packed])
-    (b,) = det.detect(np.zeros((64, 64, 3), np.uint8)).boxes
-    assert (b.x + b.w / 2, b.y + b.h / 2, b.w, b.h) == pytest.approx((14, 10, 16, 16))
-    det.box_margin = 0.25                              # training boxes grown 25% per side
-    assert det.to_extent(b) == pytest.approx((b.x + b.w / 6, b.y + b.h / 6, b.w / 1.5, b.h / 1.5))

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "landmarker", "annotate",
-           "preprocess", "analyzer"]
+           "preprocess", "analyzer", "face_detector", "options", "vision_task", "sources", "cli_core"]
 
 
 @pytest.mark.parametrize("name", MODULES)

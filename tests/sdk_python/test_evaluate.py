@@ -1,13 +1,16 @@
-"""evaluate: DESIGN.md keys, numbers that agree with classify, skipped files, folder errors."""
+"""evaluate: DESIGN.md keys, numbers that agree with classify, skipped files, folder errors,
+restricted classes, and detection parity with fp32."""
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
+from facelite import BaseOptions, cli
 from facelite.classifier import ExpressionClassifier, ExpressionClassifierOptions
 from facelite.errors import DataError
-from facelite.evaluate import evaluate, psnr_db
+from facelite.evaluate import evaluate
 
 CLASSIFICATION_KEYS = {"n", "accuracy", "per_class_recall", "confusion", "agreement_vs_fp32", "psnr_db",
                        "labels", "skipped"}
@@ -43,8 +46,8 @@ def test_classification_keys_and_counts_on_a_tiny_folder(expression_bundle, tiny
 
 def test_evaluate_and_classify_see_identical_inputs(expression_bundle, tiny_fer):
     r = evaluate(expression_bundle, tiny_fer, "fp32")
-    clf = ExpressionClassifier.create_from_options(
-        ExpressionClassifierOptions(bundle_path=expression_bundle, variant="fp32", accelerator="cpu"))
+    clf = ExpressionClassifier.create_from_options(ExpressionClassifierOptions(
+        base_options=BaseOptions(bundle_path=expression_bundle, variant="fp32", accelerator="cpu")))
     conf = np.zeros((7, 7), int)
     for label in ("happy", "sad"):
         for f in sorted((tiny_fer / label).glob("PublicTest_*.jpg")):
@@ -95,7 +98,70 @@ def test_detection_evaluation_reports_recall_precision_false_boxes(bundles, tiny
     assert r["n"] == 5 and 0 <= r["recall"] <= 1 and r["false_boxes_per_image"] >= 0
 
 
-def test_psnr_is_null_for_identical_outputs_and_finite_otherwise():
-    a = np.array([[0.2, 0.8]])
-    assert psnr_db(a, a) is None
-    assert psnr_db(a + 0.01, a, peak=1.0) == pytest.approx(40.0)
+def test_detection_reports_psnr_and_verdict_agreement_against_fp32(shipped, tiny_pts):
+    r = evaluate(shipped["face_detector"], tiny_pts, "all")
+    fp32, int8 = r["variants"]["fp32"], r["variants"]["int8"]
+    assert fp32["psnr_db"] is None and fp32["agreement_vs_fp32"] == 1.0
+    assert int8["psnr_db"] > 20 and 0 <= int8["agreement_vs_fp32"] <= 1
+    assert fp32["n"] == int8["n"] == 5 and fp32["iou_threshold"] == 0.5
+
+
+def test_landmarks_parity_is_psnr_and_max_error_without_agreement(shipped, tiny_pts):
+    r = evaluate(shipped["landmarks"], tiny_pts, "int8")
+    assert r["agreement_vs_fp32"] is None and r["psnr_db"] > 20 and r["max_abs_err_vs_fp32"] > 0
+
+
+@pytest.fixture(scope="module")
+def acne_two_levels(tmp_path_factory, data):
+    """level0/ and level1/ with 4 ACNE04 photos each (the shipped acne bundle has level0-2)."""
+    root = tmp_path_factory.mktemp("acne_two")
+    for label in ("level0", "level1"):
+        (root / label).mkdir()
+        for f in sorted((data / "acne04" / label).glob("*.jpg"))[:4]:
+            shutil.copy(f, root / label / f.name)
+    return root
+
+
+def test_classes_restrict_the_arg_max_and_the_result_says_so(shipped, acne_two_levels):
+    full = evaluate(shipped["acne"], acne_two_levels, "all")
+    sub = evaluate(shipped["acne"], acne_two_levels, "all", classes=["level0", "level1"])
+    assert "classes" not in full["variants"]["fp32"] and "restricted_argmax" not in full["variants"]["fp32"]
+    for name, r in sub["variants"].items():
+        assert r["classes"] == ["level0", "level1"] and r["restricted_argmax"] is True
+        assert r["labels"] == ["level0", "level1", "level2"]              # the bundle's labels
+        assert set(r["per_class_recall"]) == {"level0", "level1"}
+        conf = np.array(r["confusion"])
+        assert conf.shape == (2, 2) and conf.sum() == r["n"] == 8
+        assert r["accuracy"] == pytest.approx(np.trace(conf) / 8, abs=5e-6)
+        assert r["accuracy"] >= full["variants"][name]["accuracy"]     # level2 can no longer be predicted
+        assert r["psnr_db"] == full["variants"][name]["psnr_db"]         # raw outputs are unchanged
+
+
+def test_unknown_classes_are_a_data_error_listing_the_bundle_labels(shipped, acne_two_levels):
+    with pytest.raises(DataError, match="classes level9: not labels of this bundle; choose among level0, level1, level2"):
+        evaluate(shipped["acne"], acne_two_levels, "fp32", classes=["level0", "level9"])
+
+
+def test_a_folder_outside_the_classes_is_a_data_error(shipped, acne_two_levels):
+    with pytest.raises(DataError, match="holds images of level1, outside the classes level0"):
+        evaluate(shipped["acne"], acne_two_levels, "fp32", classes=["level0"])
+
+
+def test_classes_are_for_classifiers_only(shipped, tiny_pts):
+    with pytest.raises(DataError, match="a 'landmarks' bundle has none"):
+        evaluate(shipped["landmarks"], tiny_pts, "fp32", classes=["a"])
+
+
+def test_cli_evaluate_passes_classes_through(capsys, shipped, acne_two_levels):
+    code = cli.main(["evaluate", str(shipped["acne"]), "--data", str(acne_two_levels), "--classes",
+                     "level0, level1", "--json"])
+    out, _ = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 0 and doc["classes"] == ["level0", "level1"] and doc["restricted_argmax"] is True
+
+
+def test_a_folder_of_only_unreadable_images_is_a_data_error(shipped, tmp_path):
+    (tmp_path / "level0").mkdir()
+    (tmp_path / "level0" / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(DataError, match="none of the 1 samples could be read"):
+        evaluate(shipped["acne"], tmp_path, "fp32")

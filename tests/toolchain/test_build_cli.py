@@ -144,3 +144,30 @@ def test_an_interrupted_bundle_write_leaves_no_bundle_and_no_temp_file(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         write_bundle(tmp_path / "t.flb", manifest, {"fp32": b"x" * 100}, np.zeros((1, 4, 4, 3)), np.zeros((1, 1)))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_with_json_still_print_one_json_document(tmp_path, capsys):
+    p = tmp_path / "r.toml"
+    p.write_text(RECIPE.format(data=tmp_path).replace("epochs = 1\nbatch", "epoch = 1\nbatch"))
+    assert main(["build", str(p), "--out", str(tmp_path / "w"), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_code"] == 2 and "did you mean 'epochs'?" in doc["error"]
+    assert main(["verify", str(tmp_path / "missing.flb"), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and "no such bundle file" in doc["problems"][0]
+
+
+@pytest.mark.parametrize("raised, code", [(KeyboardInterrupt, 130), (RuntimeError("boom"), 1)])
+def test_ctrl_c_exits_130_with_the_resume_hint_and_a_crash_exits_1(tmp_path, capsys, monkeypatch, raised, code):
+    import facelite_build.recipe
+
+    def load_recipe(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(facelite_build.recipe, "load_recipe", load_recipe)
+    assert main(["train", str(tmp_path / "r.toml"), "--json"]) == code
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["exit_code"] == code and "Traceback" not in captured.err
+    if code == 130:
+        assert doc["error"] == "interrupted; re-run the same command to resume from the last checkpoint"

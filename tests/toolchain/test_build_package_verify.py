@@ -33,7 +33,7 @@ def bundle_path(tmp_path_factory, variants, goldens, pruned_model, input_spec, l
         task="classification",
         labels=labels,
         input_spec=input_spec,
-        output_kind="probabilities",
+        output={"kind": "probabilities"},
         variants=variants,
         variant_meta=meta,
         golden_inputs=goldens[0],

@@ -92,7 +92,13 @@ def test_input_rounding_flags_mean_127_5_and_passes_an_integer_mean(variants):
 
     q = io_details(variants["int8"])["input_quant"]
     assert q["scale"] == pytest.approx(2 / 255)          # calibrated on inputs spanning [-1, 1]
-    half = input_rounding(variants["int8"], [127.5] * 3, [127.5] * 3)
+    half = input_rounding(variants["int8"], _spec(127.5))
     assert half == {"max_step_error": 0.5, "exact": False}
-    assert input_rounding(variants["int8"], [128.0] * 3, [127.5] * 3)["exact"] is True
-    assert input_rounding(variants["fp32"], [127.5] * 3, [127.5] * 3) is None
+    assert input_rounding(variants["int8"], _spec(128.0))["exact"] is True
+    assert input_rounding(variants["fp32"], _spec(127.5)) is None
+
+
+def _spec(mean: float):
+    from facelite.preprocess import InputSpec
+
+    return InputSpec((1, 32, 32, 3), "rgb", "bilinear", (mean,) * 3, (127.5,) * 3)

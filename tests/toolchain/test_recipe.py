@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import facelite_build  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TF)
-from facelite.errors import RecipeError
+from facelite_build.errors import RecipeError
 from facelite_build.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,8 +1,9 @@
 """Training-time augmentation that keeps landmarks consistent with the pixels.
 
 One random similarity transform per sample (flip, rotation, scale, shift) moves the
-image and, when given, its 68 points; a horizontal flip also swaps left/right point
-indices (FLIP_68) so "left eye corner" stays the subject's left eye corner. Photometric
+image and, when given, its landmark points; a horizontal flip also swaps left/right point
+indices (the task's `mirror` permutation, e.g. `tasks.landmarks.IBUG_MIRROR`) so "left
+eye corner" stays the subject's left eye corner. Photometric
 changes (brightness, contrast) and random erasing touch pixels only. Works on whole
 batches of 0..255 float images so the two CPU cores spend their time in kernels.
 """
@@ -13,7 +14,6 @@ import math
 
 import tensorflow as tf
 
-from .data import FLIP_68
 from .recipe import AugmentationConfig
 
 
@@ -36,11 +36,15 @@ def augment_batch(
     images: tf.Tensor,
     cfg: AugmentationConfig,
     points: tf.Tensor | None = None,
+    mirror=None,
 ):
-    """Augment a (B, S, S, C) float batch in 0..255; points are (B, 68, 2) in [0, 1].
+    """Augment a (B, S, S, C) float batch in 0..255; points are (B, P, 2) in [0, 1].
 
+    `mirror[i]` is the point a flipped face has at index i (needed with points).
     Returns (images, points) — points None when none were given.
     """
+    if points is not None and mirror is None:
+        raise ValueError("augment_batch: points need their mirror permutation (which index a flip swaps with which)")
     size = images.shape[1]
     batch = tf.shape(images)[0]
     geometric = cfg.flip or cfg.rotation or cfg.scale or cfg.shift
@@ -64,7 +68,7 @@ def augment_batch(
         if points is not None:
             px = points * float(size) - 0.5
             moved = tf.einsum("bij,bnj->bni", m, px - centre) + (centre + shift)[:, None, :]
-            swapped = tf.gather(moved, FLIP_68, axis=1)
+            swapped = tf.gather(moved, mirror, axis=1)
             moved = tf.where(flip[:, None, None], swapped, moved)
             points = (moved + 0.5) / float(size)
     if cfg.brightness:

@@ -23,8 +23,9 @@ import numpy as np
 
 from facelite.errors import DataError, UserError
 
-from . import data as datamod
+from .data import Splits
 from .recipe import Recipe
+from .tasks import get_task
 
 GOLDEN_COUNT = 8
 
@@ -39,76 +40,29 @@ class BuildOptions:
     verbose: int = 1
 
 
-@dataclass
-class Splits:
-    train: datamod.Examples
-    val: datamod.Examples
-    labels: list[str]
-
-
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 def load_splits(recipe: Recipe, opts: BuildOptions) -> Splits:
-    """Train and validation examples as the recipe defines them (seeded, deterministic)."""
+    """Train and validation examples as the recipe's task reads them (seeded, deterministic)."""
     root = recipe.data_dir(opts.data)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found; pass --data DIR or set FACELITE_DATA")
-    spec = recipe.input_spec
     t0 = time.perf_counter()
-    if recipe.data.layout == "image_folder":
-        labels = datamod.class_folders(root, recipe.data.train[0], recipe.data.labels or None)
-        train = _concat(
-            [datamod.load_image_folder(root, s, labels, spec, opts.limit, recipe.data.seed) for s in recipe.data.train]
-        )
-        if recipe.data.val:
-            val_limit = max(opts.limit // 4, 200) if opts.limit else None
-            val = _concat(
-                [datamod.load_image_folder(root, s, labels, spec, val_limit, recipe.data.seed) for s in recipe.data.val]
-            )
-        else:
-            tr, va = datamod.split_indices(len(train), recipe.data.val_fraction, recipe.data.seed)
-            train, val = train.take(tr), train.take(va)
-    else:
-        labels = []
-        from .pts_tasks import load_pts_splits
-
-        train, val = load_pts_splits(recipe, root, opts.limit)
-    log(f"  data: {len(train)} train / {len(val)} val examples from {root} ({time.perf_counter() - t0:.1f}s)")
-    return Splits(train, val, labels)
-
-
-def _concat(parts: list[datamod.Examples]) -> datamod.Examples:
-    if len(parts) == 1:
-        return parts[0]
-    return datamod.Examples(
-        np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]), sum((p.names for p in parts), [])
-    )
+    splits = get_task(recipe.task).load_splits(recipe, root, opts.limit)
+    log(f"  data: {len(splits.train)} train / {len(splits.val)} val examples from {root} "
+        f"({time.perf_counter() - t0:.1f}s)")
+    return splits
 
 
 def n_outputs(recipe: Recipe, splits: Splits) -> int:
-    return len(splits.labels) if recipe.task == "classification" else 136
+    return get_task(recipe.task).n_outputs(splits.labels)
 
 
 def datasets(recipe: Recipe, splits: Splits):
-    from .dataset import make_dataset
-
-    spec = recipe.input_spec
-    batch = recipe.training.batch
-    n = len(splits.labels)
-    if recipe.task == "detection":
-        from .detection_head import make_detection_dataset
-
-        return (
-            make_detection_dataset(splits.train, recipe, shuffle=True, augment=True),
-            make_detection_dataset(splits.val, recipe, shuffle=False, augment=False),
-        )
-    train_ds = make_dataset(
-        splits.train, spec, batch, recipe.task, n, recipe.training.augmentation, shuffle=True, seed=recipe.data.seed
-    )
-    val_ds = make_dataset(splits.val, spec, batch, recipe.task, n)
-    return train_ds, val_ds
+    """(training, validation) tf.data pipelines of the recipe's task."""
+    return get_task(recipe.task).datasets(recipe, splits)
 
 
 def stage_train(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
@@ -118,9 +72,7 @@ def stage_train(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None
     splits = splits or load_splits(recipe, opts)
     model = build_model(recipe, n_outputs(recipe, splits))
     train_ds, val_ds = datasets(recipe, splits)
-    weights = None
-    if recipe.task == "classification":
-        weights = datamod.class_weights(splits.train.y, len(splits.labels), recipe.training.class_weights)
+    weights = get_task(recipe.task).class_weights(recipe, splits)
     epochs = recipe.training.epochs if opts.epochs is None else opts.epochs
     log(f"[train] {recipe.backbone.arch} α{recipe.backbone.alpha} {recipe.input.size}px, {epochs} epochs")
     t0 = time.perf_counter()
@@ -196,7 +148,7 @@ def stage_convert(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
             "compatibility": check_variant(blob, variant),
         }
         log(f"[convert] {variant}: {len(blob) / 1024:.0f} KiB in {summary[variant]['seconds']}s")
-        rounding = input_rounding(blob, recipe.input.mean, recipe.input.std)
+        rounding = input_rounding(blob, recipe.input_spec)
         if rounding is not None:
             summary[variant]["input_rounding"] = rounding
             if not rounding["exact"]:
@@ -230,7 +182,6 @@ def _quantization_aware(recipe: Recipe, splits: Splits, model, opts: BuildOption
 def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
     from .dataset import normalized
     from .gates import enforce
-    from .metrics import classification_metrics, landmark_metrics
     from .package import package
     from .quantize import VARIANT_TARGET
     from .verify import run_tflite
@@ -247,27 +198,18 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     strict = recipe.gates.strict if opts.strict is None else opts.strict
     gate_problems = enforce(compat, {"gpu": recipe.gates.gpu, "npu": recipe.gates.npu}, strict)
 
+    task = get_task(recipe.task)
     spec = recipe.input_spec
     x_val = normalized(splits.val, spec)
     keras_val = keras_outputs(model, x_val)
     metrics: dict = {"split": "val", "n": int(len(x_val))}
     t0 = time.perf_counter()
-    if recipe.task == "classification":
-        metrics["fp32_keras"] = classification_metrics(keras_val, splits.val.y)
-    elif recipe.task == "landmarks":
-        metrics["fp32_keras"] = landmark_metrics(keras_val, splits.val.y)
+    metrics["fp32_keras"] = task.metrics(keras_val, splits.val, recipe)
     fp32_tflite = run_tflite(variants["fp32"], x_val) if "fp32" in variants else keras_val
     val_out = {}
     for v, blob in variants.items():
         out = val_out[v] = fp32_tflite if v == "fp32" else run_tflite(blob, x_val)
-        if recipe.task == "classification":
-            metrics[v] = classification_metrics(out, splits.val.y, fp32_tflite)
-        elif recipe.task == "landmarks":
-            metrics[v] = landmark_metrics(out, splits.val.y, fp32_tflite)
-        else:
-            from .detection_head import detection_metrics
-
-            metrics[v] = detection_metrics(out, splits.val, recipe)
+        metrics[v] = task.metrics(out, splits.val, recipe, fp32_tflite)
         log(f"[package] {v}: {metrics[v]}")
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
 
@@ -294,14 +236,13 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         task=recipe.task,
         labels=splits.labels,
         input_spec=spec,
-        output_kind=_output_kind(recipe),
-        output_extra=_output_extra(recipe),
+        output=task.output(recipe),
         verify_tolerance=(
             {"fp16": {"max_abs_err": recipe.gates.fp16_max_abs_err}} if recipe.gates.fp16_max_abs_err > 0 else None
         ),
         variants=variants,
         variant_meta=meta,
-        golden_inputs=golden_pixels if golden_pixels.dtype == np.uint8 else x_val[gidx],
+        golden_inputs=golden_pixels,
         golden_outputs=golden_out,
         golden_variant_outputs=golden_variant_out,
         metrics=metrics,
@@ -310,20 +251,6 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     )
     log(f"[package] wrote {path}")
     return {"bundle": str(path), "metrics": metrics, "gates": gate_problems}
-
-
-def _output_kind(recipe: Recipe) -> str:
-    return {"classification": "probabilities", "landmarks": "points", "detection": "heatmap"}[recipe.task]
-
-
-def _output_extra(recipe: Recipe) -> dict:
-    if recipe.task == "landmarks":
-        return {"points": 68, "normalized": True}
-    if recipe.task == "detection":
-        from .detection_head import output_spec
-
-        return output_spec(recipe)
-    return {}
 
 
 def _read_json(path: Path) -> dict:

@@ -1,4 +1,5 @@
-"""Keras MobileNet backbones (v1, v2, v3 small/large) with a task head.
+"""Keras MobileNet backbones (v1, v2, v3 small/large), the pooled dense head, and the
+model factory that puts the recipe's task head on a backbone.
 
 Any alpha and input size. ImageNet weights are never downloaded: when the recipe
 names a weights file (e.g. the shared MobileNet v1 α0.25 no-top `.h5`) it is loaded
@@ -12,7 +13,7 @@ import sys
 
 import tf_keras as keras
 
-from facelite.errors import RecipeError
+from .errors import RecipeError
 
 from .recipe import Recipe
 
@@ -70,22 +71,15 @@ def _cut(backbone: keras.Model, layer: str) -> keras.Model:
     return keras.Model(backbone.input, backbone.get_layer(layer).output, name=f"{backbone.name}_to_{layer}")
 
 
-def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
-    """Backbone + head for the recipe's task.
+def dense_head(recipe: Recipe, backbone: keras.Model, units: int, activation: str | None, name: str) -> keras.Model:
+    """Backbone → pooling → [hidden] → dropout → Dense(`units`, `activation`) named `name`.
 
-    classifier: global pooling → dropout → softmax over `n_outputs` labels.
-    points: global pooling (or `head.pool = "flatten"`: 1×1 conv + flatten) → [hidden] → dropout → 2·68 coordinates in [0, 1] of the crop.
-    centernet: see `detection_head.build_centernet`.
+    Pooling is global average, or with `head.pool = "flatten"` a 1×1 conv to
+    `head.channels` then flatten, which keeps the spatial layout of the last feature
+    map (what points regression needs). The classifier and landmark heads are this.
     """
-    backbone = build_backbone(recipe)
     head = recipe.head
-    if head.type == "centernet":
-        from .detection_head import build_centernet
-
-        return build_centernet(recipe, backbone)
     if head.pool == "flatten":
-        # Keeps the spatial layout of the last feature map (what points regression needs):
-        # 1×1 conv to `head.channels`, then flatten.
         x = keras.layers.Conv2D(head.channels, 1, activation="relu", name="reduce")(backbone.output)
         x = keras.layers.Flatten(name="pool")(x)
     else:
@@ -94,8 +88,12 @@ def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
         x = keras.layers.Dense(head.hidden, activation="relu", name="hidden")(x)
     if head.dropout:
         x = keras.layers.Dropout(head.dropout, name="head_dropout")(x)
-    if head.type == "classifier":
-        out = keras.layers.Dense(n_outputs, activation="softmax", name="probabilities")(x)
-    else:
-        out = keras.layers.Dense(n_outputs, name="points")(x)
+    out = keras.layers.Dense(units, activation=activation, name=name)(x)
     return keras.Model(backbone.input, out, name=recipe.name)
+
+
+def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
+    """Backbone + the head of the recipe's task (`facelite_build.tasks`), `n_outputs` wide."""
+    from .tasks import get_task
+
+    return get_task(recipe.task).build_head(recipe, build_backbone(recipe), n_outputs)

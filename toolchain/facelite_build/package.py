@@ -17,8 +17,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from facelite.bundle import VARIANT_NAMES, InputSpec, write_bundle
+from facelite.bundle import VARIANT_NAMES, write_bundle
 from facelite.errors import UserError
+from facelite.preprocess import InputSpec
 
 from . import __version__
 from .verify import io_details
@@ -73,9 +74,8 @@ def package(
     task: str,
     labels: list[str] | None,
     input_spec: InputSpec,
-    output_kind: str,
+    output: Mapping[str, Any],
     variants: Mapping[str, bytes],
-    output_extra: Mapping[str, Any] | None = None,
     verify_tolerance: Mapping[str, Mapping[str, float]] | None = None,
     variant_meta: Mapping[str, Mapping[str, Any]],
     golden_inputs: np.ndarray,
@@ -91,8 +91,9 @@ def package(
     the manifest's normalisation (or float32 normalised tensors), `golden_outputs` the
     Keras fp32 model's outputs on them and `golden_variant_outputs[v]` the reference
     runtime's outputs of variant `v`; `verify` replays them through every variant.
-    `variant_meta[name]` gives `target`, `sparsity` and `compatibility` (the gates' result). `output_extra` is merged into the manifest's
-    `output` block (e.g. `{"points": 68, "normalized": True}` for landmarks).
+    `variant_meta[name]` gives `target`, `sparsity` and `compatibility` (the gates' result). `output` is the manifest's `output` block as the task
+    entry writes it (`facelite_build.tasks`: `kind` plus the task's extras); its `shape`
+    defaults to the golden outputs' shape with a batch of 1.
     Per-variant dtypes/quant params describe the model's first input and output.
     """
     unknown = sorted(set(variants) - set(VARIANT_NAMES))
@@ -119,7 +120,7 @@ def package(
         "task": task,
         "labels": list(labels or []),
         "input": input_spec.to_manifest(),
-        "output": {"kind": output_kind, "shape": [1, *golden_outputs.shape[1:]], **dict(output_extra or {})},
+        "output": {"kind": output["kind"], "shape": [1, *golden_outputs.shape[1:]], **dict(output)},
         "variants": {
             v: variant_entry(v, variants[v], variant_meta.get(v, {}), input_spec) for v in order
         },

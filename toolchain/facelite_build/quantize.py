@@ -26,6 +26,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from facelite.errors import UserError
+from facelite.preprocess import InputSpec, normalize
 
 from .verify import io_details  # noqa: F401  (re-exported: dtypes + quant params)
 
@@ -173,20 +174,20 @@ def quantize_aware(model: keras.Model, preserve_sparsity: bool = False) -> keras
     return qat
 
 
-def input_rounding(tflite_bytes: bytes | memoryview, mean, std) -> dict | None:
+def input_rounding(tflite_bytes: bytes | memoryview, spec: InputSpec) -> dict | None:
     """How far the 256 pixel levels land from the integer model's input levels.
 
-    An int8 model quantizes the normalised input `(p - mean) / std` with its input
-    scale and zero point. With the common mean 127.5 and the calibrated scale 2/255,
-    every pixel falls exactly halfway between two int8 levels, so each one is rounded:
-    measured on the expression model, that rounding alone flips 1.4% of fp32's answers.
-    An integer mean (128) maps pixels onto levels exactly. Returns
+    An int8 model quantizes the normalised input (`facelite.preprocess.normalize`) with
+    its input scale and zero point. With the common mean 127.5 and the calibrated scale
+    2/255, every pixel falls exactly halfway between two int8 levels, so each one is
+    rounded: measured on the expression model, that rounding alone flips 1.4% of fp32's
+    answers. An integer mean (128) maps pixels onto levels exactly. Returns
     `{"max_step_error": 0.5, "exact": False}` for such a model, None for float inputs.
     """
     q = io_details(tflite_bytes)["input_quant"]
     if q is None:
         return None
-    pixels = np.arange(256, dtype=np.float32)[:, None]
-    levels = ((pixels - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)) / q["scale"] + q["zero_point"]
+    pixels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], spec.channels, axis=1)
+    levels = normalize(pixels, spec) / q["scale"] + q["zero_point"]
     err = float(np.abs(levels - np.round(levels)).max())
     return {"max_step_error": round(err, 4), "exact": err < 0.01}

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from facelite.bundle import COLORS, RESIZES, TASKS, VARIANT_NAMES, InputSpec
-from facelite.errors import RecipeError
-from facelite.paths import data_root, resolve, weights_root
+from facelite.bundle import VARIANT_NAMES
+from facelite.preprocess import COLORS, CROPS, RESIZES, InputSpec
+from .errors import RecipeError
+from .paths import data_root, resolve, weights_root
+from .tasks import TASKS, get_task
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,8 +34,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ARCHS = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
-LAYOUTS = ("image_folder", "pts300w")
-HEADS = ("classifier", "points", "centernet")
+LAYOUTS = tuple(dict.fromkeys(t.layout for t in TASKS.values()))
+HEADS = tuple(t.head for t in TASKS.values())
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant", "step")
 PRUNING_SCHEDULES = ("polynomial", "constant")
@@ -234,11 +236,11 @@ def _check_choice(value: str, choices, where: str, file: str) -> None:
 
 
 def _validate(r: Recipe, file: str) -> None:
-    _check_choice(r.task, TASKS, "task", file)
+    _check_choice(r.task, tuple(TASKS), "task", file)
     _check_choice(r.data.layout, LAYOUTS, "data.layout", file)
     _check_choice(r.input.color, COLORS, "input.color", file)
     _check_choice(r.input.resize, RESIZES, "input.resize", file)
-    _check_choice(r.input.crop, ("none", "face", "letterbox"), "input.crop", file)
+    _check_choice(r.input.crop, CROPS, "input.crop", file)
     _check_choice(r.backbone.arch, ARCHS, "backbone.arch", file)
     _check_choice(r.head.type, HEADS, "head.type", file)
     _check_choice(r.head.pool, ("avg", "flatten"), "head.pool", file)
@@ -266,11 +268,7 @@ def _validate(r: Recipe, file: str) -> None:
         raise RecipeError(f"{file}: give data.val (split folders) or data.val_fraction (> 0) for validation")
     if r.training.epochs < 0 or r.training.batch < 1:
         raise RecipeError(f"{file}: training.epochs must be >= 0 and training.batch >= 1")
-    pairs = {"classification": "classifier", "landmarks": "points", "detection": "centernet"}
-    if r.head.type != pairs[r.task]:
-        raise RecipeError(f"{file}: task '{r.task}' needs head.type = '{pairs[r.task]}'")
-    if r.task != "classification" and r.data.layout != "pts300w":
-        raise RecipeError(f"{file}: task '{r.task}' reads data.layout = 'pts300w'")
+    get_task(r.task).check_recipe(r, file)
 
 
 def _apply_override(table: dict, item: str, file: str) -> None:

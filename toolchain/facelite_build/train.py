@@ -17,6 +17,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from .recipe import Recipe
+from .tasks import get_task
 
 WEIGHTS = "weights.h5"
 
@@ -49,14 +50,8 @@ def make_optimizer(recipe: Recipe, schedule) -> keras.optimizers.Optimizer:
 
 
 def loss_and_metrics(recipe: Recipe):
-    if recipe.task == "classification":
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.training.label_smoothing)
-        return loss, [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    if recipe.task == "landmarks":
-        return keras.losses.Huber(delta=0.02), [keras.metrics.MeanAbsoluteError(name="mae")]
-    from .detection_head import centernet_loss
-
-    return centernet_loss(recipe), []
+    """The recipe task's Keras loss and the metrics logged while training."""
+    return get_task(recipe.task).loss(recipe)
 
 
 def compile_model(model, recipe: Recipe, steps_per_epoch: int, epochs: int, base_lr: float | None = None):

@@ -14,7 +14,8 @@ Which runner is pushed (`runner=`):
 - `native` / `python`: force one of the two; any other value is a path to push.
 
 Independently, `benchmark_model=PATH` pushes the official LiteRT `benchmark_model`
-binary plus the variant's extracted .tflite and parses its log (see benchmark_model.py);
+binary plus the variant's extracted .tflite (the job's variant, else the runtime's
+`choose_variant` for the job's accelerator) and parses its log (see benchmark_model.py);
 it measures latency, memory and delegate coverage but not parity.
 
 The adb executable is `adb` on PATH, or $FACELITE_BENCH_ADB / `adb_path=`; the tests
@@ -33,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 from facelite.bundle import Bundle
+from facelite.engine import choose_variant
 
 from . import benchmark_model as bm
 from .base import Device, DeviceError, JobSpec, Progress, run_streaming
@@ -240,9 +242,7 @@ class AdbDevice(Device):
         if not os.path.isfile(self.benchmark_model):
             raise DeviceError(f"--benchmark-model {self.benchmark_model}: no such file")
         with Bundle.open(bundle_path) as b, tempfile.TemporaryDirectory() as tmp:
-            from ..device_runner import default_variant
-
-            variant = spec.variant or default_variant(b)
+            variant = spec.variant or choose_variant(b, spec.accelerator) or choose_variant(b, "cpu")
             local_model = Path(tmp) / f"{variant}.tflite"
             local_model.write_bytes(bytes(b.variant_bytes(variant)))
             if progress:

@@ -1,4 +1,5 @@
-"""Detector targets, box-consistent augmentation and the toolchain ↔ runtime decoder contract."""
+"""Face detector build pieces: heatmap targets, box-consistent augmentation, CenterNet model
+and loss, and the toolchain ↔ runtime decoder contract."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import numpy as np
 import pytest
 
 from facelite.detection import decode_output, split_channels
+from facelite_build.centernet import CHANNELS
+from facelite_build.detection_targets import make_targets
 
 
 def test_targets_peak_at_box_centre():
-    from facelite_build.detection_head import make_targets
-
     box = np.array([[0.3, 0.4, 0.2, 0.2]], np.float32)  # centre (0.4, 0.5) → cell (8, 10) of 20
     t = make_targets(box, 160, 8)
     assert t.shape == (20, 20, 6)
@@ -31,8 +32,6 @@ def test_targets_peak_at_box_centre():
 
 
 def test_targets_decode_back_with_the_runtime_decoder():
-    from facelite_build.detection_head import CHANNELS, make_targets
-
     box = np.array([0.23, 0.31, 0.37, 0.41], np.float32)
     t = make_targets(box[None], 160, 8)
     packed = t[..., :5]  # heatmap, w, h, dx, dy — the model's output layout
@@ -46,7 +45,7 @@ def test_targets_decode_back_with_the_runtime_decoder():
 @pytest.mark.parametrize("mosaic", [0.0, 1.0])
 def test_augmentation_moves_boxes_with_pixels(mosaic):
     from facelite_build.data import Examples
-    from facelite_build.detection_head import augment_sample
+    from facelite_build.detection_augment import augment_sample
     from facelite_build.recipe import AugmentationConfig
 
     size = 96
@@ -74,15 +73,22 @@ def test_augmentation_moves_boxes_with_pixels(mosaic):
         assert not (white & ~covered).any()
 
 
+def _detector_recipe(size: int = 64, channels: int = 16):
+    from facelite_build.recipe import DataConfig, HeadConfig, InputConfig, Recipe
+
+    return Recipe("face_detector", "0", "detection", data=DataConfig(layout="pts300w"),
+                  input=InputConfig(size=size, crop="letterbox"),
+                  head=HeadConfig(type="centernet", stride=8, channels=channels))
+
+
 def test_centernet_model_output_and_loss():
     import tensorflow as tf
 
-    from facelite_build.detection_head import build_centernet, centernet_loss, make_targets, output_spec
+    from facelite_build.centernet import build_centernet, output_layout
     from facelite_build.model import build_backbone
-    from facelite_build.recipe import Recipe, HeadConfig, InputConfig, DataConfig
+    from facelite_build.tasks.detection import centernet_loss
 
-    r = Recipe("face_detector", "0", "detection", data=DataConfig(layout="pts300w"),
-               input=InputConfig(size=64, crop="letterbox"), head=HeadConfig(type="centernet", stride=8, channels=16))
+    r = _detector_recipe()
     model = build_centernet(r, build_backbone(r))
     assert model.output_shape == (None, 8, 8, 5)
     y = model(tf.zeros((2, 64, 64, 3))).numpy()
@@ -90,5 +96,19 @@ def test_centernet_model_output_and_loss():
     t = np.stack([make_targets(np.array([[0.2, 0.2, 0.4, 0.4]]), 64, 8)] * 2)
     loss = float(centernet_loss(r)(tf.constant(t), tf.constant(y)))
     assert np.isfinite(loss) and loss > 0
-    spec = output_spec(r)
-    assert spec["channels"][:3] == ["heatmap", "size_w", "size_h"] and spec["stride"] == 8
+    layout = output_layout(r)
+    assert layout["channels"][:3] == ["heatmap", "size_w", "size_h"] and layout["stride"] == 8
+
+
+def test_detection_metrics_score_perfect_outputs_as_full_recall_without_false_boxes():
+    from facelite_build.data import Examples
+    from facelite_build.tasks import get_task
+
+    r = _detector_recipe(size=160)
+    boxes = np.array([[0.23, 0.31, 0.37, 0.41], [0.1, 0.5, 0.2, 0.25]], np.float32)
+    outputs = np.stack([make_targets(b[None], 160, 8)[..., :5] for b in boxes]).reshape(2, -1)
+    val = Examples(np.zeros((2, 160, 160, 3), np.uint8), boxes, ["a", "b"])
+    m = get_task("detection").metrics(outputs, val, r)
+    assert m == {"n": 2, "recall": 1.0, "precision": 1.0, "false_boxes_per_image": 0.0, "iou_threshold": 0.5}
+    m = get_task("detection").metrics(outputs[::-1], val, r)   # each image gets the other's box
+    assert m["recall"] == 0.0 and m["false_boxes_per_image"] == 1.0

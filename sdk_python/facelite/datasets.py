@@ -1,0 +1,187 @@
+"""Datasets on disk: image folders, labelled folders and 300W `.pts` annotations.
+
+The one place that knows how facelite's datasets are laid out, shared by the evaluator,
+the toolchain (training, calibration) and the bench, so every tool sees the same files
+in the same order:
+
+- an **image folder** is searched recursively; hidden files and folders (`.name`) are
+  skipped; files are images by suffix (`IMAGE_EXTENSIONS`, any case), sorted by path;
+- a **labelled folder** holds one sub-folder per label, `DIR/<label>/...` (FER2013,
+  ACNE04 levels);
+- a **300W folder** holds `NAME.pts` (68 iBUG points) beside `NAME.jpg` (or another image
+  suffix); the face box of such an annotation is the points' extent (`extent_box`).
+
+Every problem with the data is a `DataError` naming the file or folder and what to fix.
+
+Example:
+
+    >>> import numpy as np
+    >>> from facelite.datasets import extent_box
+    >>> extent_box(np.array([[10.0, 20.0], [30.0, 60.0]]))
+    (10.0, 20.0, 20.0, 40.0)
+    >>> extent_box(np.array([[10.0, 20.0], [30.0, 60.0]]), margin=0.1)
+    (8.0, 16.0, 24.0, 48.0)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+"""Suffixes (compared lower-case) a folder scan treats as images."""
+
+PTS_POINTS = 68
+"""Points in a 300W `.pts` annotation (the iBUG 68-point scheme)."""
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Image files in `folder` (and its sub-folders when `recursive`), sorted by path.
+
+    Hidden files and anything under a hidden folder are skipped. An empty list is not an
+    error here (the caller knows whether that is acceptable); a missing folder is.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b.JPG", "a.png", "notes.txt", ".hidden.jpg", "sub/c.jpg"):
+    ...     (root / name).parent.mkdir(exist_ok=True); (root / name).touch()
+    >>> [str(p.relative_to(root)) for p in list_images(root)]
+    ['a.png', 'b.JPG', 'sub/c.jpg']
+    >>> [p.name for p in list_images(root, recursive=False)]
+    ['a.png', 'b.JPG']
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder; check the path")
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in candidates
+                  if p.suffix.lower() in IMAGE_EXTENSIONS and not _hidden(p, root) and p.is_file())
+
+
+def labelled_images(root: str | os.PathLike, labels: Sequence[str] | None = None,
+                    require_all: bool = False) -> tuple[list[str], list[tuple[Path, int]]]:
+    """A `DIR/<label>/...` folder → (labels, [(image path, label index)]).
+
+    With `labels` (a model's label list) the sub-folders must be labels of it — a folder
+    may cover only some of them, unless `require_all` — and indices refer to `labels`;
+    without, the labels are the sorted sub-folder names. Images are listed recursively
+    per label folder (`list_images`), label by label.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise DataError(f"{base}: no such data folder; pass a folder of <label>/ sub-folders of images")
+    folders = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if labels is None:
+        if not folders:
+            raise DataError(f"{base}: no label folders; expected {base}/<label>/*.jpg")
+        labels = folders
+    labels = list(labels)
+    if not folders:
+        raise DataError(f"{base}: no label folders; expected {base}/<label>/*.jpg with labels {', '.join(labels)}")
+    unknown = [f for f in folders if f not in labels]
+    if unknown:
+        raise DataError(f"{base}: folder(s) {', '.join(unknown)} are not labels of this model "
+                        f"({', '.join(labels)}); use a folder whose sub-folders are label names")
+    missing = [label for label in labels if label not in folders]
+    if require_all and missing:
+        raise DataError(f"{base}: no folder for label(s) {', '.join(missing)}; every label needs "
+                        f"{base}/<label>/ with images")
+    items = [(path, labels.index(name)) for name in folders for path in list_images(base / name)]
+    if not items:
+        raise DataError(f"{base}: the label folders ({', '.join(folders)}) hold no images")
+    return labels, items
+
+
+def read_pts(path: str | os.PathLike) -> np.ndarray:
+    """A 300W `.pts` file → (68, 2) float32 points in image pixels.
+
+    The format is a header (`version: 1`, `n_points: 68`) and then one `x y` line per
+    point between a `{` line and a `}` line; blank lines are ignored. Anything else is a
+    DataError naming the file (and the line).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "face.pts"
+    >>> _ = p.write_text("version: 1\\nn_points: 68\\n{\\n" + "1.5 2\\n" * 68 + "}\\n")
+    >>> read_pts(p).shape, read_pts(p)[0].tolist()
+    ((68, 2), [1.5, 2.0])
+    """
+    path = Path(path)
+    try:
+        lines = [line.strip() for line in path.read_text().splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as a 300W .pts file ({exc})") from None
+    if "{" not in lines or "}" not in lines[lines.index("{"):]:
+        raise DataError(f"{path}: not a 300W .pts file: expected the points between a '{{' line and a '}}' line")
+    start = lines.index("{")
+    end = lines.index("}", start)
+    points = []
+    for number, line in enumerate(lines[start + 1:end], start + 2):
+        if not line:
+            continue
+        values = line.split()
+        try:
+            if len(values) != 2:
+                raise ValueError
+            points.append((float(values[0]), float(values[1])))
+        except ValueError:
+            raise DataError(f"{path}:{number}: expected two numbers 'x y', found {line!r}") from None
+    if len(points) != PTS_POINTS:
+        raise DataError(f"{path}: has {len(points)} points, expected {PTS_POINTS} (iBUG 68-point annotation)")
+    return np.array(points, np.float32)
+
+
+def _image_beside(pts: Path) -> Path | None:
+    for suffix in IMAGE_EXTENSIONS:
+        for candidate in (pts.with_suffix(suffix), pts.with_suffix(suffix.upper())):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def pts_pairs(roots: str | os.PathLike | Iterable[str | os.PathLike],
+              recursive: bool = True) -> list[tuple[Path, Path]]:
+    """300W folder(s) → [(image path, .pts path)], folder by folder, each sorted by path.
+
+    Every `.pts` needs its image beside it with the same name (`NAME.jpg`, `.png`, ...);
+    a folder without any `.pts` file is an error, so a wrong path never yields an empty
+    dataset.
+    """
+    folders = [Path(roots)] if isinstance(roots, (str, os.PathLike)) else [Path(r) for r in roots]
+    pairs: list[tuple[Path, Path]] = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise DataError(f"{folder}: no such 300W folder; check the path")
+        found = sorted(p for p in (folder.rglob("*.pts") if recursive else folder.glob("*.pts"))
+                       if p.is_file() and not _hidden(p, folder))
+        if not found:
+            raise DataError(f"{folder}: no .pts files; expected 300W folders (NAME.jpg beside NAME.pts)")
+        for pts in found:
+            image = _image_beside(pts)
+            if image is None:
+                raise DataError(f"{pts}: no image beside it; expected {pts.with_suffix('.jpg').name} "
+                                "(or .png, .jpeg) in the same folder")
+            pairs.append((image, pts))
+    return pairs
+
+
+def extent_box(points, margin: float = 0.0) -> tuple[float, float, float, float]:
+    """(x, y, w, h) of the points' min/max extent, grown by `margin` of its size per side.
+
+    The extent (margin 0) is the face box the landmarker is trained on and evaluated
+    with; the face detector is trained on the extent grown by its `box_margin`.
+    """
+    points = np.asarray(points)
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    w, h = x1 - x0, y1 - y0
+    return (float(x0 - margin * w), float(y0 - margin * h),
+            float(w * (1 + 2 * margin)), float(h * (1 + 2 * margin)))

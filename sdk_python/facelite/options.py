@@ -1,0 +1,143 @@
+"""Options every facelite task shares: which bundle, which variant, where it runs.
+
+As in MediaPipe Tasks, each task's options (`FaceDetectorOptions`,
+`FaceLandmarkerOptions`, `ExpressionClassifierOptions`, `SkinClassifierOptions`,
+`FaceAnalyzerOptions`) carry one `BaseOptions` for the bundle-running choices, plus the
+task's own settings. Options are checked when they are made, so a bad value fails with
+a `UserError` naming the option and the values it takes, before any bundle is opened.
+
+Example:
+
+    >>> from facelite.options import Accelerator, BaseOptions
+    >>> base = BaseOptions(accelerator="cpu", num_threads=4)
+    >>> base.accelerator is Accelerator.CPU, base.variant
+    (True, 'auto')
+    >>> BaseOptions(num_threads=0)
+    Traceback (most recent call last):
+    ...
+    facelite.errors.UserError: num_threads 0: must be a whole number >= 1 (the CLI's --threads)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .bundle import VARIANT_NAMES
+from .errors import UserError
+
+
+class _Choice(str, Enum):
+    """A str-valued enum that also accepts its plain string value (`"cpu"`)."""
+
+    @classmethod
+    def parse(cls, value, option: str):
+        try:
+            return cls(value.value if isinstance(value, Enum) else str(value).lower())
+        except ValueError:
+            choices = ", ".join(m.value for m in cls)
+            raise UserError(f"{option} '{value}': unknown; use one of {choices}") from None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Accelerator(_Choice):
+    """Where a bundle runs. `AUTO` tries the NPU, then the GPU, then the CPU; a GPU or NPU
+    that is missing (or rejects the variant) falls back to the CPU, and the task's
+    `info.fallback_reason` says why."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    GPU = "gpu"
+    NPU = "npu"
+
+
+class RunningMode(_Choice):
+    """How a task is fed. `IMAGE`: independent images, one call each. `VIDEO` (frames with
+    timestamps, tracked between frames) and `LIVE_STREAM` (asynchronous, results through
+    a callback) are declared for the API's shape but not implemented yet."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    LIVE_STREAM = "live_stream"
+
+
+IMPLEMENTED_RUNNING_MODES = (RunningMode.IMAGE,)
+
+
+class StandIn(_Choice):
+    """When a face detector or landmarker may run its stand-in instead of a bundle.
+
+    The stand-ins (OpenCV's Haar cascade for detection, the mean face shape for landmarks)
+    let the pipeline run without a model but give far worse answers, so they never run
+    unless asked for: `NEVER` (default) makes a missing bundle a `BundleError`;
+    `IF_MISSING` runs the stand-in when no bundle is found; `ALWAYS` runs it without
+    looking for a bundle. Results name what ran (`detector`, `landmarks_source`, `stages`).
+    """
+
+    NEVER = "never"
+    IF_MISSING = "if_missing"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseOptions:
+    """The bundle-running choices every task shares.
+
+    Attributes:
+        bundle_path: the `.flb` file; None means the bundle shipped with facelite
+            (`facelite.paths`), where the task has one.
+        variant: `auto` (the accelerator's choice) or `fp32`, `fp16`, `dynamic`, `int8`.
+        accelerator: an `Accelerator` or its value (`"auto"`, `"cpu"`, `"gpu"`, `"npu"`).
+        num_threads: CPU threads per interpreter, at least 1.
+    """
+
+    bundle_path: str | os.PathLike | None = None
+    variant: str = "auto"
+    accelerator: Accelerator | str = Accelerator.AUTO
+    num_threads: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accelerator", Accelerator.parse(self.accelerator, "accelerator"))
+        if self.variant != "auto" and self.variant not in VARIANT_NAMES:
+            raise UserError(f"variant '{self.variant}': unknown; use auto or one of {', '.join(VARIANT_NAMES)}")
+        threads = self.num_threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise UserError(f"num_threads {threads}: must be a whole number >= 1 (the CLI's --threads)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskOptions:
+    """What every task's options hold: the shared `BaseOptions` and the running mode.
+
+    Attributes:
+        base_options: bundle, variant, accelerator and threads (`BaseOptions`).
+        running_mode: `RunningMode.IMAGE` (the only mode implemented so far).
+    """
+
+    base_options: BaseOptions = field(default_factory=BaseOptions)
+    running_mode: RunningMode | str = RunningMode.IMAGE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_options, BaseOptions):
+            raise UserError(f"{type(self).__name__}: base_options must be a facelite.BaseOptions, "
+                            f"not {type(self.base_options).__name__}")
+        mode = RunningMode.parse(self.running_mode, "running_mode")
+        if mode not in IMPLEMENTED_RUNNING_MODES:
+            raise UserError(f"running_mode '{mode}': not implemented yet; use RunningMode.IMAGE "
+                            "(one image per call) and pass video frames one by one")
+        object.__setattr__(self, "running_mode", mode)
+
+
+def check_range(option: str, value, low=None, high=None) -> None:
+    """UserError unless `low <= value <= high` (None: unbounded); used by the task options."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{option} {value!r}: must be a number")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if low is not None and high is not None else (
+            f">= {low}" if low is not None else f"<= {high}")
+        raise UserError(f"{option} {value}: must be {bounds}")

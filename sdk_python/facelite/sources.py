@@ -1,0 +1,125 @@
+"""Where images come from: one file, a folder tree, or a video's frames.
+
+`FaceAnalyzer.analyze_folder` and `analyze_video` (and the `facelite analyze` command,
+which only prints what they return) iterate inputs through here, so API users get the
+same folder walk and frame sampling as the CLI.
+
+Example:
+
+    >>> from facelite.sources import is_video, image_paths
+    >>> is_video("clip.MP4"), is_video("photo.jpg")
+    (True, False)
+    >>> image_paths("no/such/folder")
+    Traceback (most recent call last):
+    ...
+    facelite.errors.ImageError: no/such/folder: no such file or folder; check the path
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .datasets import IMAGE_EXTENSIONS, list_images
+from .errors import ImageError, UserError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    """True for a file whose extension is one of `VIDEO_EXTENSIONS` (case-insensitive)."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def image_paths(target: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """The image files to analyse: `target` itself if it is a file, else every image under
+    the folder (in its sub-folders too unless `recursive=False`), sorted.
+
+    Raises ImageError when the path does not exist or the folder tree holds no image.
+    Files are not opened here: a bad image fails when it is analysed, on its own.
+    """
+    path = Path(target)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file or folder; check the path")
+    if not path.is_dir():
+        return [path]
+    files = list_images(path, recursive=recursive)
+    if not files:
+        where = "or its sub-folders " if recursive else ""
+        raise ImageError(f"{path}: no image in the folder {where}"
+                         f"({', '.join(IMAGE_EXTENSIONS)}); check the path")
+    return files
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One sampled frame: its index in the video, its time (None when the fps is unknown),
+    and the BGR pixels."""
+
+    index: int
+    time_s: float | None
+    image: np.ndarray
+
+
+class VideoFile:
+    """An opened video file: its frame rate, and its frames sampled every Nth.
+
+    Use it in a `with` block (or call `close`) so the decoder is released.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        import cv2
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ImageError(f"{self.path}: no such video file; check the path")
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise ImageError(f"{self.path}: cannot open the video; use a format OpenCV reads (mp4, avi, mkv)")
+        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+
+    def frames(self, every: int = 1, max_frames: int = 0) -> Iterator[VideoFrame]:
+        """Frames 0, every, 2·every, … (at most `max_frames` of them; 0: all).
+
+        Raises ImageError if not a single frame can be read (an empty video or a codec
+        OpenCV lacks).
+        """
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise UserError(f"every {every}: must be a whole number >= 1 (1 = every frame; the CLI's --every)")
+        if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 0:
+            raise UserError(f"max_frames {max_frames}: must be a whole number >= 0 (0 = no limit)")
+        return self._sample(every, max_frames)
+
+    def _sample(self, every: int, max_frames: int) -> Iterator[VideoFrame]:
+        index = sampled = 0
+        while self._cap.grab():
+            if index % every == 0:
+                ok, image = self._cap.retrieve()
+                if not ok:
+                    break
+                yield VideoFrame(index, round(index / self.fps, 3) if self.fps else None, image)
+                sampled += 1
+                if max_frames and sampled >= max_frames:
+                    return
+            index += 1
+        if index == 0:
+            raise ImageError(f"{self.path}: no frames could be read; the video is empty or its codec is unsupported")
+
+    def close(self) -> None:
+        self._cap.release()
+
+    def __enter__(self) -> "VideoFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def iter_video_frames(path: str | os.PathLike, every: int = 1, max_frames: int = 0) -> Iterator[VideoFrame]:
+    """`VideoFile(path).frames(every, max_frames)`, closing the file when done."""
+    with VideoFile(path) as video:
+        yield from video.frames(every, max_frames)

@@ -1,0 +1,121 @@
+"""The base class of every facelite task: made from its options, closed when done.
+
+Every task (`ExpressionClassifier`, `SkinClassifier`, `FaceDetector`, `FaceLandmarker`,
+`FaceAnalyzer`) is created the same way, MediaPipe-Tasks style, from an options
+dataclass that holds one `BaseOptions`, and holds LiteRT engines that `close()` (or a
+`with` block) releases. Running modes other than `RunningMode.IMAGE` will be added here,
+once for every task.
+
+Example:
+
+    >>> import numpy as np
+    >>> from facelite import BaseOptions, FaceLandmarker, FaceLandmarkerOptions
+    >>> options = FaceLandmarkerOptions(base_options=BaseOptions(accelerator="cpu"))
+    >>> with FaceLandmarker.create_from_options(options) as landmarker:   # the shipped bundle
+    ...     landmarker.info.accelerator, landmarker.detect(np.zeros((64, 64, 3), np.uint8), (8, 8, 48, 48)).points.shape
+    ('cpu', (68, 2))
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+from .bundle import Bundle
+from .engine import Engine, EngineInfo
+from .errors import BundleError, UserError
+from .options import BaseOptions, TaskOptions
+from .paths import shipped_bundle
+from .tasks import require_task
+
+
+class VisionTask:
+    """Base class: `create_from_options`, `create_from_bundle`, `info`, `close`.
+
+    Subclasses set `options_type` and open their bundle and engine in `__init__(options)`
+    through `_open_bundle` and `_engine`, so that `info` and `close` know about them.
+    """
+
+    options_type: ClassVar[type[TaskOptions]] = TaskOptions
+
+    def __init__(self, options: TaskOptions):
+        self.options = options
+        self._engines: list[Engine] = []
+        self._bundles: list[Bundle] = []
+        self._closed = False
+
+    @classmethod
+    def create_from_options(cls, options: TaskOptions | None = None):
+        """The task for `options` (None: the defaults, i.e. the shipped bundle)."""
+        options = cls.options_type() if options is None else options
+        if not isinstance(options, cls.options_type):
+            raise UserError(f"{cls.__name__}.create_from_options: takes {cls.options_type.__name__}, "
+                            f"not {type(options).__name__}")
+        return cls(options)
+
+    @classmethod
+    def create_from_bundle(cls, bundle_path: str | os.PathLike):
+        """The task on one `.flb` file with every other option at its default."""
+        return cls.create_from_options(cls.options_type(base_options=BaseOptions(bundle_path=bundle_path)))
+
+    def _open_bundle(self, shipped: str, task: str, optional: bool = False) -> Bundle | None:
+        """The bundle to run: `base_options.bundle_path`, else the shipped bundle `shipped`,
+        checked to be a `task` bundle. When there is neither: BundleError, or None if
+        `optional` (the caller then says what runs instead, or what is missing)."""
+        path = self.options.base_options.bundle_path
+        if path is None:
+            try:
+                path = shipped_bundle(shipped)
+            except BundleError:  # the shipped bundles are not installed
+                if optional:
+                    return None
+                raise
+            if path is None:
+                if optional:
+                    return None
+                raise BundleError(
+                    f"no '{shipped}' bundle: none given and none shipped with facelite; pass "
+                    f"{self.options_type.__name__}(base_options=BaseOptions(bundle_path=...)) "
+                    "or reinstall facelite")
+        bundle = Bundle.open(path)
+        self._bundles.append(bundle)
+        problems = require_task(bundle, task, type(self).__name__).check_manifest(bundle.manifest)
+        if problems:
+            raise BundleError(f"{bundle.path}: {'; '.join(problems)}; rebuild the bundle")
+        return bundle
+
+    def _engine(self, bundle) -> Engine:
+        """An Engine for `bundle` with the base options' variant, accelerator and threads."""
+        base = self.options.base_options
+        engine = Engine(bundle, base.variant, base.accelerator, base.num_threads)
+        self._engines.append(engine)
+        return engine
+
+    @property
+    def engine(self) -> Engine | None:
+        """The task's engine; None for a stand-in, a task of several engines, or once closed."""
+        return self._engines[0] if len(self._engines) == 1 else None
+
+    @property
+    def info(self) -> EngineInfo | None:
+        """What the task's engine runs (variant, accelerator, fallback reason); None for a stand-in."""
+        return self.engine.info if self.engine else None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UserError(f"{type(self).__name__} is closed; create a new one with create_from_options")
+
+    def close(self) -> None:
+        """Close the bundle files and drop the engines (their interpreters and model bytes
+        are freed with them); the task then refuses new work. Calling it twice is harmless."""
+        for bundle in self._bundles:
+            bundle.close()
+        self._bundles.clear()
+        self._engines.clear()
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

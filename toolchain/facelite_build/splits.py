@@ -1,0 +1,75 @@
+"""Which files train and which validate: seeded, deterministic, disjoint by file.
+
+Two rules, both reproducible from the recipe alone (`data.seed`):
+
+- `split_indices`: a seeded `val_fraction` of N items held out (image folders without a
+  `data.val` folder, and 300W subsets named in `data.val`);
+- `split_pairs` (300W layout): every subset in `data.train` goes to training except the
+  subsets also listed in `data.val`, of which a seeded `data.val_fraction` of the sorted
+  file list is held out (all of it when the fraction is 0). With the shipped recipes
+  (train = afw + helen_train, val = helen_train, 0.15, seed 1234) the landmarker and the
+  face detector hold out exactly the same HELEN photos.
+
+`seeded_subset` is what `--limit` uses for quick builds.
+
+Example:
+
+    >>> from facelite_build.splits import split_indices
+    >>> train, val = split_indices(10, 0.2, seed=1)
+    >>> len(train), len(val), sorted(set(train) | set(val)) == list(range(10))
+    (8, 2, True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence, TypeVar
+
+import numpy as np
+
+from facelite.datasets import pts_pairs
+from .errors import RecipeError
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
+
+Pair = tuple[Path, Path]
+T = TypeVar("T")
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic seeded (train, val) index split of `range(n)`, each sorted."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def seeded_subset(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
+    """About `limit` items picked by a seeded draw, in their original order (all when None)."""
+    if not limit or limit >= len(items):
+        return list(items)
+    order = np.random.default_rng(seed).permutation(len(items))[:limit]
+    return [items[i] for i in sorted(order)]
+
+
+def split_pairs(recipe: "Recipe", root: Path) -> tuple[list[Pair], list[Pair]]:
+    """(train pairs, val pairs) of (image, .pts) files under `root` for a 300W recipe."""
+    d = recipe.data
+    subsets = list(dict.fromkeys(d.train + [s for s in d.val if s not in d.train]))
+    train: list[Pair] = []
+    val: list[Pair] = []
+    for subset in subsets:
+        pairs = pts_pairs(root / subset, recursive=False)
+        if subset not in d.val:
+            train.extend(pairs)
+            continue
+        if d.val_fraction > 0:
+            tr, va = split_indices(len(pairs), d.val_fraction, d.seed)
+        else:
+            tr, va = np.array([], int), np.arange(len(pairs))
+        if subset in d.train:
+            train.extend(pairs[i] for i in tr)
+        val.extend(pairs[i] for i in va)
+    if not val:
+        raise RecipeError(f"{recipe.source}: data.val names no 300W subset to validate on")
+    return train, val

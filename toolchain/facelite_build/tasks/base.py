@@ -1,0 +1,90 @@
+"""What the build asks of a task: the interface every toolchain task entry implements.
+
+An entry wraps the runtime's entry for the same task (`facelite.tasks.get_task`, which
+says how outputs are decoded, scored and verified) and adds what only a build needs.
+The builder, trainer, model factory and recipe validator call these methods and never
+branch on the task's name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from facelite.tasks import get_task as runtime_task
+
+from ..errors import RecipeError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from ..data import Examples, Splits
+    from ..recipe import Recipe
+
+
+class BuildTask(ABC):
+    """One task's build recipe: data, head, targets, loss, manifest metrics and output block.
+
+    Class attributes say which recipes the task accepts: `head` (the recipe's
+    `head.type`), `layout` (`data.layout`) and `crops` (allowed `input.crop` values).
+    """
+
+    name: str = ""
+    head: str = ""
+    layout: str = ""
+    crops: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.runtime = runtime_task(self.name)
+
+    def check_recipe(self, recipe: "Recipe", file: str) -> None:
+        """Raise RecipeError when the recipe's head, data layout or crop do not fit the task."""
+        if recipe.head.type != self.head:
+            raise RecipeError(f"{file}: task '{self.name}' needs head.type = '{self.head}'")
+        if recipe.data.layout != self.layout:
+            raise RecipeError(f"{file}: task '{self.name}' reads data.layout = '{self.layout}'")
+        if recipe.input.crop not in self.crops:
+            allowed = " or ".join(f'"{c}"' for c in self.crops)
+            raise RecipeError(f"{file}: a {self.name} recipe needs input.crop = {allowed}")
+
+    @abstractmethod
+    def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> "Splits":
+        """Training and validation examples (uint8 model pixels + targets) under `root`."""
+
+    @abstractmethod
+    def n_outputs(self, labels: list[str]) -> int:
+        """Values the model outputs per position: the last axis of its output tensor."""
+
+    @abstractmethod
+    def build_head(self, recipe: "Recipe", backbone: "keras.Model", n_outputs: int) -> "keras.Model":
+        """The whole Keras model: `backbone` + this task's head."""
+
+    @abstractmethod
+    def datasets(self, recipe: "Recipe", splits: "Splits") -> tuple["tf.data.Dataset", "tf.data.Dataset"]:
+        """(training, validation) tf.data pipelines: training augmented, validation not."""
+
+    @abstractmethod
+    def loss(self, recipe: "Recipe") -> tuple[Any, list]:
+        """(Keras loss, Keras metrics logged during training)."""
+
+    def class_weights(self, recipe: "Recipe", splits: "Splits") -> dict[int, float] | None:
+        """Per-class loss weights for `fit`, or None (the default: every example counts once)."""
+        return None
+
+    @abstractmethod
+    def metrics(self, outputs: np.ndarray, val: "Examples", recipe: "Recipe",
+                reference: np.ndarray | None = None) -> dict:
+        """The manifest's metrics of one variant: flat (N, ...) outputs on `val`, vs `reference`."""
+
+    @abstractmethod
+    def output(self, recipe: "Recipe") -> dict:
+        """The manifest's `output` block (its `kind` first); `shape` defaults to the goldens'."""
+
+
+def rounded(value: float | None, digits: int) -> float | None:
+    """`round` that lets None (an undefined ratio) through, for the manifest's metrics."""
+    return None if value is None else round(float(value), digits)
