@@ -74,9 +74,9 @@ def augment_batch(
     if cfg.brightness:
         images = images + tf.random.uniform([batch, 1, 1, 1], -cfg.brightness, cfg.brightness) * 255.0
     if cfg.contrast:
-        mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+        average = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
         factor = tf.random.uniform([batch, 1, 1, 1], 1.0 - cfg.contrast, 1.0 + cfg.contrast)
-        images = (images - mean) * factor + mean
+        images = (images - average) * factor + average
     if cfg.erasing:
         images = _random_erasing(images, cfg.erasing)
     return tf.clip_by_value(images, 0.0, 255.0), points

@@ -66,8 +66,8 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, cfg: AugmentationC
         grey = img.mean(axis=-1, keepdims=True)
         img = grey + (img - grey) * rng.uniform(1 - cfg.contrast, 1 + cfg.contrast)
     if cfg.contrast:
-        mean = img.mean()
-        img = (img - mean) * rng.uniform(1 - cfg.contrast, 1 + cfg.contrast) + mean
+        average = img.mean()
+        img = (img - average) * rng.uniform(1 - cfg.contrast, 1 + cfg.contrast) + average
     if cfg.brightness:
         img = img + rng.uniform(-cfg.brightness, cfg.brightness) * 255.0
     return np.clip(img, 0, 255)
