@@ -5,7 +5,7 @@ DATA   ?= $(if $(FACELITE_DATA),$(FACELITE_DATA),../shared/data)
 PHOTO  ?= $(DATA)/acne04/level0/level0_1.jpg
 OUT    ?= out
 
-.PHONY: setup system-deps demo test test-slow fixture-bundles clean
+.PHONY: setup system-deps demo test fixture-bundles clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,13 +26,9 @@ demo: setup
 	$(VENV)/bin/facelite evaluate models/expression/expression.flb --data $(DATA)/fer2013/val --variant all --json | tee $(OUT)/evaluate-expression.json
 	@echo "demo outputs in $(OUT)/ (annotated photo: $(OUT)/analyze.jpg)"
 
-## test: the suite CI runs (under 15 minutes on 2 idle cores); tests marked `slow` are left to test-slow.
+## test: the whole suite, as CI runs it (about 5 minutes on 2 cores; must stay under 15).
 test: setup system-deps
-	$(PY) -m pytest -q -m "not slow"
-
-## test-slow: only the tests marked `slow` (full trainings and conversions).
-test-slow: setup
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q
 
 ## fixture-bundles: rewrite the tiny test bundles committed under tests/fixtures/bundles/.
 fixture-bundles: setup
