@@ -102,14 +102,7 @@ class FaceDetector(VisionTask):
         super().__init__(options)
         self._cascade = None
         self._decoder = None
-        bundle = None
-        if options.stand_in is not StandIn.ALWAYS:
-            bundle = self._open_bundle("face_detector", "detection", optional=True)
-            if bundle is None and options.stand_in is StandIn.NEVER:
-                raise BundleError(
-                    "no face detector bundle: none given and none shipped with facelite; pass "
-                    "FaceDetectorOptions(base_options=BaseOptions(bundle_path=...)), reinstall facelite, "
-                    "or ask for OpenCV's Haar cascade with FaceDetectorOptions(stand_in='if_missing')")
+        bundle = self._bundle_or_stand_in("face_detector", "detection", "OpenCV's Haar cascade")
         if bundle is None:
             self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_FILE)
             if self._cascade.empty():

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BundleError
 from .image import load_image
 from .mean_shape import fit_to_box
 from .options import StandIn, TaskOptions
@@ -79,14 +78,7 @@ class FaceLandmarker(VisionTask):
 
     def __init__(self, options: FaceLandmarkerOptions):
         super().__init__(options)
-        bundle = None
-        if options.stand_in is not StandIn.ALWAYS:
-            bundle = self._open_bundle("landmarks", "landmarks", optional=True)
-            if bundle is None and options.stand_in is StandIn.NEVER:
-                raise BundleError(
-                    "no landmarks bundle: none given and none shipped with facelite; pass "
-                    "FaceLandmarkerOptions(base_options=BaseOptions(bundle_path=...)), reinstall facelite, "
-                    "or ask for the mean-shape stand-in with FaceLandmarkerOptions(stand_in='if_missing')")
+        bundle = self._bundle_or_stand_in("landmarks", "landmarks", "the mean-shape stand-in")
         self.is_stand_in = bundle is None
         if self.is_stand_in:
             self.source = STAND_IN

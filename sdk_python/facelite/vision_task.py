@@ -24,7 +24,7 @@ from typing import ClassVar
 from .bundle import Bundle
 from .engine import Engine, EngineInfo
 from .errors import BundleError, UserError
-from .options import BaseOptions, TaskOptions
+from .options import BaseOptions, StandIn, TaskOptions
 from .paths import shipped_bundle
 from .tasks import require_task
 
@@ -82,6 +82,20 @@ class VisionTask:
         problems = require_task(bundle, task, type(self).__name__).check_manifest(bundle.manifest)
         if problems:
             raise BundleError(f"{bundle.path}: {'; '.join(problems)}; rebuild the bundle")
+        return bundle
+
+    def _bundle_or_stand_in(self, shipped: str, task: str, stand_in: str) -> Bundle | None:
+        """`_open_bundle`, or None where the options' `stand_in` asks for the stand-in
+        (`stand_in` names it in the error raised when there is no bundle and none may run)."""
+        if self.options.stand_in is StandIn.ALWAYS:
+            return None
+        bundle = self._open_bundle(shipped, task, optional=True)
+        if bundle is None and self.options.stand_in is StandIn.NEVER:
+            options = self.options_type.__name__
+            raise BundleError(
+                f"no {shipped.replace('_', ' ')} bundle: none given and none shipped with facelite; pass "
+                f"{options}(base_options=BaseOptions(bundle_path=...)), reinstall facelite, "
+                f"or ask for {stand_in} with {options}(stand_in='if_missing')")
         return bundle
 
     def _engine(self, bundle) -> Engine:

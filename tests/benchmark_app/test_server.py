@@ -7,7 +7,6 @@ and `run --server`.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys

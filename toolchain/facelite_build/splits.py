@@ -52,8 +52,12 @@ def seeded_subset(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
     return [items[i] for i in sorted(order)]
 
 
-def split_pairs(recipe: "Recipe", root: Path) -> tuple[list[Pair], list[Pair]]:
-    """(train pairs, val pairs) of (image, .pts) files under `root` for a 300W recipe."""
+def split_pairs(recipe: "Recipe", root: Path, limit: int | None = None) -> tuple[list[Pair], list[Pair]]:
+    """(train pairs, val pairs) of (image, .pts) files under `root` for a 300W recipe.
+
+    With `limit` (quick builds), about `limit` seeded train pairs and a quarter as many
+    (at least 50) val pairs are kept.
+    """
     d = recipe.data
     subsets = list(dict.fromkeys(d.train + [s for s in d.val if s not in d.train]))
     train: list[Pair] = []
@@ -72,4 +76,6 @@ def split_pairs(recipe: "Recipe", root: Path) -> tuple[list[Pair], list[Pair]]:
         val.extend(pairs[i] for i in va)
     if not val:
         raise RecipeError(f"{recipe.source}: data.val names no 300W subset to validate on")
+    if limit:
+        train, val = seeded_subset(train, limit, d.seed), seeded_subset(val, max(limit // 4, 50), d.seed)
     return train, val

@@ -31,7 +31,7 @@ from facelite.tasks import MAX_FACES, HeatmapDecoder
 
 from ..centernet import CHANNELS, grid_size, output_layout
 from ..data import Examples, Splits
-from ..splits import seeded_subset, split_pairs
+from ..splits import split_pairs
 from .base import BuildTask, rounded
 
 if TYPE_CHECKING:
@@ -87,10 +87,7 @@ class Detection(BuildTask):
 
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
         d, spec = recipe.data, recipe.input_spec
-        train, val = split_pairs(recipe, root)
-        train = seeded_subset(train, limit, d.seed)
-        if limit:
-            val = seeded_subset(val, max(limit // 4, 50), d.seed)
+        train, val = split_pairs(recipe, root, limit)
         return Splits(letterboxed_photos(train, spec, d.box_margin), letterboxed_photos(val, spec, d.box_margin), [])
 
     def n_outputs(self, labels: list[str]) -> int:

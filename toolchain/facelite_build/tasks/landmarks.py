@@ -26,7 +26,7 @@ from facelite.preprocess import InputSpec, prepare_pixels
 from facelite.tasks import POINTS
 
 from ..data import Examples, Splits
-from ..splits import seeded_subset, split_pairs
+from ..splits import split_pairs
 from .base import BuildTask, rounded
 
 if TYPE_CHECKING:
@@ -87,10 +87,7 @@ class Landmarks(BuildTask):
 
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
         d, spec = recipe.data, recipe.input_spec
-        train, val = split_pairs(recipe, root)
-        train = seeded_subset(train, limit, d.seed)
-        if limit:
-            val = seeded_subset(val, max(limit // 4, 50), d.seed)
+        train, val = split_pairs(recipe, root, limit)
         return Splits(face_crops(train, spec, jitter=d.jitter, seed=d.seed), face_crops(val, spec), [])
 
     def n_outputs(self, labels: list[str]) -> int:
