@@ -7,8 +7,9 @@ without TensorFlow. They were written by `scripts/make_fixture_bundles.py`, whic
 `build_fixture_bundles` below: tf-keras conv nets converted with the toolchain's own
 converter (`facelite_build.quantize.convert`, the code that builds the shipped bundles)
 and written with `facelite.bundle.write_bundle` together with golden vectors stored as
-uint8 pixels. `tests/toolchain/test_fixture_bundles.py` rebuilds them into a temporary
-folder and checks they still match the committed ones.
+uint8 pixels, then signed with the facelite development key as the toolchain's package
+stage signs (`facelite.signing`). `tests/toolchain/test_fixture_bundles.py` rebuilds them
+into a temporary folder and checks they still match the committed ones.
 
 TensorFlow is imported only inside the builders, after `facelite_build` (which sets
 TF_USE_LEGACY_KERAS), so the runtime under test never pulls it in itself.
@@ -27,6 +28,10 @@ PATTERN_LABELS = ["blank", "horizontal", "vertical", "checker"]
 FIXTURE_BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
 """The committed tiny bundles: expression.flb, landmarks.flb, face_detector.flb, tiny.flb."""
 
+DEVELOPMENT_KEY = Path(__file__).resolve().parents[1] / "toolchain" / "facelite_build" / "development_key.pem"
+"""The facelite development signing key (`facelite_build.package.DEVELOPMENT_KEY`), by path:
+the runtime tests sign with it without importing the toolchain."""
+
 
 def fixture_bundle(name: str) -> Path:
     """The committed tiny bundle `name` (expression, landmarks, face_detector or tiny)."""
@@ -40,15 +45,22 @@ def fixture_bundle(name: str) -> Path:
 def build_fixture_bundles(out: Path, data_root: Path) -> dict[str, Path]:
     """Write every fixture bundle into `out` (TensorFlow and FER2013 under `data_root` needed)."""
     out.mkdir(parents=True, exist_ok=True)
-    return {
+    return {name: signed_with_development_key(path) for name, path in {
         "expression": build_classifier(out / "expression.flb", data_root),
         "landmarks": build_landmarks(out / "landmarks.flb"),
         "face_detector": build_detector(out / "face_detector.flb"),
         "tiny": build_pattern_classifier(out / "tiny.flb"),
-    }
+    }.items()}
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def signed_with_development_key(path: Path) -> Path:
+    """`path`, signed in place with the development key (as every built bundle is)."""
+    from facelite.signing import sign_bundle
+
+    return sign_bundle(path, DEVELOPMENT_KEY)
 
 
 def tamper(src: Path, dst: Path, member: str = "int8.tflite") -> Path:

@@ -9,6 +9,7 @@ restarting server) are retried with back-off; a 401 stops it with a user error.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -18,25 +19,27 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Iterable
 
 from facelite.errors import UserError
 
 from .client import ApiError, Client
 from .devices.local import LocalDevice
-from .jobs import spec_of
+from .jobs import check_data_dir, data_roots_from, spec_of
 
 log = logging.getLogger("facelite_bench.agent")
 
 
 class Agent:
     def __init__(self, server: str, token: str, name: str | None = None, cache: str | None = None,
-                 poll_s: float = 1.0):
+                 poll_s: float = 1.0, data_roots: Iterable[str] | None = None):
         self.client = Client(server, token)
         self.name = name or socket.gethostname().split(".")[0]
         self.instance = uuid.uuid4().hex[:8]
         self.cache = Path(cache or Path.home() / ".cache" / "facelite-bench" / "agent")
         self.cache.mkdir(parents=True, exist_ok=True)
         self.poll_s = poll_s
+        self.data_roots = data_roots_from(data_roots)
         self.device = LocalDevice(f"agent:{self.name}")
         self.info = dict(self.device.describe()["info"], host=platform.node(), pid=os.getpid())
 
@@ -83,8 +86,11 @@ class Agent:
         t = threading.Thread(target=beat, daemon=True)
         t.start()
         try:
+            spec = spec_of(job)
+            if spec.data_dir:
+                spec = dataclasses.replace(spec, data_dir=check_data_dir(spec.data_dir, self.data_roots, "agent"))
             path = self.bundle_path(job["bundle_sha256"])
-            result = self.device.run(str(path), spec_of(job), progress)
+            result = self.device.run(str(path), spec, progress)
             result["bundle_sha256"] = job["bundle_sha256"]
             result["agent"] = {"name": self.name, "instance": self.instance, **self.info}
             body = self._body(result=result)

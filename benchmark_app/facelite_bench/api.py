@@ -9,48 +9,85 @@
     GET  /api/results/<id>                GET  /api/compare?bundle=<sha>
     GET  /api/stats
   agent (Authorization: Bearer TOKEN, else 401):
-    POST /api/agent/poll {name, info}     -> 200 {job} | 204
-    POST /api/agent/jobs/<id>/progress {name, progress, stage}   (409 when the lease is lost)
-    POST /api/agent/jobs/<id>/result   {name, result} | {name, error, kind}
+    POST /api/agent/poll {name, instance, info}     -> 200 {job} | 204
+    POST /api/agent/jobs/<id>/progress {name, instance, progress, stage}   (409 when the lease is lost)
+    POST /api/agent/jobs/<id>/result   {name, instance, result} | {name, instance, error, kind}
     GET  /api/agent/bundles/<sha>
+
+Bodies are strict JSON (`facelite_bench.strict_json`): a bad body, an unknown field, a
+non-finite number, a wrong type or an out-of-range value is a 400 `{"error", "field"}`.
+Who may POST is `facelite_bench.access` (CSRF, login beyond loopback).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
+import re
 import tempfile
 import time
 from functools import wraps
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
+from werkzeug.utils import secure_filename
 
 from facelite.bundle import Bundle
 from facelite.errors import UserError
 
+from . import strict_json
+from .access import agent_authorized
 from .devices import is_agent, list_devices
-from .jobs import validate_submission
+from .jobs import SUBMISSION_FIELDS, SubmitError, validate_submission
+from .strict_json import JSONBodyError
 
 api = Blueprint("api", __name__)
 AGENT_ONLINE_S = 30.0
+MAX_JSON_BYTES = 16 * 2**20
+"""Largest JSON body (an agent's result with 100,000 latency samples is about 2 MB)."""
 
 
 def store():
     return current_app.config["BENCH_STORE"]
 
 
-def err(msg: str, code: int):
-    return jsonify(error=msg), code
+def err(msg: str, code: int, field: str | None = None):
+    doc = {"error": msg}
+    if field:
+        doc["field"] = field
+    return jsonify(doc), code
+
+
+@api.before_request
+def limit_json_bodies():
+    if request.endpoint != "api.upload_bundle":
+        request.max_content_length = min(current_app.config["MAX_CONTENT_LENGTH"], MAX_JSON_BYTES)
+
+
+@api.errorhandler(JSONBodyError)
+@api.errorhandler(SubmitError)
+def bad_body(exc):
+    return err(str(exc), 400, exc.field)
+
+
+def json_body(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON object, strictly parsed; JSONBodyError (→ 400) naming what is wrong."""
+    if not request.is_json:
+        raise JSONBodyError("body", "send a JSON object with Content-Type: application/json")
+    doc = strict_json.loads(request.get_data(cache=False))
+    if not isinstance(doc, dict):
+        raise JSONBodyError("body", f"expected a JSON object, got {type(doc).__name__}")
+    for name in doc:
+        if name not in fields:
+            raise JSONBodyError(name[:40], f"not a field here; expected {', '.join(fields)}")
+    return doc
 
 
 def require_token(fn):
     @wraps(fn)
     def wrapper(*a, **kw):
-        auth = request.headers.get("Authorization", "")
-        given = auth[7:] if auth.startswith("Bearer ") else ""
-        if not given or not hmac.compare_digest(given.encode(), current_app.config["BENCH_TOKEN"].encode()):
+        if not agent_authorized():
             return err("agent token missing or wrong; start the agent with --token "
                        "(the server prints it at start, or set FACELITE_BENCH_TOKEN)", 401)
         return fn(*a, **kw)
@@ -98,8 +135,19 @@ def devices_refresh():
 
 
 # -- bundles ---------------------------------------------------------------------------
-def save_upload(fileobj, filename: str) -> tuple[dict, bool]:
-    """Stream an upload to disk, hash it, validate it as a bundle, store it by sha256."""
+def safe_filename(name: str | None, sha: str) -> str:
+    """An upload's name as stored and offered back for download: the last path component
+    (a browser on Windows may send a whole path), reduced by `secure_filename` to letters,
+    digits, '.', '-' and '_', with no '..' and no leading dot; the sha256 when nothing is left."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    safe = re.sub(r"\.{2,}", ".", secure_filename(base)).strip("._")[:120]
+    return safe or f"{sha[:16]}.flb"
+
+
+def save_upload(fileobj, filename: str | None) -> tuple[dict, bool]:
+    """Stream an upload to disk, hash it, check it with the bundle reader (`Bundle.open`,
+    which refuses compressed or oversized members without inflating them, and
+    `verify_checksums`), and only then store it by sha256."""
     bundles_dir = Path(current_app.config["BENCH_DATA_DIR"]) / "bundles"
     fd, tmp = tempfile.mkstemp(dir=bundles_dir, suffix=".tmp")
     h = hashlib.sha256()
@@ -111,6 +159,7 @@ def save_upload(fileobj, filename: str) -> tuple[dict, bool]:
                 f.write(chunk)
                 size += len(chunk)
         sha = h.hexdigest()
+        filename = safe_filename(filename, sha)
         try:
             with Bundle.open(tmp) as b:
                 problems = b.verify_checksums()
@@ -145,7 +194,7 @@ def upload_bundle():
     if f is None:
         return err("POST a multipart form with the bundle in field 'file'", 400)
     try:
-        b, created = save_upload(f.stream, f.filename or "bundle.flb")
+        b, created = save_upload(f.stream, f.filename)
     except UserError as exc:
         return err(str(exc), 400)
     return jsonify(public_bundle(b)), 201 if created else 200
@@ -166,32 +215,28 @@ def bundle(sha):
 @api.get("/bundles/<sha>/file")
 def bundle_file(sha):
     b = _bundle_or_404(sha)
-    return send_file(b["path"], as_attachment=True, download_name=b["filename"] or f"{sha}.flb")
+    return send_file(b["path"], as_attachment=True, download_name=safe_filename(b["filename"], b["sha256"]))
 
 
 # -- jobs ------------------------------------------------------------------------------
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, default))
-    except ValueError:
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    value = request.args.get(name, str(default))
+    if not re.fullmatch(r"-?[0-9]{1,9}", value):
         abort(400, description=f"query parameter {name} must be a whole number")
+    return max(lo, min(int(value), hi))
 
 
 @api.get("/jobs")
 def jobs():
     return jsonify(jobs=store().list_jobs(
-        limit=min(_int_arg("limit", 100), 1000), status=request.args.get("status"),
+        limit=_int_arg("limit", 100, 1, 1000), status=request.args.get("status"),
         bundle=request.args.get("bundle"), device=request.args.get("device"),
         with_results=request.args.get("results") == "1"))
 
 
 @api.post("/jobs")
 def submit():
-    body = request.get_json(silent=True)
-    try:
-        fields = validate_submission(store(), body)
-    except UserError as exc:
-        return err(str(exc), 400)
+    fields = validate_submission(store(), json_body(SUBMISSION_FIELDS), current_app.config["BENCH_DATA_ROOTS"])
     job_id = store().create_job(**fields)
     worker = current_app.config.get("BENCH_WORKER")
     if worker and not is_agent(fields["device"]):
@@ -253,38 +298,84 @@ def stats():
 
 
 # -- agents ----------------------------------------------------------------------------
-def _agent_name(body: dict) -> str:
-    name = str((body or {}).get("name") or "")
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
-        abort(400, description="agent name: 1-64 characters of letters, digits, '-', '_' or '.'")
-    return name
+_AGENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_INSTANCE = re.compile(r"[A-Za-z0-9._-]{0,64}")
+
+
+def agent_body(*fields: str) -> dict[str, Any]:
+    """An agent request's JSON with `name` (and `instance`) checked; JSONBodyError otherwise."""
+    body = json_body(("name", "instance", *fields))
+    name, instance = body.get("name"), body.get("instance", "")
+    if not isinstance(name, str) or not _AGENT_NAME.fullmatch(name):
+        raise JSONBodyError("name", "1-64 characters of letters, digits, '-', '_' or '.'")
+    if not isinstance(instance, str) or not _INSTANCE.fullmatch(instance):
+        raise JSONBodyError("instance", "0-64 characters of letters, digits, '-', '_' or '.'")
+    return body
+
+
+# What the UI and /api/compare read from a result, by type; an agent's result may hold more.
+_RESULT_TYPES = {
+    **{k: (int, float) for k in ("init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "p50_ms", "p90_ms", "p99_ms",
+                                  "std_ms", "min_ms", "max_ms", "peak_rss_mb", "peak_rss_delta_mb")},
+    **{k: str for k in ("bundle", "variant", "accelerator", "runner", "fallback_reason", "device")},
+    "parity": dict, "delegate": dict, "samples_ms": list,
+}
+
+
+def check_result(res: Any) -> dict:
+    """An agent's result: a JSON object whose known figures have their types (null allowed)."""
+    if not isinstance(res, dict):
+        raise JSONBodyError("result", "expected a JSON object")
+    for key, types in _RESULT_TYPES.items():
+        value = res.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            raise JSONBodyError(f"result.{key}", f"expected {getattr(types, '__name__', 'a number')}, "
+                                                 f"got {type(value).__name__}")
+    for i, v in enumerate(res.get("samples_ms") or []):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise JSONBodyError(f"result.samples_ms[{i}]", "expected a number")
+    return res
+
+
+def _owner(body: dict) -> str:
+    return f"agent:{body['name']}:{body.get('instance', '')}"
+
+
+def _optional_text(body: dict, name: str, max_len: int) -> str | None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, str) or len(value) > max_len):
+        raise JSONBodyError(name, f"expected a string of at most {max_len} characters")
+    return value
 
 
 @api.post("/agent/poll")
 @require_token
 def agent_poll():
-    body = request.get_json(silent=True) or {}
-    name = _agent_name(body)
+    body = agent_body("info")
+    info = body.get("info") or {}
+    if not isinstance(info, dict) or len(info) > 64:
+        raise JSONBodyError("info", "expected a JSON object of at most 64 fields")
+    name = body["name"]
     dev_id = f"agent:{name}"
-    store().upsert_device(dev_id, "agent", name, "online", body.get("info") or {})
+    store().upsert_device(dev_id, "agent", name, "online", info)
     store().requeue_expired()
     lease = current_app.config["BENCH_LEASE_S"]
-    job = store().claim_job(f"{dev_id}:{body.get('instance', '')}", lease, device=dev_id)
+    job = store().claim_job(_owner(body), lease, device=dev_id)
     if not job:
         return "", 204
     return jsonify(job=job, lease_s=lease, bundle_url=f"/api/agent/bundles/{job['bundle_sha256']}")
 
 
-def _owner(body: dict) -> str:
-    return f"agent:{_agent_name(body)}:{body.get('instance', '')}"
-
-
 @api.post("/agent/jobs/<int:job_id>/progress")
 @require_token
 def agent_progress(job_id):
-    body = request.get_json(silent=True) or {}
+    body = agent_body("progress", "stage")
+    progress = body.get("progress")
+    if progress is not None and (isinstance(progress, bool) or not isinstance(progress, (int, float))
+                                 or not 0 <= progress <= 1):
+        raise JSONBodyError("progress", "expected a number from 0 to 1")
     ok = store().heartbeat(job_id, _owner(body), current_app.config["BENCH_LEASE_S"],
-                           body.get("progress"), body.get("stage"))
+                           progress, _optional_text(body, "stage", 200))
     if not ok:
         return err(f"job {job_id} is no longer leased to this agent (re-queued or cancelled)", 409)
     return jsonify(ok=True)
@@ -293,15 +384,16 @@ def agent_progress(job_id):
 @api.post("/agent/jobs/<int:job_id>/result")
 @require_token
 def agent_result(job_id):
-    body = request.get_json(silent=True) or {}
+    body = agent_body("result", "error", "kind")
     owner = _owner(body)
     if body.get("error"):
-        ok = store().fail_job(job_id, owner, str(body["error"]), body.get("kind", "error"))
+        error = _optional_text(body, "error", 4000)
+        kind = body.get("kind", "error")
+        if kind not in ("user", "error"):
+            raise JSONBodyError("kind", "expected 'user' or 'error'")
+        ok = store().fail_job(job_id, owner, error, kind)
     else:
-        res = body.get("result")
-        if not isinstance(res, dict):
-            return err("result: expected a JSON object", 400)
-        ok = store().finish_job(job_id, owner, res)
+        ok = store().finish_job(job_id, owner, check_result(body.get("result")))
     if not ok:
         return err(f"job {job_id} is no longer leased to this agent (re-queued or cancelled)", 409)
     return jsonify(ok=True)

@@ -1,6 +1,6 @@
 """`facelite-bench`: serve | run | agent | devices.
 
-    facelite-bench serve [--host 127.0.0.1] [--port 8765] [--db PATH]
+    facelite-bench serve [--host 127.0.0.1] [--port 8765] [--db PATH] [--data-root DIR] [--allowed-host NAME]
     facelite-bench run BUNDLE --device local [--variant int8] [--runs 200] [--data DIR] [--json]
     facelite-bench run BUNDLE --device agent:lab-pc --server http://127.0.0.1:8765 --json
     facelite-bench agent --server URL --token T [--name NAME]
@@ -25,7 +25,6 @@ from facelite.cli_core import CommandLine, Progress, log, whole_number
 from facelite.errors import UserError
 
 DEFAULT_DB = Path(os.environ.get("FACELITE_BENCH_DB", Path.home() / ".facelite-bench" / "bench.db"))
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _public(result: dict, samples: bool) -> dict:
@@ -64,17 +63,23 @@ def cmd_serve(a, out) -> int:
     from .app import create_app
 
     logging.getLogger().setLevel(logging.INFO)
-    if a.host not in LOOPBACK:
-        log(f"warning: binding {a.host}: the UI and job API are then reachable from the network "
-            "without a login; only agents need the token")
     app = create_app(a.db, data_dir=a.data_dir, token=a.token, max_upload_mb=a.max_upload_mb,
-                     lease_s=a.lease_timeout, adb_path=a.adb)
+                     lease_s=a.lease_timeout, adb_path=a.adb, bind_host=a.host, allowed_hosts=a.allowed_host,
+                     data_roots=a.data_root, admin_token=a.admin_token, require_login=a.require_login or None)
+    if app.config["BENCH_LOGIN_REQUIRED"]:
+        log("login required: uploading bundles and submitting jobs need the admin token (log in at "
+            "/login, or pass it to run --server ... --token); reading results does not")
     srv = make_server(a.host, a.port, app, threaded=True)
     srv.socket.listen(1024)  # deeper accept backlog than werkzeug's 128, for bursts of clients
     url = f"http://{a.host}:{srv.server_port}"
     log(f"facelite-bench serving {url}  db={a.db}")
     if not (a.token or os.environ.get("FACELITE_BENCH_TOKEN")):
         log(f"agent token: {app.config['BENCH_TOKEN']}")
+    if app.config["BENCH_LOGIN_REQUIRED"] and not (a.admin_token or os.environ.get("FACELITE_BENCH_ADMIN_TOKEN")):
+        log(f"admin token: {app.config['BENCH_ADMIN_TOKEN']}")
+    roots = app.config["BENCH_DATA_ROOTS"]
+    log(f"job data folders: under {', '.join(map(str, roots))}" if roots else
+        "job data folders: none allowed (serve --data-root DIR, or set FACELITE_DATA)")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         srv.serve_forever()
@@ -123,7 +128,8 @@ def _report(a, out, result: dict) -> None:
 def run_remote(a, bundle_path: Path, progress, out) -> int:
     from .client import ApiError, Client
 
-    c = Client(a.server, a.token or os.environ.get("FACELITE_BENCH_TOKEN"))
+    c = Client(a.server, a.token or os.environ.get("FACELITE_BENCH_ADMIN_TOKEN")
+               or os.environ.get("FACELITE_BENCH_TOKEN"))
     try:
         b = c.upload_bundle(bundle_path)
         _, job = c.request("POST", "/api/jobs", {
@@ -159,7 +165,7 @@ def cmd_agent(a, out) -> int:
     token = a.token or os.environ.get("FACELITE_BENCH_TOKEN")
     if not token:
         raise UserError("agent: --token is required (the server prints it at start)")
-    agent = Agent(a.server, token, a.name, a.cache, a.poll_interval)
+    agent = Agent(a.server, token, a.name, a.cache, a.poll_interval, data_roots=a.data_root)
     log(f"agent '{agent.name}' polling {a.server}")
     n = agent.serve_forever(max_jobs=a.max_jobs, idle_exit_s=a.idle_exit)
     log(f"agent '{agent.name}': ran {n} job(s)")
@@ -193,6 +199,14 @@ def command_line() -> CommandLine:
     s.add_argument("--db", default=str(DEFAULT_DB))
     s.add_argument("--data-dir", help="where uploaded bundles go (default: beside the db)")
     s.add_argument("--token", help="agent token (default: $FACELITE_BENCH_TOKEN or one kept in the db)")
+    s.add_argument("--admin-token", help="the login for uploads and jobs when listening beyond loopback "
+                                         "(default: $FACELITE_BENCH_ADMIN_TOKEN or one kept in the db)")
+    s.add_argument("--require-login", action="store_true",
+                   help="require the admin token even on loopback (always required beyond it)")
+    s.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name the server answers to besides localhost and the bind address (repeatable)")
+    s.add_argument("--data-root", action="append", metavar="DIR",
+                   help="jobs may read data folders under DIR (repeatable; default: $FACELITE_DATA, else none)")
     s.add_argument("--max-upload-mb", type=float, default=256)
     s.add_argument("--lease-timeout", type=float, default=30.0,
                    help="seconds without a heartbeat before a job is re-queued")
@@ -208,7 +222,8 @@ def command_line() -> CommandLine:
     r.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu", "npu", "auto"])
     r.add_argument("--data", help="labelled image folder DIR/<label>/<image> for task accuracy")
     r.add_argument("--server", help="submit to a facelite-bench server instead of running here")
-    r.add_argument("--token", help="token for --server (only agents need one today)")
+    r.add_argument("--token", help="admin token for a --server that requires a login "
+                                   "(default: $FACELITE_BENCH_ADMIN_TOKEN)")
     r.add_argument("--timeout", type=float, default=3600)
     r.add_argument("--adb")
     r.add_argument("--runner", default="auto", help="adb: auto | native | python | PATH to push")
@@ -224,6 +239,9 @@ def command_line() -> CommandLine:
     g.add_argument("--poll-interval", type=float, default=1.0)
     g.add_argument("--max-jobs", type=int)
     g.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
+    g.add_argument("--data-root", action="append", metavar="DIR",
+                   help="jobs may read data folders under DIR on this machine (repeatable; "
+                        "default: $FACELITE_DATA, else none)")
 
     d = cli.command("devices", cmd_devices, "list devices")
     d.add_argument("--server")

@@ -1,4 +1,10 @@
-"""A tiny stdlib HTTP client for the bench API (used by `run --server` and the agent)."""
+"""A tiny stdlib HTTP client for the bench API (used by `run --server` and the agent).
+
+Every request carries `X-Requested-With` (`facelite_bench.access.CLIENT_HEADER`), which
+tells the server it does not come from a cross-site form; `token` is sent as
+`Authorization: Bearer` (the agent token for an agent, the admin token for `run --server`
+against a server that requires a login).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ class Client:
 
     def request(self, method: str, path: str, body: dict | None = None, data: bytes | None = None,
                 content_type: str | None = None, raw: bool = False):
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "X-Requested-With": "facelite-bench"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if body is not None:

@@ -6,6 +6,10 @@ busy timeout instead of failing. Commits that record a finished (or failed) job 
 `synchronous=FULL`, so a finished result survives a restart, a kill -9 and a power loss;
 other writes (submissions, heartbeats) use NORMAL, which still survives a process crash. Results live in their own table keyed by job id and are only ever
 inserted together with the job's `done` status, in one transaction.
+
+JSON columns are written and read through `facelite_bench.strict_json`: a NaN or infinity
+is stored as null (and one stored by an older version reads back as null), so what the
+store hands out can always be answered as strict JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from .strict_json import dumps as _dumps
+from .strict_json import finite_or_none
 
 MIGRATIONS = [
     # 1: initial schema
@@ -137,7 +144,7 @@ class Store:
                 "INSERT OR IGNORE INTO bundles(sha256, name, version, task, filename, size, path, manifest, uploaded)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
                 (sha256, manifest.get("name"), manifest.get("version"), manifest.get("task"), filename,
-                 size, path, json.dumps(manifest), time.time()))
+                 size, path, _dumps(manifest), time.time()))
             return cur.rowcount == 1
 
     def get_bundle(self, sha256: str) -> dict | None:
@@ -163,12 +170,12 @@ class Store:
                 "INSERT INTO devices(id, kind, name, status, info, last_seen, created) VALUES (?,?,?,?,?,?,?)"
                 " ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, name=excluded.name,"
                 " status=excluded.status, info=excluded.info, last_seen=excluded.last_seen",
-                (device_id, kind, name, status, json.dumps(info), now, now))
+                (device_id, kind, name, status, _dumps(info), now, now))
 
     def list_devices(self) -> list[dict]:
         with self.read() as con:
             rows = con.execute("SELECT * FROM devices ORDER BY id").fetchall()
-        return [dict(r, info=json.loads(r["info"] or "{}")) for r in rows]
+        return [dict(r, info=_loads(r["info"], "{}")) for r in rows]
 
     # -- jobs ------------------------------------------------------------------------
     def create_job(self, bundle_sha256: str, device: str, variant: str | None, accelerator: str,
@@ -188,7 +195,7 @@ class Store:
             job = _job(row)
             if with_result:
                 r = con.execute("SELECT data FROM results WHERE job_id=?", (job_id,)).fetchone()
-                job["result"] = json.loads(r[0]) if r else None
+                job["result"] = _loads(r[0]) if r else None
         return job
 
     def list_jobs(self, limit: int = 100, status: str | None = None, bundle: str | None = None,
@@ -205,7 +212,7 @@ class Store:
             if with_results and jobs:
                 ids = [j["id"] for j in jobs]
                 marks = ",".join("?" * len(ids))
-                res = {r[0]: json.loads(r[1]) for r in con.execute(
+                res = {r[0]: _loads(r[1]) for r in con.execute(
                     f"SELECT job_id, data FROM results WHERE job_id IN ({marks})", ids)}
                 for j in jobs:
                     j["result"] = res.get(j["id"])
@@ -259,7 +266,7 @@ class Store:
             if cur.rowcount != 1:
                 return False
             con.execute("INSERT OR REPLACE INTO results(job_id, data, created) VALUES (?,?,?)",
-                        (job_id, json.dumps(result), time.time()))
+                        (job_id, _dumps(result), time.time()))
             return True
 
     def fail_job(self, job_id: int, owner: str, error: str, kind: str = "error") -> bool:
@@ -301,9 +308,13 @@ class Store:
             return cur.rowcount
 
 
+def _loads(text: str | None, default: str = "null") -> Any:
+    return finite_or_none(json.loads(text or default))
+
+
 def _bundle(row: sqlite3.Row) -> dict:
     d = dict(row)
-    d["manifest"] = json.loads(d["manifest"] or "{}")
+    d["manifest"] = _loads(d["manifest"], "{}")
     d["variants"] = sorted(d["manifest"].get("variants", {}))
     return d
 

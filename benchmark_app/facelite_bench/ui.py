@@ -1,16 +1,18 @@
 """Server-rendered web UI: devices, bundles, jobs (live status), result page with plots,
-comparison table. Every number shown here also comes from the JSON API."""
+comparison table, and the login page (`facelite_bench.access` decides when one is needed;
+every form carries its CSRF token). Every number shown here also comes from the JSON API."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from facelite.errors import UserError
 
-from . import plots
+from . import access, plots
 from .api import all_devices, comparison_rows, public_bundle, save_upload, store
 from .jobs import validate_submission
 
@@ -20,7 +22,7 @@ ui = Blueprint("ui", __name__, template_folder="templates", static_folder="stati
 
 @ui.app_template_filter("ms")
 def fmt_ms(v):
-    if v is None:
+    if not _finite(v):  # missing, null or not a number: an agent's result may lack a figure
         return "–"
     if v < 0.1:
         return f"{v:.4f}"
@@ -29,7 +31,7 @@ def fmt_ms(v):
 
 @ui.app_template_filter("num")
 def fmt_num(v, digits=2):
-    return "–" if v is None else f"{v:.{digits}f}"
+    return f"{v:.{digits}f}" if _finite(v) else "–"
 
 
 @ui.app_template_filter("when")
@@ -81,8 +83,9 @@ def jobs():
 @ui.post("/jobs")
 def submit():
     form = request.form.to_dict()
+    form.pop(access.CSRF_FIELD, None)
     try:
-        fields = validate_submission(store(), form)
+        fields = validate_submission(store(), form, current_app.config["BENCH_DATA_ROOTS"])
     except UserError as exc:
         return redirect(url_for("ui.jobs", error=str(exc)))
     job_id = store().create_job(**fields)
@@ -100,12 +103,36 @@ def job(job_id):
     b = store().get_bundle(j["bundle_sha256"])
     r = j.get("result") or {}
     hist = cdf = None
-    if r.get("samples_ms"):
-        marks = {k: r.get(f"{k}_ms") for k in ("p50", "p90", "p99")}
-        hist = Markup(plots.histogram_svg(r["samples_ms"], marks))
-        cdf = Markup(plots.cdf_svg(r["samples_ms"], marks))
+    # the store turns non-finite numbers into null; plot only the real samples
+    samples = [s for s in r.get("samples_ms") or [] if _finite(s)]
+    if samples:
+        marks = {k: r.get(f"{k}_ms") for k in ("p50", "p90", "p99") if _finite(r.get(f"{k}_ms"))}
+        hist = Markup(plots.histogram_svg(samples, marks))
+        cdf = Markup(plots.cdf_svg(samples, marks))
     return render_template("job.html", job=j, r=r, p=r.get("parity") or {}, bundle=public_bundle(b),
                            hist=hist, cdf=cdf)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+@ui.route("/login", methods=["GET", "POST"])
+def login():
+    target = request.values.get("next", "")
+    if not (target.startswith("/") and not target.startswith("//") and "\\" not in target):
+        target = url_for("ui.index")  # only this server's own pages
+    if request.method == "POST":
+        if access.log_in(request.form.get("token", "")):
+            return redirect(target)
+        return render_template("login.html", next=target, error="that is not this server's admin token"), 401
+    return render_template("login.html", next=target)
+
+
+@ui.post("/logout")
+def logout():
+    access.log_out()
+    return redirect(url_for("ui.index"))
 
 
 @ui.get("/compare")

@@ -12,6 +12,10 @@ says exactly what ran (`result.stages`).
 Images, folders and videos: `analyze(image)` takes a path (decoded here, so
 `timings_ms["load"]` includes decoding) or a numpy array; `analyze_folder` walks a
 folder tree and `analyze_video` samples a video's frames, both yielding as they go.
+Any size from 1x1 to `image.MAX_PIXELS` is analysed, strips such as 1x10000 included (no
+face: `faces == []`). A detection more than `MAX_FACE_BOX_ASPECT` times longer than wide
+(a face cut to a sliver by the image edge, or a misfire on a strip) is dropped before the
+landmark crop, whose square side follows the box's longer side.
 
 Example:
 
@@ -61,6 +65,9 @@ OPTIONAL_BUNDLES = ("expression", "acne")
 SKIPPED = "skipped (no bundle)"
 ALIGNED_SIZE = 112
 """Side of the aligned face crop the expression model gets (then resized to its input)."""
+MAX_FACE_BOX_ASPECT = 4.0
+"""Longer over shorter side above which a detection is not analysed as a face: the square
+landmark crop around a 1000000x2 box would take terabytes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,10 +225,11 @@ class FaceAnalyzer(VisionTask):
 
         t0 = time.perf_counter()
         det = self.detector.detect(pixels)
+        boxes = [b for b in det.boxes if max(b.w, b.h) <= MAX_FACE_BOX_ASPECT * min(b.w, b.h)]
         t["detect"] = _ms(t0)
 
         t0 = time.perf_counter()
-        extents = [self.detector.to_extent(b) for b in det.boxes]
+        extents = [self.detector.to_extent(b) for b in boxes]
         marks = self.landmarker.detect_batch(pixels, extents)
         t["landmarks"] = _ms(t0)
 
@@ -236,14 +244,14 @@ class FaceAnalyzer(VisionTask):
         t["expression"] = _ms(t0)
 
         t0 = time.perf_counter()
-        acne = (self.skin.classify_batch([pixels] * len(det.boxes), [b.xywh for b in det.boxes])
-                if self.skin and det.boxes else [None] * len(det.boxes))
-        skins = [skin_result(pixels, a, b.xywh, r) for a, b, r in zip(acne, det.boxes, regions)]
+        acne = (self.skin.classify_batch([pixels] * len(boxes), [b.xywh for b in boxes])
+                if self.skin and boxes else [None] * len(boxes))
+        skins = [skin_result(pixels, a, b.xywh, r) for a, b, r in zip(acne, boxes, regions)]
         t["skin"] = _ms(t0)
         t["total"] = sum(t.values())
 
         faces = [Face(b, m.points, r, e, s, m.source)
-                 for b, m, r, e, s in zip(det.boxes, marks, regions, expressions, skins)]
+                 for b, m, r, e, s in zip(boxes, marks, regions, expressions, skins)]
         return AnalysisResult(faces, t, (w, h), det.detector, dict(self.stages))
 
     def analyze_paths(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, AnalysisResult | UserError]]:

@@ -11,6 +11,9 @@ least one image succeeded, 2 when every image failed) or a video (by extension,
 sampled every `--every` frames). No face is not an error: `faces: []`, exit 0. The
 detector and landmarks bundles must be there (shipped, or in `--bundles DIR`):
 `--stand-ins` lets OpenCV's Haar cascade and the mean face shape run in their place.
+A target that is neither a regular file nor a folder (a FIFO, `/dev/zero`, a socket), an
+image or video over the limits of `facelite.image` / `facelite.sources`, an unaccepted
+image format and a video OpenCV cannot open are exit 2, before any bundle is loaded.
 
 Examples:
 
@@ -20,18 +23,27 @@ Examples:
     facelite analyze photo.jpg --bundles my_models/ --stand-ins
     facelite evaluate models/expression/expression.flb --data ../shared/data/fer2013/val --variant all --json
     facelite verify models/expression/expression.flb
+    facelite verify my.flb --trusted-keys keys/ --json
+
+Bundles from outside the installed package must carry a trusted signature
+(`facelite.signing`): `--trusted-keys PATH` (repeatable: a PEM public key, or a folder of
+`*.pub` files) adds trusted keys, `--no-development-key` distrusts the facelite
+development key, `--allow-unsigned` loads unsigned or untrusted bundles with a warning.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .cli_core import CommandLine, Progress, log, whole_number
 from .errors import UserError
 from .options import Accelerator, StandIn
+from .signing import SignaturePolicy, SignatureWarning
 from .sources import VideoFile, image_paths, is_video
 
 # -- analyze ------------------------------------------------------------------------
@@ -42,7 +54,8 @@ def _analyzer(args):
     from .options import BaseOptions
 
     return FaceAnalyzer.create_from_options(FaceAnalyzerOptions(
-        base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant),
+        base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant,
+                                 **_trust_options(args)),
         bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score))
 
 
@@ -81,7 +94,34 @@ def _engines(analyzer, args) -> dict:
     return engines
 
 
+def _trust_options(args) -> dict:
+    """The `--trusted-keys`, `--allow-unsigned` and `--no-development-key` flags as policy fields."""
+    return {"require_signature": False if args.allow_unsigned else None, "trusted_keys": tuple(args.trusted_keys),
+            "trust_development_key": not args.no_development_key}
+
+
+@contextlib.contextmanager
+def _signature_warnings_logged():
+    """`SignatureWarning`s as `warning: ...` lines on stderr (other warnings as Python prints them)."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, *rest, **kw):
+            if issubclass(category, SignatureWarning):
+                log(f"warning: {message}")
+            else:
+                shown(message, category, *rest, **kw)
+
+        warnings.showwarning = show
+        yield
+
+
 def cmd_analyze(args, out) -> int:
+    with _signature_warnings_logged():
+        return _analyze(args, out)
+
+
+def _analyze(args, out) -> int:
     target = Path(args.target)
     annotate = Path(args.annotate) if args.annotate else None
     if is_video(target):
@@ -172,24 +212,46 @@ def cmd_inspect(args, out) -> int:
         lines.append(f"  {name:8s} {v['bytes']:>10d} B  target {v['target']}  input {v['input_dtype']}  "
                      f"sparsity {v['sparsity']:.2f}  accelerators {compat}")
     out.result(doc, "\n".join(lines))
+    broken = [f"{name}: {v['error']}" for name, v in doc["variants"].items() if "error" in v]
+    if broken:  # described in full above; a variant that does not load is still a bad bundle
+        log(f"error: {broken[0]}")
+        return 2
     return 0
+
+
+def _signer(signature: dict) -> str:
+    """One phrase for `facelite verify`'s text output: who signed, and is that key trusted."""
+    if not signature["signed"]:
+        return "none (unsigned)"
+    if not signature["valid"]:
+        return "INVALID"
+    dev = " (the development key)" if signature["development_key"] else ""
+    return f"key {signature['key_id']}{dev}, {'trusted' if signature['trusted'] else 'untrusted'}"
 
 
 def cmd_verify(args, out) -> int:
     from .verify import verify_bundle
 
-    doc = verify_bundle(args.bundle, num_threads=args.threads)
+    doc = verify_bundle(args.bundle, num_threads=args.threads, policy=SignaturePolicy(**_trust_options(args)))
+    signature = doc.get("signature")
+    if signature and signature["warning"]:
+        log(f"warning: {signature['warning']}")
     lines = []
     for name, v in doc["variants"].items():
         status = "ok" if v.get("ok") else "FAIL"
         detail = v.get("error") or f"max_abs_err {v.get('max_abs_err', float('nan')):.3g}" + (
             f"  top1_agreement {v['top1_agreement']:.3f}" if "top1_agreement" in v else "")
         lines.append(f"  {name:8s} {status:4s}  {detail}")
+    if signature:
+        lines.append(f"  signature {_signer(signature)}")
     lines.append("bundle ok" if doc["ok"] else "bundle FAILED verification")
     out.result(doc, "\n".join(lines))
     if not doc["ok"]:
         first = doc["problems"][0] if doc["problems"] else "a variant does not reproduce its goldens"
-        log(f"error: {first}; rebuild the bundle or re-download it")
+        if signature and first == signature["problem"]:
+            log(f"error: {first}")  # says what to do itself: trust the key, or rebuild / re-download
+        else:
+            log(f"error: {first}; rebuild the bundle or re-download it")
         return 2
     return 0
 
@@ -220,6 +282,7 @@ def command_line() -> CommandLine:
                    help="video: analyse every Nth frame (default 10)")
     a.add_argument("--max-frames", type=whole_number(0), default=0, help="video: stop after this many analysed frames")
     threads(a)
+    trust_arguments(a)
 
     e = cli.command("evaluate", cmd_evaluate, "accuracy / NME / recall of a bundle on a labelled folder")
     e.add_argument("bundle")
@@ -241,6 +304,19 @@ def add_bundle_commands(cli: CommandLine) -> None:
     v = cli.command("verify", cmd_verify, "schema, checksums and golden replay of every variant")
     v.add_argument("bundle")
     v.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
+    trust_arguments(v)
+
+
+def trust_arguments(p: argparse.ArgumentParser) -> None:
+    """The signature-policy flags (`facelite.signing.SignaturePolicy`) of analyze and verify."""
+    p.add_argument("--trusted-keys", action="append", default=[], metavar="PATH",
+                   help="trust signatures by this PEM public key, or by every *.pub key in this folder "
+                        "(repeatable; FACELITE_TRUSTED_KEYS adds more)")
+    p.add_argument("--allow-unsigned", action="store_true",
+                   help="load unsigned or untrusted bundles with a warning (default: bundles from outside "
+                        "the installed package need a trusted signature)")
+    p.add_argument("--no-development-key", action="store_true",
+                   help="do not trust the facelite development key (not for production)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -259,11 +259,12 @@ class Engine:
             with quiet_native_stderr():
                 self._interp = Interpreter(model_content=model, num_threads=self.num_threads)
                 self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
+            # Malformed flatbuffers load but fail here (a tensor index of -1, no input at all).
+            self._input = self._interp.get_input_details()[0]
+            self._outputs = self._interp.get_output_details()
+            self._batch = int(self._input["shape"][0])
+        except (ValueError, RuntimeError, IndexError, KeyError, TypeError) as exc:
             raise BundleError(f"{where} does not load in LiteRT ({exc}); {fix}") from None
-        self._input = self._interp.get_input_details()[0]
-        self._outputs = self._interp.get_output_details()
-        self._batch = int(self._input["shape"][0])
 
     # -- tensor facts ------------------------------------------------------------
 

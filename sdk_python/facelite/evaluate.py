@@ -67,7 +67,7 @@ import numpy as np
 from .bundle import VARIANT_NAMES, Bundle
 from .errors import DataError, UserError
 from .image import load_image
-from .tasks import get_task
+from .tasks import get_task, require_engine
 
 BATCH_SIZE = 64
 
@@ -97,6 +97,8 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
     t0 = time.perf_counter()
     items, context = task.eval_items(data, bundle, list(classes) if classes else None)
     engines = {n: Engine(bundle, n, accelerator, num_threads) for n in run}
+    for engine in engines.values():
+        require_engine(bundle, engine)
     spec = bundle.input_spec
 
     def prepare(item):

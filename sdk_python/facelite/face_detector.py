@@ -13,6 +13,8 @@ The frontal-face Haar cascade bundled with OpenCV stands in for a bundle only wh
 by default a missing bundle is a BundleError. When the cascade runs, results say
 `detector == "haar-stand-in"`. Its score is the cascade's last-stage weight passed
 through a logistic — an ordering, not a calibrated probability. It misses profile faces.
+An image (or a strip such as 1x10000) narrower than the cascade's 24-pixel window once
+downscaled has no box: it cannot hold a face the cascade finds.
 
 Boxes convert to the landmarks' extent convention with `to_extent`: the Haar box by
 `mean_shape.HAAR_TO_EXTENT`, a bundle box by removing the manifest's
@@ -149,8 +151,12 @@ class FaceDetector(VisionTask):
         h, w = pixels.shape[:2]
         scale = min(1.0, HAAR_MAX_SIDE / max(h, w))
         gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-        if scale < 1.0:
-            gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if scale < 1.0:  # each side at least 1 pixel: a 1x10000 strip stays 1 pixel wide
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        window_w, window_h = self._cascade.getOriginalWindowSize()
+        if gray.shape[0] < window_h or gray.shape[1] < window_w:
+            return []  # smaller than the cascade's window: no face can be found
         gray = cv2.equalizeHist(gray)
         min_side = max(20, min(gray.shape) // 10)
         rects, _, weights = self._cascade.detectMultiScale3(

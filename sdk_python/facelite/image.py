@@ -1,29 +1,42 @@
 """Loading images safely: every failure is an `ImageError` that names the file.
 
 OpenCV decodes leniently: it returns grey-filled pixels for a truncated JPEG with only
-a warning, and will happily allocate gigabytes for a hostile header. Analysis results
-on such pixels would look valid, so this module checks what OpenCV does not:
+a warning, reads FIFOs and devices until they end (never, for `/dev/zero`), and will
+allocate gigabytes for a hostile header. Analysis results on such input would look
+valid or never come, so this module checks what OpenCV does not, before it decodes:
 
-- the pixel count is read from the file header and refused above `MAX_PIXELS`
-  *before* any decoding (JPEG, PNG, BMP, WebP, TIFF, GIF headers are parsed here);
+- files: regular files only (FIFOs, devices such as `/dev/zero` or `/dev/stdin`,
+  sockets and folders are refused from `os.stat`, without opening or reading them),
+  at most `MAX_FILE_BYTES`; the file is opened non-blocking and checked again;
+- formats: only `ACCEPTED_FORMATS`, recognised by their signature. Every other format
+  OpenCV knows (Radiance HDR, PFM, PNM, Sun raster, OpenEXR, JPEG 2000, AVIF, ...) is
+  refused by name, so OpenCV never sees a format whose header facelite did not read;
+- size: width and height are read from the header and refused above `MAX_PIXELS`
+  *before* any decoding; the decoded pixels must then have those dimensions (swapped
+  width and height allowed: EXIF orientation);
 - a JPEG must reach its end-of-image marker (walked segment by segment, so an EXIF
-  thumbnail's marker does not count);
+  thumbnail's marker does not count) in at most `MAX_JPEG_SCANS` scans;
 - everything is converted to 8-bit BGR (greyscale, RGBA, 16-bit), and the EXIF
   orientation is honoured (`cv2.IMREAD_COLOR` applies it).
 
 Example:
 
     >>> import numpy as np
-    >>> from facelite.image import load_image
+    >>> from facelite.image import load_image, decode_image
     >>> load_image(np.zeros((4, 5), np.uint16)).shape
     (4, 5, 3)
+    >>> decode_image(b"#?RADIANCE\\n-Y 100000 +X 100000\\n", where="sky.hdr")
+    Traceback (most recent call last):
+    ...
+    facelite.errors.ImageError: sky.hdr: a Radiance HDR image; facelite reads JPEG, PNG, ... only; ...
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import struct
-from pathlib import Path
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -31,7 +44,27 @@ import numpy as np
 from .errors import ImageError
 
 MAX_PIXELS = 50_000_000
-"""Largest image (width × height) accepted: 50 megapixels, about 150 MB decoded."""
+"""Largest image (width × height) accepted: 50 megapixels, about 150 MB decoded. Files,
+encoded bytes and video frames alike (an array the caller already holds is not limited)."""
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest encoded image file (or bytes) accepted: 64 MiB, several times a 50 MP camera
+JPEG (a larger PNG must be re-encoded); a file is never read past it."""
+MAX_JPEG_SCANS = 256
+"""Most scans a JPEG may have (progressive ones use about ten): a small file with
+thousands of scans takes minutes to decode."""
+ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WebP", "TIFF", "GIF")
+"""The formats whose header facelite parses, so their size is known before decoding."""
+
+_ACCEPTED = f"{', '.join(ACCEPTED_FORMATS[:-1])} or {ACCEPTED_FORMATS[-1]}"
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an encoded image's header says: its format (one of `ACCEPTED_FORMATS`) and size."""
+
+    format: str
+    width: int
+    height: int
 
 
 def load_image(source: str | os.PathLike | bytes | np.ndarray) -> np.ndarray:
@@ -44,39 +77,36 @@ def load_image(source: str | os.PathLike | bytes | np.ndarray) -> np.ndarray:
         return to_bgr8(source, where="array")
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source), where="image bytes")
-    path = Path(source)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a directory, expected an image file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot be read ({exc.strerror})") from None
-    return decode_image(data, where=str(path))
+    path = os.fspath(source)
+    return decode_image(read_input_file(path, MAX_FILE_BYTES, "image"), where=path)
 
 
 def decode_image(data: bytes, where: str = "image") -> np.ndarray:
-    """Encoded bytes → BGR uint8, with the size and truncation checks described above."""
+    """Encoded bytes → BGR uint8, with the format, size and truncation checks described above."""
     if not data:
         raise ImageError(f"{where}: is empty (0 bytes), not an image")
-    size = header_size(data)
-    if size is not None:
-        w, h = size
-        if w * h > MAX_PIXELS:
-            raise ImageError(
-                f"{where}: is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the "
-                f"{MAX_PIXELS / 1e6:.0f} megapixel limit; downscale it first"
-            )
-    if data[:2] == b"\xff\xd8" and not jpeg_complete(data):
-        raise ImageError(f"{where}: truncated JPEG (no end-of-image marker); re-export or re-download it")
-    buf = np.frombuffer(data, np.uint8)
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{where}: {len(data)} bytes of encoded image, over the "
+                         f"{byte_size(MAX_FILE_BYTES)} limit; re-encode or downscale it")
+    header = read_header(data, where)
+    w, h = header.width, header.height
+    if w < 1 or h < 1:
+        raise ImageError(f"{where}: its {header.format} header says {w}x{h}; an image needs at least 1x1 "
+                         "pixels, the file is damaged")
+    if w * h > MAX_PIXELS:
+        raise ImageError(
+            f"{where}: is {w}x{h} ({w * h / 1e6:.1f} megapixels), over the "
+            f"{MAX_PIXELS / 1e6:.0f} megapixel limit; downscale it first"
+        )
+    if header.format == "JPEG":
+        _check_jpeg_structure(data, where)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        kind = "an unsupported image format" if size is not None else "not an image OpenCV can decode"
-        raise ImageError(f"{where}: {kind}; use JPEG, PNG, BMP, WebP or TIFF")
-    if size is None and image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise ImageError(f"{where}: over the {MAX_PIXELS / 1e6:.0f} megapixel limit; downscale it first")
+        raise ImageError(f"{where}: a damaged {header.format} image (OpenCV cannot decode it); "
+                         "re-export or re-download it")
+    if image.shape[1::-1] not in ((w, h), (h, w)):
+        raise ImageError(f"{where}: its {header.format} header says {w}x{h} but the pixels decode to "
+                         f"{image.shape[1]}x{image.shape[0]}; the file is damaged or crafted, re-export it")
     return to_bgr8(image, where=where)
 
 
@@ -99,28 +129,171 @@ def to_bgr8(image: np.ndarray, where: str = "array") -> np.ndarray:
     raise ImageError(f"{where}: {image.shape[2]} channels; expected 1, 3 or 4")
 
 
+# -- input files (images and videos) -------------------------------------------------
+
+
+def check_input_file(path: str | os.PathLike, max_bytes: int, kind: str = "image") -> os.stat_result:
+    """`os.stat` of `path` (nothing is opened), or an ImageError unless it is a regular
+    file of at most `max_bytes`: a FIFO or `/dev/zero` would block or never end."""
+    p = os.fspath(path)
+    if "\0" in p:
+        raise ImageError(f"{p!r}: a path with a NUL character; check the path")
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImageError(f"{p}: no such file; check the path") from None
+    except OSError as exc:
+        raise ImageError(f"{p}: cannot be read ({exc.strerror}); check the path and its permissions") from None
+    _check_regular(p, st, kind)
+    if st.st_size > max_bytes:
+        raise ImageError(f"{p}: is {st.st_size} bytes, over the {byte_size(max_bytes)} limit for "
+                         f"{_a(kind)} file; re-encode or shorten it")
+    return st
+
+
+def read_input_file(path: str | os.PathLike, max_bytes: int, kind: str = "image") -> bytes:
+    """The bytes of a regular file of at most `max_bytes` (`check_input_file`), opened
+    non-blocking and checked again after opening (the path may have been swapped)."""
+    p = os.fspath(path)
+    check_input_file(p, max_bytes, kind)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(p, flags)
+    except OSError as exc:
+        raise ImageError(f"{p}: cannot be read ({exc.strerror}); check the path and its permissions") from None
+    try:
+        _check_regular(p, os.fstat(fd), kind)
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise ImageError(f"{p}: over the {byte_size(max_bytes)} limit for "
+                                 f"{_a(kind)} file; re-encode or shorten it")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ImageError(f"{p}: cannot be read ({exc.strerror}); check the file") from None
+    finally:
+        os.close(fd)
+
+
+def byte_size(n: int) -> str:
+    """A byte count for messages: "64 MiB", "4 GiB", or "100 bytes"."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(path: str, st: os.stat_result, kind: str) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(f"{path}: is a directory, expected {_a(kind)} file")
+    if not stat.S_ISREG(st.st_mode):
+        what = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "not a regular file")
+        raise ImageError(f"{path}: is {what}, not {_a(kind)} file; "
+                         "facelite reads regular files only (save the stream to a file first)")
+
+
 # -- header parsing (no decoding) ------------------------------------------------
+
+_OTHER_FORMATS = (
+    (b"#?RADIANCE", "Radiance HDR"), (b"#?RGBE", "Radiance HDR"),
+    (b"PF", "PFM"), (b"Pf", "PFM"),
+    *((b"P%d" % i, "PNM (PBM/PGM/PPM/PAM)") for i in range(1, 8)),
+    (b"\x59\xa6\x6a\x95", "Sun raster"),
+    (b"\x76\x2f\x31\x01", "OpenEXR"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"), (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"), (b"\xff\x0a", "JPEG XL"),
+    (b"II+\x00", "BigTIFF"), (b"MM\x00+", "BigTIFF"),
+)
+
+
+class _HeaderProblem(Exception):
+    """A header that parses but describes something facelite refuses (said in the message)."""
+
+
+def read_header(data: bytes, where: str = "image") -> ImageHeader:
+    """The format and size an accepted image's header declares, or an ImageError naming
+    the format when it is not one of `ACCEPTED_FORMATS` (or its header is damaged)."""
+    fmt = _format(data)
+    if fmt is None:
+        other = next((name for sig, name in _OTHER_FORMATS if data.startswith(sig)), None)
+        if other is None and data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1"):
+            other = "AVIF/HEIF"
+        if other is not None:
+            raise ImageError(f"{where}: a{'n' if other[0] in 'AEIOU' else ''} {other} image; facelite reads "
+                             f"{_ACCEPTED} only; convert it to PNG or JPEG")
+        raise ImageError(f"{where}: not an image facelite can read (accepted formats: {_ACCEPTED})")
+    try:
+        size = _SIZE_READERS[fmt](data)
+    except _HeaderProblem as exc:
+        raise ImageError(f"{where}: {exc}; re-export the image") from None
+    except (struct.error, IndexError, ValueError):
+        size = None
+    if size is None:
+        raise ImageError(f"{where}: a truncated or damaged {fmt} header (no width and height found); "
+                         "re-export or re-download the image")
+    return ImageHeader(fmt, int(size[0]), int(size[1]))
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a JPEG/PNG/BMP/WebP/TIFF/GIF header; None if unrecognised."""
     try:
-        if data[:8] == b"\x89PNG\r\n\x1a\n":
-            return struct.unpack(">II", data[16:24])
-        if data[:2] == b"\xff\xd8":
-            return _jpeg_size(data)
-        if data[:2] == b"BM":
-            w, h = struct.unpack("<ii", data[18:26])
-            return abs(w), abs(h)
-        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-            return _webp_size(data)
-        if data[:4] in (b"II*\x00", b"MM\x00*"):
-            return _tiff_size(data)
-        if data[:6] in (b"GIF87a", b"GIF89a"):
-            return struct.unpack("<HH", data[6:10])
-    except (struct.error, IndexError):
+        header = read_header(data)
+    except ImageError:
         return None
+    return header.width, header.height
+
+
+def _format(data: bytes) -> str | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:2] == b"BM":
+        return "BMP"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
     return None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def _bmp_size(data: bytes) -> tuple[int, int] | None:
+    dib = struct.unpack("<I", data[14:18])[0]
+    if dib == 12:  # BITMAPCOREHEADER (OS/2): 16-bit sides
+        return struct.unpack("<HH", data[18:22])
+    if dib < 36:  # OpenCV reads 36 bytes or more as a BITMAPINFOHEADER (or later)
+        return None
+    w, h = struct.unpack("<ii", data[18:26])
+    return (w, abs(h)) if w > 0 else None
+
+
+def _gif_size(data: bytes) -> tuple[int, int]:
+    return struct.unpack("<HH", data[6:10])
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -135,6 +308,11 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+            return None
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         if marker in _SOF:
             h, w = struct.unpack(">HH", data[pos + 5 : pos + 9])
@@ -145,34 +323,49 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 def jpeg_complete(data: bytes) -> bool:
     """True when the JPEG's segment walk reaches the EOI marker (FFD9) of the main image."""
-    pos, n = 2, len(data)
+    return _jpeg_scans(data) is not None
+
+
+def _check_jpeg_structure(data: bytes, where: str) -> None:
+    scans = _jpeg_scans(data)
+    if scans is None:
+        raise ImageError(f"{where}: truncated JPEG (no end-of-image marker); re-export or re-download it")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageError(f"{where}: a JPEG of {scans} scans, over the {MAX_JPEG_SCANS} a real encoder writes; "
+                         "re-export it")
+
+
+def _jpeg_scans(data: bytes) -> int | None:
+    """The number of scans (SOS segments) before the main image's EOI; None without an EOI."""
+    pos, n, scans = 2, len(data), 0
     while pos + 2 <= n:
         if data[pos] != 0xFF:
-            return False
+            return None
         marker = data[pos + 1]
         if marker == 0xFF:
             pos += 1
             continue
         if marker == 0xD9:
-            return True
+            return scans
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2
             continue
         if pos + 4 > n:
-            return False
+            return None
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         pos += 2 + length
         if marker == 0xDA:  # start of scan: skip entropy-coded data to the next real marker
+            scans += 1
             while True:
                 pos = data.find(b"\xff", pos)
                 if pos < 0 or pos + 1 >= n:
-                    return False
+                    return None
                 nxt = data[pos + 1]
                 if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
                     pos += 1 if nxt == 0xFF else 2
                     continue
                 break
-    return False
+    return None
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:
@@ -182,23 +375,45 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
         h = int.from_bytes(data[27:30], "little") + 1
         return w, h
     if chunk == b"VP8L":
+        if data[20] != 0x2F:
+            return None
         b = int.from_bytes(data[21:25], "little")
         return (b & 0x3FFF) + 1, ((b >> 14) & 0x3FFF) + 1
     if chunk == b"VP8 ":
+        if data[23:26] != b"\x9d\x01\x2a":
+            return None
         w, h = struct.unpack("<HH", data[26:30])
         return w & 0x3FFF, h & 0x3FFF
     return None
 
 
+_TIFF_WIDTH, _TIFF_HEIGHT, _TIFF_TILE_WIDTH, _TIFF_TILE_HEIGHT = 256, 257, 322, 323
+
+
 def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """The first page's size (the one OpenCV decodes). Its tiles are held to the pixel
+    limit too: OpenCV allocates a whole tile before decoding it."""
     e = "<" if data[:2] == b"II" else ">"
     ifd = struct.unpack(e + "I", data[4:8])[0]
     count = struct.unpack(e + "H", data[ifd : ifd + 2])[0]
     dims: dict[int, int] = {}
     for i in range(count):
-        tag, typ, _, value = struct.unpack(e + "HHI4s", data[ifd + 2 + 12 * i : ifd + 14 + 12 * i])
-        if tag in (256, 257):
+        entry = data[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
+        tag, typ, _, value = struct.unpack(e + "HHI4s", entry)
+        if tag in (_TIFF_WIDTH, _TIFF_HEIGHT, _TIFF_TILE_WIDTH, _TIFF_TILE_HEIGHT):
+            if typ not in (3, 4):
+                return None
+            if tag in dims:  # which one would libtiff use? refuse rather than guess
+                raise _HeaderProblem(f"a TIFF whose first page repeats tag {tag}")
             dims[tag] = struct.unpack(e + ("H" if typ == 3 else "I"), value[: 2 if typ == 3 else 4])[0]
-    if 256 in dims and 257 in dims:
-        return dims[256], dims[257]
-    return None
+    if _TIFF_WIDTH not in dims or _TIFF_HEIGHT not in dims:
+        return None
+    tile = dims.get(_TIFF_TILE_WIDTH, 0), dims.get(_TIFF_TILE_HEIGHT, 0)
+    if tile[0] * tile[1] > MAX_PIXELS:
+        raise _HeaderProblem(f"a TIFF with {tile[0]}x{tile[1]} tiles, over the "
+                             f"{MAX_PIXELS / 1e6:.0f} megapixel limit")
+    return dims[_TIFF_WIDTH], dims[_TIFF_HEIGHT]
+
+
+_SIZE_READERS = {"PNG": _png_size, "JPEG": _jpeg_size, "BMP": _bmp_size, "WebP": _webp_size,
+                 "TIFF": _tiff_size, "GIF": _gif_size}

@@ -26,6 +26,7 @@ from enum import Enum
 
 from .bundle import VARIANT_NAMES
 from .errors import UserError
+from .signing import SignaturePolicy
 
 
 class _Choice(str, Enum):
@@ -92,12 +93,22 @@ class BaseOptions:
         variant: `auto` (the accelerator's choice) or `fp32`, `fp16`, `dynamic`, `int8`.
         accelerator: an `Accelerator` or its value (`"auto"`, `"cpu"`, `"gpu"`, `"npu"`).
         num_threads: CPU threads per interpreter, at least 1.
+        require_signature: must the bundle carry a trusted signature? None (default):
+            yes for a bundle from outside the installed package, no for the shipped
+            ones (still checked when signed); see `facelite.signing`.
+        trusted_keys: PEM public key files, or folders of `*.pub` files, whose
+            signatures are trusted (plus `FACELITE_TRUSTED_KEYS`).
+        trust_development_key: trust bundles signed with the facelite development key
+            (they load with a warning: it is not for production).
     """
 
     bundle_path: str | os.PathLike | None = None
     variant: str = "auto"
     accelerator: Accelerator | str = Accelerator.AUTO
     num_threads: int = 2
+    require_signature: bool | None = None
+    trusted_keys: tuple[str | os.PathLike, ...] = ()
+    trust_development_key: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accelerator", Accelerator.parse(self.accelerator, "accelerator"))
@@ -106,6 +117,13 @@ class BaseOptions:
         threads = self.num_threads
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise UserError(f"num_threads {threads}: must be a whole number >= 1 (the CLI's --threads)")
+        object.__setattr__(self, "trusted_keys", self.signature_policy.trusted_keys)
+
+    @property
+    def signature_policy(self) -> SignaturePolicy:
+        """The trust options as the `SignaturePolicy` every bundle opened with them is checked by."""
+        return SignaturePolicy(require_signature=self.require_signature, trusted_keys=self.trusted_keys,
+                               trust_development_key=self.trust_development_key)
 
 
 @dataclass(frozen=True, kw_only=True)

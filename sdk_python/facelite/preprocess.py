@@ -46,6 +46,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .errors import UserError
+
 COLORS = ("rgb", "bgr", "gray", "gray_as_rgb")
 RESIZES = ("bilinear", "area", "nearest")
 CROPS = ("none", "face", "letterbox")
@@ -247,13 +249,20 @@ def resize(image: np.ndarray, height: int, width: int, method: str) -> np.ndarra
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"resize takes uint8 pixels, not {image.dtype}")
+    if image.shape[:2] == (height, width):
+        return image.copy()
+    rows = resize_taps(image.shape[0], height, method)
+    cols = resize_taps(image.shape[1], width, method)
+    return _apply_taps(image, rows, cols)
+
+
+def _apply_taps(image: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The resize sum over explicit (index, weight) taps per output row and column."""
+    (iy, wy), (ix, wx) = rows, cols
     squeeze = image.ndim == 2
     img = image[:, :, None] if squeeze else image
-    h, w, c = img.shape
-    if (h, w) == (height, width):
-        return image.copy()
-    iy, wy = resize_taps(h, height, method)
-    ix, wx = resize_taps(w, width, method)
+    h, w = img.shape[:2]
+    height, width = len(iy), len(ix)
     rows_first = height * w * iy.shape[1] + height * width * ix.shape[1]
     cols_first = h * width * ix.shape[1] + height * width * iy.shape[1]
     if rows_first <= cols_first:
@@ -263,6 +272,20 @@ def resize(image: np.ndarray, height: int, width: int, method: str) -> np.ndarra
     shift = 2 * WEIGHT_BITS
     out = ((acc + (1 << (shift - 1))) >> shift).astype(np.uint8)
     return out[:, :, 0] if squeeze else out
+
+
+def _resample(image: np.ndarray, rows, cols, color: str) -> np.ndarray:
+    """Colour-convert only the source pixels some tap reads, then resize through the taps.
+
+    Exact: colour conversion is per pixel, so converting the gathered pixels gives what
+    converting the whole image would. `rows`/`cols` taps index the source image.
+    """
+    (iy, wy), (ix, wx) = rows, cols
+    used_rows, ry = np.unique(iy, return_inverse=True)
+    used_cols, rx = np.unique(ix, return_inverse=True)
+    whole = len(used_rows) == image.shape[0] and len(used_cols) == image.shape[1]
+    sub = to_color(image if whole else image[np.ix_(used_rows, used_cols)], color)
+    return _apply_taps(sub, (ry.reshape(iy.shape), wy), (rx.reshape(ix.shape), wx))
 
 
 def _taps_sum(src: np.ndarray, idx: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
@@ -322,21 +345,41 @@ def square_box(box: tuple[float, float, float, float], margin: float) -> tuple[f
     return cx - side / 2.0, cy - side / 2.0, side, side
 
 
+def square_crop(box: tuple[float, float, float, float], margin: float) -> tuple[int, int, int]:
+    """(x0, y0, side) in whole pixels of the square crop of `box` grown by `margin` (step 3.2)."""
+    x0, y0, side, _ = square_box(box, margin)
+    if not all(math.isfinite(v) for v in (x0, y0, side)):
+        raise UserError(f"face box {tuple(box)} is not finite; pass (x, y, w, h) in pixels")
+    return round_half_up(x0), round_half_up(y0), max(round_half_up(side), 1)
+
+
+MAX_CROP_FACTOR = 16
+"""A face crop's side may be at most this many times the image's longer side."""
+
+
 def crop_square(image: np.ndarray, box: tuple[float, float, float, float], margin: float) -> tuple[np.ndarray, np.ndarray]:
     """The square face crop a `crop == "face"` model takes; outside the image, edge pixels repeat.
 
-    x0, y0 and the side are rounded with `round_half_up` (side at least 1); crop pixel
-    (i, j) is image pixel (clamp(y0 + i), clamp(x0 + j)). Returns (crop, (x0, y0, side)):
-    a point p in the crop's own grid of size `side` maps back to the image as (x0, y0) + p.
+    Crop pixel (i, j) is image pixel (clamp(y0 + i), clamp(x0 + j)) with (x0, y0, side)
+    from `square_crop`. Returns (crop, (x0, y0, side)): a point p in the crop's own grid
+    of size `side` maps back to the image as (x0, y0) + p. (`prepare_pixels` never builds
+    this array: it resizes straight from the image through the same clamped indices.)
     """
-    x0, y0, side, _ = square_box(box, margin)
-    side_px = max(round_half_up(side), 1)
-    x0i, y0i = round_half_up(x0), round_half_up(y0)
+    x0i, y0i, side_px = _checked_crop(image.shape[:2], box, margin)
     h, w = image.shape[:2]
     rows = np.clip(np.arange(y0i, y0i + side_px), 0, h - 1)
     cols = np.clip(np.arange(x0i, x0i + side_px), 0, w - 1)
     crop = image[rows[:, None], cols[None, :]]
     return np.ascontiguousarray(crop), np.array([x0i, y0i, side_px], np.float32)
+
+
+def _checked_crop(image_hw, box, margin: float) -> tuple[int, int, int]:
+    x0i, y0i, side_px = square_crop(box, margin)
+    limit = MAX_CROP_FACTOR * max(image_hw)
+    if side_px > limit:
+        raise UserError(f"face box {tuple(float(v) for v in tuple(box)[:4])} makes a {side_px}-pixel crop, over "
+                        f"{MAX_CROP_FACTOR}× the image's longer side ({max(image_hw)}); pass a box inside the image")
+    return x0i, y0i, side_px
 
 
 def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -398,14 +441,20 @@ def prepare_pixels(image, spec: InputSpec, box=None) -> tuple[np.ndarray, Placem
     bgr = load_image(image)
     h, w = bgr.shape[:2]
     if spec.crop == "face" and box is not None:
-        bgr, (x0, y0, side) = crop_square(bgr, tuple(box)[:4], spec.margin)
-        pixels = resize(to_color(bgr, spec.color), spec.height, spec.width, spec.resize)
-        return pixels, Placement((float(x0), float(y0)), (float(side) / spec.width, float(side) / spec.height))
+        x0, y0, side = _checked_crop((h, w), tuple(box)[:4], spec.margin)
+        iy, wy = resize_taps(side, spec.height, spec.resize)
+        ix, wx = resize_taps(side, spec.width, spec.resize)
+        rows, cols = (np.clip(y0 + iy, 0, h - 1), wy), (np.clip(x0 + ix, 0, w - 1), wx)
+        pixels = _resample(bgr, rows, cols, spec.color)
+        return pixels, Placement((float(x0), float(y0)), (side / spec.width, side / spec.height))
     if spec.crop == "letterbox":
-        canvas, (scale, pad_x, pad_y) = letterbox(to_color(bgr, spec.color), spec.height, spec.width, spec.resize)
+        scale, pad_x, pad_y, new_w, new_h = letterbox_params((h, w), spec.height, spec.width)
+        rows, cols = resize_taps(h, new_h, spec.resize), resize_taps(w, new_w, spec.resize)
+        canvas = np.full((spec.height, spec.width, spec.channels), LETTERBOX_FILL, np.uint8)
+        canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = _resample(bgr, rows, cols, spec.color)
         return canvas, Placement((-pad_x / scale, -pad_y / scale), (1.0 / scale, 1.0 / scale))
-    pixels = resize(to_color(bgr, spec.color), spec.height, spec.width, spec.resize)
-    return pixels, Placement((0.0, 0.0), (w / spec.width, h / spec.height))
+    rows, cols = resize_taps(h, spec.height, spec.resize), resize_taps(w, spec.width, spec.resize)
+    return _resample(bgr, rows, cols, spec.color), Placement((0.0, 0.0), (w / spec.width, h / spec.height))
 
 
 def prepare(image, spec: InputSpec, box=None) -> np.ndarray:

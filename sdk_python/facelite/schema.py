@@ -7,10 +7,12 @@ Python runtime uses. A new manifest version adds a file and an entry in
 
 The validator understands the JSON Schema subset those files use, and nothing more:
 `type`, `const`, `enum`, `minimum`, `maximum`, `exclusiveMinimum`, `minLength`,
-`maxLength`, `items`, `minItems`, `maxItems`, `required`, `properties`,
-`additionalProperties`, `propertyNames`, `minProperties`, `allOf`, `if`/`then` and
-local `$ref` (`#/$defs/...`). A schema using another keyword is refused rather than
-half-checked. No third-party dependency: the runtime stays numpy, OpenCV and LiteRT.
+`maxLength`, `pattern`, `prefixItems`, `items`, `minItems`, `maxItems`, `required`,
+`properties`, `additionalProperties`, `propertyNames`, `minProperties`, `allOf`,
+`if`/`then` and local `$ref` (`#/$defs/...`). A schema using another keyword is refused
+rather than half-checked. No third-party dependency: the runtime stays numpy, OpenCV and
+LiteRT. Numbers must be finite (JSON has no NaN or infinity; `facelite.bundle` refuses
+those literals before the schema sees the document).
 
     >>> from facelite.schema import manifest_schema, schema_errors
     >>> schema = manifest_schema(1)
@@ -18,6 +20,17 @@ half-checked. No third-party dependency: the runtime stays numpy, OpenCV and Lit
     "missing required key 'color'"
     >>> schema_errors({"mean": ["x"]}, {"properties": {"mean": {"type": "array", "items": {"type": "number"}}}})
     ['mean[0]: must be a number, got string "x"']
+
+Documents are read with `load_json` first: strict JSON (no NaN or infinity literals, no
+key given twice, bounded nesting), so that every reader of a manifest sees the same
+values and a hostile document fails with a message instead of a RecursionError.
+
+    >>> load_json(b'{"a": [1, 2]}')
+    {'a': [1, 2]}
+    >>> load_json(b'{"a": NaN}')
+    Traceback (most recent call last):
+    ...
+    ValueError: NaN is not JSON (only finite numbers are)
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.resources
+import itertools
 import json
 import math
 import re
@@ -36,12 +50,61 @@ SCHEMA_FILES = {1: "manifest.v1.schema.json"}
 KEYWORDS = frozenset({
     "$schema", "$id", "$comment", "$defs", "$ref", "title", "description",
     "type", "const", "enum", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength",
-    "items", "minItems", "maxItems", "required", "properties", "additionalProperties",
+    "pattern", "prefixItems", "items", "minItems", "maxItems", "required", "properties", "additionalProperties",
     "propertyNames", "minProperties", "allOf", "if", "then",
 })
 """Every keyword the validator implements (or, for annotations, knowingly ignores)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects `load_json` accepts (a manifest needs 6)."""
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def load_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse strict JSON: UTF-8, finite numbers only, no key twice in an object, nesting at
+    most `max_depth` deep. Raises ValueError (JSONDecodeError and UnicodeDecodeError are
+    ValueErrors) saying what is wrong.
+
+    Why stricter than `json.loads`: Python accepts `NaN` and `Infinity`, keeps the last of
+    two equal keys where other parsers keep the first, and recurses once per nesting level;
+    a manifest every binding must read the same way, from a possibly hostile file, can
+    afford none of the three. The depth is measured before parsing, outside strings.
+    """
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+    if depth > max_depth:
+        raise ValueError(f"nested {depth} levels deep; at most {max_depth} allowed")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
+                          object_pairs_hook=_unique_keys)
+    except RecursionError:  # unreachable after the depth check, kept as the last line of defence
+        raise ValueError(f"nested too deeply; at most {max_depth} levels allowed") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (only finite numbers are)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range (only finite numbers are JSON here)")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {json.dumps(twice)} appears twice in one object")
+    return result
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,6 +212,8 @@ def _check(value: Any, schema: Mapping[str, Any], path: str, root: Mapping[str, 
                               else f"must be at least {schema['minLength']} characters, got {len(value)}"))
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             errors.append(_at(path, f"must be at most {schema['maxLength']} characters, got {len(value)}"))
+        elif "pattern" in schema and not _regex(schema["pattern"]).search(value):
+            errors.append(_at(path, f"must match {schema['pattern']}, got {_show(value)}"))
     elif isinstance(value, (list, tuple)):
         _check_array(value, schema, path, root, errors)
     elif isinstance(value, Mapping):
@@ -178,8 +243,11 @@ def _check_array(value, schema: Mapping[str, Any], path: str, root, errors: list
         errors.append(_at(path, f"must hold at least {low} item{'s' * (low != 1)}, got {len(value)}"))
     elif high is not None and len(value) > high:
         errors.append(_at(path, f"must hold at most {high} items, got {len(value)}"))
+    prefix = schema.get("prefixItems", ())
+    for i, (item, part) in enumerate(zip(value, prefix)):
+        _check(item, part, json_path(path, i), root, errors)
     if "items" in schema:
-        for i, item in enumerate(value):
+        for i, item in enumerate(value[len(prefix):], start=len(prefix)):
             _check(item, schema["items"], json_path(path, i), root, errors)
 
 
@@ -209,6 +277,12 @@ def _check_object(value: Mapping, schema: Mapping[str, Any], path: str, root, er
             errors.append(_at(path, f"unknown key '{key}'{suggestion}"))
         elif isinstance(extra, Mapping):
             _check(item, extra, json_path(path, key), root, errors)
+
+
+@functools.lru_cache(maxsize=None)
+def _regex(pattern: str) -> re.Pattern:
+    """A schema `pattern`, compiled once (the schema's patterns use the syntax Python and ECMA-262 share)."""
+    return re.compile(pattern)
 
 
 def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:

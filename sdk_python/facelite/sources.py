@@ -4,6 +4,12 @@
 which only prints what they return) iterate inputs through here, so API users get the
 same folder walk and frame sampling as the CLI.
 
+Inputs are bounded like images (`facelite.image`): a single target must be a regular
+file (a FIFO, `/dev/zero` or a socket is refused from `os.stat`, before anything opens
+it), a video at most `MAX_VIDEO_BYTES`, and a video whose frames are over
+`image.MAX_PIXELS` is refused as a whole (an ImageError at open from the stream's
+declared size, or at the first frame that is larger) rather than analysed frame by frame.
+
 Example:
 
     >>> from facelite.sources import is_video, image_paths
@@ -26,8 +32,11 @@ import numpy as np
 
 from .datasets import IMAGE_EXTENSIONS, list_images
 from .errors import ImageError, UserError
+from .image import MAX_FILE_BYTES, MAX_PIXELS, check_input_file
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+MAX_VIDEO_BYTES = 4 * 1024**3
+"""Largest video file accepted: 4 GiB (about an hour of 1080p phone video)."""
 
 
 def is_video(path: str | os.PathLike) -> bool:
@@ -39,13 +48,16 @@ def image_paths(target: str | os.PathLike, recursive: bool = True) -> list[Path]
     """The image files to analyse: `target` itself if it is a file, else every image under
     the folder (in its sub-folders too unless `recursive=False`), sorted.
 
-    Raises ImageError when the path does not exist or the folder tree holds no image.
-    Files are not opened here: a bad image fails when it is analysed, on its own.
+    Raises ImageError when the path does not exist, is not a regular file or folder (a
+    FIFO, a device, a socket), is a file over `image.MAX_FILE_BYTES`, or is a folder tree
+    holding no image. Files are not opened here: a bad image fails when it is analysed,
+    on its own.
     """
     path = Path(target)
     if not path.exists():
         raise ImageError(f"{path}: no such file or folder; check the path")
     if not path.is_dir():
+        check_input_file(path, MAX_FILE_BYTES, "image")
         return [path]
     files = list_images(path, recursive=recursive)
     if not files:
@@ -68,19 +80,35 @@ class VideoFrame:
 class VideoFile:
     """An opened video file: its frame rate, and its frames sampled every Nth.
 
-    Use it in a `with` block (or call `close`) so the decoder is released.
+    Use it in a `with` block (or call `close`) so the decoder is released. A path that
+    is not a regular file of at most `MAX_VIDEO_BYTES`, a video OpenCV cannot open, and
+    one whose frames are over `image.MAX_PIXELS` are ImageErrors (exit 2 on the CLI).
     """
 
     def __init__(self, path: str | os.PathLike):
         import cv2
 
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ImageError(f"{self.path}: no such video file; check the path")
-        self._cap = cv2.VideoCapture(str(self.path))
+        check_input_file(self.path, MAX_VIDEO_BYTES, "video")
+        # an absolute path: FFmpeg would read "concat:..." or "subfile,..." as a protocol
+        self._cap = cv2.VideoCapture(os.path.abspath(self.path))
         if not self._cap.isOpened():
+            self._cap.release()
             raise ImageError(f"{self.path}: cannot open the video; use a format OpenCV reads (mp4, avi, mkv)")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.size = (int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+                     int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        """(width, height) the stream declares; (0, 0) when unknown."""
+        try:
+            self._check_frame_size(*self.size, "its frames")
+        except ImageError:
+            self._cap.release()
+            raise
+
+    def _check_frame_size(self, width: int, height: int, what: str) -> None:
+        if width * height > MAX_PIXELS:
+            raise ImageError(f"{self.path}: {what} are {width}x{height} ({width * height / 1e6:.1f} megapixels), "
+                             f"over the {MAX_PIXELS / 1e6:.0f} megapixel limit; downscale the video first")
 
     def frames(self, every: int = 1, max_frames: int = 0) -> Iterator[VideoFrame]:
         """Frames 0, every, 2·every, … (at most `max_frames` of them; 0: all).
@@ -101,6 +129,7 @@ class VideoFile:
                 ok, image = self._cap.retrieve()
                 if not ok:
                     break
+                self._check_frame_size(image.shape[1], image.shape[0], f"frame {index}'s pixels")
                 yield VideoFrame(index, round(index / self.fps, 3) if self.fps else None, image)
                 sampled += 1
                 if max_frames and sampled >= max_frames:

@@ -4,7 +4,9 @@ A bundle's manifest names its task (`classification`, `landmarks` or `detection`
 task is one object here that says, for that task only:
 
 - how its model outputs are **decoded** (per-label scores; 68 normalised points; boxes);
-- which **manifest** entries it needs (`needs_labels`, `check_manifest`);
+- which **manifest** entries it needs (`needs_labels`, `check_manifest`), and what the
+  loaded model must then look like (`check_engine`: a classifier outputs one score per
+  label), checked by `require_engine` wherever an Engine is made for a task;
 - how its outputs are **compared** — with the golden outputs by `facelite verify`
   (`compare`), with the fp32 variant's by the bench (`agreement`, `psnr_peak`);
 - how `facelite evaluate` **scores** a data folder (`eval_items`, `eval_input`,
@@ -31,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -69,6 +72,12 @@ class Task:
 
     def check_manifest(self, manifest: Mapping[str, Any]) -> list[str]:
         """Problems with this task's own manifest entries (empty when fine)."""
+        return []
+
+    def check_engine(self, manifest: Mapping[str, Any], engine) -> list[str]:
+        """Problems with the loaded model `engine` (a `facelite.engine.Engine`) as this
+        task's model for `manifest`: what no schema can see, because it needs the model's
+        tensors (empty when it fits)."""
         return []
 
     def psnr_peak(self, output_spec: Mapping[str, Any]) -> float | None:
@@ -132,6 +141,14 @@ class ClassificationTask(Task):
             return ["a classification bundle needs a non-empty 'labels' list of names"]
         if len(set(labels)) != len(labels):
             return [f"'labels' lists a name twice: {labels}"]
+        return []
+
+    def check_engine(self, manifest, engine):
+        scores = _values_per_sample(engine)
+        labels = len(manifest.get("labels", []))
+        if scores != labels:
+            return [(f"the model outputs {scores} scores per image but the manifest lists {labels} labels; "
+                     "'labels' must name every output class, in output order")]
         return []
 
     def scores(self, outputs: np.ndarray, output_spec: Mapping[str, Any]) -> np.ndarray:
@@ -216,6 +233,12 @@ class LandmarksTask(Task):
         out = manifest.get("output", {})
         n = out.get("points", out.get("num_points", POINTS))
         return [] if n == POINTS else [f"a landmarks bundle outputs {POINTS} points; manifest output says {n}"]
+
+    def check_engine(self, manifest, engine):
+        values = _values_per_sample(engine)
+        if values != POINTS * 2:
+            return [f"a landmarks model outputs {POINTS * 2} values per face ({POINTS} points), this one {values}"]
+        return []
 
     def points(self, outputs: np.ndarray) -> np.ndarray:
         """(N, 136) raw outputs → (N, 68, 2) points in [0, 1] of the model input."""
@@ -338,6 +361,14 @@ class DetectionTask(Task):
             problems.append(f"output.channels {channels} must name heatmap, size_w and size_h")
         return problems
 
+    def check_engine(self, manifest, engine):
+        channels = [d.shape[-1] if d.shape else 0 for d in engine.output_details]
+        try:
+            self.output_roles(manifest["output"], engine.output_names, channels, "the model")
+        except BundleError as exc:
+            return [str(exc)]
+        return []
+
     def output_roles(self, output_spec: Mapping[str, Any], names: Sequence[str],
                      channels: Sequence[int], where: str = "bundle") -> dict[str, int]:
         """Map heatmap/size/offset to output positions; TFLite may reorder outputs.
@@ -445,6 +476,22 @@ def get_task(name: str) -> Task:
         return TASKS[name]
     except (KeyError, TypeError):
         raise BundleError(f"unknown task '{name}'; facelite knows {', '.join(sorted(TASKS))}") from None
+
+
+def _values_per_sample(engine) -> int:
+    """Values the engine's first output holds per sample (all axes but the batch)."""
+    return math.prod(engine.output_details[0].shape[1:])
+
+
+def require_engine(bundle, engine) -> None:
+    """Raise a BundleError naming the bundle, the variant and what does not fit when
+    `engine`'s model cannot be `bundle`'s task's model (`Task.check_engine`): e.g. a label
+    list shorter than the classifier's output, which would otherwise surface later as an
+    IndexError. Called wherever an Engine is made for a task (`VisionTask`, `evaluate`);
+    `facelite verify` reports the same problems."""
+    problems = get_task(bundle.task).check_engine(bundle.manifest, engine)
+    if problems:
+        raise BundleError(f"{bundle.path}: variant '{engine.variant}': {'; '.join(problems)}; rebuild the bundle")
 
 
 def require_task(bundle, name: str, who: str) -> Task:

@@ -18,8 +18,11 @@ Two comparisons per variant:
   validation split in the manifest's metrics; eight goldens are too few to judge it.
 
 Bundles written before per-variant goldens existed are judged the old way: each variant
-against the fp32 goldens with the loose `LEGACY_TOLERANCES`. A manifest may override
-tolerances under `verify.tolerance.<variant>`.
+against the fp32 goldens with the loose `LEGACY_TOLERANCES`. A manifest may set
+tolerances under `verify.tolerance.<variant>`, but only to tighten the runtime's
+(`effective_tolerance`: the smaller `max_abs_err`, the larger agreement): a bundle that
+could loosen its own check would verify after any tampering. The caller's `tolerance`
+argument (the verifier's own choice) still overrides both.
 
 Example:
 
@@ -32,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,12 @@ import numpy as np
 from . import metrics
 from .bundle import Bundle
 from .errors import BundleError
+from .signing import SignaturePolicy, check_signature
 from .tasks import get_task
+
+TOLERANCE_RULE = ("a bundle's verify.tolerance only tightens the runtime's: max_abs_err takes the smaller value, "
+                  "agreement statistics the larger; looser values are ignored")
+"""What `verify_bundle` reports under `tolerance_rule`."""
 
 PARITY_TOLERANCES: dict[str, dict[str, float | None]] = {
     "fp32": {"max_abs_err": 1e-4, "top1_agreement": 1.0},
@@ -84,6 +91,33 @@ def compare(variant: str, outputs: np.ndarray, golden: np.ndarray, task: str,
     return result
 
 
+def effective_tolerance(runtime: dict[str, float | None], bundle: dict[str, Any] | None
+                        ) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """(the tolerance to use, the bundle's entries ignored as looser or unknown).
+
+    `max_abs_err` is an upper bound: the smaller of the two wins. Every other key is a
+    "higher is better" statistic (`top1_agreement`): the larger wins. None means "not
+    gated", the loosest value, so a bundle's None never replaces a runtime number, and a
+    bundle's number always adds a gate the runtime lacks.
+
+        >>> effective_tolerance({"max_abs_err": 1e-3, "top1_agreement": None},
+        ...                     {"max_abs_err": 0.5, "top1_agreement": 0.9})
+        ({'max_abs_err': 0.001, 'top1_agreement': 0.9}, {'max_abs_err': 0.5})
+    """
+    used, ignored = dict(runtime), {}
+    for key, asked in (bundle or {}).items():
+        if key not in runtime:
+            ignored[key] = asked
+            continue
+        own = runtime[key]
+        tighter = own is None or (asked is not None and (asked < own if key == "max_abs_err" else asked > own))
+        if tighter:
+            used[key] = asked
+        elif asked != own:
+            ignored[key] = asked
+    return used, ignored
+
+
 def _match_golden(outputs: list[np.ndarray], names: list[str], golden: np.ndarray) -> np.ndarray:
     """The engine output(s) shaped like the golden array (first output, or all concatenated)."""
     n = len(golden)
@@ -96,16 +130,19 @@ def _match_golden(outputs: list[np.ndarray], names: list[str], golden: np.ndarra
 
 
 def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None,
-                  num_threads: int = 2) -> dict[str, Any]:
+                  num_threads: int = 2, policy: SignaturePolicy | None = None) -> dict[str, Any]:
     """Verify a bundle; reports problems instead of raising for a bad bundle.
 
     `tolerance` overrides max_abs_err for every variant (a float) or per variant
-    (`{"int8": {"max_abs_err": 0.3}}`). Returns JSON-able
+    (`{"int8": {"max_abs_err": 0.3}}`). The signature is judged by `policy` (default
+    `SignaturePolicy()`: required outside the installed package) and reported under
+    `"signature"` (`facelite.signing.SignatureCheck.to_json`). Returns JSON-able
     `{"ok", "path", "problems": [...], "variants": {name: {"ok", "max_abs_err", "top1_agreement", ...}}}`.
     """
     from .engine import Engine
 
-    report: dict[str, Any] = {"ok": False, "path": str(path), "problems": [], "variants": {}}
+    report: dict[str, Any] = {"ok": False, "path": str(path), "problems": [], "variants": {},
+                              "tolerance_rule": TOLERANCE_RULE}
     problems = report["problems"]
     try:
         bundle = Bundle.open(path)
@@ -113,6 +150,10 @@ def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None
         problems.append(str(exc))
         return report
     with bundle:
+        signature = check_signature(bundle, policy)
+        report["signature"] = signature.to_json()
+        if signature.problem:
+            problems.append(signature.problem)
         problems.extend(bundle.verify_checksums())
         golden = None
         if not bundle.has_golden:
@@ -133,6 +174,8 @@ def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None
                 continue
             try:
                 engine = Engine(bundle, name, "cpu", num_threads)
+                misfit = get_task(bundle.task).check_engine(bundle.manifest, engine)
+                problems.extend(f"variant '{name}': {problem}" for problem in misfit)
                 model_dtype = engine.input_dtype.name
                 if model_dtype != variant.input_dtype:
                     problems.append(f"variant '{name}': manifest says input {variant.input_dtype}, "
@@ -145,9 +188,17 @@ def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None
                 entry.update(ok=False, error=f"does not run in LiteRT: {exc}")
                 problems.append(f"variant '{name}' does not run in LiteRT: {exc}")
                 continue
-            own = bundle.golden_outputs(name)
-            tol = {} if own is None else _parity_tolerance(name, engine)
-            tol.update(manifest_tol.get(name, {}))
+            try:
+                own = bundle.golden_outputs(name)
+            except BundleError as exc:
+                entry.update(ok=False, error=str(exc))
+                problems.append(str(exc))
+                continue
+            runtime = dict(LEGACY_TOLERANCES.get(name, LEGACY_TOLERANCES["int8"])) if own is None \
+                else _parity_tolerance(name, engine)
+            tol, ignored = effective_tolerance(runtime, manifest_tol.get(name))
+            if name in manifest_tol:
+                entry["bundle_tolerance"] = {"asked": manifest_tol[name], "ignored": ignored}
             tol.update(_tolerance_for(name, tolerance) or {})
             reference = golden[1] if own is None else own.reshape(golden[1].shape)
             entry.update(compare(name, outputs, reference, bundle.task, tol))
@@ -196,13 +247,17 @@ def inspect_bundle(path: str | os.PathLike) -> dict[str, Any]:
                 "output_dtype": v.get("output_dtype", v["input_dtype"]),
                 "compatibility": v.get("compatibility", {}),
             }
-            try:
-                entry["tensors"] = Engine(bundle, name, "cpu", 1).tensor_details()
+            try:  # a malformed model is reported per variant, as is one that does not fit the task
+                engine = Engine(bundle, name, "cpu", 1)
+                entry["tensors"] = engine.tensor_details()
+                misfit = get_task(bundle.task).check_engine(m, engine)
+                if misfit:
+                    entry["error"] = "; ".join(misfit)
             except BundleError as exc:
                 entry["error"] = str(exc)
             variants[name] = entry
         summary: dict[str, Any] = {
-            "path": str(path), "file_bytes": Path(path).stat().st_size,
+            "path": str(path), "file_bytes": bundle.file_bytes,
             "name": m["name"], "version": m["version"], "task": m["task"],
             "labels": m.get("labels", []), "input": m["input"], "output": m["output"],
             "variants": variants, "metrics": m.get("metrics", {}), "build": m.get("build", {}),

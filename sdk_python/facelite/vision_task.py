@@ -26,7 +26,8 @@ from .engine import Engine, EngineInfo
 from .errors import BundleError, UserError
 from .options import BaseOptions, StandIn, TaskOptions
 from .paths import shipped_bundle
-from .tasks import require_task
+from .signing import enforce_signature_policy
+from .tasks import require_engine, require_task
 
 
 class VisionTask:
@@ -60,7 +61,7 @@ class VisionTask:
 
     def _open_bundle(self, shipped: str, task: str, optional: bool = False) -> Bundle | None:
         """The bundle to run: `base_options.bundle_path`, else the shipped bundle `shipped`,
-        checked to be a `task` bundle. When there is neither: BundleError, or None if
+        checked against the base options' signature policy and to be a `task` bundle. When there is neither: BundleError, or None if
         `optional` (the caller then says what runs instead, or what is missing)."""
         path = self.options.base_options.bundle_path
         if path is None:
@@ -79,6 +80,7 @@ class VisionTask:
                     "or reinstall facelite")
         bundle = Bundle.open(path)
         self._bundles.append(bundle)
+        enforce_signature_policy(bundle, self.options.base_options.signature_policy)
         problems = require_task(bundle, task, type(self).__name__).check_manifest(bundle.manifest)
         if problems:
             raise BundleError(f"{bundle.path}: {'; '.join(problems)}; rebuild the bundle")
@@ -99,9 +101,11 @@ class VisionTask:
         return bundle
 
     def _engine(self, bundle) -> Engine:
-        """An Engine for `bundle` with the base options' variant, accelerator and threads."""
+        """An Engine for `bundle` with the base options' variant, accelerator and threads,
+        refused (BundleError) when its model does not fit the bundle's task (`require_engine`)."""
         base = self.options.base_options
         engine = Engine(bundle, base.variant, base.accelerator, base.num_threads)
+        require_engine(bundle, engine)
         self._engines.append(engine)
         return engine
 

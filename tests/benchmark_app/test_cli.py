@@ -130,6 +130,42 @@ def test_adb_unknown_serial_and_real_phone_without_runner(tiny_bundle, host_adb)
         dev.choose_runner(Path("/tmp"))
 
 
+INJECTION = "x;touch${IFS}INJECTED;#"
+
+
+def test_adb_shell_arguments_arrive_quoted_on_the_host_emulated_device(host_adb, tmp_path, monkeypatch):
+    from facelite_bench.devices.adb import Adb
+
+    monkeypatch.setenv("HOST_EMULATED_ADB_ROOT", host_adb["HOST_EMULATED_ADB_ROOT"])
+    monkeypatch.chdir(tmp_path)
+    adb = Adb(str(HOST_ADB))
+    adb.shell("host-emulated-0", ["mkdir", "-p", "/data/local/tmp/with space/and'quote"])
+    root = Path(host_adb["HOST_EMULATED_ADB_ROOT"])
+    assert (root / "data" / "local" / "tmp" / "with space" / "and'quote").is_dir()
+    assert adb.shell("host-emulated-0", ["echo", INJECTION]).strip() == INJECTION  # a word, not a command
+    assert not list(root.rglob("INJECTED*")) and not list(tmp_path.rglob("INJECTED*"))
+
+
+def test_adb_variant_with_shell_syntax_is_refused_before_reaching_the_device(tiny_bundle, host_adb, tmp_path,
+                                                                              monkeypatch):
+    from facelite_bench.devices.adb import Adb, AdbDevice
+    from facelite_bench.devices.base import DeviceError, JobSpec
+
+    monkeypatch.setenv("HOST_EMULATED_ADB_ROOT", host_adb["HOST_EMULATED_ADB_ROOT"])
+    monkeypatch.chdir(tmp_path)
+    for benchmark_model in (str(HERE / "stand_in_benchmark_model"), None):
+        dev = AdbDevice("host-emulated-0", Adb(str(HOST_ADB)), benchmark_model=benchmark_model)
+        with pytest.raises(DeviceError, match="not a valid variant name"):
+            dev.run(str(tiny_bundle), JobSpec(variant=INJECTION, runs=5))
+    # and through the command line, exit 2
+    p = bench("run", tiny_bundle, "--device", "adb:host-emulated-0", "--variant", INJECTION, "--runs", 5,
+              "--benchmark-model", HERE / "stand_in_benchmark_model", env=host_adb)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    p = bench("run", tiny_bundle, "--device", "adb:x;touch${IFS}INJECTED", "--runs", 5, env=host_adb)
+    assert p.returncode == 2 and "not a device serial" in p.stderr
+    assert not list(tmp_path.rglob("INJECTED*")) and not list(Path.cwd().glob("INJECTED*"))
+
+
 @pytest.mark.skipif(not shutil.which("adb"), reason="Debian's adb is not installed "
                     "(scripts/install_system_deps.sh installs it)")
 def test_real_adb_client_discovery():

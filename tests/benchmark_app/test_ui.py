@@ -134,3 +134,48 @@ def test_ui_end_to_end(server_factory, browser, tiny_bundle, tmp_path):
         By.CSS_SELECTOR, f'tr[data-job="{queued["id"]}"] .status').text, 20, "live status update")
     browser.save_screenshot(str(shots / "jobs_page.png"))
     print(f"\nscreenshots: {shots}")
+
+
+def test_cross_site_page_cannot_post_to_the_server(server_factory, browser, tiny_bundle, tmp_path):
+    """Issue #15: a page on another site, opened in the user's browser, posts a job form and
+    uploads a bundle (form and fetch) to the bench server on 127.0.0.1; all are refused."""
+    import functools
+    import http.server
+    import threading
+
+    srv = server_factory()
+    c = Client(srv.url)
+    sha = c.upload_bundle(tiny_bundle)["sha256"]
+    site = tmp_path / "evil"
+    site.mkdir()
+    (site / "form.html").write_text(
+        f'<form id="f" method="post" action="{srv.url}/jobs"><input name="bundle" value="{sha}">'
+        '<input name="device" value="local"><input name="runs" value="7"></form>'
+        '<script>document.getElementById("f").submit()</script>')
+    (site / "fetch.html").write_text(
+        '<p id="done">running</p><script>'
+        f'var bytes = new Uint8Array({list(tiny_bundle.read_bytes()[:4096])});'
+        'var calls = ["/bundles", "/api/bundles", "/api/jobs"].map(function (path) {'
+        '  var fd = new FormData(); fd.append("file", new Blob([bytes]), "x.flb");'
+        f'  fd.append("bundle", "{sha}"); fd.append("device", "local");'
+        f'  return fetch("{srv.url}" + path, {{method: "POST", mode: "no-cors", body: fd, credentials: "include"}})'
+        '    .catch(function () {});'
+        '});'
+        'Promise.all(calls).then(function () { document.getElementById("done").textContent = "sent"; });'
+        '</script>')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        browser.get(srv.url + "/jobs")  # the user has the bench UI open: a session cookie exists
+        evil_url = f"http://localhost:{evil.server_address[1]}"
+        browser.get(evil_url + "/form.html")
+        wait_for(lambda: browser.current_url.startswith(srv.url), 20, "the form to post")
+        assert "403" in browser.page_source and "cross-site" in browser.page_source
+        browser.get(evil_url + "/fetch.html")
+        from selenium.webdriver.common.by import By
+        wait_for(lambda: browser.find_element(By.ID, "done").text == "sent", 20, "the fetches to finish")
+        assert c.request("GET", "/api/jobs")[1]["jobs"] == []
+        assert [b["sha256"] for b in c.request("GET", "/api/bundles")[1]["bundles"]] == [sha]
+    finally:
+        evil.shutdown()

@@ -16,7 +16,8 @@ from facelite.errors import DataError
 from facelite_bench import parity, plots
 from facelite_bench.devices import DeviceError, resolve
 from facelite_bench.devices import benchmark_model as bm
-from facelite_bench.devices.adb import parse_devices, parse_getprop
+from facelite_bench.devices.adb import (check_argument, check_serial, check_variant, parse_devices,
+                                        parse_getprop, shell_line)
 from facelite_bench.measure import Loaded, latency_stats, time_invokes
 from facelite_bench.store import MIGRATIONS, Store
 
@@ -123,6 +124,39 @@ def test_adb_output_parsers():
     props = parse_getprop("[ro.product.model]: [SM-A525F]\n[ro.soc.model]: [SM7125]\n"
                           "[ro.build.version.release]: [13]\n")
     assert props == {"ro.product.model": "SM-A525F", "ro.soc.model": "SM7125", "ro.build.version.release": "13"}
+
+
+INJECTION = "x;touch${IFS}INJECTED;#"
+
+
+def test_adb_shell_line_quotes_every_argument():
+    assert shell_line(["mkdir", "-p", "/data/local/tmp/facelite"]) == "mkdir -p /data/local/tmp/facelite"
+    assert shell_line(["ls", "/data/local/tmp/a b"]) == "ls '/data/local/tmp/a b'"
+    assert shell_line(["echo", INJECTION]) == "echo 'x;touch${IFS}INJECTED;#'"
+    with pytest.raises(TypeError):
+        shell_line("rm -rf /")  # a command string is never accepted
+
+
+@pytest.mark.parametrize("bad", ["a\nreboot", "a\rb", "a\0b"])
+def test_adb_arguments_with_control_characters_are_refused(bad):
+    with pytest.raises(DeviceError, match="control characters"):
+        shell_line(["ls", bad])
+    with pytest.raises(DeviceError):
+        check_argument(bad, "remote path")
+
+
+def test_adb_variant_names_and_serials_are_validated():
+    assert check_variant("int8") == "int8" and check_variant("fp16_gpu") == "fp16_gpu"
+    for bad in (INJECTION, "INT8", "fp32 ", "", "../x", None):
+        with pytest.raises(DeviceError, match="variant"):
+            check_variant(bad)
+    for ok in ("R58M123ABC", "emulator-5554", "192.168.1.5:5555", "adb-R58M-x._adb-tls-connect._tcp"):
+        assert check_serial(ok) == ok
+    for bad in ("x;reboot", "-s", "a b", "$(id)", ""):
+        with pytest.raises(DeviceError, match="serial"):
+            check_serial(bad)
+    with pytest.raises(DeviceError, match="not a device serial"):
+        resolve("adb:x;reboot")
 
 
 def test_resolve_rejects_unknown_device():

@@ -122,7 +122,7 @@ def _jpeg_header(w: int, h: int) -> bytes:
 @pytest.mark.parametrize("name, header", [
     ("huge.png", _png_header(10_000, 6_000)),
     ("huge.jpg", _jpeg_header(9_000, 9_000)),
-    ("huge.bmp", b"BM" + b"\0" * 16 + struct.pack("<ii", 8_000, -8_000) + b"\0" * 30),
+    ("huge.bmp", b"BM" + b"\0" * 12 + struct.pack("<Iii", 40, 8_000, -8_000) + b"\0" * 30),
 ])
 def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path, monkeypatch, name, header):
     p = tmp_path / name

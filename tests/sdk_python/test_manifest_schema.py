@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from facelite import bundle as bundle_module
 from facelite import preprocess
 from facelite.bundle import MANIFEST, Bundle, validate_manifest
 from facelite.errors import BundleError
-from facelite.schema import SCHEMA_FILES, manifest_schema, schema_errors
+from facelite.schema import SCHEMA_FILES, load_json, manifest_schema, schema_errors
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 BUNDLE_FILES = sorted(MODELS.glob("*/*.flb")) + sorted(FIXTURE_BUNDLES.glob("*.flb"))
@@ -130,11 +131,74 @@ def test_every_input_spec_field_is_a_schema_input_key():
 
 
 def test_the_validator_refuses_a_keyword_it_does_not_implement():
-    with pytest.raises(ValueError, match="unsupported keywords \\['pattern'\\]"):
-        schema_errors("abc", {"type": "string", "pattern": "^a"})
+    with pytest.raises(ValueError, match="unsupported keywords \\['patternProperties'\\]"):
+        schema_errors({"a": 1}, {"type": "object", "patternProperties": {"^a": {}}})
 
 
 def test_integers_accept_integral_floats_but_not_booleans():
     assert schema_errors(3.0, {"type": "integer"}) == []
     assert schema_errors(True, {"type": "integer"}) == ["must be an integer, got boolean true"]
     assert schema_errors(float("nan"), {"type": "number"}) == ["must be a number, got number NaN"]
+    assert schema_errors(float("inf"), {"type": "number"}) == ["must be a number, got number Infinity"]
+
+
+def test_prefix_items_check_each_position_and_items_the_rest():
+    schema = {"type": "array", "prefixItems": [{"const": 1}, {"type": "integer", "maximum": 9}],
+              "items": {"type": "string"}}
+    assert schema_errors([1, 9, "a", "b"], schema) == []
+    assert schema_errors([2, 10, "a", 3], schema) == ["[0]: must be 1, got 2", "[1]: must be <= 9, got 10",
+                                                      "[3]: must be a string, got integer 3"]
+
+
+def test_a_pattern_is_searched_and_named_in_the_message():
+    schema = {"type": "string", "pattern": "^[a-z0-9_]+$"}
+    assert schema_errors("int8", schema) == []
+    assert schema_errors("x;touch", schema) == ['must match ^[a-z0-9_]+$, got "x;touch"']
+
+
+def _schemas(node, path="#"):
+    """Every sub-schema of the manifest schema, with where it is."""
+    if isinstance(node, dict):
+        if "type" in node or "enum" in node or "const" in node:
+            yield path, node
+        for key, value in node.items():
+            yield from _schemas(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _schemas(value, f"{path}/{i}")
+
+
+def test_every_array_and_string_in_the_schema_is_bounded():
+    """A hostile manifest cannot make a reader allocate more than its limits (lists,
+    strings: here; nesting and the manifest's size: facelite.bundle)."""
+    for path, schema in _schemas(manifest_schema(1)):
+        kinds = schema.get("type", [])
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "array" in kinds:
+            assert "maxItems" in schema, path
+        if "string" in kinds:
+            assert "maxLength" in schema or "enum" in schema, path
+
+
+def test_input_sides_channels_and_batch_are_in_range(good):
+    for shape, message in [([1, 8, 2048, 1], None), ([1, 7, 96, 3], "input.shape[1]: must be >= 8, got 7"),
+                           ([1, 96, 2049, 3], "input.shape[2]: must be <= 2048, got 2049"),
+                           ([2, 96, 96, 3], "input.shape[0]: must be 1, got 2"),
+                           ([1, 96, 96, 2], "input.shape[3]: 2 is not one of 1, 3")]:
+        m = _broken(good, lambda m: m["input"].update(shape=shape, mean=[0] * shape[3], std=[1] * shape[3],
+                                                      color="gray" if shape[3] == 1 else "rgb"))
+        if message is None:
+            validate_manifest(m)
+        else:
+            with pytest.raises(BundleError, match=re.escape(message)):
+                validate_manifest(m)
+
+
+def test_load_json_refuses_what_other_parsers_would_read_differently():
+    assert load_json('{"a": [1.5, "x"]}') == {"a": [1.5, "x"]}
+    for text, message in [('{"a": NaN}', "NaN is not JSON"), ('[-Infinity]', "-Infinity is not JSON"),
+                          ('[1e400]', "1e400 is out of range"), ('{"a": 1, "a": 2}', 'key "a" appears twice'),
+                          ("[" * 33 + "]" * 33, "nested 33 levels deep; at most 32 allowed")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            load_json(text)
+    assert load_json(json.dumps(["[{" * 40])) == ["[{" * 40]  # brackets inside strings do not nest

@@ -135,3 +135,22 @@ def test_decoding_applies_exif_orientation():
 def test_undecodable_bytes_name_the_problem():
     with pytest.raises(ImageError, match="image bytes"):
         load_image(b"not an image at all")
+
+
+def test_a_face_crop_is_resized_straight_from_the_image_as_if_cut_first():
+    img = _smooth(60, 80)
+    spec = pp.InputSpec((1, 24, 24, 3), "gray_as_rgb", "area", (0,) * 3, (1,) * 3, "face", 0.2)
+    box = (-10.3, 30.6, 50.0, 44.0)  # partly outside: edge pixels repeat
+    crop, _ = pp.crop_square(img, box, 0.2)
+    direct, _ = pp.prepare_pixels(img, spec, box)
+    assert np.array_equal(direct, pp.resize(pp.to_color(crop, "gray_as_rgb"), 24, 24, "area"))
+
+
+def test_a_face_box_far_larger_than_the_image_is_a_user_error_not_a_huge_allocation():
+    from facelite.errors import UserError
+
+    spec = pp.InputSpec((1, 16, 16, 3), "rgb", "bilinear", (0,) * 3, (1,) * 3, "face", 0.1)
+    with pytest.raises(UserError, match="crop"):
+        pp.prepare_pixels(np.zeros((20, 30, 3), np.uint8), spec, (0, 0, 1e9, 1e9))
+    with pytest.raises(UserError, match="not finite"):
+        pp.prepare_pixels(np.zeros((20, 30, 3), np.uint8), spec, (0, 0, float("nan"), 5))

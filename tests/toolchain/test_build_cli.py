@@ -126,7 +126,7 @@ def test_missing_data_folder_exits_2_naming_it(tmp_path, capsys):
 def test_an_interrupted_bundle_write_leaves_no_bundle_and_no_temp_file(tmp_path, monkeypatch):
     manifest = {
         "name": "t", "version": "1", "task": "classification", "labels": ["a"],
-        "input": {"shape": [1, 4, 4, 3], "color": "rgb", "resize": "bilinear",
+        "input": {"shape": [1, 8, 8, 3], "color": "rgb", "resize": "bilinear",
                   "mean": [0, 0, 0], "std": [1, 1, 1]},
         "output": {"kind": "probabilities"},
         "variants": {"fp32": {"target": "cpu", "input_dtype": "float32"}},
@@ -142,7 +142,7 @@ def test_an_interrupted_bundle_write_leaves_no_bundle_and_no_temp_file(tmp_path,
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", dying_writestr)
     with pytest.raises(KeyboardInterrupt):
-        write_bundle(tmp_path / "t.flb", manifest, {"fp32": b"x" * 100}, np.zeros((1, 4, 4, 3)), np.zeros((1, 1)))
+        write_bundle(tmp_path / "t.flb", manifest, {"fp32": b"x" * 100}, np.zeros((1, 8, 8, 3)), np.zeros((1, 1)))
     assert list(tmp_path.iterdir()) == []
 
 

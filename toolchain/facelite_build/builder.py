@@ -38,6 +38,7 @@ class BuildOptions:
     limit: int | None = None
     strict: bool | None = None
     verbose: int = 1
+    signing_key: Path | None = None  # PEM Ed25519 private key; None: the development key
 
 
 def log(msg: str) -> None:
@@ -248,6 +249,7 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         metrics=metrics,
         recipe_sha256=recipe.sha256,
         report=report,
+        signing_key=opts.signing_key,
     )
     log(f"[package] wrote {path}")
     return {"bundle": str(path), "metrics": metrics, "gates": gate_problems}

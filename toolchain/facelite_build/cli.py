@@ -6,6 +6,15 @@ included; Keras progress goes to stderr), `--debug` and `--verbose` are
 `facelite.cli_core`'s, shared with `facelite` and `facelite-bench`; `inspect` and
 `verify` are the runtime's own commands (`facelite.cli.add_bundle_commands`). A stopped
 training resumes from its last finished epoch when the same command is run again.
+
+Signing (`facelite.signing`): the package stage signs every bundle, with `--signing-key
+KEY` or else the development key (not for production); `keygen OUT.pem` makes a key pair
+(`OUT.pem` private, `OUT.pub` public, for `facelite verify --trusted-keys`), and
+`sign BUNDLE --key KEY [--out SIGNED]` (re-)signs an existing bundle.
+
+    facelite-build keygen keys/release.pem
+    facelite-build build models/expression/recipe.toml --signing-key keys/release.pem
+    facelite-build sign my.flb --key keys/release.pem --out my.signed.flb
 """
 
 from __future__ import annotations
@@ -29,10 +38,33 @@ def cmd_stage(args, out) -> int:
     opts = BuildOptions(
         out=args.out or Path("build") / recipe.name,
         data=args.data, epochs=args.epochs, limit=args.limit, strict=args.strict,
-        verbose=0 if args.quiet else (2 if args.json else 1),
+        verbose=0 if args.quiet else (2 if args.json else 1), signing_key=args.signing_key,
     )
     result = run(args.command, recipe, opts)
     out.result(result, dumps(result))  # the summary is nested: JSON either way
+    return 0
+
+
+def cmd_sign(args, out) -> int:
+    from facelite.signing import check_signature, load_private_key, sign_bundle
+
+    key = load_private_key(args.key)  # UserError before the bundle is touched
+    path = sign_bundle(args.bundle, key, out=args.out)
+    check = check_signature(path)
+    doc = {"bundle": str(path), "key_id": check.key_id, "development_key": check.development_key}
+    out.result(doc, f"{path}: signed with key {check.key_id}"
+               + (" (the development key: not for production)" if check.development_key else ""))
+    return 0
+
+
+def cmd_keygen(args, out) -> int:
+    from facelite.signing import generate_key_pair, key_id, load_public_key
+
+    private, public = generate_key_pair(args.out)
+    kid = key_id(load_public_key(public))
+    out.result({"private_key": str(private), "public_key": str(public), "key_id": kid},
+               f"private key {private} (keep it secret)\npublic key  {public} (key id {kid}): "
+               "give it to facelite as --trusted-keys / trusted_keys")
     return 0
 
 
@@ -52,6 +84,16 @@ def command_line() -> CommandLine:
         s.add_argument("--quiet", action="store_true", help="no per-step progress bars")
         s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a recipe value, e.g. --set backbone.arch=mobilenet_v2 (repeatable)")
+        s.add_argument("--signing-key", type=Path, metavar="KEY",
+                       help="sign the bundle with this PEM Ed25519 private key (default: the facelite "
+                            "development key, not for production)")
+    sign = cli.command("sign", cmd_sign, "sign a bundle (replacing any signature)")
+    sign.add_argument("bundle", type=Path)
+    sign.add_argument("--key", type=Path, required=True, help="PEM Ed25519 private key (facelite-build keygen)")
+    sign.add_argument("--out", type=Path, help="write the signed bundle here (default: sign in place)")
+    keygen = cli.command("keygen", cmd_keygen, "make an Ed25519 key pair for signing bundles")
+    keygen.add_argument("out", type=Path, metavar="OUT.pem",
+                        help="private key file to write; the public key goes beside it as .pub")
     add_bundle_commands(cli)
     return cli
 

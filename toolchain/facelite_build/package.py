@@ -5,6 +5,10 @@ stored zip, checksums, schema); this module owns what the toolchain *knows* abou
 each variant and writes it down so consumers never have to guess. Dtypes and
 quantization params are read back from each `.tflite` itself (not from what we asked
 the converter for), so the manifest cannot disagree with the model it describes.
+
+Every bundle leaves here signed (`facelite.signing`): with the key the build is given,
+else with the facelite development key (`DEVELOPMENT_KEY`, committed, not for
+production), so a rebuilt shipped bundle is signed as the committed one was.
 """
 
 from __future__ import annotations
@@ -20,9 +24,15 @@ import numpy as np
 from facelite.bundle import VARIANT_NAMES, write_bundle
 from facelite.errors import UserError
 from facelite.preprocess import InputSpec
+from facelite.signing import sign_bundle
 
 from . import __version__
 from .verify import io_details
+
+DEVELOPMENT_KEY = Path(__file__).with_name("development_key.pem")
+"""The facelite development signing key: committed on purpose, so it proves nothing about
+who built a bundle (Android's debug keystore, for bundles); the runtime trusts it with a
+warning. Sign what you ship with your own key (`facelite-build keygen`, `--signing-key`)."""
 
 
 def _version(dist: str) -> str | None:
@@ -84,6 +94,7 @@ def package(
     metrics: Mapping[str, Any] | None = None,
     recipe_sha256: str | None = None,
     report: Mapping[str, Any] | None = None,
+    signing_key: str | os.PathLike | None = None,
 ) -> Path:
     """Write the bundle to `out_path` and return it.
 
@@ -95,6 +106,8 @@ def package(
     entry writes it (`facelite_build.tasks`: `kind` plus the task's extras); its `shape`
     defaults to the golden outputs' shape with a batch of 1.
     Per-variant dtypes/quant params describe the model's first input and output.
+    The bundle is signed with `signing_key` (a PEM Ed25519 private key), by default the
+    development key `DEVELOPMENT_KEY`.
     """
     unknown = sorted(set(variants) - set(VARIANT_NAMES))
     if unknown:
@@ -129,7 +142,7 @@ def package(
     }
     if verify_tolerance:  # facelite.verify's per-bundle override: verify.tolerance.<variant>
         manifest["verify"] = {"tolerance": {v: dict(t) for v, t in verify_tolerance.items()}}
-    return write_bundle(
+    path = write_bundle(
         out_path,
         manifest,
         {v: variants[v] for v in order},
@@ -138,3 +151,4 @@ def package(
         variant_outputs={v: np.asarray(o, np.float32) for v, o in (golden_variant_outputs or {}).items()},
         report=dict(report) if report is not None else None,
     )
+    return sign_bundle(path, signing_key if signing_key is not None else DEVELOPMENT_KEY)

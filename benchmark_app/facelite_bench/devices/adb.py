@@ -21,11 +21,19 @@ it measures latency, memory and delegate coverage but not parity.
 The adb executable is `adb` on PATH, or $FACELITE_BENCH_ADB / `adb_path=`; the tests
 point it at `tests/benchmark_app/host_emulated_adb/adb`, an adb-compatible program that
 runs what is pushed in a temp folder on the host. Everything else is this same code path.
+
+`adb shell` hands its command line to the phone's shell, so nothing reaches it as a raw
+string: `Adb.shell` takes an argument list and sends `shell_line(argv)`, each argument
+`shlex.quote`d and refused if it holds a NUL, newline or carriage return. Values are also
+validated where they enter: variant names must match `VARIANT_NAME` (`[a-z0-9_]+`, as the
+manifest schema says), serials `SERIAL`, accelerators `ACCELERATORS`. A variant named
+`x;touch${IFS}INJECTED;#` is a DeviceError (exit 2), never a command.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -41,6 +49,11 @@ from .base import Device, DeviceError, JobSpec, Progress, run_streaming
 from .native import find_runner
 
 REMOTE_DIR = "/data/local/tmp/facelite"
+VARIANT_NAME = re.compile(r"[a-z0-9_]+")
+"""What a variant name may be (the manifest schema's rule), checked before it reaches a device."""
+SERIAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+"""What a device serial may be: USB serials, emulator-5554, 192.168.1.5:5555, mDNS names."""
+ACCELERATORS = ("auto", "cpu", "gpu", "npu")
 PROPS = {
     "model": "ro.product.model",
     "manufacturer": "ro.product.manufacturer",
@@ -90,11 +103,59 @@ class Adb:
     def getprops(self, serial: str) -> dict[str, str]:
         return parse_getprop(self.call(serial, "shell", "getprop", timeout=30))
 
-    def shell(self, serial: str, command: str, timeout: float = 120) -> str:
-        return self.call(serial, "shell", command, timeout=timeout)
+    def shell(self, serial: str, argv: list[str], timeout: float = 120, merge_stderr: bool = False) -> str:
+        """Run `argv` on the device (each argument quoted, see `shell_line`); its stdout, with
+        stderr appended when `merge_stderr`."""
+        line = shell_line(argv) + (" 2>&1" if merge_stderr else "")
+        return self.call(serial, "shell", line, timeout=timeout)
 
     def push(self, serial: str, local: str, remote: str, timeout: float = 300) -> None:
-        self.call(serial, "push", local, remote, timeout=timeout)
+        self.call(serial, "push", check_argument(local, "local path"), check_argument(remote, "remote path"),
+                  timeout=timeout)
+
+
+def check_argument(value: str, what: str = "argument") -> str:
+    """`value` unchanged, or a DeviceError if it holds a NUL, newline or carriage return
+    (a shell line or an adb argument cannot carry them safely)."""
+    value = str(value)
+    bad = next((c for c in ("\0", "\n", "\r") if c in value), None)
+    if bad is not None:
+        raise DeviceError(f"adb: {what} {value!r} contains {bad!r}; rename it without control characters")
+    return value
+
+
+def shell_line(argv: list[str]) -> str:
+    """One `adb shell` command line from an argument list: each argument checked
+    (`check_argument`) and `shlex.quote`d, so the device's shell sees exactly these words.
+
+    >>> shell_line(["ls", "/data/local/tmp/a b", "x;touch${IFS}INJECTED;#"])
+    "ls '/data/local/tmp/a b' 'x;touch${IFS}INJECTED;#'"
+    """
+    if isinstance(argv, str):
+        raise TypeError("shell_line takes a list of arguments, not a command string")
+    return " ".join(shlex.quote(check_argument(a)) for a in argv)
+
+
+def check_variant(name: str) -> str:
+    """`name` if it is a valid variant name (`VARIANT_NAME`), else a DeviceError (exit 2)."""
+    if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+        raise DeviceError(f"variant {name!r}: not a valid variant name (lower-case letters, digits and _ "
+                          "only, e.g. fp32, int8); the bundle's manifest or the job is malformed")
+    return name
+
+
+def check_serial(serial: str) -> str:
+    """`serial` if it looks like an adb serial (`SERIAL`), else a DeviceError (exit 2)."""
+    if not isinstance(serial, str) or not SERIAL.fullmatch(serial):
+        raise DeviceError(f"adb serial {serial!r}: not a device serial (letters, digits and . _ : - only); "
+                          "`facelite-bench devices` lists the attached ones")
+    return serial
+
+
+def check_accelerator(accelerator: str) -> str:
+    if accelerator not in ACCELERATORS:
+        raise DeviceError(f"accelerator {accelerator!r}: use one of {', '.join(ACCELERATORS)}")
+    return accelerator
 
 
 def parse_devices(text: str) -> list[dict]:
@@ -137,7 +198,7 @@ class AdbDevice(Device):
 
     def __init__(self, serial: str, adb: Adb | None = None, runner: str = "auto",
                  benchmark_model: str | None = None, timeout: float = 1800):
-        super().__init__(f"adb:{serial}")
+        super().__init__(f"adb:{check_serial(serial)}")
         self.serial = serial
         self.adb = adb or Adb()
         self.runner = runner
@@ -202,16 +263,25 @@ class AdbDevice(Device):
 
         h = hashlib.sha256(Path(bundle_path).read_bytes()).hexdigest()[:16]
         remote_bundle = f"{REMOTE_DIR}/{h}.flb"
-        self.adb.shell(self.serial, f"mkdir -p {REMOTE_DIR}")
+        self.adb.shell(self.serial, ["mkdir", "-p", REMOTE_DIR])
         self.adb.push(self.serial, bundle_path, remote_bundle)
         remote_data = None
         if spec.data_dir:
             remote_data = f"{REMOTE_DIR}/data"
-            self.adb.shell(self.serial, f"rm -rf {remote_data}")
+            self.adb.shell(self.serial, ["rm", "-rf", remote_data])
             self.adb.push(self.serial, spec.data_dir, remote_data)
         return remote_bundle, remote_data
 
+    def _check_spec(self, spec: JobSpec) -> None:
+        """Refuse job values that are not what they claim before any of them reaches the device."""
+        if spec.variant:
+            check_variant(spec.variant)
+        check_accelerator(spec.accelerator)
+        if spec.data_dir:
+            check_argument(spec.data_dir, "--data folder")
+
     def run(self, bundle_path, spec: JobSpec, progress: Progress | None = None):
+        self._check_spec(spec)
         if self.benchmark_model:
             return self.run_benchmark_model(bundle_path, spec, progress)
         with tempfile.TemporaryDirectory() as tmp:
@@ -221,13 +291,13 @@ class AdbDevice(Device):
             remote_bundle, remote_data = self._prepare(bundle_path, spec)
             remote_runner = f"{REMOTE_DIR}/facelite-run"
             self.adb.push(self.serial, local_runner, remote_runner)
-            self.adb.shell(self.serial, f"chmod 755 {remote_runner}")
+            self.adb.shell(self.serial, ["chmod", "755", remote_runner])
         args = [remote_runner, remote_bundle, *spec.runner_args(), "--json"]
         if runner_kind == "facelite-run":
             args.append("--golden")
         if remote_data:
             args += ["--data", remote_data]
-        cmd = self.adb._argv(self.serial, "shell", " ".join(shlex.quote(a) for a in args))
+        cmd = self.adb._argv(self.serial, "shell", shell_line(args))
         res = run_streaming(cmd, progress, self.timeout, self.id)
         if "parity" not in res and "golden" in res:
             from .native import golden_to_parity
@@ -239,24 +309,25 @@ class AdbDevice(Device):
         return res
 
     def run_benchmark_model(self, bundle_path, spec: JobSpec, progress: Progress | None = None):
+        self._check_spec(spec)
         if not os.path.isfile(self.benchmark_model):
             raise DeviceError(f"--benchmark-model {self.benchmark_model}: no such file")
         with Bundle.open(bundle_path) as b, tempfile.TemporaryDirectory() as tmp:
-            variant = spec.variant or choose_variant(b, spec.accelerator) or choose_variant(b, "cpu")
+            variant = check_variant(spec.variant or choose_variant(b, spec.accelerator) or choose_variant(b, "cpu"))
             local_model = Path(tmp) / f"{variant}.tflite"
             local_model.write_bytes(bytes(b.variant_bytes(variant)))
             if progress:
                 progress(0.0, "push")
-            self.adb.shell(self.serial, f"mkdir -p {REMOTE_DIR}")
+            self.adb.shell(self.serial, ["mkdir", "-p", REMOTE_DIR])
             self.adb.push(self.serial, str(local_model), f"{REMOTE_DIR}/{variant}.tflite")
             self.adb.push(self.serial, self.benchmark_model, f"{REMOTE_DIR}/benchmark_model")
-            self.adb.shell(self.serial, f"chmod 755 {REMOTE_DIR}/benchmark_model")
+            self.adb.shell(self.serial, ["chmod", "755", f"{REMOTE_DIR}/benchmark_model"])
         if progress:
             progress(0.1, "timing")
         flags = bm.flags(f"{REMOTE_DIR}/{variant}.tflite", spec.runs, spec.warmup, spec.threads,
                          spec.accelerator)
-        out = self.adb.shell(self.serial, f"{REMOTE_DIR}/benchmark_model {' '.join(flags)} 2>&1",
-                             timeout=self.timeout)
+        out = self.adb.shell(self.serial, [f"{REMOTE_DIR}/benchmark_model", *flags], timeout=self.timeout,
+                             merge_stderr=True)
         try:
             res = bm.parse(out)
         except ValueError as exc:
@@ -280,6 +351,11 @@ def discover(adb: Adb | None = None) -> list[dict]:
         return []
     out = []
     for d in adb.devices():
+        if not SERIAL.fullmatch(d["serial"]):
+            out.append({"id": f"adb:{d['serial']!r}", "kind": "adb", "status": "unsupported serial",
+                        "info": {"error": f"serial {d['serial']!r} has characters facelite-bench does not pass on"},
+                        "name": repr(d["serial"])})
+            continue
         dev = AdbDevice(d["serial"], adb)
         if d["state"] != "device":
             out.append({"id": dev.id, "kind": "adb", "status": d["state"],
