@@ -32,7 +32,7 @@ import ipaddress
 import re
 import secrets
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, jsonify, redirect, request, session, url_for

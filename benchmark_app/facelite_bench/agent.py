@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from facelite.errors import UserError
 
@@ -109,7 +109,10 @@ class Agent:
                 break
             except ApiError as exc:
                 log.warning("job %s: server refused the result: %s", job["id"], exc)
-                break
+                if exc.status != 400 or "result" not in body:
+                    break
+                # end the job as failed rather than leave it to lapse and be re-run
+                body = self._body(error=f"the server refused this agent's result: {exc.message}", kind="error")
             except OSError:
                 time.sleep(min(5, 0.5 * 2 ** attempt))
         return True

@@ -332,8 +332,8 @@ def check_result(res: Any) -> dict:
             raise JSONBodyError(f"result.{key}", f"expected {getattr(types, '__name__', 'a number')}, "
                                                  f"got {type(value).__name__}")
     for i, v in enumerate(res.get("samples_ms") or []):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise JSONBodyError(f"result.samples_ms[{i}]", "expected a number")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise JSONBodyError(f"result.samples_ms[{i}]", "expected a number (or null)")
     return res
 
 
@@ -342,10 +342,11 @@ def _owner(body: dict) -> str:
 
 
 def _optional_text(body: dict, name: str, max_len: int) -> str | None:
+    """A string field, cut to `max_len` (a long stage or error must not cost a heartbeat)."""
     value = body.get(name)
-    if value is not None and (not isinstance(value, str) or len(value) > max_len):
-        raise JSONBodyError(name, f"expected a string of at most {max_len} characters")
-    return value
+    if value is not None and not isinstance(value, str):
+        raise JSONBodyError(name, f"expected a string, got {type(value).__name__}")
+    return None if value is None else value[:max_len]
 
 
 @api.post("/agent/poll")
@@ -371,9 +372,10 @@ def agent_poll():
 def agent_progress(job_id):
     body = agent_body("progress", "stage")
     progress = body.get("progress")
-    if progress is not None and (isinstance(progress, bool) or not isinstance(progress, (int, float))
-                                 or not 0 <= progress <= 1):
-        raise JSONBodyError("progress", "expected a number from 0 to 1")
+    if progress is not None:
+        if isinstance(progress, bool) or not isinstance(progress, (int, float)):
+            raise JSONBodyError("progress", f"expected a number from 0 to 1, got {type(progress).__name__}")
+        progress = min(max(progress, 0.0), 1.0)
     ok = store().heartbeat(job_id, _owner(body), current_app.config["BENCH_LEASE_S"],
                            progress, _optional_text(body, "stage", 200))
     if not ok:

@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask, jsonify, request
 from markupsafe import escape

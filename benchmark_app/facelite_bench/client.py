@@ -16,6 +16,8 @@ import uuid
 
 from facelite.errors import UserError
 
+from . import strict_json
+
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str):
@@ -36,7 +38,7 @@ class Client:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if body is not None:
-            data = json.dumps(body).encode()
+            data = strict_json.dumps(body).encode()  # NaN/inf as null: the server takes strict JSON only
             content_type = "application/json"
         if content_type:
             headers["Content-Type"] = content_type

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from facelite.engine import ACCELERATORS
 from facelite.errors import UserError

@@ -32,6 +32,7 @@ import json
 import math
 import mmap
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -103,6 +104,7 @@ _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _EOCD_SIG, _CENTRAL_SIG, _LOCAL_SIG = b"PK\x05\x06", b"PK\x01\x02", b"PK\x03\x04"
 _ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 _FLAG_ENCRYPTED, _FLAG_UTF8 = 0x0001, 0x0800
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _METHODS = {8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 99: "AES encryption"}
 _STAT_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -418,8 +420,7 @@ def read_directory(mm: mmap.mmap, where: Path) -> dict[str, Member]:
 
     One disk, no zip64, at most `MAX_MEMBERS` members; each member stored (never
     compressed, so nothing is ever inflated), unencrypted, under a plain relative name
-    (no `/` at the start, no `..`, `.` or empty part, no backslash or control character),
-    of a name no other member has, within `member_size_cap`; its local header agrees with
+    (`_member_name`) no other member has, within `member_size_cap`; its local header agrees with
     the central directory (name, flags, method, CRC, sizes), its bytes lie before the
     central directory and overlap no other member. A BundleError names the first
     violation.
@@ -450,7 +451,7 @@ def read_directory(mm: mmap.mmap, where: Path) -> dict[str, Member]:
         pos += _CENTRAL.size + name_len + extra_len + comment_len
         if sig != _CENTRAL_SIG or pos > end:
             raise fail(f"central directory entry {i} is damaged")
-        name = _member_name(raw, flags, where)
+        name = _member_name(raw, where)
         if name in members:
             raise BundleError(f"{where}: holds two members named '{name}'; zip readers disagree on which one "
                               "counts, so a bundle may hold each name once")
@@ -481,17 +482,15 @@ def read_directory(mm: mmap.mmap, where: Path) -> dict[str, Member]:
     return members
 
 
-def _member_name(raw: bytes, flags: int, where: Path) -> str:
-    """A member's name, decoded (UTF-8 when flagged, else ASCII) and refused if path-like."""
-    try:
-        name = raw.decode("utf-8" if flags & _FLAG_UTF8 else "ascii")
-    except UnicodeDecodeError:
-        raise BundleError(f"{where}: a member name {raw[:64]!r} is neither ASCII nor flagged UTF-8") from None
-    parts = name.split("/")
-    if (not name or len(name) > 255 or name.startswith("/") or "\\" in name or ":" in name
-            or any(p in ("", ".", "..") for p in parts) or any(ord(c) < 32 or ord(c) == 127 for c in name)):
-        raise BundleError(f"{where}: member name {name[:80]!r} is path-like (empty, absolute, '.', '..', a "
-                          "backslash, colon or control character); bundle members have plain relative names")
+def _member_name(raw: bytes, where: Path) -> str:
+    """A member's name, refused unless it is a plain relative name (docs/bundle.md):
+    `/`-separated parts of ASCII letters, digits, `.`, `_` and `-`, none of them `.` or
+    `..`. So no absolute path, backslash, drive, control character or look-alike letter."""
+    name = raw.decode("ascii", "replace")
+    if (len(name) > 255 or not _MEMBER_NAME.fullmatch(name)
+            or any(part in (".", "..") for part in name.split("/"))):
+        raise BundleError(f"{where}: member name {name[:80]!r} is not a plain relative name (parts of ASCII "
+                          "letters, digits, '.', '_' and '-', separated by '/', none '.' or '..')")
     return name
 
 

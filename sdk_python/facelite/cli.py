@@ -181,6 +181,11 @@ def _analyze_video(analyzer, video: VideoFile, args, annotate: Path | None, out)
 
 
 def cmd_evaluate(args, out) -> int:
+    with _signature_warnings_logged():
+        return _evaluate(args, out)
+
+
+def _evaluate(args, out) -> int:
     from .evaluate import evaluate
 
     last = [0.0]
@@ -192,7 +197,7 @@ def cmd_evaluate(args, out) -> int:
 
     doc = evaluate(args.bundle, args.data, args.variant, batch_size=args.batch,
                    num_threads=args.threads, accelerator=args.accelerator, progress=progress,
-                   classes=args.classes)
+                   classes=args.classes, policy=SignaturePolicy(**_trust_options(args)))
     lines = []
     for name, r in (doc.get("variants") or {doc["variant"]: doc}).items():
         keys = [k for k in ("n", "accuracy", "nme", "recall", "precision", "false_boxes_per_image",
@@ -292,6 +297,7 @@ def command_line() -> CommandLine:
     e.add_argument("--classes", type=lambda v: [c.strip() for c in v.split(",") if c.strip()], metavar="A,B,...",
                    help="classification: restrict the arg-max to these labels (a folder holding a subset of them)")
     e.add_argument("--accelerator", default="cpu", choices=accelerators)
+    trust_arguments(e)
     threads(e)
 
     add_bundle_commands(cli)
@@ -308,7 +314,7 @@ def add_bundle_commands(cli: CommandLine) -> None:
 
 
 def trust_arguments(p: argparse.ArgumentParser) -> None:
-    """The signature-policy flags (`facelite.signing.SignaturePolicy`) of analyze and verify."""
+    """The signature-policy flags (`facelite.signing.SignaturePolicy`) of analyze, evaluate and verify."""
     p.add_argument("--trusted-keys", action="append", default=[], metavar="PATH",
                    help="trust signatures by this PEM public key, or by every *.pub key in this folder "
                         "(repeatable; FACELITE_TRUSTED_KEYS adds more)")

@@ -67,6 +67,7 @@ import numpy as np
 from .bundle import VARIANT_NAMES, Bundle
 from .errors import DataError, UserError
 from .image import load_image
+from .signing import SignaturePolicy, enforce_signature_policy
 from .tasks import get_task, require_engine
 
 BATCH_SIZE = 64
@@ -75,15 +76,17 @@ BATCH_SIZE = 64
 def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, variant: str = "fp32",
              batch_size: int = BATCH_SIZE, num_threads: int = 2, accelerator: str = "cpu",
              progress: Callable[[str], None] | None = None,
-             classes: Sequence[str] | None = None) -> dict[str, Any]:
+             classes: Sequence[str] | None = None, policy: SignaturePolicy | None = None) -> dict[str, Any]:
     """Evaluate one variant (flat result) or `variant="all"` (`{"variants": {...}}`).
 
     `classes` restricts a classifier's arg-max to those labels (see the module docstring);
-    a name that is not a label of the bundle is a DataError listing the labels.
+    a name that is not a label of the bundle is a DataError listing the labels. The bundle
+    must pass the signature `policy` (default: `SignaturePolicy()`) like any bundle a task runs.
     """
     from .engine import Engine
 
     bundle = Bundle.open(bundle_path)
+    signature = enforce_signature_policy(bundle, policy)
     data = Path(data_dir)
     if not data.is_dir():
         raise DataError(f"{data}: no such data folder; pass --data a folder of labelled images")
@@ -127,7 +130,8 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
     seconds = time.perf_counter() - t0
     for v in per_variant.values():
         v["skipped"] = skipped
-    head = {"bundle": str(bundle.path), "task": bundle.task, "data": str(data), "seconds": round(seconds, 2)}
+    head = {"bundle": str(bundle.path), "task": bundle.task, "data": str(data), "seconds": round(seconds, 2),
+            "signature": signature.to_json()}
     if variant == "all":
         return {**head, "variants": {n: per_variant[n] for n in names}}
     return {**head, "variant": variant, **per_variant[variant]}

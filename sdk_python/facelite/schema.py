@@ -16,8 +16,9 @@ those literals before the schema sees the document).
 
     >>> from facelite.schema import manifest_schema, schema_errors
     >>> schema = manifest_schema(1)
-    >>> schema_errors({"shape": [1, 2, 2, 3]}, schema["properties"]["input"])[0]
-    "missing required key 'color'"
+    >>> shape = schema["properties"]["input"]["properties"]["shape"]
+    >>> schema_errors([1, 20000, 96, 3], shape, root=schema)
+    ['[1]: must be <= 2048, got 20000']
     >>> schema_errors({"mean": ["x"]}, {"properties": {"mean": {"type": "array", "items": {"type": "number"}}}})
     ['mean[0]: must be a number, got string "x"']
 
@@ -289,8 +290,11 @@ def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
     if not ref.startswith("#/"):
         raise ValueError(f"schema $ref '{ref}' is not local (#/...); only local references are supported")
     node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part]
+    try:
+        for part in ref[2:].split("/"):
+            node = node[part]
+    except (KeyError, TypeError):
+        raise ValueError(f"schema $ref '{ref}' names nothing in the root schema (pass root=)") from None
     return node
 
 

@@ -123,7 +123,7 @@ def test_same_origin_forms_carry_a_csrf_token_and_work(bench, tiny_bundle):
     app, c, sha = bench
     for page in ("/jobs", "/bundles"):
         html = c.get(page).get_data(as_text=True)
-        forms = re.findall(r'<form method="post".*?</form>', html, re.S)
+        forms = re.findall(r'<form method="post".*?</form>', html, re.DOTALL)
         assert forms and all('name="csrf_token"' in f for f in forms), page
     token = csrf_of(c, "/jobs")
     r = c.post("/jobs", data={"bundle": sha, "device": "local", "runs": "5", "csrf_token": token},
@@ -139,7 +139,7 @@ def test_same_origin_forms_carry_a_csrf_token_and_work(bench, tiny_bundle):
 
 
 def test_cli_and_agent_api_keep_working_on_loopback(bench):
-    app, c, sha = bench
+    _, c, sha = bench
     r = c.post("/api/jobs", json={"bundle": sha, "device": "agent:lab", "runs": 5})
     assert r.status_code == 201
     jid = r.json["id"]
@@ -258,7 +258,7 @@ def test_agent_refuses_a_data_dir_outside_its_roots(tmp_path):
     agent = Agent("http://127.0.0.1:1", "t", name="lab", cache=str(tmp_path), data_roots=[str(tmp_path)])
     agent.client = FakeServer()
     assert agent.poll_once()
-    (path, body), = [p for p in posted if p[0].endswith("/result")]
+    (_, body), = [p for p in posted if p[0].endswith("/result")]
     assert body["kind"] == "user" and "data root" in body["error"] and "passwd" not in body["error"]
 
 
@@ -285,7 +285,7 @@ def test_deeply_nested_json_is_a_400(bench):
 ])
 def test_bad_numbers_and_strings_are_a_400_naming_the_field(bench, raw, field):
     app, c, sha = bench
-    body = '{"bundle": "%s", "device": "local", %s}' % (sha, raw)
+    body = f'{{"bundle": "{sha}", "device": "local", {raw}}}'
     r = c.post("/api/jobs", data=body, content_type="application/json")
     assert r.status_code == 400 and r.is_json, r.status_code
     assert r.json["field"] == field and field in r.json["error"], r.json
@@ -293,7 +293,7 @@ def test_bad_numbers_and_strings_are_a_400_naming_the_field(bench, raw, field):
 
 
 def test_malformed_bodies_are_a_400(bench):
-    app, c, sha = bench
+    _, c, sha = bench
     for body in (b"not json", b"\xff\xfe{", b"[1, 2]", b"", b'"just a string"', b'{"bundle": 1e999999}'):
         r = c.post("/api/jobs", data=body, content_type="application/json")
         assert r.status_code == 400 and r.is_json, (body, r.status_code)
@@ -301,12 +301,18 @@ def test_malformed_bodies_are_a_400(bench):
     jid = c.post("/api/jobs", json={"bundle": sha, "device": "agent:lab"}).json["id"]
     c.post("/api/agent/poll", json={"name": "lab", "instance": "i"}, headers=auth)
     for body in ({"name": "lab", "instance": "i", "progress": "half"},
-                 {"name": "lab", "instance": "i", "progress": 7},
-                 {"name": "lab", "instance": "i", "stage": "s" * 1000},
+                 {"name": "lab", "instance": "i", "progress": [0.5]},
+                 {"name": "lab", "instance": "i", "stage": 5},
                  {"name": "lab", "instance": "i" * 500},
                  {"name": "lab", "instance": "i", "info": "x"}):
         r = c.post(f"/api/agent/jobs/{jid}/progress", json=body, headers=auth)
         assert r.status_code == 400 and r.is_json and r.json.get("field"), (body, r.json)
+    # an overlong stage or an out-of-range progress still counts as a heartbeat (clamped, cut)
+    r = c.post(f"/api/agent/jobs/{jid}/progress", json={"name": "lab", "instance": "i", "progress": 1.5,
+                                                        "stage": "s" * 1000}, headers=auth)
+    assert r.status_code == 200
+    job = c.get(f"/api/jobs/{jid}").json
+    assert job["progress"] == 1.0 and len(job["stage"]) == 200
     for limit in ("-1", "0", "abc"):
         r = c.get(f"/api/jobs?limit={limit}")
         assert r.status_code in (200, 400) and r.is_json
@@ -314,18 +320,37 @@ def test_malformed_bodies_are_a_400(bench):
 
 # -- 5. non-finite results ----------------------------------------------------------------
 def test_nan_result_from_an_agent_is_refused(bench):
-    app, c, sha = bench
+    _, c, sha = bench
     auth = {"Authorization": f"Bearer {TOKEN}"}
     jid = c.post("/api/jobs", json={"bundle": sha, "device": "agent:lab", "runs": 5}).json["id"]
     c.post("/api/agent/poll", json={"name": "lab", "instance": "i"}, headers=auth)
     for raw, field in (('{"avg_ms": NaN, "samples_ms": [1.0]}', "result.avg_ms"),
                        ('{"avg_ms": 1.0, "samples_ms": [1.0, Infinity]}', "result.samples_ms[1]"),
                        ('{"avg_ms": 1.0, "parity": {"psnr_db": -1e999}}', "result.parity.psnr_db")):
-        body = '{"name": "lab", "instance": "i", "result": %s}' % raw
+        body = f'{{"name": "lab", "instance": "i", "result": {raw}}}'
         r = c.post(f"/api/agent/jobs/{jid}/result", data=body, content_type="application/json", headers=auth)
         assert r.status_code == 400 and r.json["field"] == field, r.get_data(as_text=True)
         assert strict(c.get(f"/api/jobs/{jid}").get_data())["status"] == "running"
     assert c.get(f"/jobs/{jid}").status_code == 200
+
+
+def test_agent_sends_strict_json_and_ends_a_job_whose_result_is_refused(server_factory, tiny_bundle, tmp_path):
+    from facelite_bench.agent import Agent
+
+    srv = server_factory()
+    c = Client(srv.url)
+    sha = c.upload_bundle(tiny_bundle)["sha256"]
+    agent = Agent(srv.url, srv.token, name="lab", cache=str(tmp_path / "cache"))
+    results = iter([{"avg_ms": float("nan"), "samples_ms": [1.0, float("inf")]}, {"avg_ms": "fast"}])
+    agent.device.run = lambda *a, **kw: next(results)
+    first = c.request("POST", "/api/jobs", {"bundle": sha, "device": "agent:lab"})[1]["id"]
+    assert agent.poll_once()
+    job = c.request("GET", f"/api/jobs/{first}")[1]
+    assert job["status"] == "done" and job["result"]["avg_ms"] is None and job["result"]["samples_ms"] == [1.0, None]
+    second = c.request("POST", "/api/jobs", {"bundle": sha, "device": "agent:lab"})[1]["id"]
+    assert agent.poll_once()
+    job = c.request("GET", f"/api/jobs/{second}")[1]
+    assert job["status"] == "failed" and "refused" in job["error"] and "result.avg_ms" in job["error"], job
 
 
 def test_non_finite_numbers_already_stored_read_back_as_null(bench):

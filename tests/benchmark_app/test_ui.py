@@ -171,7 +171,7 @@ def test_cross_site_page_cannot_post_to_the_server(server_factory, browser, tiny
         evil_url = f"http://localhost:{evil.server_address[1]}"
         browser.get(evil_url + "/form.html")
         wait_for(lambda: browser.current_url.startswith(srv.url), 20, "the form to post")
-        assert "403" in browser.page_source and "cross-site" in browser.page_source
+        assert "403" in browser.page_source and "cross-site" in browser.page_source, browser.page_source[:2000]
         browser.get(evil_url + "/fetch.html")
         from selenium.webdriver.common.by import By
         wait_for(lambda: browser.find_element(By.ID, "done").text == "sent", 20, "the fetches to finish")

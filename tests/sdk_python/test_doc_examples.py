@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "landmarker", "annotate",
-           "preprocess", "analyzer", "face_detector", "options", "vision_task", "sources", "cli_core"]
+           "preprocess", "analyzer", "face_detector", "options", "vision_task", "sources", "cli_core",
+           "schema", "tasks", "verify"]
 
 
 @pytest.mark.parametrize("name", MODULES)

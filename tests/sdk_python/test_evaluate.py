@@ -165,3 +165,13 @@ def test_a_folder_of_only_unreadable_images_is_a_data_error(shipped, tmp_path):
     (tmp_path / "level0" / "broken.jpg").write_bytes(b"not an image")
     with pytest.raises(DataError, match="none of the 1 samples could be read"):
         evaluate(shipped["acne"], tmp_path, "fp32")
+
+
+def test_evaluate_refuses_a_tampered_bundle_under_the_signature_policy(expression_bundle, tiny_fer, tmp_path):
+    import fixture_bundles as fb
+    from facelite.errors import BundleError
+
+    bad = fb.tamper(expression_bundle, tmp_path / "bad.flb", member="int8.tflite")
+    with pytest.raises(BundleError, match="int8.tflite"):
+        evaluate(bad, tiny_fer, "fp32")
+    assert evaluate(expression_bundle, tiny_fer, "fp32")["signature"]["ok"] is True
