@@ -274,6 +274,17 @@ class Campaign:
                             allowed, argv)
 
 
+def _import_facelite() -> None:
+    """Import every facelite module once, before forking: each run starts warm, and every run
+    sees the same code even while the checkout changes underneath the campaign."""
+    import pkgutil
+
+    import facelite
+
+    for module in pkgutil.walk_packages(facelite.__path__, "facelite."):
+        importlib.import_module(module.name)
+
+
 def _in_child(fn) -> None:
     """Run `fn` in a forked child (OpenCV work the parent must not do before forking the runtime)."""
     pid = os.fork()
@@ -394,10 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown categories {sorted(unknown)}; known: {', '.join(mutants.BUNDLE_CATEGORIES)}")
 
-    import facelite.analyzer  # noqa: F401  (import once, before forking: every run starts warm)
-    import facelite.cli  # noqa: F401
-    import facelite.engine  # noqa: F401
-    import facelite.verify  # noqa: F401
+    _import_facelite()
 
     campaign = Campaign(args)
     start = time.monotonic()

@@ -14,7 +14,7 @@
     POST /api/agent/jobs/<id>/result   {name, instance, result} | {name, instance, error, kind}
     GET  /api/agent/bundles/<sha>
 
-Bodies are strict JSON (`facelite_bench.strict_json`): a bad body, an unknown field, a
+Bodies are strict JSON (`facelite.strict_json`, via `facelite_bench.json_provider`): a bad body, an unknown field, a
 non-finite number, a wrong type or an out-of-range value is a 400 `{"error", "field"}`.
 Who may POST is `facelite_bench.access` (CSRF, login beyond loopback).
 """
@@ -35,12 +35,12 @@ from werkzeug.utils import secure_filename
 
 from facelite.bundle import Bundle
 from facelite.errors import UserError
+from facelite.strict_json import StrictJSONError
 
-from . import strict_json
 from .access import agent_authorized
 from .devices import is_agent, list_devices
 from .jobs import SUBMISSION_FIELDS, SubmitError, validate_submission
-from .strict_json import JSONBodyError
+from .json_provider import loads_body
 
 api = Blueprint("api", __name__)
 AGENT_ONLINE_S = 30.0
@@ -65,22 +65,22 @@ def limit_json_bodies():
         request.max_content_length = min(current_app.config["MAX_CONTENT_LENGTH"], MAX_JSON_BYTES)
 
 
-@api.errorhandler(JSONBodyError)
+@api.errorhandler(StrictJSONError)
 @api.errorhandler(SubmitError)
 def bad_body(exc):
     return err(str(exc), 400, exc.field)
 
 
 def json_body(fields: tuple[str, ...]) -> dict[str, Any]:
-    """The request's JSON object, strictly parsed; JSONBodyError (→ 400) naming what is wrong."""
+    """The request's JSON object, strictly parsed; StrictJSONError (→ 400) naming what is wrong."""
     if not request.is_json:
-        raise JSONBodyError("body", "send a JSON object with Content-Type: application/json")
-    doc = strict_json.loads(request.get_data(cache=False))
+        raise StrictJSONError("body", "send a JSON object with Content-Type: application/json")
+    doc = loads_body(request.get_data(cache=False))
     if not isinstance(doc, dict):
-        raise JSONBodyError("body", f"expected a JSON object, got {type(doc).__name__}")
+        raise StrictJSONError("body", f"expected a JSON object, got {type(doc).__name__}")
     for name in doc:
         if name not in fields:
-            raise JSONBodyError(name[:40], f"not a field here; expected {', '.join(fields)}")
+            raise StrictJSONError(name[:40], f"not a field here; expected {', '.join(fields)}")
     return doc
 
 
@@ -303,13 +303,13 @@ _INSTANCE = re.compile(r"[A-Za-z0-9._-]{0,64}")
 
 
 def agent_body(*fields: str) -> dict[str, Any]:
-    """An agent request's JSON with `name` (and `instance`) checked; JSONBodyError otherwise."""
+    """An agent request's JSON with `name` (and `instance`) checked; StrictJSONError otherwise."""
     body = json_body(("name", "instance", *fields))
     name, instance = body.get("name"), body.get("instance", "")
     if not isinstance(name, str) or not _AGENT_NAME.fullmatch(name):
-        raise JSONBodyError("name", "1-64 characters of letters, digits, '-', '_' or '.'")
+        raise StrictJSONError("name", "1-64 characters of letters, digits, '-', '_' or '.'")
     if not isinstance(instance, str) or not _INSTANCE.fullmatch(instance):
-        raise JSONBodyError("instance", "0-64 characters of letters, digits, '-', '_' or '.'")
+        raise StrictJSONError("instance", "0-64 characters of letters, digits, '-', '_' or '.'")
     return body
 
 
@@ -325,15 +325,15 @@ _RESULT_TYPES = {
 def check_result(res: Any) -> dict:
     """An agent's result: a JSON object whose known figures have their types (null allowed)."""
     if not isinstance(res, dict):
-        raise JSONBodyError("result", "expected a JSON object")
+        raise StrictJSONError("result", "expected a JSON object")
     for key, types in _RESULT_TYPES.items():
         value = res.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
-            raise JSONBodyError(f"result.{key}", f"expected {getattr(types, '__name__', 'a number')}, "
+            raise StrictJSONError(f"result.{key}", f"expected {getattr(types, '__name__', 'a number')}, "
                                                  f"got {type(value).__name__}")
     for i, v in enumerate(res.get("samples_ms") or []):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise JSONBodyError(f"result.samples_ms[{i}]", "expected a number (or null)")
+            raise StrictJSONError(f"result.samples_ms[{i}]", "expected a number (or null)")
     return res
 
 
@@ -345,7 +345,7 @@ def _optional_text(body: dict, name: str, max_len: int) -> str | None:
     """A string field, cut to `max_len` (a long stage or error must not cost a heartbeat)."""
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise JSONBodyError(name, f"expected a string, got {type(value).__name__}")
+        raise StrictJSONError(name, f"expected a string, got {type(value).__name__}")
     return None if value is None else value[:max_len]
 
 
@@ -355,7 +355,7 @@ def agent_poll():
     body = agent_body("info")
     info = body.get("info") or {}
     if not isinstance(info, dict) or len(info) > 64:
-        raise JSONBodyError("info", "expected a JSON object of at most 64 fields")
+        raise StrictJSONError("info", "expected a JSON object of at most 64 fields")
     name = body["name"]
     dev_id = f"agent:{name}"
     store().upsert_device(dev_id, "agent", name, "online", info)
@@ -374,7 +374,7 @@ def agent_progress(job_id):
     progress = body.get("progress")
     if progress is not None:
         if isinstance(progress, bool) or not isinstance(progress, (int, float)):
-            raise JSONBodyError("progress", f"expected a number from 0 to 1, got {type(progress).__name__}")
+            raise StrictJSONError("progress", f"expected a number from 0 to 1, got {type(progress).__name__}")
         progress = min(max(progress, 0.0), 1.0)
     ok = store().heartbeat(job_id, _owner(body), current_app.config["BENCH_LEASE_S"],
                            progress, _optional_text(body, "stage", 200))
@@ -392,7 +392,7 @@ def agent_result(job_id):
         error = _optional_text(body, "error", 4000)
         kind = body.get("kind", "error")
         if kind not in ("user", "error"):
-            raise JSONBodyError("kind", "expected 'user' or 'error'")
+            raise StrictJSONError("kind", "expected 'user' or 'error'")
         ok = store().fail_job(job_id, owner, error, kind)
     else:
         ok = store().finish_job(job_id, owner, check_result(body.get("result")))

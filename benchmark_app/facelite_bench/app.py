@@ -4,7 +4,7 @@
     >>> app = create_app("/tmp/bench.db", start_worker=False)   # doctest: +SKIP
 
 The access rules (Host allow-list, CSRF, login beyond loopback) are `facelite_bench.access`;
-request and response JSON is `facelite_bench.strict_json`.
+request and response JSON is strict (`facelite_bench.json_provider`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from . import access
 from .jobs import SERVER_OWNER_PREFIX, Worker, data_roots_from
 from .store import Store
-from .strict_json import StrictJSONProvider
+from .json_provider import StrictJSONProvider
 
 log = logging.getLogger("facelite_bench")
 

@@ -16,7 +16,7 @@ import uuid
 
 from facelite.errors import UserError
 
-from . import strict_json
+from facelite.strict_json import dumps
 
 
 class ApiError(Exception):
@@ -38,7 +38,7 @@ class Client:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if body is not None:
-            data = strict_json.dumps(body).encode()  # NaN/inf as null: the server takes strict JSON only
+            data = dumps(body).encode()  # NaN/inf as null: the server takes strict JSON only
             content_type = "application/json"
         if content_type:
             headers["Content-Type"] = content_type

@@ -7,7 +7,7 @@ busy timeout instead of failing. Commits that record a finished (or failed) job 
 other writes (submissions, heartbeats) use NORMAL, which still survives a process crash. Results live in their own table keyed by job id and are only ever
 inserted together with the job's `done` status, in one transaction.
 
-JSON columns are written and read through `facelite_bench.strict_json`: a NaN or infinity
+JSON columns are written and read through `facelite.strict_json`: a NaN or infinity
 is stored as null (and one stored by an older version reads back as null), so what the
 store hands out can always be answered as strict JSON.
 """
@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .strict_json import dumps as _dumps
-from .strict_json import finite_or_none
+from facelite.strict_json import dumps as _dumps
+from facelite.strict_json import to_json_value
 
 MIGRATIONS = [
     # 1: initial schema
@@ -309,7 +309,7 @@ class Store:
 
 
 def _loads(text: str | None, default: str = "null") -> Any:
-    return finite_or_none(json.loads(text or default))
+    return to_json_value(json.loads(text or default))
 
 
 def _bundle(row: sqlite3.Row) -> dict:

@@ -33,7 +33,6 @@ import math
 import mmap
 import os
 import re
-import stat
 import struct
 import tempfile
 import zipfile
@@ -46,8 +45,10 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .errors import BundleError
+from .files import open_regular_file
 from .preprocess import InputSpec, normalize
-from .schema import SCHEMA_FILES, load_json, manifest_schema, schema_errors
+from .schema import SCHEMA_FILES, manifest_schema, schema_errors
+from .strict_json import loads as strict_loads
 
 SCHEMA_VERSION = 1
 ALIGNMENT = 4
@@ -106,8 +107,6 @@ _ZIP64_LOCATOR_SIG = b"PK\x06\x07"
 _FLAG_ENCRYPTED, _FLAG_UTF8 = 0x0001, 0x0800
 _MEMBER_NAME = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _METHODS = {8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard", 95: "xz", 99: "AES encryption"}
-_STAT_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 _READ_ERRORS = (OSError, ValueError, struct.error, RecursionError, UnicodeDecodeError, MemoryError,
                 OverflowError, EOFError, zipfile.BadZipFile)
 """What reading a hostile file can raise below us; `Bundle` turns each into a BundleError."""
@@ -314,10 +313,10 @@ def write_members(path: str | os.PathLike, members: list[tuple[str, bytes]]) -> 
 
 
 def load_manifest_json(data: bytes | memoryview, where: str) -> Any:
-    """A manifest-like member's bytes → its JSON value, strictly (`facelite.schema.load_json`:
+    """A manifest-like member's bytes → its JSON value, strictly (`facelite.strict_json.loads`:
     UTF-8, finite numbers, no repeated key, bounded nesting), or a BundleError naming `where`."""
     try:
-        return load_json(bytes(data))
+        return strict_loads(data)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
         raise BundleError(f"{where}: unreadable JSON ({exc})") from None
 
@@ -366,40 +365,6 @@ class Member:
     """Offset of the member's bytes in the file (what a phone would mmap)."""
     size: int
     crc32: int
-
-
-def _open_regular(path: Path):
-    """`path` opened for reading, refused unless it is a non-empty regular file within
-    `MAX_BUNDLE_BYTES`. Checked before opening (a FIFO would block the open) and again on
-    the open descriptor (the name may have been replaced in between)."""
-    try:
-        _check_regular(path, os.stat(path))
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-                     | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise BundleError(f"{path}: no such bundle file") from None
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
-    file = os.fdopen(fd, "rb")
-    try:
-        _check_regular(path, os.fstat(fd))
-    except BaseException:
-        file.close()
-        raise
-    return file
-
-
-def _check_regular(path: Path, st: os.stat_result) -> None:
-    if stat.S_ISDIR(st.st_mode):
-        raise BundleError(f"{path}: is a directory, expected a .flb bundle file")
-    if not stat.S_ISREG(st.st_mode):
-        kind = next((name for test, name in _STAT_KINDS if test(st.st_mode)), "not a regular file")
-        raise BundleError(f"{path}: is {kind}, not a bundle; pass the path of a .flb file")
-    if st.st_size == 0:
-        raise BundleError(f"{path}: is empty (0 bytes), not a bundle")
-    if st.st_size > MAX_BUNDLE_BYTES:
-        raise BundleError(f"{path}: is {st.st_size} bytes, over the {MAX_BUNDLE_BYTES // 2**20} MiB a bundle may be "
-                          "(facelite.bundle.MAX_BUNDLE_BYTES)")
 
 
 def _find_end_record(mm: mmap.mmap, where: Path) -> int:
@@ -570,7 +535,7 @@ class Bundle:
         """Open the bundle at `path`: a regular file of at most `MAX_BUNDLE_BYTES` (FIFOs,
         devices and directories are refused before anything is read). Raises BundleError."""
         path = Path(path)
-        file = _open_regular(path)
+        file = open_regular_file(path, MAX_BUNDLE_BYTES, "bundle", BundleError, allow_empty=False)
         mm = None
         try:
             mm = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)

@@ -38,17 +38,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
-import math
 import os
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 from .errors import UserError
+from .strict_json import dumps
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -66,35 +64,6 @@ class UsageError(UserError):
 def log(message: str) -> None:
     """One line on stderr (logs, progress, warnings: never on stdout)."""
     print(message, file=sys.stderr, flush=True)
-
-
-def jsonable(obj: Any) -> Any:
-    """NaN/inf → None, numpy scalars/arrays → Python, Paths → str: strict JSON values."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (str, int)) or obj is None:
-        return obj
-    return str(obj)
-
-
-def dumps(doc: Any, indent: int | None = 2) -> str:
-    """`doc` as strict JSON text (see `jsonable`)."""
-    return json.dumps(jsonable(doc), indent=indent, allow_nan=False)
 
 
 class Output:
@@ -121,7 +90,7 @@ class Output:
 
     def _finish(self) -> None:
         if self.json:
-            print(dumps(self.doc), file=self._stdout, flush=True)
+            print(dumps(self.doc, indent=2), file=self._stdout, flush=True)
         elif self._text is not None:
             print(self._text, file=self._stdout, flush=True)
 

@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import os
-import stat
 import struct
 from dataclasses import dataclass
 
@@ -42,6 +41,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageError
+from .files import byte_size, read_regular_file
 
 MAX_PIXELS = 50_000_000
 """Largest image (width × height) accepted: 50 megapixels, about 150 MB decoded. Files,
@@ -78,7 +78,7 @@ def load_image(source: str | os.PathLike | bytes | np.ndarray) -> np.ndarray:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source), where="image bytes")
     path = os.fspath(source)
-    return decode_image(read_input_file(path, MAX_FILE_BYTES, "image"), where=path)
+    return decode_image(read_regular_file(path, MAX_FILE_BYTES, "image", ImageError), where=path)
 
 
 def decode_image(data: bytes, where: str = "image") -> np.ndarray:
@@ -130,83 +130,6 @@ def to_bgr8(image: np.ndarray, where: str = "array") -> np.ndarray:
 
 
 # -- input files (images and videos) -------------------------------------------------
-
-
-def check_input_file(path: str | os.PathLike, max_bytes: int, kind: str = "image") -> os.stat_result:
-    """`os.stat` of `path` (nothing is opened), or an ImageError unless it is a regular
-    file of at most `max_bytes`: a FIFO or `/dev/zero` would block or never end."""
-    p = os.fspath(path)
-    if "\0" in p:
-        raise ImageError(f"{p!r}: a path with a NUL character; check the path")
-    try:
-        st = os.stat(p)
-    except (FileNotFoundError, NotADirectoryError):
-        raise ImageError(f"{p}: no such file; check the path") from None
-    except OSError as exc:
-        raise ImageError(f"{p}: cannot be read ({exc.strerror}); check the path and its permissions") from None
-    _check_regular(p, st, kind)
-    if st.st_size > max_bytes:
-        raise ImageError(f"{p}: is {st.st_size} bytes, over the {byte_size(max_bytes)} limit for "
-                         f"{_a(kind)} file; re-encode or shorten it")
-    return st
-
-
-def read_input_file(path: str | os.PathLike, max_bytes: int, kind: str = "image") -> bytes:
-    """The bytes of a regular file of at most `max_bytes` (`check_input_file`), opened
-    non-blocking and checked again after opening (the path may have been swapped)."""
-    p = os.fspath(path)
-    check_input_file(p, max_bytes, kind)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(p, flags)
-    except OSError as exc:
-        raise ImageError(f"{p}: cannot be read ({exc.strerror}); check the path and its permissions") from None
-    try:
-        _check_regular(p, os.fstat(fd), kind)
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > max_bytes:
-                raise ImageError(f"{p}: over the {byte_size(max_bytes)} limit for "
-                                 f"{_a(kind)} file; re-encode or shorten it")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise ImageError(f"{p}: cannot be read ({exc.strerror}); check the file") from None
-    finally:
-        os.close(fd)
-
-
-def byte_size(n: int) -> str:
-    """A byte count for messages: "64 MiB", "4 GiB", or "100 bytes"."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
-
-
-def _a(noun: str) -> str:
-    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
-
-
-_NOT_REGULAR = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def _check_regular(path: str, st: os.stat_result, kind: str) -> None:
-    if stat.S_ISDIR(st.st_mode):
-        raise ImageError(f"{path}: is a directory, expected {_a(kind)} file")
-    if not stat.S_ISREG(st.st_mode):
-        what = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "not a regular file")
-        raise ImageError(f"{path}: is {what}, not {_a(kind)} file; "
-                         "facelite reads regular files only (save the stream to a file first)")
 
 
 # -- header parsing (no decoding) ------------------------------------------------

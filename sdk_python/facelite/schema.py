@@ -22,16 +22,8 @@ those literals before the schema sees the document).
     >>> schema_errors({"mean": ["x"]}, {"properties": {"mean": {"type": "array", "items": {"type": "number"}}}})
     ['mean[0]: must be a number, got string "x"']
 
-Documents are read with `load_json` first: strict JSON (no NaN or infinity literals, no
-key given twice, bounded nesting), so that every reader of a manifest sees the same
-values and a hostile document fails with a message instead of a RecursionError.
-
-    >>> load_json(b'{"a": [1, 2]}')
-    {'a': [1, 2]}
-    >>> load_json(b'{"a": NaN}')
-    Traceback (most recent call last):
-    ...
-    ValueError: NaN is not JSON (only finite numbers are)
+Documents are parsed with `facelite.strict_json.loads` first (no NaN or infinity, no key
+given twice, bounded nesting), so every reader of a manifest sees the same values.
 """
 
 from __future__ import annotations
@@ -39,7 +31,6 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.resources
-import itertools
 import json
 import math
 import re
@@ -57,56 +48,6 @@ KEYWORDS = frozenset({
 """Every keyword the validator implements (or, for annotations, knowingly ignores)."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of arrays and objects `load_json` accepts (a manifest needs 6)."""
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def load_json(data: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse strict JSON: UTF-8, finite numbers only, no key twice in an object, nesting at
-    most `max_depth` deep. Raises ValueError (JSONDecodeError and UnicodeDecodeError are
-    ValueErrors) saying what is wrong.
-
-    Why stricter than `json.loads`: Python accepts `NaN` and `Infinity`, keeps the last of
-    two equal keys where other parsers keep the first, and recurses once per nesting level;
-    a manifest every binding must read the same way, from a possibly hostile file, can
-    afford none of the three. The depth is measured before parsing, outside strings.
-    """
-    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    depth = max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
-    if depth > max_depth:
-        raise ValueError(f"nested {depth} levels deep; at most {max_depth} allowed")
-    try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
-                          object_pairs_hook=_unique_keys)
-    except RecursionError:  # unreachable after the depth check, kept as the last line of defence
-        raise ValueError(f"nested too deeply; at most {max_depth} levels allowed") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (only finite numbers are)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range (only finite numbers are JSON here)")
-    return value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"key {json.dumps(twice)} appears twice in one object")
-    return result
-
 
 @functools.lru_cache(maxsize=None)
 def _load(version: int) -> str:
@@ -173,7 +114,7 @@ def _json_type(value: Any) -> str:
 def _is_type(value: Any, kind: str) -> bool:
     actual = _json_type(value)
     if kind == "number":
-        return actual in ("integer", "number") and math.isfinite(value)
+        return actual == "integer" or (actual == "number" and math.isfinite(value))
     if kind == "integer":
         return actual == "integer" or (actual == "number" and math.isfinite(value) and float(value).is_integer())
     return actual == kind

@@ -32,7 +32,8 @@ import numpy as np
 
 from .datasets import IMAGE_EXTENSIONS, list_images
 from .errors import ImageError, UserError
-from .image import MAX_FILE_BYTES, MAX_PIXELS, check_input_file
+from .files import check_regular_file
+from .image import MAX_FILE_BYTES, MAX_PIXELS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 MAX_VIDEO_BYTES = 4 * 1024**3
@@ -57,7 +58,7 @@ def image_paths(target: str | os.PathLike, recursive: bool = True) -> list[Path]
     if not path.exists():
         raise ImageError(f"{path}: no such file or folder; check the path")
     if not path.is_dir():
-        check_input_file(path, MAX_FILE_BYTES, "image")
+        check_regular_file(path, MAX_FILE_BYTES, "image", ImageError)
         return [path]
     files = list_images(path, recursive=recursive)
     if not files:
@@ -89,7 +90,7 @@ class VideoFile:
         import cv2
 
         self.path = Path(path)
-        check_input_file(self.path, MAX_VIDEO_BYTES, "video")
+        check_regular_file(self.path, MAX_VIDEO_BYTES, "video", ImageError)
         # an absolute path: FFmpeg would read "concat:..." or "subfile,..." as a protocol
         self._cap = cv2.VideoCapture(os.path.abspath(self.path))
         if not self._cap.isOpened():

@@ -551,13 +551,13 @@ def test_serve_prints_the_admin_token_when_login_is_required(tmp_path):
 def test_strict_json_doc_examples():
     import doctest
 
-    from facelite_bench import strict_json
+    from facelite import strict_json
 
     assert doctest.testmod(strict_json, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 def test_strict_json_is_what_python_reads_back():
-    from facelite_bench.strict_json import finite_or_none
+    from facelite.strict_json import to_json_value as finite_or_none
 
     assert finite_or_none({"a": [1.0, math.nan, {"b": -math.inf}], "c": "NaN"}) == \
         {"a": [1.0, None, {"b": None}], "c": "NaN"}

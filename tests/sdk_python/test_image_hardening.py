@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from facelite import cli, sources
+from facelite import files as files_module
 from facelite import image as image_module
 from facelite.analyzer import MAX_FACE_BOX_ASPECT, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.detection import Box
@@ -207,7 +208,7 @@ def test_file_swapped_for_a_fifo_after_the_stat_is_refused(tmp_path, monkeypatch
     """Opened non-blocking and checked again with fstat: a swap between the two cannot block."""
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
-    monkeypatch.setattr(image_module, "check_input_file", lambda *a, **k: None)
+    monkeypatch.setattr(files_module, "check_regular_file", lambda *a, **k: None)
     _refused(fifo, "FIFO")
 
 

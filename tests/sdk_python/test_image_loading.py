@@ -31,7 +31,7 @@ def _expect_error(path, *words):
 
 
 def test_missing_path_names_the_file(tmp_path):
-    _expect_error(tmp_path / "nope.jpg", "no such file")
+    _expect_error(tmp_path / "nope.jpg", "no such image file")
 
 
 def test_directory_is_refused(tmp_path):

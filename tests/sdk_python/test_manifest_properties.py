@@ -4,7 +4,7 @@ A manifest comes from a file anyone can edit, so whatever JSON it holds, in what
 field, `facelite.bundle.validate_manifest` must either accept it or raise `BundleError`
 (exit 2, naming the field): never a TypeError, KeyError, OverflowError or RecursionError
 (exit 1). Conversely, every manifest built by the schema's own rules must validate, so
-the validator is not stricter than the schema it documents. `facelite.schema.load_json`,
+the validator is not stricter than the schema it documents. `facelite.strict_json.loads`,
 which reads a manifest's bytes, must return a value or raise ValueError for any bytes.
 """
 
@@ -22,18 +22,23 @@ from hypothesis import strategies as st  # noqa: E402
 
 from facelite.bundle import Bundle, validate_manifest  # noqa: E402
 from facelite.errors import BundleError  # noqa: E402
-from facelite.schema import load_json  # noqa: E402
+from facelite.strict_json import loads as load_json  # noqa: E402
 from fixture_bundles import fixture_bundle  # noqa: E402
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     derandomize=True)
+
+EXTREMES = (10**400, -(10**400), 2**64, 2**53 + 1, 1e308, -1e308, -0.0, 5e-324, float("nan"), float("inf"), True,
+            "", "\u0000", "\ud800")
+"""Values that break naive numeric and string code: beyond float range, NaN, a lone surrogate."""
 
 # Any JSON value Python's json module can produce, with the awkward corners: huge and
 # negative integers, NaN and infinities, empty and non-ASCII strings, deep-ish nesting.
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**400), max_value=10**400)
     | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
-    | st.sampled_from(["fp32", "int8", "classification", "gray", "golden/inputs.npy", "a" * 64, "0" * 64]),
+    | st.sampled_from(["fp32", "int8", "classification", "gray", "golden/inputs.npy", "a" * 64, "0" * 64])
+    | st.sampled_from(EXTREMES),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
     max_leaves=25,
 )
@@ -97,6 +102,15 @@ def test_any_json_value_in_any_field_validates_or_raises_bundle_error(data):
     manifest = copy.deepcopy(data.draw(st.sampled_from(BASES)))
     path = data.draw(st.sampled_from(_paths(manifest)))
     _node(manifest, path[:-1])[path[-1]] = data.draw(JSON)
+    validates_or_refuses(manifest)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_extreme_values_in_any_field_validate_or_raise_bundle_error(data):
+    manifest = copy.deepcopy(data.draw(st.sampled_from(BASES)))
+    path = data.draw(st.sampled_from(_paths(manifest)))
+    _node(manifest, path[:-1])[path[-1]] = data.draw(st.sampled_from(EXTREMES))
     validates_or_refuses(manifest)
 
 

@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 from facelite.cli import add_bundle_commands
-from facelite.cli_core import CommandLine, dumps, whole_number
+from facelite.cli_core import CommandLine, whole_number
+from facelite.strict_json import dumps
 
 from . import __version__
 
@@ -41,7 +42,7 @@ def cmd_stage(args, out) -> int:
         verbose=0 if args.quiet else (2 if args.json else 1), signing_key=args.signing_key,
     )
     result = run(args.command, recipe, opts)
-    out.result(result, dumps(result))  # the summary is nested: JSON either way
+    out.result(result, dumps(result, indent=2))  # the summary is nested: JSON either way
     return 0
 
 
