@@ -23,7 +23,7 @@ in the children) get past the signature check, so the checks behind it are fuzze
 
     python benchmarks/fuzz.py --bundles 2000 --images 200 --json > fuzz.json
     python benchmarks/fuzz.py --bundles 100 --only zip_bomb,manifest_json
-    python benchmarks/fuzz.py --case bundle:137 --keep /tmp/case137     # one input, kept, with its commands
+    python benchmarks/fuzz.py --case bundle:137,image:21 --keep /tmp/cases   # inputs kept, commands printed
 Exit status: 0 when every run passed, 1 otherwise.
 """
 
@@ -186,7 +186,9 @@ class Campaign:
         return path
 
     def close(self) -> None:
-        if not self.args.keep_work:
+        if self.args.keep_work:
+            print(f"fuzz: work folder kept: {self.work}", file=sys.stderr)
+        else:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def record(self, case, category, source, command, detail, level, resigned, allowed, argv) -> Run:
@@ -352,7 +354,8 @@ def summary(campaign: Campaign, wall: float) -> dict:
         "exits": dict(collections.Counter("timeout" if r.exit is None else str(r.exit) for r in runs)),
         "bundle_categories": tables["bundles"], "image_categories": tables["images"],
         "failures": [{**r.to_json(), "argv": r.argv,
-                      "reproduce": f"python benchmarks/fuzz.py --seed {args.seed} --case {r.case} --keep DIR"}
+                      "reproduce": f"python benchmarks/fuzz.py --seed {args.seed} --sources {args.sources}"
+                                   + (f" --only {args.only}" if args.only else "") + f" --case {r.case} --keep DIR"}
                      for r in failures],
         "failure_messages": dict(errors.most_common()),
         "refused_valid": [r.to_json() for r in refused_valid],
@@ -392,14 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cap-gb", type=float, default=4.0, help="address-space cap per run (default 4)")
     p.add_argument("--photo", help="photo for bundle-mutant analyze runs (default: ACNE04 level0_1.jpg, else "
                                    "a synthetic one)")
-    p.add_argument("--case", help="run one input only: bundle:N or image:N (with --keep DIR to keep its files)")
-    p.add_argument("--keep", help="with --case: folder for the input and its bundles folder")
+    p.add_argument("--case", help="run these inputs only: bundle:N or image:N, comma-separated (the same --seed, "
+                                  "--sources and --only as the campaign that found them)")
+    p.add_argument("--keep", help="with --case: keep each input (and its bundles folder) under this folder; "
+                                  "implies --keep-work")
     p.add_argument("--keep-failures", metavar="DIR", help="copy each failing bundle mutant here")
     p.add_argument("--keep-work", action="store_true", help="leave the work folder in place")
     p.add_argument("--workdir", help="where the work folder goes (default: the system temp folder)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     args = p.parse_args(argv)
     args.commands = tuple(c for c in args.commands.split(",") if c)
+    args.keep_work = args.keep_work or bool(args.keep)
     only = tuple(c for c in args.only.split(",") if c)
     unknown = set(only) - set(mutants.BUNDLE_CATEGORIES)
     if unknown:
@@ -411,16 +417,20 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         if args.case:
-            kind, _, number = args.case.partition(":")
-            keep = Path(args.keep or f"fuzz_case_{kind}_{number}").resolve()
-            if kind == "bundle":
-                plan = mutants.plan(int(number) + 1, campaign.sources, only)
-                index, category, src = plan[int(number)]
-                campaign.bundle_case(index, category, src, keep=keep)
-            else:
-                campaign.image_cases([int(number)], keep=keep)
+            keep_root = Path(args.keep).resolve() if args.keep else None
+            bundle_plan = mutants.plan(max([int(c.partition(":")[2]) for c in args.case.split(",")
+                                            if c.startswith("bundle:")], default=-1) + 1, campaign.sources, only)
+            for case in args.case.split(","):
+                kind, _, number = case.partition(":")
+                keep = keep_root / f"{kind}_{number}" if keep_root else None
+                if kind == "bundle":
+                    campaign.bundle_case(*bundle_plan[int(number)], keep=keep)
+                elif kind == "image":
+                    campaign.image_cases([int(number)], keep=keep)
+                else:
+                    p.error(f"--case {case}: use bundle:N or image:N")
             for r in campaign.runs:
-                print(f"{r.command}: exit {r.exit} (allowed {list(r.allowed)}), {r.peak_mb:.0f} MB, "
+                print(f"{r.case} {r.command}: exit {r.exit} (allowed {list(r.allowed)}), {r.peak_mb:.0f} MB, "
                       f"{r.seconds:.2f} s: {r.error}", file=sys.stderr)
         else:
             for n, (index, category, src) in enumerate(mutants.plan(args.bundles, campaign.sources, only)):

@@ -80,3 +80,14 @@ def test_the_campaign_zip_writer_rewrites_a_bundle_byte_for_byte():
     regions = mutants.zip_regions(data)
     assert {r.member for r in regions if r.part == "data"} == set(src.members)
     assert sum(r.size for r in regions) == len(data)
+
+
+def test_flatbuffer_edits_that_reach_litert_never_crash_the_process():
+    """Re-signed `.tflite` edits (tensor indices of -1 or out of range, huge shapes, broken
+    offsets) get past the signature check to LiteRT itself; each variant must load or be
+    refused with exit 2, never end the process with a signal, a C++ exception or a hang."""
+    doc = mutants.run_campaign(CHECKOUT, "--only", "tflite_struct", "--bundles", "160", "--images", "0",
+                               "--seed", str(SEED), "--commands", "verify,inspect",
+                               timeout_s=TIMEOUT_S, max_mb=MAX_PEAK_MB)
+    assert doc["runs"] == 320
+    assert not doc["failures"], mutants.describe_failures(doc["failures"])
