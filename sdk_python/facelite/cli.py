@@ -26,7 +26,9 @@ Examples:
     facelite verify my.flb --trusted-keys keys/ --json
 
 Bundles from outside the installed package must carry a trusted signature
-(`facelite.signing`): `--trusted-keys PATH` (repeatable: a PEM public key, or a folder of
+(`facelite.signing`), checked by every command before any model reaches LiteRT (`inspect`
+and `verify` included: LiteRT's parser is not hardened against hostile model bytes):
+`--trusted-keys PATH` (repeatable: a PEM public key, or a folder of
 `*.pub` files) adds trusted keys, `--no-development-key` distrusts the facelite
 development key, `--allow-unsigned` loads unsigned or untrusted bundles with a warning.
 """
@@ -208,10 +210,16 @@ def _evaluate(args, out) -> int:
 
 
 def cmd_inspect(args, out) -> int:
+    with _signature_warnings_logged():
+        return _inspect(args, out)
+
+
+def _inspect(args, out) -> int:
     from .verify import inspect_bundle
 
-    doc = inspect_bundle(args.bundle)
-    lines = [f"{doc['name']} {doc['version']} ({doc['task']}), {doc['file_bytes']} bytes", f"input: {doc['input']}"]
+    doc = inspect_bundle(args.bundle, policy=SignaturePolicy(**_trust_options(args)))
+    lines = [f"{doc['name']} {doc['version']} ({doc['task']}), {doc['file_bytes']} bytes", f"input: {doc['input']}",
+             f"signature: {_signer(doc['signature'])}"]
     for name, v in doc["variants"].items():
         compat = ",".join(k for k, c in v["compatibility"].items() if c.get("ok")) or "cpu only"
         lines.append(f"  {name:8s} {v['bytes']:>10d} B  target {v['target']}  input {v['input_dtype']}  "
@@ -253,7 +261,7 @@ def cmd_verify(args, out) -> int:
     out.result(doc, "\n".join(lines))
     if not doc["ok"]:
         first = doc["problems"][0] if doc["problems"] else "a variant does not reproduce its goldens"
-        if signature and first == signature["problem"]:
+        if (signature and first == signature["problem"]) or "rebuild" in first:
             log(f"error: {first}")  # says what to do itself: trust the key, or rebuild / re-download
         else:
             log(f"error: {first}; rebuild the bundle or re-download it")
@@ -305,8 +313,11 @@ def command_line() -> CommandLine:
 
 
 def add_bundle_commands(cli: CommandLine) -> None:
-    """`inspect BUNDLE` and `verify BUNDLE`, the same in `facelite` and `facelite-build`."""
-    cli.command("inspect", cmd_inspect, "manifest, variants, tensors, offsets").add_argument("bundle")
+    """`inspect BUNDLE` and `verify BUNDLE`, the same in `facelite` and `facelite-build`; both
+    load the variants into LiteRT, so both take the signature-policy flags and apply them first."""
+    i = cli.command("inspect", cmd_inspect, "manifest, signature, variants, tensors, offsets")
+    i.add_argument("bundle")
+    trust_arguments(i)
     v = cli.command("verify", cmd_verify, "schema, checksums and golden replay of every variant")
     v.add_argument("bundle")
     v.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
@@ -314,7 +325,7 @@ def add_bundle_commands(cli: CommandLine) -> None:
 
 
 def trust_arguments(p: argparse.ArgumentParser) -> None:
-    """The signature-policy flags (`facelite.signing.SignaturePolicy`) of analyze, evaluate and verify."""
+    """The signature-policy flags (`facelite.signing.SignaturePolicy`) of analyze, evaluate, inspect and verify."""
     p.add_argument("--trusted-keys", action="append", default=[], metavar="PATH",
                    help="trust signatures by this PEM public key, or by every *.pub key in this folder "
                         "(repeatable; FACELITE_TRUSTED_KEYS adds more)")

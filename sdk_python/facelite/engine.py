@@ -23,6 +23,23 @@ interpreter shutdown, where LiteRT tears down its environment — unless the env
 variable `FACELITE_VERBOSE` (set by every CLI's `--verbose`) or `FACELITE_DEBUG` is
 non-empty. Python's own `sys.stderr` is flushed before each redirect.
 
+Hostile model bytes: LiteRT's parser is not hardened against them. It verifies the
+flatbuffer's bounds, but a model whose bounds are fine and whose indices are not (an
+operator input of -1 where a kernel needs a tensor, a tensor index past the end, an
+opcode or buffer that does not exist) makes it read out of bounds: a segfault, a double
+free, `std::bad_alloc`, not a Python exception. That is why a bundle from outside the
+installed package must carry a trusted signature (`facelite.signing`, enforced before
+any variant is loaded) — the signature is the first line. `check_model_structure` is the
+second, for bytes a trusted key signed by mistake and for `Engine.from_bytes`: every
+model is walked with the TFLite schema (`ai_edge_litert.schema_py_generated`) before
+LiteRT sees it, and refused (BundleError, exit 2) unless every table and vector it reads
+lies within the file, every tensor, operator-code and buffer index is in range (an
+operator input may be -1, "optional", only from its third input on), external buffers
+lie within the file and every shape has non-negative dimensions and at most
+`MAX_TENSOR_ELEMENTS` elements. It checks structure, not meaning: a kernel may still
+refuse the model (a BundleError too), and a model built to attack a kernel's arithmetic
+is the signature's to stop.
+
 Timing: `bind(x)` sets one input and returns the raw invoke as a zero-argument callable
 (the interpreter's `invoke`, or the CompiledModel's run on pre-made buffers), so a timer
 around it measures LiteRT alone; `outputs()` reads what the last bound invoke produced.
@@ -45,7 +62,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import math
 import os
+import struct
 import sys
 import threading
 import time
@@ -61,11 +80,14 @@ from .options import Accelerator
 from .preprocess import dequantize, quantize
 
 try:  # LiteRT (ai-edge-litert) is the runtime; tflite_runtime is the legacy fallback.
+    from ai_edge_litert import schema_py_generated as tfl
     from ai_edge_litert.interpreter import Interpreter
 
     RUNTIME = "ai_edge_litert"
 except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is absent
     from tflite_runtime.interpreter import Interpreter
+
+    tfl = None  # tflite_runtime ships no schema reader: check_model_structure cannot run
 
     RUNTIME = "tflite_runtime"
 
@@ -171,6 +193,198 @@ def choose_variant(bundle: Bundle, accelerator: Accelerator | str) -> str | None
     return None
 
 
+# -- model structure (before LiteRT sees the bytes) ---------------------------------------
+
+MAX_TENSOR_ELEMENTS = 2**28
+"""Most elements one tensor of a model may declare (1 GiB of float32); the shipped models'
+largest holds under a million."""
+
+OPTIONAL_INPUTS_FROM = 2
+"""An operator input may be -1 ("no tensor": a convolution's missing bias) only from this
+position on; kernels dereference their first inputs unchecked."""
+
+
+_BUILTIN_NAMES = {v: k for k, v in vars(tfl.BuiltinOperator).items() if not k.startswith("_")} if tfl else {}
+
+
+class _Malformed(Exception):
+    """The first structural problem `check_model_structure` found."""
+
+
+def check_model_structure(model: bytes | memoryview, where: str, fix: str = "rebuild the bundle") -> None:
+    """Raise BundleError("{where} is not a well-formed TFLite model: {problem}; {fix}")
+    unless `model`'s structure is sound (the module's doc, "Hostile model bytes").
+
+    Checked before LiteRT parses the bytes, with the TFLite schema: every table this check
+    reads (its vtable included) and every vector lies within the file, the file is a
+    `TFL3` flatbuffer with at least one subgraph; every subgraph input and output, tensor
+    and operator output index is in [0, tensors); an operator input is too, or -1 from
+    position `OPTIONAL_INPUTS_FROM` on; every `opcode_index` names an operator code and
+    every tensor `buffer` (and metadata buffer) a buffer; every signature names a subgraph
+    and its tensors; a buffer stored outside the flatbuffer (`offset`/`size`) lies within
+    the file; every shape has dimensions >= 0 and at most `MAX_TENSOR_ELEMENTS` elements.
+    Any exception while reading is a problem too, named with its type.
+
+        >>> check_model_structure(b"not a model", "model 'x'")
+        Traceback (most recent call last):
+        ...
+        facelite.errors.BundleError: model 'x' is not a well-formed TFLite model: not a TFLite flatbuffer ...
+    """
+    if tfl is None:  # pragma: no cover - the legacy runtime
+        return
+    data = bytes(model)
+    try:
+        _ModelStructure(data).check()
+    except _Malformed as exc:
+        problem = str(exc)
+    except struct.error as exc:
+        problem = f"a table or vector runs past the end of the {len(data)}-byte file ({exc})"
+    except Exception as exc:  # noqa: BLE001 - hostile bytes: whatever reading them raises is a refusal
+        problem = f"unreadable flatbuffer ({type(exc).__name__}: {exc})"
+    else:
+        return
+    raise BundleError(f"{where} is not a well-formed TFLite model: {problem}; {fix}")
+
+
+class _ModelStructure:
+    """One walk of a model through `ai_edge_litert.schema_py_generated`, each table and
+    vector bounds-checked before the generated accessors read it (they trust the bytes:
+    a vtable offset can point before the file, where Python indexing wraps around)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.size = len(data)
+
+    def check(self) -> None:
+        if self.size < 8 or not tfl.Model.ModelBufferHasIdentifier(self.data, 0):
+            raise _Malformed(f"not a TFLite flatbuffer (8+ bytes with the identifier TFL3 at 4; got {self.size} "
+                             f"bytes, identifier {self.data[4:8]!r})")
+        model = self._table(tfl.Model.GetRootAs(self.data, 0), "the model table")
+        codes = [self._op_name(self._table(model.OperatorCodes(i), f"operator code {i}"))
+                 for i in range(self._count(model, "OperatorCodes", "operator codes"))]
+        buffers = self._count(model, "Buffers", "buffers")
+        for i in range(buffers):
+            buf = self._table(model.Buffers(i), f"buffer {i}")
+            self._ints(buf, "Data", f"buffer {i}'s data", np.uint8)
+            offset, size = int(buf.Offset()), int(buf.Size())
+            if offset > 1 and offset + size > self.size:
+                raise _Malformed(f"buffer {i} lies at bytes {offset}..{offset + size}, past the end of the "
+                                 f"{self.size}-byte file")
+        subgraphs = self._count(model, "Subgraphs", "subgraphs")
+        if not subgraphs:
+            raise _Malformed("the model has no subgraph")
+        tensors = [self._subgraph(self._table(model.Subgraphs(g), f"subgraph {g}"), g, codes, buffers)
+                   for g in range(subgraphs)]
+        for i in range(self._count(model, "Metadata", "metadata")):
+            index = self._table(model.Metadata(i), f"metadata {i}").Buffer()
+            if index >= buffers:
+                raise _Malformed(f"metadata {i} names buffer {index} of {buffers}")
+        self._ints(model, "MetadataBuffer", "metadata_buffer", np.int32)
+        for i in range(self._count(model, "SignatureDefs", "signatures")):
+            sig = self._table(model.SignatureDefs(i), f"signature {i}")
+            g = sig.SubgraphIndex()
+            if g >= subgraphs:
+                raise _Malformed(f"signature {i} names subgraph {g} of {subgraphs}")
+            for side in ("Inputs", "Outputs"):
+                for j in range(self._count(sig, side, f"signature {i}'s {side.lower()}")):
+                    index = self._table(getattr(sig, side)(j), f"signature {i}'s {side.lower()[:-1]} {j}").TensorIndex()
+                    if index >= tensors[g]:
+                        raise _Malformed(f"signature {i}: {side.lower()[:-1]} {j} names tensor {index} of "
+                                         f"subgraph {g}'s {tensors[g]}")
+
+    @staticmethod
+    def _op_name(code) -> str:
+        """An operator code's name for messages: `CONV_2D`, or the custom op's name."""
+        builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
+        if builtin == tfl.BuiltinOperator.CUSTOM:
+            return f"custom {code.CustomCode()!r}"
+        return _BUILTIN_NAMES.get(builtin, f"builtin {builtin}")
+
+    def _subgraph(self, sub, g: int, codes: list[str], buffers: int) -> int:
+        """Check subgraph `g`; return its tensor count."""
+        n = self._count(sub, "Tensors", f"subgraph {g}'s tensors")
+        for t in range(n):
+            tensor = self._table(sub.Tensors(t), f"subgraph {g}: tensor {t}")
+            shape = self._ints(tensor, "Shape", f"subgraph {g}: tensor {t}'s shape", np.int32)
+            dims = [int(d) for d in shape]
+            if any(d < 0 for d in dims) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
+                raise _Malformed(f"subgraph {g}: tensor {t} has shape {dims} (dimensions >= 0, at most "
+                                 f"{MAX_TENSOR_ELEMENTS} elements)")
+            signature = self._ints(tensor, "ShapeSignature", f"subgraph {g}: tensor {t}'s shape_signature", np.int32)
+            if any(int(d) < -1 for d in signature):
+                raise _Malformed(f"subgraph {g}: tensor {t} has shape_signature {signature.tolist()} "
+                                 "(dimensions >= -1)")
+            if tensor.Buffer() >= buffers:
+                raise _Malformed(f"subgraph {g}: tensor {t} names buffer {tensor.Buffer()} of {buffers}")
+        for side in ("Inputs", "Outputs"):
+            self._indices(self._ints(sub, side, f"subgraph {g}'s {side.lower()}", np.int32), n,
+                          f"subgraph {g}: {side.lower()[:-1]}")
+        for k in range(self._count(sub, "Operators", f"subgraph {g}'s operators")):
+            op = self._table(sub.Operators(k), f"subgraph {g}: operator {k}")
+            if op.OpcodeIndex() >= len(codes):
+                raise _Malformed(f"subgraph {g}: operator {k} has opcode_index {op.OpcodeIndex()} of "
+                                 f"{len(codes)} operator codes")
+            where = f"subgraph {g}: operator {k} ({codes[op.OpcodeIndex()]})"
+            self._indices(self._ints(op, "Inputs", f"{where}'s inputs", np.int32), n, f"{where}: input",
+                          optional_from=OPTIONAL_INPUTS_FROM)
+            self._indices(self._ints(op, "Outputs", f"{where}'s outputs", np.int32), n, f"{where}: output")
+            self._indices(self._ints(op, "Intermediates", f"{where}'s intermediates", np.int32), n,
+                          f"{where}: intermediate")
+            offset, size = int(op.LargeCustomOptionsOffset()), int(op.LargeCustomOptionsSize())
+            if offset > 1 and offset + size > self.size:
+                raise _Malformed(f"{where}'s custom options lie at bytes {offset}..{offset + size}, past the end "
+                                 f"of the {self.size}-byte file")
+        return n
+
+    @staticmethod
+    def _indices(values: np.ndarray, n: int, what: str, optional_from: int | None = None) -> None:
+        for position, index in enumerate(int(v) for v in values):
+            if 0 <= index < n or (index == -1 and optional_from is not None and position >= optional_from):
+                continue
+            optional = "" if optional_from is None else f"; -1 (no tensor) only from input {optional_from} on"
+            raise _Malformed(f"{what} {position} is tensor {index}, not in [0, {n}){optional}")
+
+    def _table(self, table, what: str):
+        """`table` (a generated accessor) once its start, vtable and size lie within the file."""
+        if table is None:
+            raise _Malformed(f"{what} is missing")
+        pos = table._tab.Pos
+        if not 0 <= pos <= self.size - 4:
+            raise _Malformed(f"{what} starts at byte {pos}, outside the {self.size}-byte file")
+        vtable = pos - struct.unpack_from("<i", self.data, pos)[0]
+        if not 0 <= vtable <= self.size - 4:
+            raise _Malformed(f"{what}'s vtable is at byte {vtable}, outside the {self.size}-byte file")
+        vsize, tsize = struct.unpack_from("<HH", self.data, vtable)
+        if vsize < 4 or vsize % 2 or vtable + vsize > self.size or pos + tsize > self.size:
+            raise _Malformed(f"{what}'s vtable ({vsize} bytes, table {tsize} bytes) runs outside the file")
+        fields = struct.unpack_from(f"<{(vsize - 4) // 2}H", self.data, vtable + 4)
+        if any(off >= tsize for off in fields if off):
+            raise _Malformed(f"{what} has a field outside its {tsize} bytes")
+        return table
+
+    def _count(self, table, field: str, what: str) -> int:
+        """The length of vector-of-tables `field`, once its last element lies within the file."""
+        n = int(getattr(table, f"{field}Length")())
+        if 4 * n > self.size:
+            raise _Malformed(f"{what}: {n} declared, more than the {self.size}-byte file can hold")
+        if n:
+            try:
+                getattr(table, field)(n - 1)  # reads the last element's offset
+            except (struct.error, TypeError):
+                raise _Malformed(f"{what}: the vector of {n} runs past the end of the file") from None
+        return n
+
+    @staticmethod
+    def _ints(table, field: str, what: str, dtype) -> np.ndarray:
+        """Scalar vector `field` as an array (empty when absent); numpy refuses one past the end."""
+        if getattr(table, f"{field}IsNone")():
+            return np.zeros(0, dtype)
+        try:
+            return getattr(table, f"{field}AsNumpy")()
+        except ValueError as exc:
+            raise _Malformed(f"{what} runs past the end of the file ({exc})") from None
+
+
 class Engine:
     """A loaded model; `run` takes float32 NHWC and returns float32 outputs.
 
@@ -207,7 +421,7 @@ class Engine:
             if not self.bundle.variant(name).compatible_with(acc):
                 reasons.append(f"{acc}: variant '{name}' is not marked compatible by the build")
                 continue
-            compiled, why = _try_compiled(self.bundle.variant_bytes(name), acc, name)
+            compiled, why = _try_compiled(self._model_bytes(name), acc, name)
             if compiled is not None:
                 ran, chosen = acc, name
                 break
@@ -215,8 +429,8 @@ class Engine:
         if chosen is None:
             chosen = variant if variant != "auto" else choose_variant(self.bundle, "cpu")
         self.variant = chosen
-        model = bytes(self.bundle.variant_bytes(chosen))  # sha256-checked
-        self._load(model, compiled, f"{self.bundle.path}: variant '{chosen}'", "rebuild the bundle")
+        self._load(self._model_bytes(chosen), compiled, f"{self.bundle.path}: variant '{chosen}'",
+                   "rebuild the bundle")
         fallback = "; ".join(reasons) if reasons and ran == "cpu" and accelerator != "cpu" else None
         self.info = EngineInfo(
             variant=chosen,
@@ -230,8 +444,9 @@ class Engine:
     @classmethod
     def from_bytes(cls, tflite_bytes: bytes | memoryview, num_threads: int = 2,
                    name: str = "model") -> Engine:
-        """A CPU engine for a bare `.tflite` (no bundle, no checksum): the toolchain's way
-        to run and inspect a freshly converted variant exactly as the runtime will.
+        """A CPU engine for a bare `.tflite` (no bundle, no checksum, no signature, but the
+        same `check_model_structure`): the toolchain's way to run and inspect a freshly
+        converted variant exactly as the runtime will.
 
         `name` labels the model in errors, `repr` and `info.variant`.
         """
@@ -240,7 +455,9 @@ class Engine:
         self.bundle = None
         self.name = self.variant = name
         self.num_threads = int(num_threads)
-        self._load(bytes(tflite_bytes), None, f"model '{name}'", "re-export the .tflite")
+        model = bytes(tflite_bytes)
+        check_model_structure(model, f"model '{name}'", "re-export the .tflite")
+        self._load(model, None, f"model '{name}'", "re-export the .tflite")
         self.info = EngineInfo(
             variant=name,
             accelerator_requested="cpu",
@@ -250,6 +467,13 @@ class Engine:
             init_ms=(time.perf_counter() - t0) * 1000.0,
         )
         return self
+
+    def _model_bytes(self, variant: str) -> bytes:
+        """Variant `variant`'s bytes, sha256-checked (`Bundle.variant_bytes`) and then
+        structure-checked (`check_model_structure`) before LiteRT may parse them."""
+        model = bytes(self.bundle.variant_bytes(variant))
+        check_model_structure(model, f"{self.bundle.path}: variant '{variant}'")
+        return model
 
     def _load(self, model: bytes, compiled: Any, where: str, fix: str) -> None:
         """Create the CPU interpreter (kept even beside a CompiledModel: it answers the

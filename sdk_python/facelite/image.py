@@ -16,6 +16,14 @@ valid or never come, so this module checks what OpenCV does not, before it decod
   width and height allowed: EXIF orientation);
 - a JPEG must reach its end-of-image marker (walked segment by segment, so an EXIF
   thumbnail's marker does not count) in at most `MAX_JPEG_SCANS` scans;
+- declared lengths are held to the file: OpenCV's PNG reader allocates whatever a chunk's
+  length field says (an IDAT or tEXt "of 2 GiB" in a 2 KB file costs 2 GB before it
+  fails), so a PNG's chunks are walked first (IHDR first, each chunk within the file, at
+  most `MAX_PNG_CHUNKS`, IDAT present, IEND reached). The other readers were probed with
+  the same lies (BMP pixel offset and header size, WebP RIFF and chunk sizes, TIFF strip
+  and tile offsets and byte counts, GIF frames larger than the screen) and allocate
+  nothing for them, but the lengths are held to the file all the same (`_check_bmp`,
+  `_check_riff`, `_check_tiff_strips`), so no decoder is trusted to get this right;
 - everything is converted to 8-bit BGR (greyscale, RGBA, 16-bit), and the EXIF
   orientation is honoured (`cv2.IMREAD_COLOR` applies it).
 
@@ -52,6 +60,9 @@ JPEG (a larger PNG must be re-encoded); a file is never read past it."""
 MAX_JPEG_SCANS = 256
 """Most scans a JPEG may have (progressive ones use about ten): a small file with
 thousands of scans takes minutes to decode."""
+MAX_PNG_CHUNKS = 200_000
+"""Most chunks a PNG may have (encoders write IDAT chunks of 8 KiB or more: a 64 MiB PNG
+has under 10,000), so the chunk walk stays well under a second."""
 ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WebP", "TIFF", "GIF")
 """The formats whose header facelite parses, so their size is known before decoding."""
 
@@ -98,8 +109,15 @@ def decode_image(data: bytes, where: str = "image") -> np.ndarray:
             f"{where}: is {w}x{h} ({w * h / 1e6:.1f} megapixels), over the "
             f"{MAX_PIXELS / 1e6:.0f} megapixel limit; downscale it first"
         )
-    if header.format == "JPEG":
-        _check_jpeg_structure(data, where)
+    check = _STRUCTURE_CHECKS.get(header.format)
+    if check is not None:
+        try:
+            check(data)
+        except _HeaderProblem as exc:
+            raise ImageError(f"{where}: {exc}; re-export or re-download the image") from None
+        except (struct.error, IndexError, ValueError):
+            raise ImageError(f"{where}: a truncated or damaged {header.format} file; re-export or "
+                             "re-download the image") from None
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageError(f"{where}: a damaged {header.format} image (OpenCV cannot decode it); "
@@ -249,13 +267,12 @@ def jpeg_complete(data: bytes) -> bool:
     return _jpeg_scans(data) is not None
 
 
-def _check_jpeg_structure(data: bytes, where: str) -> None:
+def _check_jpeg(data: bytes) -> None:
     scans = _jpeg_scans(data)
     if scans is None:
-        raise ImageError(f"{where}: truncated JPEG (no end-of-image marker); re-export or re-download it")
+        raise _HeaderProblem("truncated JPEG (no end-of-image marker)")
     if scans > MAX_JPEG_SCANS:
-        raise ImageError(f"{where}: a JPEG of {scans} scans, over the {MAX_JPEG_SCANS} a real encoder writes; "
-                         "re-export it")
+        raise _HeaderProblem(f"a JPEG of {scans} scans, over the {MAX_JPEG_SCANS} a real encoder writes")
 
 
 def _jpeg_scans(data: bytes) -> int | None:
@@ -337,6 +354,95 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
                              f"{MAX_PIXELS / 1e6:.0f} megapixel limit")
     return dims[_TIFF_WIDTH], dims[_TIFF_HEIGHT]
 
+
+# -- structure: declared lengths held to the file (before decoding) ----------------------
+
+
+def _check_png(data: bytes) -> None:
+    """Walk the chunks: IHDR first (13 bytes), each length within the file, IDAT present, IEND reached."""
+    pos, n, chunks, idat = 8, len(data), 0, 0
+    while True:
+        if pos + 12 > n:
+            raise _HeaderProblem(f"a truncated PNG (no IEND chunk; the file ends after {n} bytes)")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        name = kind.decode("latin-1")
+        if chunks == 0 and (kind != b"IHDR" or length != 13):
+            raise _HeaderProblem(f"a PNG whose first chunk is {name!r} of {length} bytes, not IHDR of 13")
+        if length > n - pos - 12:
+            raise _HeaderProblem(f"a PNG whose {name!r} chunk at byte {pos} declares {length} bytes, "
+                                 f"past the end of the {n}-byte file")
+        chunks += 1
+        if chunks > MAX_PNG_CHUNKS:
+            raise _HeaderProblem(f"a PNG of more than {MAX_PNG_CHUNKS} chunks")
+        idat += length if kind == b"IDAT" else 0
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    if not idat:
+        raise _HeaderProblem("a PNG without image data (no IDAT bytes before IEND)")
+
+
+def _check_riff(data: bytes) -> None:
+    """WebP: the RIFF size within the file, and every chunk within the RIFF size."""
+    end = 8 + struct.unpack("<I", data[4:8])[0]
+    if end > len(data):
+        raise _HeaderProblem(f"a WebP whose RIFF header declares {end} bytes, past the end of the "
+                             f"{len(data)}-byte file")
+    pos = 12
+    while pos < end:
+        if pos + 8 > end:
+            raise _HeaderProblem(f"a WebP with a partial chunk header at byte {pos}")
+        kind, size = struct.unpack("<4sI", data[pos : pos + 8])
+        if size > end - pos - 8:
+            raise _HeaderProblem(f"a WebP whose {kind.decode('latin-1')!r} chunk at byte {pos} declares {size} "
+                                 f"bytes, past the end of its {end}-byte RIFF")
+        pos += 8 + size + (size & 1)
+
+
+def _check_bmp(data: bytes) -> None:
+    """The pixel data offset and the info header within the file."""
+    offset, dib = struct.unpack("<II", data[10:18])
+    if offset > len(data) or 14 + dib > len(data):
+        raise _HeaderProblem(f"a BMP whose header puts its {dib}-byte info header or its pixels (at byte "
+                             f"{offset}) past the end of the {len(data)}-byte file")
+
+
+_TIFF_STRIPS = ((273, 279, "strip"), (324, 325, "tile"))  # (offsets tag, byte counts tag, name)
+_TIFF_TYPE_SIZES = {3: ("H", 2), 4: ("I", 4)}  # SHORT, LONG
+
+
+def _check_tiff_strips(data: bytes) -> None:
+    """The first page's strips (or tiles): as many byte counts as offsets, each within the file."""
+    e = "<" if data[:2] == b"II" else ">"
+    ifd = struct.unpack(e + "I", data[4:8])[0]
+    count = struct.unpack(e + "H", data[ifd : ifd + 2])[0]
+    values: dict[int, list[int]] = {}
+    for i in range(count):
+        tag, typ, n, field = struct.unpack(e + "HHI4s", data[ifd + 2 + 12 * i : ifd + 14 + 12 * i])
+        if tag not in (273, 279, 324, 325):
+            continue
+        if typ not in _TIFF_TYPE_SIZES:
+            raise _HeaderProblem(f"a TIFF whose tag {tag} has type {typ} (SHORT or LONG expected)")
+        code, size = _TIFF_TYPE_SIZES[typ]
+        start = ifd + 2 + 12 * i + 8 if n * size <= 4 else struct.unpack(e + "I", field)[0]
+        if start + n * size > len(data):
+            raise _HeaderProblem(f"a TIFF whose tag {tag} holds {n} values past the end of the {len(data)}-byte file")
+        values[tag] = list(struct.unpack(f"{e}{n}{code}", data[start : start + n * size]))
+    for offsets_tag, counts_tag, what in _TIFF_STRIPS:
+        offsets, counts = values.get(offsets_tag), values.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        if len(offsets) != len(counts):
+            raise _HeaderProblem(f"a TIFF with {len(offsets)} {what} offsets and {len(counts)} byte counts")
+        for k, (offset, size) in enumerate(zip(offsets, counts)):
+            if offset + size > len(data):
+                raise _HeaderProblem(f"a TIFF whose {what} {k} lies at bytes {offset}..{offset + size}, past the "
+                                     f"end of the {len(data)}-byte file")
+
+
+_STRUCTURE_CHECKS = {"JPEG": _check_jpeg, "PNG": _check_png, "WebP": _check_riff, "BMP": _check_bmp,
+                     "TIFF": _check_tiff_strips}
+"""Per format, the structure checked before decoding (each raises `_HeaderProblem`)."""
 
 _SIZE_READERS = {"PNG": _png_size, "JPEG": _jpeg_size, "BMP": _bmp_size, "WebP": _webp_size,
                  "TIFF": _tiff_size, "GIF": _gif_size}

@@ -42,7 +42,7 @@ import numpy as np
 from . import metrics
 from .bundle import Bundle
 from .errors import BundleError
-from .signing import SignaturePolicy, check_signature
+from .signing import SignaturePolicy, check_signature, enforce_signature_policy
 from .tasks import get_task
 
 TOLERANCE_RULE = ("a bundle's verify.tolerance only tightens the runtime's: max_abs_err takes the smaller value, "
@@ -152,8 +152,9 @@ def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None
     with bundle:
         signature = check_signature(bundle, policy)
         report["signature"] = signature.to_json()
-        if signature.problem:
+        if signature.problem:  # nothing the policy refuses reaches LiteRT (see `inspect_bundle`)
             problems.append(signature.problem)
+            return report
         problems.extend(bundle.verify_checksums())
         golden = None
         if not bundle.has_golden:
@@ -174,6 +175,11 @@ def verify_bundle(path: str | os.PathLike, tolerance: dict | float | None = None
                 continue
             try:
                 engine = Engine(bundle, name, "cpu", num_threads)
+            except BundleError as exc:  # refused before LiteRT parsed it, or by LiteRT: the message names it
+                entry.update(ok=False, error=str(exc))
+                problems.append(str(exc))
+                continue
+            try:
                 misfit = get_task(bundle.task).check_engine(bundle.manifest, engine)
                 problems.extend(f"variant '{name}': {problem}" for problem in misfit)
                 model_dtype = engine.input_dtype.name
@@ -233,11 +239,20 @@ def _tolerance_for(name: str, tolerance) -> dict | None:
     return tolerance.get(name)
 
 
-def inspect_bundle(path: str | os.PathLike) -> dict[str, Any]:
-    """Manifest summary: variants (bytes, target, sparsity, compatibility, tensors), size ratio, offsets."""
+def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = None) -> dict[str, Any]:
+    """Manifest summary: variants (bytes, target, sparsity, compatibility, tensors), size
+    ratio, offsets, and the signature (`"signature"`, as `verify_bundle` reports it).
+
+    Reading tensor details loads every variant into LiteRT, whose flatbuffer parser is not
+    hardened against hostile bytes (`facelite.engine`), so the signature policy (`policy`,
+    default `SignaturePolicy()`: a trusted signature for bundles from outside the
+    installed package) is enforced first, as every other loader does: a bundle it refuses
+    raises BundleError (exit 2) naming what failed, before any model is parsed.
+    """
     from .engine import Engine
 
     with Bundle.open(path) as bundle:
+        signature = enforce_signature_policy(bundle, policy)
         m = bundle.manifest
         variants = {}
         for name, v in m["variants"].items():
@@ -264,7 +279,7 @@ def inspect_bundle(path: str | os.PathLike) -> dict[str, Any]:
             "golden_count": m.get("golden", {}).get("count", 0),
             "golden_input_domain": m.get("golden", {}).get("input_domain", "normalized") if "golden" in m else None,
             "golden_variant_outputs": sorted(m.get("golden", {}).get("variant_outputs", {})),
-            "member_offsets": bundle.member_offsets(),
+            "member_offsets": bundle.member_offsets(), "signature": signature.to_json(),
         }
         if "int8" in variants and "fp32" in variants and variants["fp32"]["bytes"]:
             summary["int8_fp32_size_ratio"] = variants["int8"]["bytes"] / variants["fp32"]["bytes"]

@@ -27,10 +27,11 @@ import numpy as np
 import pytest
 
 import fixture_bundles as fb
-from facelite.bundle import MANIFEST, MAX_BUNDLE_BYTES, MAX_MANIFEST_BYTES, MAX_MEMBERS, Bundle, read_npy, sha256_bytes
+from facelite.bundle import (MANIFEST, MAX_BUNDLE_BYTES, MAX_MANIFEST_BYTES, MAX_MEMBERS, Bundle, read_npy,
+                             sha256_bytes, write_members)
 from facelite.cli import main
 from facelite.errors import BundleError
-from facelite.signing import SignaturePolicy
+from facelite.signing import SignaturePolicy, SignatureWarning
 from facelite.verify import PARITY_TOLERANCES, effective_tolerance, inspect_bundle, verify_bundle
 
 UNSIGNED = SignaturePolicy(require_signature=False)
@@ -364,7 +365,7 @@ def test_a_pickled_golden_is_refused_without_unpickling_it(tmp_path, capsys):
     path = mutant(tmp_path / "pickle.flb", replace={"golden/inputs.npy": _npy(evil, allow_pickle=True)})
     with Bundle.open(path) as b, pytest.raises(BundleError, match=r"golden/inputs\.npy: holds object elements"):
         b.golden_inputs()
-    code, doc, _ = cli(capsys, "verify", path)
+    code, doc, _ = cli(capsys, "verify", path, "--allow-unsigned")  # past the signature, to the golden
     assert code == 2 and any("holds object elements" in p for p in doc["problems"])
     assert not sentinel.exists()
 
@@ -466,11 +467,53 @@ def _tensor_index_minus_one(tmp_path) -> Path:
 
 def test_inspect_reports_a_flatbuffer_with_tensor_index_minus_one_as_a_bundle_error(tmp_path, capsys):
     path = _tensor_index_minus_one(tmp_path)
-    summary = inspect_bundle(path)
-    assert "variant 'fp32' does not load in LiteRT" in summary["variants"]["fp32"]["error"]
+    with pytest.warns(SignatureWarning, match="is not signed"):
+        summary = inspect_bundle(path, policy=UNSIGNED)
+    assert ("variant 'fp32' is not a well-formed TFLite model: subgraph 0: input 0 is tensor -1"
+            in summary["variants"]["fp32"]["error"])
     assert "tensors" in summary["variants"]["int8"]
-    code, _, err = cli(capsys, "inspect", path)
+    code, _, err = cli(capsys, "inspect", path, "--allow-unsigned")
     assert code == 2 and "Traceback" not in err
+
+
+def _operator_input_minus_one(tmp_path, signer) -> Path:
+    """The fuzz campaign's crash (bundle:1738, bundle:152): a convolution's input 0 set to
+    -1, sha256 re-sealed and signed by a trusted key. LiteRT segfaults on it unchecked."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as tfl
+    from facelite.signing import sign_bundle
+
+    members = _members("tiny")
+    model = tfl.ModelT.InitFromObj(tfl.Model.GetRootAs(bytearray(members["fp32.tflite"]), 0))
+    model.subgraphs[0].operators[0].inputs[0] = -1
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    members["fp32.tflite"] = bytes(builder.Output())
+    manifest = json.loads(members[MANIFEST])
+    manifest["variants"]["fp32"].update(bytes=len(members["fp32.tflite"]),
+                                        sha256=sha256_bytes(members["fp32.tflite"]))
+    members[MANIFEST] = json.dumps(manifest).encode()
+    unsigned = write_members(tmp_path / "unsigned.flb", list(members.items()))
+    return sign_bundle(unsigned, signer, out=tmp_path / "models" / "expression" / "expression.flb")
+
+
+@pytest.mark.parametrize("command", ["verify", "inspect", "analyze"])
+def test_a_trusted_signature_on_a_malformed_model_is_exit_2_naming_the_operator(tmp_path, capsys, command):
+    """The signature is the first line, the structure check the second: a malformed model a
+    trusted key signed by mistake never reaches LiteRT from any command."""
+    import cv2
+    from facelite.signing import generate_key_pair
+
+    private, public = generate_key_pair(tmp_path / "keys" / "me.pem")
+    path = _operator_input_minus_one(tmp_path, private)
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
+    target = {"verify": [path], "inspect": [path], "analyze": [image, "--bundles", tmp_path / "models",
+                                                               "--stand-ins", "--variant", "fp32"]}[command]
+    code, _, err = cli(capsys, command, *target, "--trusted-keys", public)
+    assert code == 2 and "Traceback" not in err
+    assert ("variant 'fp32' is not a well-formed TFLite model: subgraph 0: operator 0 (CONV_2D): input 0 is tensor -1"
+            in err)
 
 
 # -- tolerances --------------------------------------------------------------------------------

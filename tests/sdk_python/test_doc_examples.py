@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "landmarker", "annotate",
            "preprocess", "analyzer", "face_detector", "options", "vision_task", "sources", "cli_core",
-           "schema", "tasks", "verify"]
+           "schema", "tasks", "verify", "engine"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -2,7 +2,10 @@
 batching, bare .tflite bytes, tensor details, the invoke-only timing hook, quiet native logs."""
 
 import enum
+import hashlib
+import json
 import os
+import struct
 import subprocess
 import sys
 import textwrap
@@ -149,8 +152,144 @@ def test_from_bytes_runs_a_bare_tflite_like_the_bundle_engine(expression_bundle)
 
 
 def test_from_bytes_refuses_bytes_that_are_not_a_model_and_names_them():
-    with pytest.raises(BundleError, match="model 'junk' does not load in LiteRT"):
+    with pytest.raises(BundleError, match="model 'junk' is not a well-formed TFLite model: not a TFLite flatbuffer"):
         Engine.from_bytes(b"not a flatbuffer", name="junk")
+
+
+# -- the model structure check (before LiteRT, whose parser is not hardened) -----------------
+
+
+def _model(bundle: Path, variant: str = "fp32"):
+    """(raw bytes, object-API ModelT) of one variant of a bundle."""
+    from ai_edge_litert import schema_py_generated as tfl
+
+    with Bundle.open(bundle) as b:
+        data = bytes(b.variant_bytes(variant))
+    return data, tfl.ModelT.InitFromObj(tfl.Model.GetRootAs(bytearray(data), 0))  # writable arrays
+
+
+def _packed(model) -> bytes:
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _set(path: str, value):
+    """An edit of the fixture expression model (CONV_2D, CONV_2D, MEAN, FULLY_CONNECTED,
+    SOFTMAX over 13 tensors and 16 buffers): `path` into its subgraph, e.g. `operators.1.inputs.0`."""
+    def edit(model):
+        *parents, last = path.split(".")
+        node = model.subgraphs[0]
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else getattr(node, part)
+        if last.isdigit():
+            node[int(last)] = value
+        else:
+            setattr(node, last, value)
+    return edit
+
+
+def _raw(edit):
+    """An edit of the serialized bytes (what the object API cannot express)."""
+    def apply(data: bytes) -> bytes:
+        import mutants
+
+        fb = mutants.FlatBuffer(data)
+        edit(fb, fb.model())
+        return bytes(fb.b)
+    return apply
+
+
+STRUCTURE_FINDINGS = {
+    # the fuzz campaign's crashes: an operator input of -1 where the kernel needs a tensor
+    "operator input 0 = -1": (_set("operators.1.inputs.0", -1), "operator 1 (CONV_2D): input 0 is tensor -1"),
+    "operator input 1 = -1": (_set("operators.3.inputs.1", -1),
+                              "operator 3 (FULLY_CONNECTED): input 1 is tensor -1, not in [0, 13); -1"),
+    "operator input past the end": (_set("operators.0.inputs.0", 13), "input 0 is tensor 13, not in [0, 13)"),
+    "operator output -1": (_set("operators.4.outputs.0", -1), "operator 4 (SOFTMAX): output 0 is tensor -1"),
+    "subgraph input -7": (_set("inputs.0", -7), "subgraph 0: input 0 is tensor -7"),
+    "subgraph output 2**31-1": (_set("outputs.0", 2**31 - 1), "subgraph 0: output 0 is tensor 2147483647"),
+    "opcode index": (_set("operators.2.opcodeIndex", 10**6), "operator 2 has opcode_index 1000000 of 4"),
+    "tensor buffer": (_set("tensors.3.buffer", 2**31), "tensor 3 names buffer 2147483648 of 16"),
+    "negative dimension": (_set("tensors.0.shape", np.array([1, -5, 32, 3], np.int32)),
+                           "tensor 0 has shape [1, -5, 32, 3]"),
+    "2**30 elements": (_set("tensors.9.shape", np.array([1, 2**15, 2**15], np.int32)), "at most 268435456 elements"),
+    "vtable before the file": (_raw(lambda fb, m: struct.pack_into("<i", fb.b, m["tensors"][0], 2**31 - 1)),
+                               "tensor 0's vtable is at byte -"),
+    "tensors vector length": (_raw(lambda fb, m: struct.pack_into(
+        "<I", fb.b, fb.field(m["subgraph"], 0) + fb.u32(fb.field(m["subgraph"], 0)), 2**31)), "tensors"),
+    "file identifier": (_raw(lambda fb, m: fb.b.__setitem__(slice(4, 8), b"XXXX")), "identifier TFL3"),
+    "truncated": (lambda data: data[: len(data) // 3], "TFLite model"),
+}
+
+
+@pytest.mark.parametrize("edit, expected", list(STRUCTURE_FINDINGS.values()), ids=list(STRUCTURE_FINDINGS))
+def test_a_malformed_model_is_refused_by_name_before_litert_parses_it(expression_bundle, monkeypatch, edit,
+                                                                      expected):
+    """Each of these reached LiteRT's parser through a trusted signature in the fuzz campaign
+    (or could): some crash the process (SIGSEGV, double free, std::bad_alloc). The structure
+    check must refuse them first, naming the model and the first problem."""
+    data, model = _model(expression_bundle)
+    if edit.__name__ == "edit":
+        edit(model)
+        bad = _packed(model)
+    else:
+        bad = edit(data)
+
+    def never(*args, **kwargs):
+        raise AssertionError("a malformed model reached LiteRT")
+
+    monkeypatch.setattr(engine_mod, "Interpreter", never)
+    with pytest.raises(BundleError, match="model 'mutant' is not a well-formed TFLite model") as err:
+        Engine.from_bytes(bad, name="mutant")
+    assert expected in str(err.value) and str(err.value).endswith("re-export the .tflite")
+
+
+def test_an_optional_input_of_minus_one_from_the_third_input_on_passes_the_check(expression_bundle):
+    """A convolution without bias (input 2 = -1) is a legal model; LiteRT decides whether it runs."""
+    _, model = _model(expression_bundle)
+    model.subgraphs[0].operators[0].inputs[2] = -1
+    engine_mod.check_model_structure(_packed(model), "model 'no bias'")
+
+
+def test_a_bundle_variant_is_structure_checked_after_its_sha256_and_before_litert(expression_bundle, tmp_path,
+                                                                                 monkeypatch):
+    """The bundle path of the same check: `Engine(bundle)` names the bundle and the variant
+    (GPU/NPU probing included: the check runs before `CompiledModel` too)."""
+    from facelite.bundle import write_members
+
+    _, model = _model(expression_bundle, "int8")
+    model.subgraphs[0].operators[0].inputs[0] = -1
+    bad = _packed(model)
+    with Bundle.open(expression_bundle) as b:
+        members = [(name, bytes(b.member_view(name))) for name in b.member_offsets() if name != "signature.json"]
+    manifest = json.loads(dict(members)["manifest.json"])
+    manifest["variants"]["int8"].update(bytes=len(bad), sha256=hashlib.sha256(bad).hexdigest())
+    changed = {"manifest.json": json.dumps(manifest).encode(), "int8.tflite": bad}
+    path = write_members(tmp_path / "bad.flb", [(n, changed.get(n, d)) for n, d in members])
+
+    def never(*args, **kwargs):
+        raise AssertionError("a malformed model reached LiteRT")
+
+    monkeypatch.setattr(engine_mod, "Interpreter", never)
+    monkeypatch.setattr(engine_mod, "_try_compiled", never)
+    monkeypatch.setitem(engine_mod._UNAVAILABLE, "npu", "no NPU")
+    with pytest.raises(BundleError, match=rf"{path}: variant 'int8' is not a well-formed TFLite model: subgraph 0: "
+                                          r"operator 0 \(\w+\): input 0 is tensor -1.*; rebuild the bundle"):
+        Engine(path, variant="int8", accelerator="cpu")
+
+
+def test_every_shipped_and_fixture_model_passes_the_structure_check():
+    """No false refusal: every variant facelite ships or tests with is well-formed."""
+    repo = Path(__file__).resolve().parents[2]
+    paths = sorted(repo.glob("models/*/*.flb")) + sorted(repo.glob("tests/fixtures/bundles/*.flb"))
+    assert len(paths) >= 8
+    for path in paths:
+        with Bundle.open(path) as b:
+            for name in b.variants:
+                engine_mod.check_model_structure(b.variant_bytes(name), f"{path}: variant '{name}'")
 
 
 def test_tensor_details_are_public_typed_and_match_the_inspect_json(expression_bundle):

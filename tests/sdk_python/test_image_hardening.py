@@ -133,6 +133,71 @@ def test_jpeg_with_thousands_of_scans_is_refused_before_decoding(no_decode):
     _refused(data, "scans")
 
 
+def _png_chunk(kind: bytes, body: bytes, length: int | None = None) -> bytes:
+    return struct.pack(">I", len(body) if length is None else length) + kind + body + struct.pack(
+        ">I", zlib.crc32(kind + body))
+
+
+def _with_chunk_before_idat(png: bytes, chunk: bytes) -> bytes:
+    return png[:33] + chunk + png[33:]  # signature (8) + IHDR (25), then the new chunk
+
+
+@pytest.mark.parametrize("make, words", [
+    # OpenCV allocated 2 GB for this 2 KB file before failing (fuzz campaign image:21)
+    (lambda png: png[:33] + struct.pack(">I", 0x7FFFFFFF) + png[37:], ["'IDAT' chunk at byte 33", "2147483647 bytes"]),
+    (lambda png: _with_chunk_before_idat(png, _png_chunk(b"tEXt", b"a\0b", 0x7FFFFFFF)), ["'tEXt' chunk"]),
+    (lambda png: _with_chunk_before_idat(png, _png_chunk(b"zzZz", b"x" * 40, 0x10000000)), ["'zzZz' chunk"]),
+    (lambda png: png[:8] + struct.pack(">I", 14) + png[12:], ["first chunk is 'IHDR' of 14 bytes, not IHDR of 13"]),
+    (lambda png: png[:-12], ["truncated PNG (no IEND chunk"]),
+    (lambda png: png[:33] + _png_chunk(b"IEND", b""), ["without image data"]),
+])
+def test_a_png_whose_chunks_do_not_fit_the_file_is_refused_before_decoding(no_decode, make, words):
+    _refused(make(_encoded(".png")), "image bytes", *words)
+
+
+def test_a_png_of_too_many_chunks_is_refused(no_decode, monkeypatch):
+    monkeypatch.setattr(image_module, "MAX_PNG_CHUNKS", 10)
+    png = _encoded(".png")
+    _refused(_with_chunk_before_idat(png, _png_chunk(b"zzZz", b"") * 20), "more than 10 chunks")
+
+
+def _tiff_one_strip(offset: int | None = None, byte_count: int | None = None, extra=()) -> bytes:
+    """A 4x4 grey uncompressed TIFF of one strip (`offset`/`byte_count` override the truth)."""
+    tags = {256: (3, 4), 257: (3, 4), 258: (3, 8), 259: (3, 1), 262: (3, 1), 273: (4, 0), 277: (3, 1),
+            278: (3, 4), 279: (4, 16), **dict(extra)}
+    pixels_at = 8 + 2 + 12 * len(tags) + 4
+    tags[273] = (4, pixels_at if offset is None else offset)
+    tags[279] = (4, 16 if byte_count is None else byte_count)
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHI", tag, typ, 1) + struct.pack("<H" if typ == 3 else "<I", value).ljust(4, b"\0")
+        for tag, (typ, value) in sorted(tags.items()))
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\0" * 4 + bytes(range(16))
+
+
+def _u32_at(data: bytes, offset: int, value: int) -> bytes:
+    """`data` with the little-endian 32-bit field at `offset` set to `value` (a lying length)."""
+    return data[:offset] + struct.pack("<I", value) + data[offset + 4:]
+
+
+def test_the_one_strip_tiff_of_these_tests_loads():
+    assert load_image(_tiff_one_strip()).shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize("data, words", [
+    (lambda: _tiff_one_strip(byte_count=0x7FFFFFFF), ["TIFF whose strip 0", "past the end"]),
+    (lambda: _tiff_one_strip(offset=0x7FFFFFFF), ["TIFF whose strip 0", "past the end"]),
+    (lambda: _tiff_one_strip(extra={325: (4, 16), 324: (4, 10**9)}), ["TIFF whose tile 0"]),
+    (lambda: _u32_at(_encoded(".webp"), 4, 0xFFFFFFF0), ["WebP whose RIFF header declares", "past the end"]),
+    (lambda: _u32_at(_encoded(".webp"), 16, 0x7FFFFFF0), ["WebP whose 'VP8", "past the end of its"]),
+    (lambda: _u32_at(_encoded(".bmp"), 10, 0x7FFFFFFF), ["BMP whose header puts", "(at byte 2147483647)"]),
+    (lambda: _u32_at(_encoded(".bmp"), 14, 0x7FFFFFFF), ["BMP whose header puts its 2147483647-byte info header"]),
+])
+def test_declared_lengths_past_the_end_of_the_file_are_refused_in_every_format(no_decode, data, words):
+    """OpenCV's BMP, WebP and TIFF readers were probed with these lies and allocate nothing
+    for them; facelite holds the lengths to the file anyway, so no decoder is trusted to."""
+    _refused(data(), "image bytes", *words)
+
+
 def test_pixels_that_disagree_with_the_header_are_refused(monkeypatch):
     png = _encoded(".png")  # 50x30
     monkeypatch.setattr(cv2, "imdecode", lambda *a: np.zeros((3000, 5000, 3), np.uint8))

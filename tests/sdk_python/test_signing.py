@@ -256,6 +256,56 @@ def test_analyze_refuses_an_unsigned_bundle_and_allow_unsigned_warns(capsys, tmp
     assert "warning:" in err and "is not signed" in err and "SignatureWarning" not in err
 
 
+@pytest.fixture
+def no_litert(monkeypatch):
+    """LiteRT's interpreter replaced by a tripwire: LiteRT's parser is not hardened against
+    hostile model bytes, so nothing the signature policy refuses may reach it."""
+    import facelite.engine
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model reached LiteRT before the signature policy was applied")
+
+    monkeypatch.setattr(facelite.engine, "Interpreter", never)
+
+
+def _inspect(capsys, *args):
+    code = main(["inspect", *map(str, args), "--json"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.err
+
+
+def test_inspect_refuses_an_untrusted_signer_before_any_model_reaches_litert(capsys, signed, no_litert):
+    code, doc, err = _inspect(capsys, signed)
+    assert code == 2 and "signed by untrusted key" in doc["error"] and str(signed) in doc["error"]
+    assert "Traceback" not in err
+
+
+def test_inspect_refuses_a_resealed_tamper_naming_the_member_before_litert(capsys, signed, key, tmp_path, no_litert):
+    bad = _resealed_tamper(signed, tmp_path / "resealed.flb")
+    code, doc, _ = _inspect(capsys, bad, "--trusted-keys", key[1])
+    assert code == 2 and "member fp32.tflite differs from the signed bytes" in doc["error"]
+
+
+def test_inspect_takes_the_trust_flags_and_reports_the_signer(capsys, signed, key, tmp_path):
+    code, doc, err = _inspect(capsys, signed, "--trusted-keys", key[1], "--no-development-key")
+    assert code == 0 and doc["signature"]["trusted"] and doc["signature"]["key_id"] == key_id(load_public_key(key[1]))
+    assert "tensors" in doc["variants"]["fp32"] and "warning" not in err
+    unsigned = _rewrite(signed, tmp_path / "unsigned.flb", signature__json=None)
+    code, doc, err = _inspect(capsys, unsigned)
+    assert code == 2 and "is not signed" in doc["error"]
+    code, doc, err = _inspect(capsys, unsigned, "--allow-unsigned")
+    assert code == 0 and doc["signature"]["signed"] is False and "warning:" in err and "is not signed" in err
+
+
+def test_verify_stops_at_a_signature_the_policy_refuses_without_replaying_goldens(capsys, signed, key, tmp_path,
+                                                                                 no_litert):
+    bad = _resealed_tamper(signed, tmp_path / "resealed.flb")
+    code, doc, err = _verify(capsys, bad, "--trusted-keys", key[1])
+    assert code == 2 and doc["variants"] == {} and doc["problems"] == [doc["signature"]["problem"]]
+    code, doc, err = _verify(capsys, signed)  # valid, but signed by a key nobody trusts
+    assert code == 2 and doc["variants"] == {} and "signed by untrusted key" in err
+
+
 def test_copying_a_signed_bundle_keeps_it_signed(signed, key, tmp_path):
     copy = shutil.copy(signed, tmp_path / "copy.flb")
     assert check_signature(copy, SignaturePolicy(trusted_keys=(key[1],))).trusted

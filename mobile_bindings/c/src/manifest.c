@@ -47,10 +47,16 @@ static fl_status validate(const cJSON *doc, const char *where, fl_error *err)
     }
     const cJSON *version = get(doc, "schema_version");
     if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
-        char shown[64] = "None";
-        if (version) {
+        char shown[220] = "None"; /* as Python's repr() shows it */
+        if (cJSON_IsString(version)) {
+            snprintf(shown, sizeof shown, "'%.200s'", version->valuestring);
+        } else if (cJSON_IsBool(version)) {
+            snprintf(shown, sizeof shown, "%s", cJSON_IsTrue(version) ? "True" : "False");
+        } else if (cJSON_IsNumber(version)) {
+            snprintf(shown, sizeof shown, "%.15g", version->valuedouble);
+        } else if (version && !cJSON_IsNull(version)) {
             char *text = cJSON_PrintUnformatted(version);
-            if (text) snprintf(shown, sizeof shown, "%.60s", text);
+            if (text) snprintf(shown, sizeof shown, "%.200s", text);
             free(text);
         }
         return fl_fail(err, FL_ERR_UNSUPPORTED,
@@ -99,6 +105,18 @@ static fl_status validate(const cJSON *doc, const char *where, fl_error *err)
     return FL_OK;
 }
 
+fl_status fl_manifest_check(const uint8_t *data, size_t size, const char *where, cJSON **doc, fl_error *err)
+{
+    fl_status st = fl_json_parse(data, size, where, doc, err);
+    if (st != FL_OK) return st;
+    st = validate(*doc, where, err);
+    if (st != FL_OK) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+    }
+    return st;
+}
+
 static void read_input(const cJSON *input, fl_input_spec *spec)
 {
     static const char *const colors[] = {"rgb", "bgr", "gray", "gray_as_rgb", NULL};
@@ -133,10 +151,8 @@ fl_status fl_manifest_load(const uint8_t *data, size_t size, const fl_zip *zip, 
     memset(out, 0, sizeof *out);
     char json_where[600];
     snprintf(json_where, sizeof json_where, "%s:manifest.json", where);
-    fl_status st = fl_json_parse(data, size, json_where, &out->doc, err);
+    fl_status st = fl_manifest_check(data, size, json_where, &out->doc, err);
     if (st != FL_OK) return st;
-    st = validate(out->doc, json_where, err);
-    if (st != FL_OK) goto fail;
     const cJSON *doc = out->doc;
     static const char *const tasks[] = {"classification", "landmarks", "detection", NULL};
     out->name = get_string(doc, "name", "");

@@ -47,6 +47,10 @@ typedef struct fl_manifest {
     int golden_pixels; /* input_domain "pixels" (else normalised floats) */
 } fl_manifest;
 
+/** Parse `data` strictly and validate it (schema_version, schema, cross-field rules), without
+ *  the checks against a zip; `where` names the manifest in messages. Free *doc with cJSON_Delete. */
+fl_status fl_manifest_check(const uint8_t *data, size_t size, const char *where, cJSON **doc, fl_error *err);
+
 /** Parse and validate `data` (manifest.json's bytes) against the bundle's `zip`. */
 fl_status fl_manifest_load(const uint8_t *data, size_t size, const fl_zip *zip, const char *where, fl_manifest *out,
                            fl_error *err);

@@ -34,21 +34,18 @@ static void add(ctx *c, const char *path, const char *fmt, ...) FL_PRINTF(3, 4);
 static void add(ctx *c, const char *path, const char *fmt, ...)
 {
     if (c->count++ == 0) {
-        char msg[MESSAGE_MAX];
+        size_t used = path[0] ? (size_t)snprintf(c->first, sizeof c->first, "%.300s: ", path) : 0;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        vsnprintf(c->first + used, sizeof c->first - used, fmt, ap);
         va_end(ap);
-        if (path[0])
-            snprintf(c->first, sizeof c->first, "%s: %s", path, msg);
-        else
-            snprintf(c->first, sizeof c->first, "%s", msg);
     }
 }
 
 static void check(const cJSON *value, const cJSON *schema, const char *path, ctx *c);
 
-/* `value` as JSON text, cut to 40 characters (Python's _show). */
+/* `value` as Python's json.dumps writes it (", " and ": " between items), cut to 40
+ * characters as facelite.schema's _show does. */
 static void show(const cJSON *value, char *out, size_t cap)
 {
     char *text = cJSON_PrintUnformatted(value);
@@ -56,11 +53,25 @@ static void show(const cJSON *value, char *out, size_t cap)
         snprintf(out, cap, "?");
         return;
     }
-    if (strlen(text) > 40)
-        snprintf(out, cap, "%.37s...", text);
-    else
-        snprintf(out, cap, "%s", text);
+    char spaced[64];
+    size_t n = 0;
+    int in_string = 0;
+    for (const char *p = text; *p && n < 44; p++) {
+        spaced[n++] = *p;
+        if (in_string && *p == '\\' && p[1]) {
+            spaced[n++] = *++p;
+        } else if (*p == '"') {
+            in_string = !in_string;
+        } else if (!in_string && (*p == ',' || *p == ':')) {
+            spaced[n++] = ' ';
+        }
+    }
+    spaced[n] = '\0';
     free(text);
+    if (n > 40)
+        snprintf(out, cap, "%.37s...", spaced);
+    else
+        snprintf(out, cap, "%s", spaced);
 }
 
 static const char *json_type(const cJSON *v)
@@ -219,31 +230,35 @@ static void check_array(const cJSON *value, const cJSON *schema, const char *pat
     }
 }
 
-/* A close known key for `key` (edit distance at most a third of its length), or NULL. */
+/* Matching characters of a and b by difflib.SequenceMatcher's rule: the longest common block
+ * (earliest in a, then in b), then the same on each side of it. */
+static size_t matches(const char *a, size_t alo, size_t ahi, const char *b, size_t blo, size_t bhi)
+{
+    size_t best_i = alo, best_j = blo, best_k = 0;
+    for (size_t i = alo; i < ahi; i++)
+        for (size_t j = blo; j < bhi; j++) {
+            size_t k = 0;
+            while (i + k < ahi && j + k < bhi && a[i + k] == b[j + k]) k++;
+            if (k > best_k) best_i = i, best_j = j, best_k = k;
+        }
+    if (best_k == 0) return 0;
+    return best_k + matches(a, alo, best_i, b, blo, best_j) +
+           matches(a, best_i + best_k, ahi, b, best_j + best_k, bhi);
+}
+
+/* The known key difflib.get_close_matches(key, known, n=1) suggests (ratio >= 0.6), or NULL. */
 static const char *close_match(const char *key, const cJSON *known)
 {
     const char *best = NULL;
-    size_t best_d = (size_t)-1, n = strlen(key);
-    if (n > 64) return NULL;
+    double best_ratio = 0.0;
+    size_t n = strlen(key);
+    if (n > 64) return NULL; /* bounded work; the schema's keys are short */
     for (const cJSON *k = known ? known->child : NULL; k; k = k->next) {
         size_t m = strlen(k->string);
-        if (m > 64) continue;
-        size_t row[65];
-        for (size_t j = 0; j <= m; j++) row[j] = j;
-        for (size_t i = 1; i <= n; i++) {
-            size_t diag = row[0];
-            row[0] = i;
-            for (size_t j = 1; j <= m; j++) {
-                size_t up = row[j];
-                size_t cost = diag + (key[i - 1] != k->string[j - 1]);
-                size_t best_here = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-                row[j] = cost < best_here ? cost : best_here;
-                diag = up;
-            }
-        }
-        size_t limit = (n > m ? n : m) / 3;
-        if (row[m] <= (limit ? limit : 1) && row[m] < best_d) {
-            best_d = row[m];
+        if (m > 64 || n + m == 0) continue;
+        double ratio = 2.0 * (double)matches(k->string, 0, m, key, 0, n) / (double)(n + m);
+        if (ratio >= 0.6 && (ratio > best_ratio || (ratio == best_ratio && strcmp(k->string, best) > 0))) {
+            best_ratio = ratio;
             best = k->string;
         }
     }
@@ -279,7 +294,7 @@ static void check_object(const cJSON *value, const cJSON *schema, const char *pa
         if (sub) {
             check(item, sub, where, c);
         } else if (cJSON_IsFalse(extra)) {
-            const char *hint = close_match(item->string, known);
+            const char *hint = c->count == 0 ? close_match(item->string, known) : NULL; /* only the first is shown */
             if (hint) {
                 add(c, path, "unknown key '%.100s'; did you mean '%s'?", item->string, hint);
             } else {

@@ -63,7 +63,10 @@ fl_status fl_error_prefix(fl_error *err, fl_status code, const char *prefix)
         char copy[FL_ERROR_MESSAGE_MAX];
         memcpy(copy, err->message, sizeof copy);
         copy[sizeof copy - 1] = '\0';
-        snprintf(err->message, sizeof err->message, "%s: %s", prefix, copy);
+        size_t used = (size_t)snprintf(err->message, sizeof err->message, "%.400s: ", prefix);
+        size_t room = sizeof err->message - used - 1, n = strlen(copy);
+        memcpy(err->message + used, copy, n < room ? n : room);
+        err->message[used + (n < room ? n : room)] = '\0';
         err->code = code;
     }
     return code;

@@ -9,7 +9,9 @@
  * Python: JPEG (libjpeg-turbo, integer IDCT, fancy upsampling, EXIF orientation applied)
  * and PNG (libpng; 16-bit samples keep their high byte, alpha dropped, grey and palette
  * expanded) to 8-bit BGR, with the 50 megapixel limit read from the header before any
- * decoding, a 64 MiB cap on encoded bytes, and truncated JPEGs refused.
+ * decoding, a 64 MiB cap on encoded bytes, and truncated JPEGs refused. As OpenCV does,
+ * the EXIF orientation of a JPEG (its APP1 "Exif" segment) and of a PNG (its eXIf chunk,
+ * before or after the image data) is applied, so the pixels are upright.
  *
  * Example:
  *
@@ -76,6 +78,8 @@ FL_API fl_status fl_image_check(const fl_image *image, fl_error *err);
 #define FL_IMAGE_MAX_BYTES (64LL * 1024 * 1024)
 /** Most scans a JPEG may have (`facelite.image.MAX_JPEG_SCANS`). */
 #define FL_JPEG_MAX_SCANS 256
+/** Most chunks a PNG may have (`facelite.image.MAX_PNG_CHUNKS`). */
+#define FL_PNG_MAX_CHUNKS 200000
 
 /** Formats whose header facelite reads (`facelite.image.ACCEPTED_FORMATS`). This decoder
  *  decodes JPEG and PNG; the others are recognised and refused with FL_ERR_UNSUPPORTED
@@ -97,12 +101,14 @@ typedef struct fl_image_header {
     fl_image_format format;
     int64_t width;   /**< before the EXIF orientation */
     int64_t height;
-    int orientation; /**< JPEG EXIF orientation 1-8 (1: none or absent); 1 for other formats */
+    int orientation; /**< JPEG EXIF orientation 1-8 (1: none or absent); 1 for PNG, whose eXIf
+                          chunk may follow the pixels (see fl_decoded_image.orientation) */
 } fl_image_header;
 
 /** Read the format, size and (JPEG) orientation from `data`, as
  *  `facelite.image.read_header` does; formats facelite does not read are refused by
- *  name (FL_ERR_IMAGE_INVALID). `where` names the input in messages (NULL: "image"). */
+ *  name (FL_ERR_IMAGE_INVALID), BMP, WebP, TIFF and GIF as not decoded here
+ *  (FL_ERR_UNSUPPORTED). `where` names the input in messages (NULL: "image"). */
 FL_API fl_status fl_image_read_header(const void *data, size_t size, const char *where, fl_image_header *out,
                                       fl_error *err);
 
@@ -127,7 +133,9 @@ FL_API void fl_decoded_image_release(fl_decoded_image *image);
  *
  * Checked before decoding: at most FL_IMAGE_MAX_BYTES, a recognised format, a size from
  * 1x1 to FL_IMAGE_MAX_PIXELS read from the header, a JPEG reaching its end-of-image
- * marker in at most FL_JPEG_MAX_SCANS scans. After: the pixels have the header's size.
+ * marker in at most FL_JPEG_MAX_SCANS scans, a PNG's chunks within the file (IHDR first,
+ * IDAT present, IEND reached, at most FL_PNG_MAX_CHUNKS). After: the pixels have the
+ * header's size.
  * Errors: FL_ERR_IMAGE_INVALID (damaged, refused, too large), FL_ERR_UNSUPPORTED (BMP,
  * WebP, TIFF, GIF), FL_ERR_NO_MEMORY. `out`'s buffers grow when needed and are reused;
  * libjpeg-turbo and libpng allocate their own working state on each call.
@@ -137,7 +145,8 @@ FL_API fl_status fl_image_decode(const void *data, size_t size, const char *wher
 
 /** `fl_image_decode` of the file at `path`: a regular file only (FIFOs, devices, sockets
  *  and folders are refused from `stat` before opening), opened non-blocking and checked
- *  again, never read past FL_IMAGE_MAX_BYTES (FL_ERR_IO for those problems). */
+ *  again, at most FL_IMAGE_MAX_BYTES (FL_ERR_IO for those problems). The file's bytes
+ *  are read into a temporary buffer, freed before returning. */
 FL_API fl_status fl_image_load(const char *path, fl_decoded_image *out, fl_error *err);
 
 #ifdef __cplusplus

@@ -1,0 +1,660 @@
+/*
+ * facelite-run: the native runner. Times one bundle variant through libfacelite and checks it
+ * against its golden vectors, printing the keys `facelite-bench` reads (the same as the Python
+ * reference runner, facelite_bench.device_runner).
+ *
+ *   facelite-run BUNDLE [--variant V] [--accelerator auto|cpu|gpu|npu] [--threads N]
+ *                [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]
+ *                [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]
+ *
+ * Exit 0 on success, 2 for a bad bundle or argument (the message says which), 1 otherwise.
+ * Errors are `error: ...` lines on stderr and, with --json, {"error", "exit_code", "kind"} on
+ * stdout. With --json stdout holds exactly one JSON document.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "facelite/facelite.h"
+
+#define MAX_KEYS 64
+#define MAX_KEY_FILE (64 * 1024)
+
+typedef struct args {
+    const char *bundle;
+    const char *variant;
+    fl_accelerator accelerator;
+    int threads, runs, warmup;
+    int golden, json, progress;
+    const char *outputs;
+    fl_bundle_options options;
+    fl_public_key keys[MAX_KEYS];
+} args;
+
+typedef struct failure {
+    int exit_code;
+    char message[FL_ERROR_MESSAGE_MAX + 256];
+} failure;
+
+static int fail(failure *f, int exit_code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    va_end(ap);
+    f->exit_code = exit_code;
+    return exit_code;
+}
+
+static int fail_status(failure *f, const fl_error *err)
+{
+    return fail(f, fl_status_is_user_error(err->code) ? 2 : 1, "%s", err->message);
+}
+
+static const char USAGE[] =
+    "usage: facelite-run BUNDLE [--variant V] [--accelerator auto|cpu|gpu|npu] [--threads N]\n"
+    "                    [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]\n"
+    "                    [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]\n"
+    "\n"
+    "Times one variant of a facelite bundle in LiteRT (init, first, warm-up and timed invokes,\n"
+    "peak RSS) and, with --golden, compares its outputs on the bundle's golden inputs with the\n"
+    "outputs the reference runtime recorded for that variant (as `facelite verify` does).\n"
+    "--outputs writes the raw outputs on the golden inputs as a float32 .npy (N, values).\n"
+    "Defaults: variant auto, accelerator cpu, 1 thread, 50 runs, 5 warm-up runs; a trusted\n"
+    "signature is required (the development key is trusted, with a warning).\n";
+
+/* -- arguments ------------------------------------------------------------------------------ */
+
+static int parse_int(const char *option, const char *text, int low, int high, int *out, failure *f)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (text == NULL || *text == '\0' || *end != '\0' || errno || v < low || v > high)
+        return fail(f, 2, "%s %s: give a whole number from %d to %d", option, text ? text : "(missing)", low, high);
+    *out = (int)v;
+    return 0;
+}
+
+static int add_key_file(args *a, const char *path, failure *f)
+{
+    if (a->options.trusted_key_count >= MAX_KEYS) return fail(f, 2, "%s: more than %d trusted keys", path, MAX_KEYS);
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) return fail(f, 2, "%s: no such trusted key file (%s)", path, strerror(errno));
+    char *text = malloc(MAX_KEY_FILE + 1);
+    size_t n = text ? fread(text, 1, MAX_KEY_FILE + 1, file) : 0;
+    fclose(file);
+    if (text == NULL) return fail(f, 1, "out of memory reading %s", path);
+    if (n > MAX_KEY_FILE) {
+        free(text);
+        return fail(f, 2, "%s: too large for a PEM key file", path);
+    }
+    fl_error err;
+    fl_status st = fl_public_key_from_pem(text, n, &a->keys[a->options.trusted_key_count], &err);
+    free(text);
+    if (st != FL_OK) return fail(f, 2, "%s: %s", path, err.message);
+    a->options.trusted_key_count++;
+    return 0;
+}
+
+/* A key file, or every *.pub file of a folder (facelite.signing.key_files). */
+static int add_keys(args *a, const char *path, failure *f)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fail(f, 2, "%s: no such trusted key file or folder; pass PEM public key files or folders of *.pub files",
+                    path);
+    if (!S_ISDIR(st.st_mode)) return add_key_file(a, path, f);
+    DIR *dir = opendir(path);
+    if (dir == NULL) return fail(f, 2, "%s: cannot be read (%s)", path, strerror(errno));
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(dir)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0) continue;
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        if (stat(file, &st) == 0 && S_ISREG(st.st_mode)) rc = add_key_file(a, file, f);
+    }
+    closedir(dir);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, args *a, failure *f)
+{
+    memset(a, 0, sizeof *a);
+    fl_bundle_options_init(&a->options);
+    a->options.trusted_keys = a->keys;
+    a->accelerator = FL_ACCELERATOR_CPU;
+    a->threads = 1;
+    a->runs = 50;
+    a->warmup = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes_value = 1, rc = 0;
+        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            fputs(USAGE, stdout);
+            exit(0);
+        } else if (strcmp(o, "--json") == 0) {
+            a->json = 1, takes_value = 0;
+        } else if (strcmp(o, "--golden") == 0) {
+            a->golden = 1, takes_value = 0;
+        } else if (strcmp(o, "--progress") == 0) {
+            a->progress = 1, takes_value = 0;
+        } else if (strcmp(o, "--allow-unsigned") == 0) {
+            a->options.signature = FL_SIGNATURE_OPTIONAL, takes_value = 0;
+        } else if (strcmp(o, "--no-development-key") == 0) {
+            a->options.trust_development_key = 0, takes_value = 0;
+        } else if (value == NULL && strncmp(o, "--", 2) == 0) {
+            return fail(f, 2, "%s needs a value; see facelite-run --help", o);
+        } else if (strcmp(o, "--variant") == 0) {
+            a->variant = value;
+        } else if (strcmp(o, "--accelerator") == 0) {
+            fl_error err;
+            if (fl_accelerator_parse(value, &a->accelerator, &err) != FL_OK) return fail(f, 2, "--accelerator: %s", err.message);
+        } else if (strcmp(o, "--threads") == 0) {
+            rc = parse_int(o, value, 0, 256, &a->threads, f);
+        } else if (strcmp(o, "--runs") == 0) {
+            rc = parse_int(o, value, 0, 10000000, &a->runs, f);
+        } else if (strcmp(o, "--warmup") == 0) {
+            rc = parse_int(o, value, 0, 1000000, &a->warmup, f);
+        } else if (strcmp(o, "--outputs") == 0) {
+            a->outputs = value;
+        } else if (strcmp(o, "--trusted-keys") == 0) {
+            rc = add_keys(a, value, f);
+        } else if (o[0] == '-' && o[1] != '\0') {
+            return fail(f, 2, "unknown option %s; see facelite-run --help", o);
+        } else if (a->bundle == NULL) {
+            a->bundle = o, takes_value = 0;
+        } else {
+            return fail(f, 2, "one bundle at a time: got %s and %s", a->bundle, o);
+        }
+        if (rc) return rc;
+        i += takes_value;
+    }
+    if (a->bundle == NULL) return fail(f, 2, "no bundle given; usage: facelite-run BUNDLE [options] (see --help)");
+    const char *env = getenv("FACELITE_TRUSTED_KEYS"); /* as facelite.signing.TRUSTED_KEYS_ENV */
+    if (env != NULL && *env) {
+        char *copy = strdup(env);
+        if (copy == NULL) return fail(f, 1, "out of memory");
+        int rc = 0;
+        for (char *save = NULL, *p = strtok_r(copy, ":", &save); p && rc == 0; p = strtok_r(NULL, ":", &save))
+            rc = add_keys(a, p, f);
+        free(copy);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* -- measuring -------------------------------------------------------------------------------- */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Resident set size in MB from /proc/self/status (`key` VmRSS or VmHWM), getrusage as a fallback. */
+static double rss_mb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, n) == 0 && line[n] == ':') {
+            fclose(f);
+            return atof(line + n + 1) / 1024.0;
+        }
+    }
+    if (f) fclose(f);
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? (double)u.ru_maxrss / 1024.0 : 0.0;
+}
+
+static double round_to(double v, int decimals)
+{
+    double scale = pow(10.0, decimals);
+    return nearbyint(v * scale) / scale;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy.percentile's default (linear) on sorted values. */
+static double percentile(const double *sorted, size_t n, double p)
+{
+    double rank = p / 100.0 * (double)(n - 1);
+    size_t lo = (size_t)floor(rank), hi = (size_t)ceil(rank);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - (double)lo);
+}
+
+static void progress(const args *a, int done, int total, const char *stage)
+{
+    if (a->progress) {
+        fprintf(stderr, "progress %d %d %s\n", done, total, stage);
+        fflush(stderr);
+    }
+}
+
+static int add_latency(cJSON *doc, fl_model *model, const args *a, failure *f)
+{
+    fl_error err;
+    double t0 = now_ms();
+    if (fl_model_invoke(model, &err) != FL_OK) return fail_status(f, &err);
+    double first = now_ms() - t0, warm = 0.0;
+    for (int i = 0; i < a->warmup; i++) {
+        t0 = now_ms();
+        if (fl_model_invoke(model, &err) != FL_OK) return fail_status(f, &err);
+        warm += now_ms() - t0;
+    }
+    double *samples = malloc(((size_t)a->runs + 1) * sizeof *samples);
+    if (samples == NULL) return fail(f, 1, "out of memory for %d timings", a->runs);
+    double last = now_ms();
+    for (int i = 0; i < a->runs; i++) {
+        t0 = now_ms();
+        if (fl_model_invoke(model, &err) != FL_OK) {
+            free(samples);
+            return fail_status(f, &err);
+        }
+        samples[i] = now_ms() - t0;
+        if (a->progress && samples[i] + t0 - last > 250.0) {
+            progress(a, i + 1, a->runs, "timing");
+            last = now_ms();
+        }
+    }
+    progress(a, a->runs, a->runs, "timing");
+    cJSON_AddNumberToObject(doc, "first_ms", round_to(first, 4));
+    if (a->warmup)
+        cJSON_AddNumberToObject(doc, "warmup_avg_ms", round_to(warm / a->warmup, 4));
+    else
+        cJSON_AddNullToObject(doc, "warmup_avg_ms");
+    cJSON *list = cJSON_AddArrayToObject(doc, "samples_ms");
+    double sum = 0.0;
+    for (int i = 0; i < a->runs; i++) {
+        sum += samples[i];
+        cJSON_AddItemToArray(list, cJSON_CreateNumber(round_to(samples[i], 4)));
+    }
+    static const char *const keys[] = {"avg_ms", "p50_ms", "p90_ms", "p99_ms", "std_ms", "min_ms", "max_ms"};
+    if (a->runs == 0) {
+        for (size_t k = 0; k < 7; k++) cJSON_AddNullToObject(doc, keys[k]);
+    } else {
+        size_t n = (size_t)a->runs;
+        double mean = sum / (double)n, var = 0.0;
+        for (size_t i = 0; i < n; i++) var += (samples[i] - mean) * (samples[i] - mean);
+        qsort(samples, n, sizeof *samples, compare_doubles);
+        double values[7] = {mean, percentile(samples, n, 50), percentile(samples, n, 90), percentile(samples, n, 99),
+                            sqrt(var / (double)n), samples[0], samples[n - 1]};
+        for (size_t k = 0; k < 7; k++) cJSON_AddNumberToObject(doc, keys[k], round_to(values[k], 4));
+    }
+    free(samples);
+    return 0;
+}
+
+/* -- goldens ------------------------------------------------------------------------------------ */
+
+/* Outputs of `model` on every golden tensor, one row per sample: output 0 alone when it alone
+ * matches the goldens' size (facelite.verify._match_golden), else all outputs concatenated. */
+static int golden_outputs(fl_model *model, const fl_array *tensors, size_t want_per_row, float **rows,
+                          size_t *per_row, failure *f)
+{
+    fl_error err;
+    size_t n = (size_t)tensors->shape[0], sample = tensors->count / n, total = 0, first = 0;
+    for (size_t k = 0; k < fl_model_output_count(model); k++) {
+        fl_tensor_info info;
+        fl_model_output_info(model, k, &info, NULL);
+        total += info.count;
+        if (k == 0) first = info.count;
+    }
+    int only_first = want_per_row == 0 ? 0 : first == want_per_row;
+    *per_row = only_first ? first : total;
+    if (want_per_row && *per_row != want_per_row)
+        return fail(f, 2, "the model's outputs (%zu values per sample) do not match the goldens (%zu per sample)",
+                    total, want_per_row);
+    *rows = malloc(n * *per_row * sizeof **rows);
+    if (*rows == NULL) return fail(f, 1, "out of memory for the golden outputs");
+    for (size_t i = 0; i < n; i++) {
+        if (fl_model_run(model, (const float *)tensors->data + i * sample, sample, &err) != FL_OK) {
+            free(*rows);
+            return fail_status(f, &err);
+        }
+        size_t at = 0;
+        for (size_t k = 0; k < (only_first ? 1 : fl_model_output_count(model)); k++) {
+            size_t count;
+            const float *out = fl_model_output(model, k, &count);
+            if (out == NULL) {
+                free(*rows);
+                return fail(f, 1, "output %zu could not be read", k);
+            }
+            memcpy(*rows + i * *per_row + at, out, count * sizeof *out);
+            at += count;
+        }
+    }
+    return 0;
+}
+
+static int write_npy(const char *path, const float *data, size_t rows, size_t cols, failure *f)
+{
+    char header[128];
+    int n = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", rows,
+                     cols);
+    size_t total = 10 + (size_t)n + 1, pad = (64 - total % 64) % 64;
+    FILE *file = fopen(path, "wb");
+    if (file == NULL) return fail(f, 2, "%s: cannot be written (%s)", path, strerror(errno));
+    unsigned short len = (unsigned short)((size_t)n + pad + 1);
+    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 0xFF),
+                                  (unsigned char)(len >> 8)};
+    int ok = fwrite(preamble, 1, 10, file) == 10 && fwrite(header, 1, (size_t)n, file) == (size_t)n;
+    for (size_t i = 0; i < pad && ok; i++) ok = fputc(' ', file) != EOF;
+    ok = ok && fputc('\n', file) != EOF && fwrite(data, sizeof *data, rows * cols, file) == rows * cols;
+    ok = fclose(file) == 0 && ok;
+    return ok ? 0 : fail(f, 1, "%s: writing failed (%s)", path, strerror(errno));
+}
+
+/* The parity tolerance of facelite.verify: own goldens (PARITY_TOLERANCES), else the fp32
+ * goldens with LEGACY_TOLERANCES; a manifest's verify.tolerance may only tighten max_abs_err. */
+static void tolerance(const char *variant, int own, const fl_model *model, double *max_abs, double *top1)
+{
+    static const struct {
+        const char *name;
+        double parity, legacy, parity_top1, legacy_top1;
+    } table[] = {{"fp32", 1e-4, 1e-4, 1.0, 1.0},
+                 {"fp16", 1e-3, 1e-2, NAN, NAN},
+                 {"dynamic", 5e-3, 0.15, NAN, 0.75},
+                 {"int8", NAN, 0.25, NAN, 0.75}};
+    size_t k = 3;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(variant, table[i].name) == 0) k = i;
+    *max_abs = own ? table[k].parity : table[k].legacy;
+    *top1 = own ? table[k].parity_top1 : table[k].legacy_top1;
+    if (isnan(*max_abs)) { /* int8: three steps of its first output's quantization */
+        fl_tensor_info info;
+        *max_abs = fl_model_output_info(model, 0, &info, NULL) == FL_OK && info.quantized ? 3.0 * info.scale : 0.02;
+    }
+}
+
+static int manifest_tolerance(const fl_bundle *bundle, const char *variant, double *value)
+{
+    size_t size;
+    const char *text = fl_bundle_manifest_json(bundle, &size);
+    cJSON *doc = text ? cJSON_ParseWithLength(text, size) : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+                                             cJSON_GetObjectItemCaseSensitive(doc, "verify"), "tolerance"),
+                                         variant),
+        "max_abs_err");
+    int found = cJSON_IsNumber(v);
+    if (found) *value = v->valuedouble;
+    cJSON_Delete(doc);
+    return found;
+}
+
+static size_t argmax(const float *row, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++)
+        if (row[i] > row[best]) best = i;
+    return best;
+}
+
+static int add_golden(cJSON *doc, fl_bundle *bundle, fl_model *model, const args *a, failure *f)
+{
+    fl_error err;
+    fl_array *tensors = NULL, *reference = NULL;
+    const char *variant = fl_model_get_info(model)->variant;
+    progress(a, 0, 1, "parity");
+    if (!fl_bundle_has_golden(bundle)) return fail(f, 2, "%s: bundle has no golden vectors", fl_bundle_path(bundle));
+    if (fl_bundle_golden_tensors(bundle, &tensors, &err) != FL_OK) return fail_status(f, &err);
+    if (fl_bundle_golden_outputs(bundle, variant, &reference, &err) != FL_OK) {
+        fl_array_destroy(tensors);
+        return fail_status(f, &err);
+    }
+    int own = reference != NULL;
+    if (!own && fl_bundle_golden_outputs(bundle, "fp32", &reference, &err) != FL_OK) {
+        fl_array_destroy(tensors);
+        return fail_status(f, &err);
+    }
+    size_t n = (size_t)tensors->shape[0], per_row = 0;
+    float *rows = NULL;
+    int rc = golden_outputs(model, tensors, reference->count / n, &rows, &per_row, f);
+    fl_array_destroy(tensors);
+    if (rc) {
+        fl_array_destroy(reference);
+        return rc;
+    }
+    double tol, top1_tol, asked;
+    tolerance(variant, own, model, &tol, &top1_tol);
+    if (manifest_tolerance(bundle, variant, &asked) && asked < tol) tol = asked;
+    const float *ref = reference->data;
+    double max_err = 0.0, sum_err = 0.0, sq = 0.0, lo = INFINITY, hi = -INFINITY;
+    size_t mismatches = 0, agree = 0;
+    for (size_t i = 0; i < n; i++) {
+        double row_max = 0.0;
+        for (size_t j = 0; j < per_row; j++) {
+            double d = fabs((double)rows[i * per_row + j] - (double)ref[i * per_row + j]);
+            row_max = d > row_max ? d : row_max;
+            sum_err += d;
+            sq += d * d;
+            lo = fmin(lo, ref[i * per_row + j]);
+            hi = fmax(hi, ref[i * per_row + j]);
+        }
+        max_err = row_max > max_err ? row_max : max_err;
+        mismatches += row_max > tol;
+        agree += argmax(rows + i * per_row, per_row) == argmax(ref + i * per_row, per_row);
+    }
+    size_t values = n * per_row;
+    cJSON *g = cJSON_AddObjectToObject(doc, "golden");
+    cJSON_AddNumberToObject(g, "n", (double)n);
+    cJSON_AddNumberToObject(g, "max_abs_err", max_err);
+    cJSON_AddNumberToObject(g, "mean_abs_err", values ? sum_err / (double)values : 0.0);
+    cJSON_AddNumberToObject(g, "mismatches", (double)mismatches);
+    double mse = values ? sq / (double)values : 0.0, peak = hi - lo > 0 ? hi - lo : 1.0;
+    if (mse == 0.0)
+        cJSON_AddNullToObject(g, "psnr_db");
+    else
+        cJSON_AddNumberToObject(g, "psnr_db", round_to(10.0 * log10(peak * peak / mse), 3));
+    int ok = max_err <= tol;
+    if (fl_bundle_task(bundle) == FL_TASK_CLASSIFICATION) {
+        double share = n ? (double)agree / (double)n : 0.0;
+        cJSON_AddNumberToObject(g, "top1_agreement", share);
+        if (!isnan(top1_tol)) ok = ok && share >= top1_tol;
+    }
+    cJSON *t = cJSON_AddObjectToObject(g, "tolerance");
+    cJSON_AddNumberToObject(t, "max_abs_err", tol);
+    if (isnan(top1_tol))
+        cJSON_AddNullToObject(t, "top1_agreement");
+    else
+        cJSON_AddNumberToObject(t, "top1_agreement", top1_tol);
+    cJSON_AddStringToObject(g, "against", own ? variant : "fp32");
+    cJSON_AddBoolToObject(g, "ok", ok);
+    free(rows);
+    fl_array_destroy(reference);
+    progress(a, 1, 1, "parity");
+    return 0;
+}
+
+static int dump_outputs(fl_bundle *bundle, fl_model *model, const char *path, failure *f)
+{
+    fl_error err;
+    fl_array *tensors;
+    if (!fl_bundle_has_golden(bundle)) return fail(f, 2, "%s: bundle has no golden vectors", fl_bundle_path(bundle));
+    if (fl_bundle_golden_tensors(bundle, &tensors, &err) != FL_OK) return fail_status(f, &err);
+    float *rows;
+    size_t per_row, n = (size_t)tensors->shape[0];
+    int rc = golden_outputs(model, tensors, 0, &rows, &per_row, f);
+    fl_array_destroy(tensors);
+    if (rc) return rc;
+    rc = write_npy(path, rows, n, per_row, f);
+    free(rows);
+    return rc;
+}
+
+/* -- the run ------------------------------------------------------------------------------------- */
+
+/* The input timed: the first golden tensor, else a fixed pseudo-random one in [-1, 1]. */
+static int timing_input(fl_bundle *bundle, fl_model *model, failure *f)
+{
+    fl_error err;
+    fl_tensor_info info;
+    fl_model_input_info(model, 0, &info, NULL);
+    float *x = malloc(info.count * sizeof *x);
+    if (x == NULL) return fail(f, 1, "out of memory");
+    fl_array *tensors = NULL;
+    if (fl_bundle_has_golden(bundle)) {
+        if (fl_bundle_golden_tensors(bundle, &tensors, &err) != FL_OK) {
+            free(x);
+            return fail_status(f, &err);
+        }
+        if (tensors->count / (size_t)tensors->shape[0] != info.count) {
+            fl_array_destroy(tensors);
+            free(x);
+            return fail(f, 2, "the golden inputs do not fit the model's input (%zu values)", info.count);
+        }
+        memcpy(x, tensors->data, info.count * sizeof *x);
+        fl_array_destroy(tensors);
+    } else {
+        unsigned long long state = 0x9E3779B97F4A7C15ull;
+        for (size_t i = 0; i < info.count; i++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = (float)((double)(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+        }
+    }
+    int rc = fl_model_set_input(model, x, info.count, &err) == FL_OK ? 0 : fail_status(f, &err);
+    free(x);
+    return rc;
+}
+
+static void add_signature(cJSON *doc, const fl_signature_info *s)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "signature");
+    cJSON_AddBoolToObject(o, "signed", s->is_signed);
+    if (s->key_id[0])
+        cJSON_AddStringToObject(o, "key_id", s->key_id);
+    else
+        cJSON_AddNullToObject(o, "key_id");
+    cJSON_AddBoolToObject(o, "valid", s->valid);
+    cJSON_AddBoolToObject(o, "trusted", s->trusted);
+    cJSON_AddBoolToObject(o, "development_key", s->development_key);
+    cJSON_AddBoolToObject(o, "required", s->required);
+    if (s->warning)
+        cJSON_AddStringToObject(o, "warning", s->warning);
+    else
+        cJSON_AddNullToObject(o, "warning");
+}
+
+static int run(const args *a, cJSON *doc, failure *f)
+{
+    fl_error err;
+    fl_bundle *bundle = NULL;
+    fl_model *model = NULL;
+    double start = now_ms();
+    if (fl_bundle_open(a->bundle, &a->options, &bundle, &err) != FL_OK) return fail_status(f, &err);
+    const fl_signature_info *sig = fl_bundle_signature(bundle);
+    if (sig->warning) fprintf(stderr, "warning: %s\n", sig->warning);
+    double baseline = rss_mb("VmRSS");
+    int rc = 0;
+    if (fl_model_create(bundle, a->variant, a->accelerator, a->threads, &model, &err) != FL_OK) {
+        rc = fail_status(f, &err);
+        goto done;
+    }
+    const fl_model_info *info = fl_model_get_info(model);
+    cJSON_AddNumberToObject(doc, "init_ms", round_to(info->init_ms, 4));
+    if ((rc = timing_input(bundle, model, f)) != 0 || (rc = add_latency(doc, model, a, f)) != 0) goto done;
+    double peak = rss_mb("VmHWM");
+    cJSON_AddNumberToObject(doc, "peak_rss_mb", round_to(peak, 2));
+    cJSON_AddNumberToObject(doc, "baseline_rss_mb", round_to(baseline, 2));
+    cJSON_AddNumberToObject(doc, "peak_rss_delta_mb", round_to(peak > baseline ? peak - baseline : 0.0, 2));
+    cJSON_AddStringToObject(doc, "accelerator", fl_accelerator_name(info->accelerator));
+    cJSON_AddStringToObject(doc, "accelerator_requested", fl_accelerator_name(info->accelerator_requested));
+    if (info->fallback_reason)
+        cJSON_AddStringToObject(doc, "fallback_reason", info->fallback_reason);
+    else
+        cJSON_AddNullToObject(doc, "fallback_reason");
+    cJSON_AddStringToObject(doc, "variant", info->variant);
+    cJSON_AddStringToObject(doc, "runtime", "litert-c");
+    cJSON_AddNumberToObject(doc, "runs", a->runs);
+    cJSON_AddNumberToObject(doc, "warmup", a->warmup);
+    cJSON_AddNumberToObject(doc, "threads", a->threads);
+    cJSON_AddNumberToObject(doc, "pid", (double)getpid());
+    if (a->golden && (rc = add_golden(doc, bundle, model, a, f)) != 0) goto done;
+    if (a->outputs && (rc = dump_outputs(bundle, model, a->outputs, f)) != 0) goto done;
+    cJSON_AddStringToObject(doc, "bundle", fl_bundle_name(bundle));
+    add_signature(doc, sig);
+    cJSON_AddStringToObject(doc, "runner", "facelite-run");
+    cJSON_AddStringToObject(doc, "facelite_version", fl_version());
+    cJSON_AddNumberToObject(doc, "wall_s", round_to((now_ms() - start) / 1000.0, 3));
+done:
+    fl_model_destroy(model);
+    fl_bundle_destroy(bundle);
+    return rc;
+}
+
+static void print_human(const cJSON *doc)
+{
+    static const char *const keys[] = {"variant", "accelerator", "fallback_reason", "init_ms", "first_ms",
+                                       "warmup_avg_ms", "avg_ms", "p50_ms", "p90_ms", "p99_ms", "std_ms",
+                                       "peak_rss_mb"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, keys[i]);
+        if (cJSON_IsString(v)) printf("%-16s %s\n", keys[i], v->valuestring);
+        else if (cJSON_IsNumber(v)) printf("%-16s %.4f\n", keys[i], v->valuedouble);
+    }
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(doc, "golden");
+    if (g) {
+        char *text = cJSON_PrintUnformatted(g);
+        if (text) printf("%-16s %s\n", "golden", text);
+        free(text);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    args a;
+    failure f = {0, ""};
+    int json = 0;
+    for (int i = 1; i < argc; i++) json |= strcmp(argv[i], "--json") == 0;
+    cJSON *doc = cJSON_CreateObject();
+    int rc = doc == NULL ? fail(&f, 1, "out of memory") : parse_args(argc, argv, &a, &f);
+    if (rc == 0) rc = run(&a, doc, &f);
+    if (rc != 0) {
+        fprintf(stderr, "error: %s\n", f.message);
+        if (json) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "error", f.message);
+            cJSON_AddNumberToObject(e, "exit_code", rc);
+            cJSON_AddStringToObject(e, "kind", rc == 2 ? "user" : "internal");
+            char *text = cJSON_PrintUnformatted(e);
+            if (text) puts(text);
+            free(text);
+            cJSON_Delete(e);
+        }
+    } else if (a.json) {
+        char *text = cJSON_PrintUnformatted(doc);
+        if (text == NULL) {
+            fprintf(stderr, "error: out of memory printing the result\n");
+            rc = 1;
+        } else {
+            puts(text);
+            free(text);
+        }
+    } else {
+        print_human(doc);
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
