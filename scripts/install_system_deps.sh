@@ -3,9 +3,15 @@
 # only what is missing; safe to call from CI on every run. Needs root (or sudo).
 #   adb                       - facelite-bench's adb:SERIAL devices (Debian's real adb client)
 #   chromium chromium-driver  - facelite-bench UI tests in headless Chromium (selenium)
+#   cmake pkg-config gcc libc6-dev make
+#                             - building mobile_bindings/c (libfacelite, facelite-run) in the tests
+#   libcjson-dev              - the C core's JSON parser (manifest, signature.json)
+#   libsodium-dev             - the C core's sha256 and Ed25519 (variant checksums, bundle signatures)
+#   libturbojpeg0-dev libpng-dev
+#                             - the C core's image decoders (JPEG, PNG)
 set -eu
 
-PACKAGES="adb chromium chromium-driver"
+PACKAGES="adb chromium chromium-driver cmake pkg-config gcc libc6-dev make libcjson-dev libsodium-dev libturbojpeg0-dev libpng-dev"
 
 missing=""
 for pkg in $PACKAGES; do

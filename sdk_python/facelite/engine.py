@@ -36,9 +36,11 @@ LiteRT sees it, and refused (BundleError, exit 2) unless every table and vector 
 lies within the file, every tensor, operator-code and buffer index is in range (an
 operator input may be -1, "optional", only from its third input on), external buffers
 lie within the file and every shape has non-negative dimensions and at most
-`MAX_TENSOR_ELEMENTS` elements. It checks structure, not meaning: a kernel may still
-refuse the model (a BundleError too), and a model built to attack a kernel's arithmetic
-is the signature's to stop.
+`MAX_TENSOR_ELEMENTS` elements. A bundle variant's input must also have exactly the
+manifest's `input.shape` (which the schema bounds), since LiteRT sizes every activation
+from it. It checks structure, not meaning: a kernel may still refuse the model (a
+BundleError too), and a model built to attack a kernel's arithmetic (a constant that
+asks a resize for a huge output) is the signature's to stop.
 
 Timing: `bind(x)` sets one input and returns the raw invoke as a zero-argument callable
 (the interpreter's `invoke`, or the CompiledModel's run on pre-made buffers), so a timer
@@ -211,9 +213,11 @@ class _Malformed(Exception):
     """The first structural problem `check_model_structure` found."""
 
 
-def check_model_structure(model: bytes | memoryview, where: str, fix: str = "rebuild the bundle") -> None:
+def check_model_structure(model: bytes | memoryview, where: str,
+                          fix: str = "rebuild the bundle") -> list[tuple[int, ...]]:
     """Raise BundleError("{where} is not a well-formed TFLite model: {problem}; {fix}")
-    unless `model`'s structure is sound (the module's doc, "Hostile model bytes").
+    unless `model`'s structure is sound (the module's doc, "Hostile model bytes"); return
+    the shapes of its inputs (subgraph 0's, in order), which `Engine` holds to the manifest.
 
     Checked before LiteRT parses the bytes, with the TFLite schema: every table this check
     reads (its vtable included) and every vector lies within the file, the file is a
@@ -231,18 +235,16 @@ def check_model_structure(model: bytes | memoryview, where: str, fix: str = "reb
         facelite.errors.BundleError: model 'x' is not a well-formed TFLite model: not a TFLite flatbuffer ...
     """
     if tfl is None:  # pragma: no cover - the legacy runtime
-        return
+        return []
     data = bytes(model)
     try:
-        _ModelStructure(data).check()
+        return _ModelStructure(data).check()
     except _Malformed as exc:
         problem = str(exc)
     except struct.error as exc:
         problem = f"a table or vector runs past the end of the {len(data)}-byte file ({exc})"
     except Exception as exc:  # noqa: BLE001 - hostile bytes: whatever reading them raises is a refusal
         problem = f"unreadable flatbuffer ({type(exc).__name__}: {exc})"
-    else:
-        return
     raise BundleError(f"{where} is not a well-formed TFLite model: {problem}; {fix}")
 
 
@@ -255,7 +257,8 @@ class _ModelStructure:
         self.data = data
         self.size = len(data)
 
-    def check(self) -> None:
+    def check(self) -> list[tuple[int, ...]]:
+        """Walk the whole model; return subgraph 0's input shapes."""
         if self.size < 8 or not tfl.Model.ModelBufferHasIdentifier(self.data, 0):
             raise _Malformed(f"not a TFLite flatbuffer (8+ bytes with the identifier TFL3 at 4; got {self.size} "
                              f"bytes, identifier {self.data[4:8]!r})")
@@ -273,8 +276,9 @@ class _ModelStructure:
         subgraphs = self._count(model, "Subgraphs", "subgraphs")
         if not subgraphs:
             raise _Malformed("the model has no subgraph")
-        tensors = [self._subgraph(self._table(model.Subgraphs(g), f"subgraph {g}"), g, codes, buffers)
-                   for g in range(subgraphs)]
+        walked = [self._subgraph(self._table(model.Subgraphs(g), f"subgraph {g}"), g, codes, buffers)
+                  for g in range(subgraphs)]
+        tensors = [len(shapes) for shapes, _ in walked]
         for i in range(self._count(model, "Metadata", "metadata")):
             index = self._table(model.Metadata(i), f"metadata {i}").Buffer()
             if index >= buffers:
@@ -291,6 +295,8 @@ class _ModelStructure:
                     if index >= tensors[g]:
                         raise _Malformed(f"signature {i}: {side.lower()[:-1]} {j} names tensor {index} of "
                                          f"subgraph {g}'s {tensors[g]}")
+        shapes, inputs = walked[0]
+        return [shapes[i] for i in inputs]
 
     @staticmethod
     def _op_name(code) -> str:
@@ -300,9 +306,10 @@ class _ModelStructure:
             return f"custom {code.CustomCode()!r}"
         return _BUILTIN_NAMES.get(builtin, f"builtin {builtin}")
 
-    def _subgraph(self, sub, g: int, codes: list[str], buffers: int) -> int:
-        """Check subgraph `g`; return its tensor count."""
+    def _subgraph(self, sub, g: int, codes: list[str], buffers: int) -> tuple[list[tuple[int, ...]], list[int]]:
+        """Check subgraph `g`; return (every tensor's shape, its input tensor indices)."""
         n = self._count(sub, "Tensors", f"subgraph {g}'s tensors")
+        shapes = []
         for t in range(n):
             tensor = self._table(sub.Tensors(t), f"subgraph {g}: tensor {t}")
             shape = self._ints(tensor, "Shape", f"subgraph {g}: tensor {t}'s shape", np.int32)
@@ -310,15 +317,16 @@ class _ModelStructure:
             if any(d < 0 for d in dims) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
                 raise _Malformed(f"subgraph {g}: tensor {t} has shape {dims} (dimensions >= 0, at most "
                                  f"{MAX_TENSOR_ELEMENTS} elements)")
+            shapes.append(tuple(dims))
             signature = self._ints(tensor, "ShapeSignature", f"subgraph {g}: tensor {t}'s shape_signature", np.int32)
             if any(int(d) < -1 for d in signature):
                 raise _Malformed(f"subgraph {g}: tensor {t} has shape_signature {signature.tolist()} "
                                  "(dimensions >= -1)")
             if tensor.Buffer() >= buffers:
                 raise _Malformed(f"subgraph {g}: tensor {t} names buffer {tensor.Buffer()} of {buffers}")
-        for side in ("Inputs", "Outputs"):
-            self._indices(self._ints(sub, side, f"subgraph {g}'s {side.lower()}", np.int32), n,
-                          f"subgraph {g}: {side.lower()[:-1]}")
+        inputs = [int(i) for i in self._ints(sub, "Inputs", f"subgraph {g}'s inputs", np.int32)]
+        self._indices(inputs, n, f"subgraph {g}: input")
+        self._indices(self._ints(sub, "Outputs", f"subgraph {g}'s outputs", np.int32), n, f"subgraph {g}: output")
         for k in range(self._count(sub, "Operators", f"subgraph {g}'s operators")):
             op = self._table(sub.Operators(k), f"subgraph {g}: operator {k}")
             if op.OpcodeIndex() >= len(codes):
@@ -334,10 +342,10 @@ class _ModelStructure:
             if offset > 1 and offset + size > self.size:
                 raise _Malformed(f"{where}'s custom options lie at bytes {offset}..{offset + size}, past the end "
                                  f"of the {self.size}-byte file")
-        return n
+        return shapes, inputs
 
     @staticmethod
-    def _indices(values: np.ndarray, n: int, what: str, optional_from: int | None = None) -> None:
+    def _indices(values, n: int, what: str, optional_from: int | None = None) -> None:
         for position, index in enumerate(int(v) for v in values):
             if 0 <= index < n or (index == -1 and optional_from is not None and position >= optional_from):
                 continue
@@ -469,10 +477,17 @@ class Engine:
         return self
 
     def _model_bytes(self, variant: str) -> bytes:
-        """Variant `variant`'s bytes, sha256-checked (`Bundle.variant_bytes`) and then
-        structure-checked (`check_model_structure`) before LiteRT may parse them."""
+        """Variant `variant`'s bytes, sha256-checked (`Bundle.variant_bytes`), then
+        structure-checked (`check_model_structure`) and its input held to the manifest's
+        `input.shape`, before LiteRT may parse them: LiteRT sizes its tensors from the
+        model's input, and the manifest's schema bounds that one (sides 8-2048, batch 1)."""
         model = bytes(self.bundle.variant_bytes(variant))
-        check_model_structure(model, f"{self.bundle.path}: variant '{variant}'")
+        where = f"{self.bundle.path}: variant '{variant}'"
+        inputs = check_model_structure(model, where)
+        expected = tuple(int(d) for d in self.bundle.manifest["input"]["shape"])
+        if tfl is not None and (not inputs or inputs[0] != expected):
+            got = f"its first input has shape {list(inputs[0])}" if inputs else "it has no input"
+            raise BundleError(f"{where}: {got}, the manifest's input.shape is {list(expected)}; rebuild the bundle")
         return model
 
     def _load(self, model: bytes, compiled: Any, where: str, fix: str) -> None:

@@ -9,7 +9,9 @@ Skipped, with the reason, where a prerequisite is missing (cmake, pkg-config, De
 libcjson-dev, libsodium-dev, libturbojpeg0-dev, libpng-dev: `scripts/install_system_deps.sh`
 installs them; the wheel: `make setup`). A build that fails is a test failure, not a skip.
 Set `FACELITE_C_BUILD=DIR` to build into DIR instead (kept between sessions: a rebuild
-then only compiles what changed).
+then only compiles what changed), and `FACELITE_C_SANITIZE=1` to build with AddressSanitizer
+and UndefinedBehaviorSanitizer: every test of the folder then runs the instrumented runner,
+tools and ctest cases (the sanitizers abort on the first report, which fails the test).
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ def c_build(tmp_path_factory) -> CBuild:
     forced = os.environ.get("FACELITE_C_BUILD")
     build = Path(forced) if forced else tmp_path_factory.mktemp("mobile_bindings_c")
     t0 = time.monotonic()
+    sanitize = "ON" if os.environ.get("FACELITE_C_SANITIZE") else "OFF"
     _run(["cmake", "-S", str(SOURCE), "-B", str(build), f"-DLITERT_LIB={litert_library()}",
-          "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], "configuring mobile_bindings/c", 300)
+          "-DCMAKE_BUILD_TYPE=RelWithDebInfo", f"-DFACELITE_SANITIZE={sanitize}"], "configuring mobile_bindings/c", 300)
     _run(["cmake", "--build", str(build), "--parallel", str(min(4, os.cpu_count() or 1))],
          "building mobile_bindings/c", 900)
     return CBuild(build, time.monotonic() - t0)

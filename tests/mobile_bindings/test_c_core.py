@@ -17,10 +17,8 @@ import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import mutants
+import numpy as np
 from facelite.bundle import Bundle, read_npy, validate_manifest
 from facelite.engine import choose_variant
 from facelite.errors import BundleError

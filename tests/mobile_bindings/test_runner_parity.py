@@ -11,14 +11,17 @@ with a message naming what is wrong (a tampered member, a truncated file, a miss
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 from pathlib import Path
 
+import mutants
 import numpy as np
 import pytest
-
 from facelite.bundle import Bundle, write_members
 from facelite.engine import Engine
+from facelite.errors import BundleError
+from facelite.signing import SignaturePolicy, check_signature
 from fixture_bundles import fixture_bundle, tamper
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,3 +171,48 @@ def test_trusted_keys_from_a_file_or_the_environment(c_build, tmp_path):
     p = subprocess.run([str(c_build.runner), str(tiny), "--no-development-key", "--runs", "1", "--json"],
                        capture_output=True, text=True, timeout=60, env={"FACELITE_TRUSTED_KEYS": str(folder)})
     assert p.returncode == 0 and json.loads(p.stdout)["signature"]["trusted"], p.stderr
+
+
+# -- hostile bundles -------------------------------------------------------------------------------
+
+
+def test_a_model_whose_shapes_change_in_litert_is_refused_before_it_runs(c_build, tmp_path):
+    """Zeroed weights turn the classifier's reshape target into one LiteRT resolves to (64, 7)
+    instead of the declared (1, 7); run, it would write past the output buffer. Re-sealed and
+    re-signed by a key the run trusts, so only the engine's own check stands in the way."""
+    signer = mutants.Signer(seed=bytes(range(32)))
+    src = mutants.BundleSource.load(fixture_bundle("expression"), "fixture")
+    m = mutants._Mutation(src, random.Random(0), signer)
+    m._resign = True
+    fp32 = src.manifest["variants"]["fp32"]["file"]
+    bad = tmp_path / "zeroed.flb"
+    bad.write_bytes(m.build(mutants._reseal(m, "fp32", mutants.zero_weights(src.members[fp32]))))
+    key = tmp_path / "signer.pub"
+    key.write_bytes(signer.public_pem())
+    expect_user_error(c_build, bad, "--trusted-keys", key, "--variant", "fp32", "--golden",
+                      mentions="is declared (1, 7) but LiteRT computes (64, 7)")
+
+
+def test_fuzz_mutants_never_crash_the_runner_and_exit_0_only_where_python_accepts(c_build, tmp_path):
+    signer = mutants.Signer(seed=(10).to_bytes(32, "little"))
+    key = tmp_path / "signer.pub"
+    key.write_bytes(signer.public_pem())
+    sources = mutants.load_sources(REPO, ("fixture",))
+    for i, category, src in mutants.plan(120, sources):
+        m = mutants.bundle_mutant(i, src, category, mutants.mutant_rng(10, "bundle", i), signer)
+        path = tmp_path / f"m{i}.flb"
+        path.write_bytes(m.data)
+        p = run(c_build, path, "--golden", "--runs", 1, "--warmup", 0, "--json", "--trusted-keys", key, timeout=60)
+        assert p.returncode in (0, 2), f"mutant {i} ({category}: {m.detail}) exit {p.returncode}\n{p.stderr[-2000:]}"
+        assert len(p.stdout.strip().splitlines()) == 1 and json.loads(p.stdout)
+        if p.returncode == 0:
+            assert python_accepts(path, key), f"mutant {i} ({category}: {m.detail}) ran natively, Python refuses it"
+        path.unlink()
+
+
+def python_accepts(path: Path, key: Path) -> bool:
+    try:
+        with Bundle.open(path) as b:
+            return check_signature(b, SignaturePolicy(require_signature=True, trusted_keys=(key,))).ok
+    except BundleError:
+        return False

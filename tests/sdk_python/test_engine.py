@@ -202,6 +202,23 @@ def _raw(edit):
     return apply
 
 
+def _never(*args, **kwargs):
+    raise AssertionError("a malformed model reached LiteRT")
+
+
+def _rebundled(src: Path, dst: Path, variant: str, model: bytes) -> Path:
+    """`src` with variant `variant` replaced by `model`, its size and sha256 re-sealed
+    (unsigned: `Engine` itself does not apply the signature policy, the tasks do)."""
+    from facelite.bundle import write_members
+
+    with Bundle.open(src) as b:
+        members = [(name, bytes(b.member_view(name))) for name in b.member_offsets() if name != "signature.json"]
+    manifest = json.loads(dict(members)["manifest.json"])
+    manifest["variants"][variant].update(bytes=len(model), sha256=hashlib.sha256(model).hexdigest())
+    changed = {"manifest.json": json.dumps(manifest).encode(), f"{variant}.tflite": model}
+    return write_members(dst, [(n, changed.get(n, d)) for n, d in members])
+
+
 STRUCTURE_FINDINGS = {
     # the fuzz campaign's crashes: an operator input of -1 where the kernel needs a tensor
     "operator input 0 = -1": (_set("operators.1.inputs.0", -1), "operator 1 (CONV_2D): input 0 is tensor -1"),
@@ -238,10 +255,7 @@ def test_a_malformed_model_is_refused_by_name_before_litert_parses_it(expression
     else:
         bad = edit(data)
 
-    def never(*args, **kwargs):
-        raise AssertionError("a malformed model reached LiteRT")
-
-    monkeypatch.setattr(engine_mod, "Interpreter", never)
+    monkeypatch.setattr(engine_mod, "Interpreter", _never)
     with pytest.raises(BundleError, match="model 'mutant' is not a well-formed TFLite model") as err:
         Engine.from_bytes(bad, name="mutant")
     assert expected in str(err.value) and str(err.value).endswith("re-export the .tflite")
@@ -258,26 +272,29 @@ def test_a_bundle_variant_is_structure_checked_after_its_sha256_and_before_liter
                                                                                  monkeypatch):
     """The bundle path of the same check: `Engine(bundle)` names the bundle and the variant
     (GPU/NPU probing included: the check runs before `CompiledModel` too)."""
-    from facelite.bundle import write_members
 
     _, model = _model(expression_bundle, "int8")
     model.subgraphs[0].operators[0].inputs[0] = -1
-    bad = _packed(model)
-    with Bundle.open(expression_bundle) as b:
-        members = [(name, bytes(b.member_view(name))) for name in b.member_offsets() if name != "signature.json"]
-    manifest = json.loads(dict(members)["manifest.json"])
-    manifest["variants"]["int8"].update(bytes=len(bad), sha256=hashlib.sha256(bad).hexdigest())
-    changed = {"manifest.json": json.dumps(manifest).encode(), "int8.tflite": bad}
-    path = write_members(tmp_path / "bad.flb", [(n, changed.get(n, d)) for n, d in members])
-
-    def never(*args, **kwargs):
-        raise AssertionError("a malformed model reached LiteRT")
-
-    monkeypatch.setattr(engine_mod, "Interpreter", never)
-    monkeypatch.setattr(engine_mod, "_try_compiled", never)
+    path = _rebundled(expression_bundle, tmp_path / "bad.flb", "int8", _packed(model))
+    monkeypatch.setattr(engine_mod, "Interpreter", _never)
+    monkeypatch.setattr(engine_mod, "_try_compiled", _never)
     monkeypatch.setitem(engine_mod._UNAVAILABLE, "npu", "no NPU")
     with pytest.raises(BundleError, match=rf"{path}: variant 'int8' is not a well-formed TFLite model: subgraph 0: "
                                           r"operator 0 \(\w+\): input 0 is tensor -1.*; rebuild the bundle"):
+        Engine(path, variant="int8", accelerator="cpu")
+
+
+def test_a_bundle_variant_whose_input_is_not_the_manifests_is_refused_before_litert(expression_bundle, tmp_path,
+                                                                                    monkeypatch):
+    """LiteRT sizes every activation from the model's input, and only the manifest's input
+    shape is bounded by the schema: a re-signed model claiming a 32x1048576 input took
+    1 GB before LiteRT refused it (fuzz seed 16, bundle:1259)."""
+    _, model = _model(expression_bundle, "int8")
+    model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].shape = np.array([1, 32, 2**20, 3], np.int32)
+    path = _rebundled(expression_bundle, tmp_path / "wide.flb", "int8", _packed(model))
+    monkeypatch.setattr(engine_mod, "Interpreter", _never)
+    with pytest.raises(BundleError, match=r"variant 'int8': its first input has shape \[1, 32, 1048576, 3\], "
+                                          r"the manifest's input.shape is \[1, 32, 32, 3\]; rebuild the bundle"):
         Engine(path, variant="int8", accelerator="cpu")
 
 

@@ -320,9 +320,10 @@ fl_status fl_bundle_golden_inputs(const fl_bundle *b, fl_array **out, fl_error *
     }
     int is_float = a->dtype == FL_DTYPE_FLOAT16 || a->dtype == FL_DTYPE_FLOAT32 || a->dtype == FL_DTYPE_FLOAT64;
     if (m->golden_pixels ? a->dtype != FL_DTYPE_UINT8 : !is_float) {
+        st = fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s:%s: holds %s; golden %s", b->path, m->golden_inputs,
+                     fl_dtype_name(a->dtype), m->golden_pixels ? "pixels are uint8" : "normalized inputs are floats");
         fl_array_destroy(a);
-        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s:%s: holds %s; golden %s", b->path, m->golden_inputs,
-                       fl_dtype_name(a->dtype), m->golden_pixels ? "pixels are uint8" : "normalized inputs are floats");
+        return st;
     }
     *out = a;
     return fl_ok(err);
@@ -383,10 +384,11 @@ fl_status fl_bundle_golden_outputs(const fl_bundle *b, const char *variant, fl_a
     if ((st = golden_member(b, member, &a, err)) != FL_OK) return st;
     int is_float = a->dtype == FL_DTYPE_FLOAT16 || a->dtype == FL_DTYPE_FLOAT32 || a->dtype == FL_DTYPE_FLOAT64;
     if (a->rank < 1 || a->shape[0] != rows || !is_float) {
+        st = fl_fail(err, FL_ERR_BUNDLE_INVALID,
+                     "%s:%s: holds %s of another shape; golden outputs are floats, one row per golden input (%lld)",
+                     b->path, member, fl_dtype_name(a->dtype), (long long)rows);
         fl_array_destroy(a);
-        return fl_fail(err, FL_ERR_BUNDLE_INVALID,
-                       "%s:%s: holds %s of another shape; golden outputs are floats, one row per golden input (%lld)",
-                       b->path, member, fl_dtype_name(a->dtype), (long long)rows);
+        return st;
     }
     if (strcmp(variant, "fp32") != 0) {
         fl_array *fp32;
@@ -397,11 +399,12 @@ fl_status fl_bundle_golden_outputs(const fl_bundle *b, const char *variant, fl_a
         size_t want = fp32->count;
         fl_array_destroy(fp32);
         if (a->count != want) {
+            st = fl_fail(err, FL_ERR_BUNDLE_INVALID,
+                         "%s:%s: holds %zu values, the fp32 goldens %zu; a variant's goldens match the fp32 ones in "
+                         "size",
+                         b->path, member, a->count, want);
             fl_array_destroy(a);
-            return fl_fail(err, FL_ERR_BUNDLE_INVALID,
-                           "%s:%s: holds %zu values, the fp32 goldens %zu; a variant's goldens match the fp32 ones in "
-                           "size",
-                           b->path, member, a->count, want);
+            return st;
         }
     }
     fl_array *f = fl_array_to_float32(a);

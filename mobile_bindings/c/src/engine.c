@@ -228,6 +228,42 @@ static void free_tensor(tensor *t)
     memset(t, 0, sizeof *t);
 }
 
+static void shape_text(const int32_t *dims, size_t rank, char *out, size_t cap)
+{
+    size_t used = (size_t)snprintf(out, cap, "(");
+    for (size_t d = 0; d < rank && used + 1 < cap; d++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%d", d ? ", " : "", (int)dims[d]);
+    if (used + 1 < cap) snprintf(out + used, cap - used, ")");
+}
+
+/* The output shapes LiteRT computes once its tensors are allocated must be the declared ones:
+ * a model whose shapes change there (a reshape target edited, say) would make LiteRT write
+ * past the buffers sized from the declaration, so it is refused as a damaged model. */
+static fl_status check_output_shapes(fl_model *m, const char *where, fl_error *err)
+{
+    fl_litert_layout layouts[MAX_TENSORS];
+    memset(layouts, 0, sizeof layouts);
+    LiteRtStatus st = LiteRtGetCompiledModelOutputTensorLayouts(m->rt.compiled, 0, m->n_outputs, layouts, true);
+    if (st != kLiteRtStatusOk)
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: LiteRT cannot allocate the model's outputs (status %d); rebuild "
+                       "the bundle", where, st);
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        const fl_tensor_info *info = &m->outputs[k].info;
+        const fl_litert_layout *got = &layouts[m->output_slot[k]];
+        int same = got->rank == info->rank;
+        for (size_t d = 0; same && d < info->rank; d++) same = got->dimensions[d] == info->shape[d];
+        if (!same) {
+            char declared[128], computed[128];
+            shape_text(info->shape, info->rank, declared, sizeof declared);
+            shape_text(got->dimensions, got->rank > FL_LITERT_MAX_RANK ? FL_LITERT_MAX_RANK : got->rank, computed,
+                       sizeof computed);
+            return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: output %zu ('%s') is declared %s but LiteRT computes %s; the "
+                           "model is damaged: rebuild the bundle", where, k, info->name, declared, computed);
+        }
+    }
+    return FL_OK;
+}
+
 /* Inputs in signature order; outputs in the subgraph's order, as the Python Engine lists them. */
 static fl_status bind_tensors(fl_model *m, const char *where, fl_error *err)
 {
@@ -272,7 +308,7 @@ static fl_status bind_tensors(fl_model *m, const char *where, fl_error *err)
         if (m->output_buffers[i] == NULL)
             return fl_fail(err, FL_ERR_UNSUPPORTED, "%s: the model's signature and subgraph list different outputs",
                            where);
-    return FL_OK;
+    return check_output_shapes(m, where, err);
 }
 
 static void append_reason(fl_model *m, const char *accelerator, const char *reason)
@@ -365,6 +401,11 @@ fl_status fl_model_create(fl_bundle *bundle, const char *variant, fl_accelerator
         m->fallback[0] && m->info.accelerator == FL_ACCELERATOR_CPU && accelerator != FL_ACCELERATOR_CPU ? m->fallback
                                                                                                          : NULL;
     if ((st = bind_tensors(m, where, err)) != FL_OK) goto fail;
+    if (m->inputs[0].info.dtype != chosen->input_dtype) { /* as facelite verify checks */
+        st = fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: manifest says input %s, model takes %s; rebuild the bundle", where,
+                     fl_dtype_name(chosen->input_dtype), fl_dtype_name(m->inputs[0].info.dtype));
+        goto fail;
+    }
     m->info.init_ms = now_ms() - t0;
     *out = m;
     return fl_ok(err);

@@ -104,6 +104,9 @@ LiteRtStatus LiteRtCreateCompiledModel(LiteRtEnvironment environment, LiteRtMode
                                        LiteRtCompiledModel *compiled_model);
 void LiteRtDestroyCompiledModel(LiteRtCompiledModel compiled_model);
 LiteRtStatus LiteRtCompiledModelIsFullyAccelerated(LiteRtCompiledModel compiled_model, bool *fully_accelerated);
+LiteRtStatus LiteRtGetCompiledModelOutputTensorLayouts(LiteRtCompiledModel compiled_model,
+                                                       LiteRtParamIndex signature_index, size_t num_layouts,
+                                                       fl_litert_layout *layouts, bool update_allocation);
 LiteRtStatus LiteRtRunCompiledModel(LiteRtCompiledModel compiled_model, LiteRtParamIndex signature_index,
                                     size_t num_input_buffers, LiteRtTensorBuffer *input_buffers,
                                     size_t num_output_buffers, LiteRtTensorBuffer *output_buffers);

@@ -58,15 +58,11 @@ int fl_member_name_ok(const char *name, size_t len)
 
 uint32_t fl_crc32(const uint8_t *data, size_t size)
 {
-    static uint32_t table[256];
-    static int ready = 0; /* filling the table twice from two threads writes the same values */
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
+    uint32_t table[256]; /* built per call (2 K steps): no shared state, so no race between threads */
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
     }
     uint32_t crc = 0xFFFFFFFFu;
     for (size_t i = 0; i < size; i++) crc = table[(crc ^ data[i]) & 0xFFu] ^ (crc >> 8);

@@ -8,8 +8,10 @@
  *                [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]
  *
  * Exit 0 on success, 2 for a bad bundle or argument (the message says which), 1 otherwise.
- * Errors are `error: ...` lines on stderr and, with --json, {"error", "exit_code", "kind"} on
- * stdout. With --json stdout holds exactly one JSON document.
+ * With --golden on the CPU, a variant that does not reproduce its goldens is a bad bundle too
+ * (as `facelite verify` judges it): exit 2, the document keeping the figures. Errors are
+ * `error: ...` lines on stderr and, with --json, {"error", "exit_code", "kind"} on stdout.
+ * With --json stdout holds exactly one JSON document.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -419,6 +421,13 @@ static int add_golden(cJSON *doc, fl_bundle *bundle, fl_model *model, const args
     const char *variant = fl_model_get_info(model)->variant;
     progress(a, 0, 1, "parity");
     if (!fl_bundle_has_golden(bundle)) return fail(f, 2, "%s: bundle has no golden vectors", fl_bundle_path(bundle));
+    for (size_t i = 0; i < fl_bundle_variant_count(bundle); i++) { /* every golden member is sound, as verify checks */
+        fl_variant_info v;
+        fl_bundle_variant_at(bundle, i, &v, NULL);
+        if (fl_bundle_golden_outputs(bundle, v.name, &reference, &err) != FL_OK) return fail_status(f, &err);
+        fl_array_destroy(reference);
+        reference = NULL;
+    }
     if (fl_bundle_golden_tensors(bundle, &tensors, &err) != FL_OK) return fail_status(f, &err);
     if (fl_bundle_golden_outputs(bundle, variant, &reference, &err) != FL_OK) {
         fl_array_destroy(tensors);
@@ -485,6 +494,12 @@ static int add_golden(cJSON *doc, fl_bundle *bundle, fl_model *model, const args
     free(rows);
     fl_array_destroy(reference);
     progress(a, 1, 1, "parity");
+    /* On the CPU, goldens not reproduced mean a broken bundle (facelite verify refuses it); a GPU
+     * or NPU computes differently, so there the figures are reported and the run succeeds. */
+    if (!ok && fl_model_get_info(model)->accelerator == FL_ACCELERATOR_CPU)
+        return fail(f, 2, "%s: variant '%s' does not reproduce its goldens (%s outputs): max_abs_err %.3g (allowed "
+                    "%.3g)%s; rebuild the bundle or re-download it", fl_bundle_path(bundle), variant,
+                    own ? variant : "fp32", max_err, tol, mismatches ? "" : ", top-1 agreement too low");
     return 0;
 }
 
@@ -633,7 +648,14 @@ int main(int argc, char **argv)
     if (rc == 0) rc = run(&a, doc, &f);
     if (rc != 0) {
         fprintf(stderr, "error: %s\n", f.message);
-        if (json) {
+        if (json && cJSON_GetObjectItemCaseSensitive(doc, "golden")) { /* measured, then failed its goldens */
+            cJSON_AddStringToObject(doc, "error", f.message);
+            cJSON_AddNumberToObject(doc, "exit_code", rc);
+            cJSON_AddStringToObject(doc, "kind", rc == 2 ? "user" : "internal");
+            char *text = cJSON_PrintUnformatted(doc);
+            if (text) puts(text);
+            free(text);
+        } else if (json) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "error", f.message);
             cJSON_AddNumberToObject(e, "exit_code", rc);

@@ -1,0 +1,505 @@
+/* analyzer.c: the face pipeline, `facelite.analyzer.FaceAnalyzer` in C (facelite/analyzer.h).
+ *
+ * This file wires the stages together, in the Python code's order, and owns every buffer
+ * they use; each stage's arithmetic has its own file: detection.c (boxes), landmarks.c,
+ * alignment.c, regions.c, classification.c (expression and acne scores), skin.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alignment.h"
+#include "bundle.h"
+#include "classification.h"
+#include "detection.h"
+#include "facelite/analyzer.h"
+#include "landmarks.h"
+#include "regions.h"
+#include "skin.h"
+#include "status.h"
+
+#define SKIPPED "skipped (no bundle)"
+#define MAX_FACES_LIMIT 1024
+
+static const char *const STAGE_BUNDLES[FL_STAGE_COUNT] = {"face_detector", "landmarks", "expression", "acne"};
+static const fl_task STAGE_TASKS[FL_STAGE_COUNT] = {FL_TASK_DETECTION, FL_TASK_LANDMARKS, FL_TASK_CLASSIFICATION,
+                                                     FL_TASK_CLASSIFICATION};
+static const char *const STAGE_WHO[FL_STAGE_COUNT] = {"the face detector", "the face landmarker",
+                                                      "the expression classifier", "the acne classifier"};
+
+typedef struct stage {
+    fl_bundle *bundle; /* NULL: skipped */
+    fl_model *model;
+    const fl_input_spec *spec;
+    char name[160]; /* "bundle:<name>" or SKIPPED */
+    float *tensor;  /* spec's H x W x C */
+    const char **labels;
+    size_t label_count;
+    int logits;
+} stage;
+
+typedef struct face {
+    fl_box box;
+    float landmarks[2 * FL_LANDMARK_COUNT];
+    float regions[2 * FL_REGION_POINTS_TOTAL];
+    fl_classification expression, acne;
+    int has_expression, has_acne;
+    fl_skin skin;
+} face;
+
+struct fl_result {
+    int width, height;
+    const char *detector, *landmarks_source;
+    const char *stages[FL_STAGE_COUNT];
+    size_t face_count;
+    face *faces;
+    fl_timings timings;
+};
+
+struct fl_analyzer {
+    stage stages[FL_STAGE_COUNT];
+    fl_detection_decoder decoder;
+    size_t max_faces;
+    fl_box *boxes;      /* max_faces */
+    uint8_t *aligned;   /* max_faces aligned crops, 4 bytes per pixel at most */
+    float *scores;      /* max_faces rows of expression, then of acne scores */
+    fl_scratch *scratch;
+    fl_decoded_image decoded;
+    fl_result result;
+};
+
+const char *fl_stage_bundle_name(fl_stage s)
+{
+    return (int)s >= 0 && (int)s < FL_STAGE_COUNT ? STAGE_BUNDLES[s] : NULL;
+}
+
+void fl_analyzer_options_init(fl_analyzer_options *o)
+{
+    if (o == NULL) return;
+    memset(o, 0, sizeof *o);
+    o->accelerator = FL_ACCELERATOR_AUTO;
+    o->threads = 2;
+    o->min_face_score = -1.0;
+    o->max_faces = FL_DEFAULT_MAX_FACES;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+/* -- creation ---------------------------------------------------------------------------- */
+
+/* The stage's bundle: given, from its path, or <bundles_dir>/<name>/<name>.flb when that
+ * file exists; *out stays NULL when none is (and `looked` says where it was looked for). */
+static fl_status open_stage_bundle(const fl_analyzer_options *o, fl_stage s, fl_bundle **out, char *looked,
+                                   size_t looked_cap, fl_error *err)
+{
+    char path[4096];
+    *out = NULL;
+    looked[0] = '\0';
+    if (o->bundles[s] != NULL) {
+        fl_bundle_retain(o->bundles[s]);
+        *out = o->bundles[s];
+        return FL_OK;
+    }
+    const char *given = o->bundle_paths[s];
+    if (given == NULL && o->bundles_dir != NULL) {
+        struct stat st;
+        int n = snprintf(path, sizeof path, "%s/%s/%s.flb", o->bundles_dir, STAGE_BUNDLES[s], STAGE_BUNDLES[s]);
+        if (n < 0 || (size_t)n >= sizeof path)
+            return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "bundles_dir '%.200s...' is too long", o->bundles_dir);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            snprintf(looked, looked_cap, "%s", path);
+            return FL_OK;
+        }
+        given = path;
+    }
+    if (given == NULL) {
+        snprintf(looked, looked_cap, "no bundle_paths[%d] and no bundles_dir", (int)s);
+        return FL_OK;
+    }
+    return fl_bundle_open(given, o->bundle_options, out, err);
+}
+
+static fl_status check_stage(stage *st, fl_stage s, fl_error *err)
+{
+    const char *where = fl_bundle_path(st->bundle);
+    fl_task task = fl_bundle_task(st->bundle);
+    if (task != STAGE_TASKS[s])
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: is a '%s' bundle; %s needs '%s'", where, fl_task_name(task),
+                       STAGE_WHO[s], fl_task_name(STAGE_TASKS[s]));
+    if (s == FL_STAGE_LANDMARKS) return fl_landmarks_check(st->bundle, st->model, err);
+    if (s == FL_STAGE_EXPRESSION || s == FL_STAGE_ACNE) return fl_classification_check(st->bundle, st->model, err);
+    return FL_OK;
+}
+
+static fl_status load_stage(fl_analyzer *a, const fl_analyzer_options *o, fl_stage s, fl_error *err)
+{
+    stage *st = &a->stages[s];
+    fl_status status = fl_model_create(st->bundle, o->variant, o->accelerator, o->threads, &st->model, err);
+    if (status != FL_OK) return status;
+    if ((status = check_stage(st, s, err)) != FL_OK) return status;
+    st->spec = fl_bundle_input_spec(st->bundle);
+    size_t count = (size_t)st->spec->height * (size_t)st->spec->width * (size_t)st->spec->channels;
+    st->tensor = malloc(count * sizeof *st->tensor);
+    if (st->tensor == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %s's input", STAGE_BUNDLES[s]);
+    snprintf(st->name, sizeof st->name, "bundle:%s", fl_bundle_name(st->bundle));
+    if (STAGE_TASKS[s] == FL_TASK_CLASSIFICATION) {
+        st->label_count = fl_bundle_label_count(st->bundle);
+        st->labels = malloc(st->label_count * sizeof *st->labels);
+        if (st->labels == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for labels");
+        for (size_t i = 0; i < st->label_count; i++) st->labels[i] = fl_bundle_label(st->bundle, i);
+        st->logits = fl_classification_logits(st->bundle);
+    }
+    return fl_ok(err);
+}
+
+static fl_status check_options(const fl_analyzer_options *o, fl_error *err)
+{
+    if (o->max_faces < 1 || o->max_faces > MAX_FACES_LIMIT)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "max_faces %d: must be 1 to %d", o->max_faces, MAX_FACES_LIMIT);
+    if (isnan(o->min_face_score) || o->min_face_score > 1.0)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                       "min_face_score %g: must be 0 to 1, or negative for the detector bundle's own threshold",
+                       o->min_face_score);
+    if (o->threads < 0)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "threads %d: must be 0 (LiteRT decides) or more", o->threads);
+    if (o->bundles_dir != NULL) {
+        struct stat st;
+        if (stat(o->bundles_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            return fl_fail(err, FL_ERR_IO, "%s: no such bundles folder; pass a folder holding <name>/<name>.flb bundles",
+                           o->bundles_dir);
+    }
+    return FL_OK;
+}
+
+static fl_status open_bundles(fl_analyzer *a, const fl_analyzer_options *o, fl_error *err)
+{
+    char looked[FL_STAGE_COUNT][4200];
+    for (int s = 0; s < FL_STAGE_COUNT; s++) {
+        fl_status st = open_stage_bundle(o, (fl_stage)s, &a->stages[s].bundle, looked[s], sizeof looked[s], err);
+        if (st != FL_OK) return st;
+        snprintf(a->stages[s].name, sizeof a->stages[s].name, "%s", SKIPPED);
+    }
+    if (a->stages[FL_STAGE_DETECTOR].bundle == NULL || a->stages[FL_STAGE_LANDMARKS].bundle == NULL) {
+        int both = a->stages[FL_STAGE_DETECTOR].bundle == NULL && a->stages[FL_STAGE_LANDMARKS].bundle == NULL;
+        int first = a->stages[FL_STAGE_DETECTOR].bundle == NULL ? FL_STAGE_DETECTOR : FL_STAGE_LANDMARKS;
+        return fl_fail(err, FL_ERR_IO,
+                       "no %s%s bundle (%.1000s%s%.1000s not found); put the bundle there, pass a bundles folder that "
+                       "has it (fl_analyzer_options.bundles_dir) or its path (bundle_paths[]); the C core has no "
+                       "stand-ins",
+                       STAGE_BUNDLES[first], both ? " or landmarks" : "", looked[first], both ? ", " : "",
+                       both ? looked[FL_STAGE_LANDMARKS] : "");
+    }
+    return FL_OK;
+}
+
+fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **out, fl_error *err)
+{
+    fl_analyzer_options defaults;
+    if (out == NULL) return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_analyzer_create: out must not be NULL");
+    *out = NULL;
+    if (options == NULL) {
+        fl_analyzer_options_init(&defaults);
+        options = &defaults;
+    }
+    fl_status st = check_options(options, err);
+    if (st != FL_OK) return st;
+    fl_analyzer *a = calloc(1, sizeof *a);
+    if (a == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory creating an analyzer");
+    fl_decoded_image_init(&a->decoded);
+    a->max_faces = (size_t)options->max_faces;
+    if ((st = open_bundles(a, options, err)) != FL_OK) goto fail;
+    for (int s = 0; s < FL_STAGE_COUNT; s++) {
+        if (a->stages[s].bundle != NULL && (st = load_stage(a, options, (fl_stage)s, err)) != FL_OK) goto fail;
+    }
+    stage *det = &a->stages[FL_STAGE_DETECTOR];
+    if ((st = fl_detection_decoder_init(&a->decoder, det->bundle, det->model, options->min_face_score, a->max_faces,
+                                        err)) != FL_OK)
+        goto fail;
+    if ((st = fl_scratch_create(&a->scratch, err)) != FL_OK) goto fail;
+    size_t labels = a->stages[FL_STAGE_EXPRESSION].label_count + a->stages[FL_STAGE_ACNE].label_count;
+    a->boxes = malloc(a->max_faces * sizeof *a->boxes);
+    a->aligned = malloc(a->max_faces * FL_ALIGNED_SIZE * FL_ALIGNED_SIZE * 4);
+    a->scores = malloc(a->max_faces * (labels ? labels : 1) * sizeof *a->scores);
+    a->result.faces = calloc(a->max_faces, sizeof *a->result.faces);
+    if (!a->boxes || !a->aligned || !a->scores || !a->result.faces) {
+        st = fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu faces", a->max_faces);
+        goto fail;
+    }
+    a->result.detector = det->name;
+    a->result.landmarks_source = a->stages[FL_STAGE_LANDMARKS].name;
+    for (int s = 0; s < FL_STAGE_COUNT; s++) a->result.stages[s] = a->stages[s].name;
+    *out = a;
+    return fl_ok(err);
+fail:
+    fl_analyzer_destroy(a);
+    return st;
+}
+
+void fl_analyzer_destroy(fl_analyzer *a)
+{
+    if (a == NULL) return;
+    for (int s = 0; s < FL_STAGE_COUNT; s++) {
+        stage *st = &a->stages[s];
+        fl_model_destroy(st->model);
+        fl_bundle_destroy(st->bundle);
+        free(st->tensor);
+        free(st->labels);
+    }
+    fl_detection_decoder_free(&a->decoder);
+    fl_scratch_destroy(a->scratch);
+    fl_decoded_image_release(&a->decoded);
+    free(a->boxes);
+    free(a->aligned);
+    free(a->scores);
+    free(a->result.faces);
+    free(a);
+}
+
+const char *fl_analyzer_stage(const fl_analyzer *a, fl_stage s)
+{
+    return a != NULL && (int)s >= 0 && (int)s < FL_STAGE_COUNT ? a->stages[s].name : NULL;
+}
+
+const fl_model *fl_analyzer_model(const fl_analyzer *a, fl_stage s)
+{
+    return a != NULL && (int)s >= 0 && (int)s < FL_STAGE_COUNT ? a->stages[s].model : NULL;
+}
+
+/* -- the pipeline -------------------------------------------------------------------------- */
+
+static size_t tensor_count(const fl_input_spec *spec)
+{
+    return (size_t)spec->height * (size_t)spec->width * (size_t)spec->channels;
+}
+
+/* The whole image through the detector; boxes in image pixels, the elongated ones dropped. */
+static fl_status detect(fl_analyzer *a, const fl_image *image, fl_error *err)
+{
+    stage *st = &a->stages[FL_STAGE_DETECTOR];
+    fl_placement where;
+    fl_status status = fl_prepare(image, st->spec, NULL, st->tensor, &where, a->scratch, err);
+    if (status == FL_OK) status = fl_model_run(st->model, st->tensor, tensor_count(st->spec), err);
+    if (status != FL_OK) return status;
+    size_t n = fl_detection_decode(&a->decoder, st->model, a->boxes);
+    n = fl_detection_to_image(&a->decoder, &where, image->width, image->height, a->boxes, n);
+    fl_result *r = &a->result;
+    r->face_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const fl_box *b = &a->boxes[i];
+        double longer = b->w > b->h ? b->w : b->h, shorter = b->w < b->h ? b->w : b->h;
+        if (longer <= FL_MAX_FACE_BOX_ASPECT * shorter) r->faces[r->face_count++].box = *b;
+    }
+    return FL_OK;
+}
+
+static fl_status landmarks(fl_analyzer *a, const fl_image *image, fl_error *err)
+{
+    stage *st = &a->stages[FL_STAGE_LANDMARKS];
+    for (size_t i = 0; i < a->result.face_count; i++) {
+        face *f = &a->result.faces[i];
+        fl_box e = fl_box_to_extent(f->box, a->decoder.box_margin);
+        double extent[4] = {e.x, e.y, e.w, e.h};
+        fl_status status =
+            fl_landmarks_detect(st->model, st->spec, image, extent, st->tensor, a->scratch, f->landmarks, err);
+        if (status != FL_OK) return status;
+    }
+    return FL_OK;
+}
+
+static uint8_t *aligned_crop(fl_analyzer *a, size_t i)
+{
+    return a->aligned + i * (size_t)FL_ALIGNED_SIZE * FL_ALIGNED_SIZE * 4;
+}
+
+static fl_status align_regions(fl_analyzer *a, const fl_image *image, fl_error *err)
+{
+    for (size_t i = 0; i < a->result.face_count; i++) {
+        face *f = &a->result.faces[i];
+        fl_status st = fl_align_face(image, f->landmarks, FL_ALIGNED_SIZE, aligned_crop(a, i), NULL, err);
+        if (st != FL_OK) return st;
+        fl_face_regions(f->landmarks, image->width, image->height, f->regions);
+    }
+    return FL_OK;
+}
+
+/* Run a classification stage on `pixels` [+ box], its scores into `scores`, the answer into `out`. */
+static fl_status classify(fl_analyzer *a, stage *st, const fl_image *pixels, const double *box, float *scores,
+                          fl_classification *out, fl_error *err)
+{
+    fl_status status = fl_prepare(pixels, st->spec, box, st->tensor, NULL, a->scratch, err);
+    if (status == FL_OK) status = fl_model_run(st->model, st->tensor, tensor_count(st->spec), err);
+    if (status != FL_OK) return status;
+    size_t n;
+    const float *raw = fl_model_output(st->model, 0, &n);
+    if (raw == NULL || n != st->label_count)
+        return fl_fail(err, FL_ERR_INTERNAL, "%s gave no output of %zu scores", st->name, st->label_count);
+    size_t top = fl_classification_scores(raw, n, st->logits, scores);
+    out->label = st->labels[top];
+    out->score = scores[top];
+    out->count = st->label_count;
+    out->labels = st->labels;
+    out->scores = scores;
+    return FL_OK;
+}
+
+static fl_status expression(fl_analyzer *a, const fl_image *image, fl_error *err)
+{
+    stage *st = &a->stages[FL_STAGE_EXPRESSION];
+    for (size_t i = 0; i < a->result.face_count; i++) {
+        face *f = &a->result.faces[i];
+        f->has_expression = st->model != NULL;
+        if (!f->has_expression) continue;
+        int channels = fl_pixel_format_channels(image->format);
+        fl_image crop = {aligned_crop(a, i), FL_ALIGNED_SIZE, FL_ALIGNED_SIZE,
+                         (size_t)FL_ALIGNED_SIZE * (size_t)channels, image->format};
+        fl_status status = classify(a, st, &crop, NULL, a->scores + i * st->label_count, &f->expression, err);
+        if (status != FL_OK) return status;
+    }
+    return FL_OK;
+}
+
+/* Acne on each face's box (the bundle's crop decides whether the box is used: with
+ * `crop: none` every face sees the whole image, so it runs once), then the skin measures. */
+static fl_status skin(fl_analyzer *a, const fl_image *image, fl_error *err)
+{
+    stage *st = &a->stages[FL_STAGE_ACNE];
+    float *rows = a->scores + a->max_faces * a->stages[FL_STAGE_EXPRESSION].label_count;
+    for (size_t i = 0; i < a->result.face_count; i++) {
+        face *f = &a->result.faces[i];
+        f->has_acne = st->model != NULL;
+        if (f->has_acne) {
+            float *scores = rows + i * st->label_count;
+            if (i > 0 && st->spec->crop != FL_CROP_FACE) {
+                memcpy(scores, rows, st->label_count * sizeof *scores);
+                f->acne = a->result.faces[0].acne;
+                f->acne.scores = scores;
+            } else {
+                double box[4] = {f->box.x, f->box.y, f->box.w, f->box.h};
+                fl_status status = classify(a, st, image, box, scores, &f->acne, err);
+                if (status != FL_OK) return status;
+            }
+        }
+        fl_skin_measures(f->has_acne ? &f->acne : NULL, &f->skin);
+    }
+    return FL_OK;
+}
+
+static fl_status run_pipeline(fl_analyzer *a, const fl_image *image, double load_ms, const fl_result **out,
+                              fl_error *err)
+{
+    typedef fl_status (*step_fn)(fl_analyzer *, const fl_image *, fl_error *);
+    static const step_fn steps[] = {detect, landmarks, align_regions, expression, skin};
+    fl_result *r = &a->result;
+    fl_timings *t = &r->timings;
+    double *slots[] = {&t->detect_ms, &t->landmarks_ms, &t->align_regions_ms, &t->expression_ms, &t->skin_ms};
+    memset(t, 0, sizeof *t);
+    r->face_count = 0;
+    r->width = image->width;
+    r->height = image->height;
+    double t0 = now_ms();
+    fl_status st = fl_image_check(image, err);
+    if (st != FL_OK) return st;
+    t->load_ms = load_ms + (now_ms() - t0);
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        t0 = now_ms();
+        if ((st = steps[k](a, image, err)) != FL_OK) {
+            r->face_count = 0;
+            return st;
+        }
+        *slots[k] = now_ms() - t0;
+    }
+    t->total_ms = t->load_ms + t->detect_ms + t->landmarks_ms + t->align_regions_ms + t->expression_ms + t->skin_ms;
+    *out = r;
+    return fl_ok(err);
+}
+
+fl_status fl_analyze(fl_analyzer *a, const fl_image *image, const fl_result **out, fl_error *err)
+{
+    if (a == NULL || image == NULL || out == NULL)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_analyze: analyzer, image and out must not be NULL");
+    *out = NULL;
+    return run_pipeline(a, image, 0.0, out, err);
+}
+
+fl_status fl_analyze_file(fl_analyzer *a, const char *path, const fl_result **out, fl_error *err)
+{
+    if (a == NULL || path == NULL || out == NULL)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_analyze_file: analyzer, path and out must not be NULL");
+    *out = NULL;
+    double t0 = now_ms();
+    fl_status st = fl_image_load(path, &a->decoded, err);
+    if (st != FL_OK) return st;
+    return run_pipeline(a, &a->decoded.image, now_ms() - t0, out, err);
+}
+
+/* -- results ------------------------------------------------------------------------------ */
+
+static const face *face_at(const fl_result *r, size_t i) { return r != NULL && i < r->face_count ? &r->faces[i] : NULL; }
+
+int fl_result_image_width(const fl_result *r) { return r ? r->width : 0; }
+int fl_result_image_height(const fl_result *r) { return r ? r->height : 0; }
+const char *fl_result_detector(const fl_result *r) { return r ? r->detector : NULL; }
+
+const char *fl_result_stage(const fl_result *r, fl_stage s)
+{
+    return r != NULL && (int)s >= 0 && (int)s < FL_STAGE_COUNT ? r->stages[s] : NULL;
+}
+const fl_timings *fl_result_timings(const fl_result *r) { return r ? &r->timings : NULL; }
+size_t fl_result_face_count(const fl_result *r) { return r ? r->face_count : 0; }
+
+const fl_box *fl_result_box(const fl_result *r, size_t i)
+{
+    const face *f = face_at(r, i);
+    return f ? &f->box : NULL;
+}
+
+const float *fl_result_landmarks(const fl_result *r, size_t i)
+{
+    const face *f = face_at(r, i);
+    return f ? f->landmarks : NULL;
+}
+
+const char *fl_result_landmarks_source(const fl_result *r, size_t i)
+{
+    return face_at(r, i) ? r->landmarks_source : NULL;
+}
+
+const float *fl_result_region_at(const fl_result *r, size_t i, size_t index, size_t *point_count)
+{
+    const face *f = face_at(r, i);
+    if (f == NULL || index >= FL_REGION_COUNT) return NULL;
+    if (point_count) *point_count = fl_region_points(index);
+    return f->regions + 2 * fl_region_offset(index);
+}
+
+const float *fl_result_region(const fl_result *r, size_t i, const char *name, size_t *point_count)
+{
+    for (size_t k = 0; name != NULL && k < FL_REGION_COUNT; k++)
+        if (strcmp(name, fl_region_name(k)) == 0) return fl_result_region_at(r, i, k, point_count);
+    return NULL;
+}
+
+const fl_classification *fl_result_expression(const fl_result *r, size_t i)
+{
+    const face *f = face_at(r, i);
+    return f && f->has_expression ? &f->expression : NULL;
+}
+
+const fl_classification *fl_result_acne(const fl_result *r, size_t i)
+{
+    const face *f = face_at(r, i);
+    return f && f->has_acne ? &f->acne : NULL;
+}
+
+const fl_skin *fl_result_skin(const fl_result *r, size_t i)
+{
+    const face *f = face_at(r, i);
+    return f ? &f->skin : NULL;
+}

@@ -1,0 +1,146 @@
+/* result_json.c: an analysis result as JSON, `AnalysisResult.to_json`'s document
+ * (facelite/analyzer.h, `fl_result_json`).
+ *
+ * FL_JSON_ROUNDED rounds as the Python side does, so the runner's `--analyze` document
+ * reads like `facelite analyze --json`: Python floats with `round(v, n)` (the decimal
+ * correctly rounded from the binary value, as printf's "%.*f", read back), numpy float32
+ * arrays with `np.round(a, n)` (rint(a * 10^n) / 10^n in float32). FL_JSON_EXACT writes
+ * every value unrounded with 17 significant digits, so that it reads back bit for bit. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "facelite/analyzer.h"
+
+/* A JSON number: cJSON's own printing in the rounded style (it may drop the last ulp),
+ * "%.17g" in the exact one; null for NaN and infinities, as strict_json writes them. */
+static cJSON *number(double v, fl_json_style style)
+{
+    char text[40];
+    if (style != FL_JSON_EXACT || !isfinite(v)) return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+    snprintf(text, sizeof text, "%.17g", v);
+    return cJSON_CreateRaw(text);
+}
+
+static void add_number(cJSON *object, const char *key, double v, fl_json_style style)
+{
+    cJSON_AddItemToObject(object, key, number(v, style));
+}
+
+static const char *const STAGE_KEYS[FL_STAGE_COUNT] = {"detector", "landmarks", "expression", "acne"};
+
+/* Python's round(v, decimals) for a float. */
+static double py_round(double v, int decimals, fl_json_style style)
+{
+    char text[400];
+    if (style == FL_JSON_EXACT || !isfinite(v) || fabs(v) > 1e300) return v;
+    snprintf(text, sizeof text, "%.*f", decimals, v);
+    return strtod(text, NULL);
+}
+
+/* numpy's np.round(v, decimals) of a float32 value. */
+static double np_round32(float v, int decimals, fl_json_style style)
+{
+    if (style == FL_JSON_EXACT) return (double)v;
+    const float scale = decimals == 1 ? 10.0f : 100.0f;
+    return (double)(rintf(v * scale) / scale);
+}
+
+static cJSON *points_json(const float *xy, size_t n, int decimals, fl_json_style style)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (size_t i = 0; list && i < n; i++) {
+        cJSON *pair = cJSON_CreateArray();
+        if (pair == NULL) break;
+        cJSON_AddItemToArray(pair, number(np_round32(xy[2 * i], decimals, style), style));
+        cJSON_AddItemToArray(pair, number(np_round32(xy[2 * i + 1], decimals, style), style));
+        cJSON_AddItemToArray(list, pair);
+    }
+    return list;
+}
+
+static cJSON *classification_json(const fl_classification *c, fl_json_style style)
+{
+    if (c == NULL) return cJSON_CreateNull();
+    cJSON *doc = cJSON_CreateObject(), *top = cJSON_AddArrayToObject(doc, "top");
+    cJSON_AddItemToArray(top, cJSON_CreateString(c->label));
+    cJSON_AddItemToArray(top, number(py_round((double)c->score, 4, style), style));
+    cJSON *scores = cJSON_AddObjectToObject(doc, "scores");
+    for (size_t i = 0; scores && i < c->count; i++)
+        add_number(scores, c->labels[i], py_round((double)c->scores[i], 4, style), style);
+    return doc;
+}
+
+static cJSON *skin_json(const fl_skin *s, const fl_classification *acne, fl_json_style style)
+{
+    cJSON *doc = cJSON_CreateObject(), *scores = cJSON_AddObjectToObject(doc, "scores");
+    cJSON_AddNullToObject(scores, "redness"); /* not computed by the C core */
+    if (s->has_acne_severity) add_number(scores, "acne_severity", py_round(s->acne_severity, 4, style), style);
+    cJSON_AddItemToObject(doc, "acne", classification_json(acne, style));
+    cJSON *regions = cJSON_AddObjectToObject(doc, "region_redness");
+    for (size_t k = 0; regions && k < FL_REGION_COUNT; k++) cJSON_AddNullToObject(regions, fl_region_name(k));
+    return doc;
+}
+
+static cJSON *face_json(const fl_result *r, size_t i, fl_json_style style)
+{
+    const fl_box *b = fl_result_box(r, i);
+    cJSON *doc = cJSON_CreateObject(), *box = cJSON_AddObjectToObject(doc, "box");
+    add_number(box, "x", py_round(b->x, 2, style), style);
+    add_number(box, "y", py_round(b->y, 2, style), style);
+    add_number(box, "w", py_round(b->w, 2, style), style);
+    add_number(box, "h", py_round(b->h, 2, style), style);
+    add_number(box, "score", py_round(b->score, 4, style), style);
+    cJSON_AddItemToObject(doc, "landmarks", points_json(fl_result_landmarks(r, i), FL_LANDMARK_COUNT, 2, style));
+    cJSON_AddStringToObject(doc, "landmarks_source", fl_result_landmarks_source(r, i));
+    cJSON *regions = cJSON_AddObjectToObject(doc, "regions");
+    for (size_t k = 0; regions && k < FL_REGION_COUNT; k++) {
+        size_t n;
+        const float *poly = fl_result_region_at(r, i, k, &n);
+        cJSON_AddItemToObject(regions, fl_region_name(k), points_json(poly, n, 1, style));
+    }
+    cJSON_AddItemToObject(doc, "expression", classification_json(fl_result_expression(r, i), style));
+    cJSON_AddItemToObject(doc, "skin", skin_json(fl_result_skin(r, i), fl_result_acne(r, i), style));
+    return doc;
+}
+
+static cJSON *result_json(const fl_result *r, fl_json_style style)
+{
+    cJSON *doc = cJSON_CreateObject(), *size = cJSON_AddArrayToObject(doc, "image_size");
+    cJSON_AddItemToArray(size, cJSON_CreateNumber(fl_result_image_width(r)));
+    cJSON_AddItemToArray(size, cJSON_CreateNumber(fl_result_image_height(r)));
+    cJSON_AddStringToObject(doc, "detector", fl_result_detector(r));
+    cJSON *stages = cJSON_AddObjectToObject(doc, "stages");
+    for (int s = 0; stages && s < FL_STAGE_COUNT; s++)
+        cJSON_AddStringToObject(stages, STAGE_KEYS[s], fl_result_stage(r, (fl_stage)s));
+    cJSON *faces = cJSON_AddArrayToObject(doc, "faces");
+    for (size_t i = 0; faces && i < fl_result_face_count(r); i++) cJSON_AddItemToArray(faces, face_json(r, i, style));
+    const fl_timings *t = fl_result_timings(r);
+    const char *names[] = {"load", "detect", "landmarks", "align_regions", "expression", "skin", "total"};
+    const double values[] = {t->load_ms,       t->detect_ms, t->landmarks_ms, t->align_regions_ms,
+                             t->expression_ms, t->skin_ms,   t->total_ms};
+    cJSON *timings = cJSON_AddObjectToObject(doc, "timings_ms");
+    for (size_t k = 0; timings && k < sizeof names / sizeof names[0]; k++)
+        add_number(timings, names[k], py_round(values[k], 2, style), style);
+    return doc;
+}
+
+size_t fl_result_json(const fl_result *r, fl_json_style style, char *buffer, size_t capacity)
+{
+    if (r == NULL) return 0;
+    cJSON *doc = result_json(r, style);
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (text == NULL) return 0;
+    size_t n = strlen(text);
+    if (buffer != NULL && capacity > 0) {
+        size_t copy = n < capacity - 1 ? n : capacity - 1;
+        memcpy(buffer, text, copy);
+        buffer[copy] = '\0';
+    }
+    cJSON_free(text);
+    return n;
+}
