@@ -35,6 +35,7 @@ import os
 import re
 import struct
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -338,7 +339,8 @@ def read_npy(data: bytes | memoryview, where: str) -> np.ndarray:
             raise ValueError(f"format version {version[0]}.{version[1]} (facelite reads 1.0 and 2.0)")
         read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
         shape, fortran_order, dtype = read_header(head, max_header_size=_NPY_MAX_HEADER)
-    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError, OverflowError, EOFError) as exc:
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError, OverflowError, EOFError,
+            tokenize.TokenError) as exc:  # numpy tokenizes the header's Python literal
         raise BundleError(f"{where}: not a readable .npy header ({' '.join(str(exc).split())[:200]})") from None
     if dtype.str not in NPY_DTYPES:
         raise BundleError(f"{where}: holds {dtype} elements; a golden array holds one of {', '.join(NPY_DTYPES)} "

@@ -574,3 +574,18 @@ def test_every_bundle_finding_is_exit_2_with_the_file_named(tmp_path, capsys, co
     message = doc["problems"][0] if command == "verify" else doc["error"]
     assert str(path) in message
     assert "Traceback" not in err
+
+
+def test_every_single_byte_change_in_a_npy_header_is_a_bundle_error_or_reads():
+    """numpy tokenizes the header's Python literal: an unclosed bracket raises tokenize.TokenError."""
+    from facelite.bundle import npy_bytes, read_npy
+
+    data = npy_bytes(np.zeros((2, 3), np.float32))
+    for i in range(10, 80):
+        for value in (0x00, 0x22, 0x27, 0x28, 0x5b, 0x7b, 0xFF):
+            mutated = bytearray(data)
+            mutated[i] = value
+            try:
+                read_npy(bytes(mutated), "golden/inputs.npy")
+            except BundleError:
+                pass

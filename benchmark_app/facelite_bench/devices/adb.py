@@ -286,6 +286,9 @@ class AdbDevice(Device):
             return self.run_benchmark_model(bundle_path, spec, progress)
         with tempfile.TemporaryDirectory() as tmp:
             local_runner, runner_kind = self.choose_runner(Path(tmp))
+            if runner_kind == "facelite-run" and spec.data_dir:
+                raise DeviceError(f"{self.id}: the native facelite-run checks golden parity only and takes no "
+                                  "--data folder; drop --data, or run the Python runner (--runner python)")
             if progress:
                 progress(0.0, "push")
             remote_bundle, remote_data = self._prepare(bundle_path, spec)
@@ -295,7 +298,7 @@ class AdbDevice(Device):
         args = [remote_runner, remote_bundle, *spec.runner_args(), "--json"]
         if runner_kind == "facelite-run":
             args.append("--golden")
-        if remote_data:
+        if remote_data:  # the Python runner only: the native one was refused a data folder above
             args += ["--data", remote_data]
         cmd = self.adb._argv(self.serial, "shell", shell_line(args))
         res = run_streaming(cmd, progress, self.timeout, self.id)
