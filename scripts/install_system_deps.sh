@@ -9,9 +9,11 @@
 #   libsodium-dev             - the C core's sha256 and Ed25519 (variant checksums, bundle signatures)
 #   libturbojpeg0-dev libpng-dev
 #                             - the C core's image decoders (JPEG, PNG)
+#   kotlin default-jdk-headless
+#                             - the Kotlin binding (mobile_bindings/kotlin): kotlinc, javac's JNI headers
 set -eu
 
-PACKAGES="adb chromium chromium-driver cmake pkg-config gcc libc6-dev make libcjson-dev libsodium-dev libturbojpeg0-dev libpng-dev"
+PACKAGES="adb chromium chromium-driver cmake pkg-config gcc libc6-dev make libcjson-dev libsodium-dev libturbojpeg0-dev libpng-dev kotlin default-jdk-headless"
 
 missing=""
 for pkg in $PACKAGES; do

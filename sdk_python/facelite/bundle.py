@@ -502,9 +502,10 @@ class Bundle:
 
     `Bundle.open` reads the zip directory (`read_directory`: every member stored, named
     once, plainly, within its size cap, headers consistent) and the manifest (strict JSON,
-    then `validate_manifest`), never inflating or loading anything else. Members are read
-    later, on demand, each checked on the way: a variant's size and sha256 before its
-    bytes can reach an interpreter (`variant_bytes`), a golden's sha256 and `.npy` header
+    then `validate_manifest`), never inflating or loading anything else; each variant's
+    size in the manifest must be its member's. Members are read later, on demand, each
+    checked on the way: a variant's sha256 before its bytes can reach an interpreter
+    (`variant_bytes`), a golden's sha256 and `.npy` header
     before its array is built (`read_npy`). Every refusal is a BundleError (exit 2) that
     names the file and what is wrong with it.
     """
@@ -550,6 +551,9 @@ class Bundle:
             for name, v in manifest["variants"].items():
                 if v["file"] not in members:
                     raise BundleError(f"{path}: variant '{name}' names missing member {v['file']}")
+                if members[v["file"]].size != v["bytes"]:  # the sha256 is checked when the variant is read
+                    raise BundleError(f"{path}: variant '{name}' is {members[v['file']].size} bytes, manifest says "
+                                      f"{v['bytes']}; the bundle is damaged or tampered with, rebuild or re-download it")
             for member in _golden_member_names(manifest):
                 if member not in members:
                     raise BundleError(f"{path}: manifest golden block names missing member {member}")

@@ -23,7 +23,9 @@ Who is trusted, and whether a signature is required, is a `SignaturePolicy`:
   `SignatureWarning`.
 
 A signature that does not verify is always refused, required or not: it means the bundle
-changed after it was signed. Where a signature is not required, an unsigned bundle or one
+changed after it was signed. So is a valid one over a manifest whose sha256s are not its
+members' (`sign_bundle` refuses to sign such a bundle; a signature over it vouches for
+damage). Where a signature is not required, an unsigned bundle or one
 signed by an untrusted key loads with a `SignatureWarning`.
 
 Example (a throwaway key pair, as `facelite-build keygen` writes; the shipped
@@ -357,6 +359,16 @@ def _what_changed(signed: Mapping[str, str], actual: Mapping[str, str]) -> list[
     return changes
 
 
+def _manifest_lies(bundle: Bundle, actual: Mapping[str, str]) -> list[str]:
+    """The manifest's sha256s (variants, goldens) that are not their members' `actual` ones.
+    Free here (the signature check hashes every member anyway), and it covers the variants
+    a run never loads, whose own sha256 check (`Bundle.variant_bytes`) never comes."""
+    claims = {v.file: (f"variant '{v.name}'", v.sha256) for v in bundle.variants.values()}
+    claims.update({member: (member, sha) for member, sha in bundle.manifest.get("golden", {}).get("sha256", {}).items()})
+    return [f"{what} has sha256 {actual.get(member, 'missing')[:12]}..., the manifest says {sha[:12]}..."
+            for member, (what, sha) in sorted(claims.items()) if actual.get(member) != sha]
+
+
 def check_signature(bundle: Bundle | str | os.PathLike, policy: SignaturePolicy | None = None) -> SignatureCheck:
     """Check `bundle`'s signature against `policy` (default `SignaturePolicy()`); never raises
     for a bad bundle or signature: the result's `problem` says what failed."""
@@ -396,6 +408,10 @@ def check_signature(bundle: Bundle | str | os.PathLike, policy: SignaturePolicy 
     development = doc["public_key"] == development_public_key()
     trusted = doc["public_key"] in policy.trusted_public_keys()
     base.update(valid=True, trusted=trusted, development_key=development)
+    lies = _manifest_lies(bundle, actual)
+    if lies:  # what `sign_bundle` refuses to sign: a signature over it vouches for damage
+        return SignatureCheck(**base, problem=(f"{path}: the signed manifest does not describe the signed members: "
+                                               f"{lies[0]}; rebuild the bundle and sign it again"))
     if not trusted:
         text = f"{path}: signed by untrusted key {kid}" + (
             " (the facelite development key, which this policy distrusts)" if development else "")

@@ -245,6 +245,9 @@ class LandmarksTask(Task):
         out = np.asarray(outputs, np.float32)
         if out.size != len(out) * POINTS * 2:
             raise BundleError(f"a landmarks model must output {POINTS * 2} values per face, got shape {out.shape}")
+        if not np.isfinite(out).all():  # NaN points would reach OpenCV's polygon fill as INT_MIN (a hang)
+            raise BundleError("the landmarks model output NaN or infinite coordinates; its bundle is damaged: "
+                              "rebuild or re-download it")
         return out.reshape(len(out), POINTS, 2)
 
     def to_image(self, points: np.ndarray, placement: Placement, spec: InputSpec) -> np.ndarray:

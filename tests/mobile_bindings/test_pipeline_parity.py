@@ -146,3 +146,68 @@ def test_a_missing_bundles_folder_is_a_user_error_naming_it(c_build, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert f"{tmp_path / 'nowhere'}: no such bundles folder" in p.stderr
+
+
+def _without_timings(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k != "timings_ms"}
+
+
+def test_runner_analyze_prints_the_python_cli_document_for_a_folder(c_build, photos, tmp_path):
+    """`facelite-run DIR --analyze --input FOLDER --json` = `facelite analyze FOLDER --json`: the same
+    rounded numbers, keys and order of images (engines and timings aside, which differ by nature)."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for i, p in enumerate(photos):  # names that sort differently as strings and as paths
+        (folder / ("sub" if i % 2 else "") / f"{i:02d}_{p.name}").symlink_to(p)
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.jpg").write_bytes(b"")
+    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(folder),
+                        "--variant", "fp32", "--threads", "2", "--json"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    doc = json.loads(p.stdout)
+    options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant="fp32", num_threads=2),
+                                  bundles_dir=shipped_bundles_dir())
+    with FaceAnalyzer.create_from_options(options) as analyzer:
+        expected = [{"image": str(path), **result.to_json()} for path, result in analyzer.analyze_folder(folder)]
+        engines = {stage: info.to_json() for stage, info in analyzer.info.items()}
+    assert (doc["dir"], doc["n_images"], doc["n_failed"]) == (str(folder), 50, 0)
+    assert doc["stages"] == analyzer.stages
+    assert [e["image"] for e in doc["images"]] == [e["image"] for e in expected]
+    for got, want in zip(doc["images"], expected):
+        for face in want["faces"]:  # not computed by the C core
+            face["skin"]["scores"]["redness"] = None
+            face["skin"]["region_redness"] = dict.fromkeys(face["skin"]["region_redness"])
+        assert _without_timings(got) == _without_timings(want), got["image"]
+        assert list(got["timings_ms"]) == list(want["timings_ms"])
+    assert {k: set(v) for k, v in doc["engines"].items()} == {k: set(v) for k, v in engines.items()}
+    assert {v["variant"] for v in doc["engines"].values()} == {"fp32"}
+    assert doc["pipeline"]["first_ms"] > 0 and doc["pipeline"]["cold_start_ms"] >= doc["pipeline"]["first_ms"]
+
+
+def test_runner_analyze_times_the_pipeline_and_reports_errors(c_build, photos, tmp_path):
+    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0]),
+                        "--runs", "3", "--warmup", "1", "--json"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    doc = json.loads(p.stdout)
+    assert doc["image"] == str(photos[0]) and doc["faces"]
+    assert doc["pipeline"]["runs"] == 3 and doc["pipeline"]["avg_ms"] > 0 and doc["pipeline"]["peak_rss_mb"] > 0
+    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[1]),
+                        "--input", str(photos[0]), "--input", str(photos[1]), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    several = json.loads(p.stdout)
+    assert p.returncode == 0 and several["inputs"] == [str(photos[1]), str(photos[0]), str(photos[1])]
+    assert [e["image"] for e in several["images"]] == several["inputs"] and several["n_images"] == 3
+    assert several["images"][1]["faces"] == doc["faces"]
+    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0])],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.startswith(f"{photos[0]}: {len(doc['faces'])} face(s) [bundle:face_detector]")
+    assert "expression " in p.stdout and "redness n/a" in p.stdout
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    for args, message in (([str(bad)], "bad.jpg"), ([str(tmp_path / "none.jpg")], "no such file or folder")):
+        p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", *args, "--json"],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 2 and message in json.loads(p.stdout)["error"], p.stdout
+    p = subprocess.run([str(c_build.runner), str(tmp_path), "--analyze", "--input", str(photos[0]), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "no face_detector or landmarks bundle" in json.loads(p.stdout)["error"]

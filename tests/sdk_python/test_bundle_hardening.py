@@ -465,6 +465,16 @@ def _tensor_index_minus_one(tmp_path) -> Path:
     return mutant(tmp_path / "minus1.flb", replace={"fp32.tflite": bytes(builder.Output())})
 
 
+def test_a_variant_size_the_manifest_misstates_is_refused_when_the_bundle_opens(tmp_path):
+    """Even for a variant the run never loads (fuzz seed 18: `variants.int8.bytes` off by one,
+    analysed on the CPU with fp32): the directory gives every member's size for free."""
+    path = mutant(tmp_path / "size.flb", edit=lambda m: m["variants"]["int8"].update(bytes=m["variants"]["int8"]
+                                                                                      ["bytes"] + 1))
+    with pytest.raises(BundleError, match=r"variant 'int8' is (\d+) bytes, manifest says (?!\1)\d+; the bundle is "
+                                          "damaged or tampered with"):
+        Bundle.open(path)
+
+
 def test_inspect_reports_a_flatbuffer_with_tensor_index_minus_one_as_a_bundle_error(tmp_path, capsys):
     path = _tensor_index_minus_one(tmp_path)
     with pytest.warns(SignatureWarning, match="is not signed"):

@@ -306,6 +306,36 @@ def test_verify_stops_at_a_signature_the_policy_refuses_without_replaying_golden
     assert code == 2 and doc["variants"] == {} and "signed by untrusted key" in err
 
 
+def _signed_anyway(members: list[tuple[str, bytes]], private: Path, out: Path) -> Path:
+    """`members` signed with `private` as `sign_bundle` would, without its refusal of a
+    bundle that fails its own checksums (what a careless or hostile key holder can do)."""
+    from facelite.signing import load_private_key, raw_public_key, signed_payload
+
+    key = load_private_key(private)
+    payload = signed_payload({name: sha256_bytes(data) for name, data in members})
+    public = raw_public_key(key.public_key())
+    doc = {"format": "facelite-signature-v1", "algorithm": "ed25519", "key_id": key_id(public),
+           "public_key": base64.b64encode(public).decode(), "signed": json.loads(payload),
+           "signature": base64.b64encode(key.sign(payload)).decode()}
+    return write_members(out, [*members, (SIGNATURE_MEMBER, json.dumps(doc).encode())])
+
+
+def test_a_signed_manifest_that_lies_about_an_unused_variant_is_refused(capsys, signed, key, tmp_path):
+    """The int8 sha256 zeroed and the bundle signed anyway: a run on the CPU loads fp32 only,
+    so int8's own sha256 check would never come; the signature check, which hashes every
+    member, refuses a signed manifest that contradicts the signed bytes (fuzz seed 18)."""
+    members = {n: d for n, d in _members(signed).items() if n != SIGNATURE_MEMBER}
+    manifest = json.loads(members[MANIFEST])
+    manifest["variants"]["int8"]["sha256"] = "0" * 64
+    members[MANIFEST] = json.dumps(manifest, indent=2).encode()
+    bad = _signed_anyway(list(members.items()), key[0], tmp_path / "lying.flb")
+    check = check_signature(bad, SignaturePolicy(trusted_keys=(key[1],)))
+    assert check.valid and not check.ok
+    assert "the signed manifest does not describe the signed members: variant 'int8' has sha256" in check.problem
+    with pytest.raises(BundleError, match="variant 'int8' has sha256 .* the manifest says 000000000000"):
+        _classifier(bad, trusted_keys=(key[1],), variant="fp32")
+
+
 def test_copying_a_signed_bundle_keeps_it_signed(signed, key, tmp_path):
     copy = shutil.copy(signed, tmp_path / "copy.flb")
     assert check_signature(copy, SignaturePolicy(trusted_keys=(key[1],))).trusted

@@ -154,3 +154,14 @@ def test_tasks_docstring_examples_run():
     import doctest
 
     assert doctest.testmod(tasks, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_landmark_outputs_that_are_not_finite_are_a_bundle_error(bad):
+    """A re-signed model with one flipped byte output NaN points; fed on, OpenCV's polygon
+    fill hung on them (fuzz seed 17, bundle:536). A damaged model is exit 2, not a hang."""
+    out = np.full((2, 136), 0.5, np.float32)
+    out[1, 7] = bad
+    with pytest.raises(BundleError, match="NaN or infinite coordinates"):
+        tasks.get_task("landmarks").points(out)
+    assert tasks.get_task("landmarks").points(out[:1]).shape == (1, 68, 2)

@@ -63,7 +63,8 @@ struct fl_analyzer {
     fl_detection_decoder decoder;
     size_t max_faces;
     fl_box *boxes;      /* max_faces */
-    uint8_t *aligned;   /* max_faces aligned crops, 4 bytes per pixel at most */
+    uint8_t *aligned;   /* an aligned crop per face, 4 bytes per pixel at most; grows to the most faces seen */
+    size_t aligned_faces;
     float *scores;      /* max_faces rows of expression, then of acne scores */
     fl_scratch *scratch;
     fl_decoded_image decoded;
@@ -172,7 +173,8 @@ static fl_status check_options(const fl_analyzer_options *o, fl_error *err)
     if (o->bundles_dir != NULL) {
         struct stat st;
         if (stat(o->bundles_dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            return fl_fail(err, FL_ERR_IO, "%s: no such bundles folder; pass a folder holding <name>/<name>.flb bundles",
+            return fl_fail(err, FL_ERR_IO,
+                           "%s: no such bundles folder; pass a folder holding <name>/<name>.flb bundles",
                            o->bundles_dir);
     }
     return FL_OK;
@@ -225,10 +227,9 @@ fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **o
     if ((st = fl_scratch_create(&a->scratch, err)) != FL_OK) goto fail;
     size_t labels = a->stages[FL_STAGE_EXPRESSION].label_count + a->stages[FL_STAGE_ACNE].label_count;
     a->boxes = malloc(a->max_faces * sizeof *a->boxes);
-    a->aligned = malloc(a->max_faces * FL_ALIGNED_SIZE * FL_ALIGNED_SIZE * 4);
     a->scores = malloc(a->max_faces * (labels ? labels : 1) * sizeof *a->scores);
     a->result.faces = calloc(a->max_faces, sizeof *a->result.faces);
-    if (!a->boxes || !a->aligned || !a->scores || !a->result.faces) {
+    if (!a->boxes || !a->scores || !a->result.faces) {
         st = fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu faces", a->max_faces);
         goto fail;
     }
@@ -320,6 +321,13 @@ static uint8_t *aligned_crop(fl_analyzer *a, size_t i)
 
 static fl_status align_regions(fl_analyzer *a, const fl_image *image, fl_error *err)
 {
+    if (a->result.face_count > a->aligned_faces) {
+        uint8_t *grown = realloc(a->aligned, a->result.face_count * (size_t)FL_ALIGNED_SIZE * FL_ALIGNED_SIZE * 4);
+        if (grown == NULL)
+            return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu aligned faces", a->result.face_count);
+        a->aligned = grown;
+        a->aligned_faces = a->result.face_count;
+    }
     for (size_t i = 0; i < a->result.face_count; i++) {
         face *f = &a->result.faces[i];
         fl_status st = fl_align_face(image, f->landmarks, FL_ALIGNED_SIZE, aligned_crop(a, i), NULL, err);
@@ -441,7 +449,10 @@ fl_status fl_analyze_file(fl_analyzer *a, const char *path, const fl_result **ou
 
 /* -- results ------------------------------------------------------------------------------ */
 
-static const face *face_at(const fl_result *r, size_t i) { return r != NULL && i < r->face_count ? &r->faces[i] : NULL; }
+static const face *face_at(const fl_result *r, size_t i)
+{
+    return r != NULL && i < r->face_count ? &r->faces[i] : NULL;
+}
 
 int fl_result_image_width(const fl_result *r) { return r ? r->width : 0; }
 int fl_result_image_height(const fl_result *r) { return r ? r->height : 0; }

@@ -1,4 +1,6 @@
 /* landmarks.c: the landmark crop, the model and the points in image pixels (landmarks.h). */
+#include <math.h>
+
 #include "landmarks.h"
 
 #include "status.h"
@@ -28,6 +30,11 @@ fl_status fl_landmarks_detect(fl_model *model, const fl_input_spec *spec, const 
     const float *out = fl_model_output(model, 0, &n);
     if (out == NULL || n != 2 * FL_LANDMARK_COUNT)
         return fl_fail(err, FL_ERR_INTERNAL, "the landmarks model gave no output of %d values", 2 * FL_LANDMARK_COUNT);
+    for (size_t i = 0; i < n; i++) /* as LandmarksTask.points: NaN points are a damaged bundle */
+        if (!isfinite(out[i]))
+            return fl_fail(err, FL_ERR_BUNDLE_INVALID,
+                           "the landmarks model output NaN or infinite coordinates; its bundle is damaged: rebuild "
+                           "or re-download it");
     const float scale_x = (float)spec->width, scale_y = (float)spec->height;
     for (int k = 0; k < FL_LANDMARK_COUNT; k++) {
         float px = out[2 * k] * scale_x, py = out[2 * k + 1] * scale_y; /* numpy: float32 products */

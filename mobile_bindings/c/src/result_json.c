@@ -5,7 +5,8 @@
  * reads like `facelite analyze --json`: Python floats with `round(v, n)` (the decimal
  * correctly rounded from the binary value, as printf's "%.*f", read back), numpy float32
  * arrays with `np.round(a, n)` (rint(a * 10^n) / 10^n in float32). FL_JSON_EXACT writes
- * every value unrounded with 17 significant digits, so that it reads back bit for bit. */
+ * every value unrounded. Either way each number is printed so that it reads back bit
+ * for bit (cJSON's own printing may drop the last ulp). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +16,22 @@
 
 #include "facelite/analyzer.h"
 
-/* A JSON number: cJSON's own printing in the rounded style (it may drop the last ulp),
- * "%.17g" in the exact one; null for NaN and infinities, as strict_json writes them. */
-static cJSON *number(double v, fl_json_style style)
+/* A JSON number that reads back as exactly `v`: the fewest significant digits (from 15)
+ * that do, as Python's repr; null for NaN and infinities, as strict_json writes them. */
+static cJSON *number(double v)
 {
     char text[40];
-    if (style != FL_JSON_EXACT || !isfinite(v)) return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-    snprintf(text, sizeof text, "%.17g", v);
+    if (!isfinite(v)) return cJSON_CreateNull();
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (strtod(text, NULL) == v) break;
+    }
     return cJSON_CreateRaw(text);
 }
 
-static void add_number(cJSON *object, const char *key, double v, fl_json_style style)
+static void add_number(cJSON *object, const char *key, double v)
 {
-    cJSON_AddItemToObject(object, key, number(v, style));
+    cJSON_AddItemToObject(object, key, number(v));
 }
 
 static const char *const STAGE_KEYS[FL_STAGE_COUNT] = {"detector", "landmarks", "expression", "acne"};
@@ -55,8 +59,8 @@ static cJSON *points_json(const float *xy, size_t n, int decimals, fl_json_style
     for (size_t i = 0; list && i < n; i++) {
         cJSON *pair = cJSON_CreateArray();
         if (pair == NULL) break;
-        cJSON_AddItemToArray(pair, number(np_round32(xy[2 * i], decimals, style), style));
-        cJSON_AddItemToArray(pair, number(np_round32(xy[2 * i + 1], decimals, style), style));
+        cJSON_AddItemToArray(pair, number(np_round32(xy[2 * i], decimals, style)));
+        cJSON_AddItemToArray(pair, number(np_round32(xy[2 * i + 1], decimals, style)));
         cJSON_AddItemToArray(list, pair);
     }
     return list;
@@ -67,10 +71,10 @@ static cJSON *classification_json(const fl_classification *c, fl_json_style styl
     if (c == NULL) return cJSON_CreateNull();
     cJSON *doc = cJSON_CreateObject(), *top = cJSON_AddArrayToObject(doc, "top");
     cJSON_AddItemToArray(top, cJSON_CreateString(c->label));
-    cJSON_AddItemToArray(top, number(py_round((double)c->score, 4, style), style));
+    cJSON_AddItemToArray(top, number(py_round((double)c->score, 4, style)));
     cJSON *scores = cJSON_AddObjectToObject(doc, "scores");
     for (size_t i = 0; scores && i < c->count; i++)
-        add_number(scores, c->labels[i], py_round((double)c->scores[i], 4, style), style);
+        add_number(scores, c->labels[i], py_round((double)c->scores[i], 4, style));
     return doc;
 }
 
@@ -78,7 +82,7 @@ static cJSON *skin_json(const fl_skin *s, const fl_classification *acne, fl_json
 {
     cJSON *doc = cJSON_CreateObject(), *scores = cJSON_AddObjectToObject(doc, "scores");
     cJSON_AddNullToObject(scores, "redness"); /* not computed by the C core */
-    if (s->has_acne_severity) add_number(scores, "acne_severity", py_round(s->acne_severity, 4, style), style);
+    if (s->has_acne_severity) add_number(scores, "acne_severity", py_round(s->acne_severity, 4, style));
     cJSON_AddItemToObject(doc, "acne", classification_json(acne, style));
     cJSON *regions = cJSON_AddObjectToObject(doc, "region_redness");
     for (size_t k = 0; regions && k < FL_REGION_COUNT; k++) cJSON_AddNullToObject(regions, fl_region_name(k));
@@ -89,11 +93,11 @@ static cJSON *face_json(const fl_result *r, size_t i, fl_json_style style)
 {
     const fl_box *b = fl_result_box(r, i);
     cJSON *doc = cJSON_CreateObject(), *box = cJSON_AddObjectToObject(doc, "box");
-    add_number(box, "x", py_round(b->x, 2, style), style);
-    add_number(box, "y", py_round(b->y, 2, style), style);
-    add_number(box, "w", py_round(b->w, 2, style), style);
-    add_number(box, "h", py_round(b->h, 2, style), style);
-    add_number(box, "score", py_round(b->score, 4, style), style);
+    add_number(box, "x", py_round(b->x, 2, style));
+    add_number(box, "y", py_round(b->y, 2, style));
+    add_number(box, "w", py_round(b->w, 2, style));
+    add_number(box, "h", py_round(b->h, 2, style));
+    add_number(box, "score", py_round(b->score, 4, style));
     cJSON_AddItemToObject(doc, "landmarks", points_json(fl_result_landmarks(r, i), FL_LANDMARK_COUNT, 2, style));
     cJSON_AddStringToObject(doc, "landmarks_source", fl_result_landmarks_source(r, i));
     cJSON *regions = cJSON_AddObjectToObject(doc, "regions");
@@ -124,7 +128,7 @@ static cJSON *result_json(const fl_result *r, fl_json_style style)
                              t->expression_ms, t->skin_ms,   t->total_ms};
     cJSON *timings = cJSON_AddObjectToObject(doc, "timings_ms");
     for (size_t k = 0; timings && k < sizeof names / sizeof names[0]; k++)
-        add_number(timings, names[k], py_round(values[k], 2, style), style);
+        add_number(timings, names[k], py_round(values[k], 2, style));
     return doc;
 }
 

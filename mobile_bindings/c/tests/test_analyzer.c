@@ -259,7 +259,8 @@ static void test_whole_pipeline(void)
               skin->acne_severity >= 0 && skin->acne_severity <= 2,
           "skin: redness absent, severity in [0, 2]");
     size_t n;
-    const float *cheek = fl_result_region(first, 0, "left_cheek", &n), *right = fl_result_region(first, 0, "right_cheek", NULL);
+    const float *cheek = fl_result_region(first, 0, "left_cheek", &n);
+    const float *right = fl_result_region(first, 0, "right_cheek", NULL);
     CHECK(cheek && n == 10 && right && fl_result_region(first, 0, "ear", NULL) == NULL, "regions by name");
     if (cheek && right) CHECK(cheek[0] > right[0], "the subject's left cheek is on the image right");
     const fl_timings *t = fl_result_timings(first);

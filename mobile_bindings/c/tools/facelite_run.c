@@ -6,6 +6,14 @@
  *   facelite-run BUNDLE [--variant V] [--accelerator auto|cpu|gpu|npu] [--threads N]
  *                [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]
  *                [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]
+ *   facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--variant V] [--accelerator A]
+ *                [--threads N] [--runs N] [--warmup N] [--json]
+ *
+ * --analyze runs the face pipeline (facelite/analyzer.h) over the bundles of BUNDLES_DIR
+ * (<name>/<name>.flb) and prints the document `facelite analyze IMAGE|DIR --json` prints
+ * (several --input: the folder form, "inputs" instead of "dir", images in the order given,
+ * folders expanded), plus a "pipeline" object (analyzer init, first analysis, cold start,
+ * and with --runs the latency of the first image analysed again, peak RSS).
  *
  * Exit 0 on success, 2 for a bad bundle or argument (the message says which), 1 otherwise.
  * With --golden on the CPU, a variant that does not reproduce its goldens is a bad bundle too
@@ -28,10 +36,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "facelite/analyzer.h"
 #include "facelite/facelite.h"
 
 #define MAX_KEYS 64
 #define MAX_KEY_FILE (64 * 1024)
+#define MAX_INPUTS 4096
 
 typedef struct args {
     const char *bundle;
@@ -39,6 +49,9 @@ typedef struct args {
     fl_accelerator accelerator;
     int threads, runs, warmup;
     int golden, json, progress;
+    int analyze, runs_given, warmup_given, threads_given;
+    const char *inputs[MAX_INPUTS]; /* --input, in order */
+    int n_inputs;
     const char *outputs;
     fl_bundle_options options;
     fl_public_key keys[MAX_KEYS];
@@ -68,13 +81,21 @@ static const char USAGE[] =
     "usage: facelite-run BUNDLE [--variant V] [--accelerator auto|cpu|gpu|npu] [--threads N]\n"
     "                    [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]\n"
     "                    [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]\n"
+    "       facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--variant V]\n"
+    "                    [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]\n"
     "\n"
     "Times one variant of a facelite bundle in LiteRT (init, first, warm-up and timed invokes,\n"
     "peak RSS) and, with --golden, compares its outputs on the bundle's golden inputs with the\n"
     "outputs the reference runtime recorded for that variant (as `facelite verify` does).\n"
     "--outputs writes the raw outputs on the golden inputs as a float32 .npy (N, values).\n"
     "Defaults: variant auto, accelerator cpu, 1 thread, 50 runs, 5 warm-up runs; a trusted\n"
-    "signature is required (the development key is trusted, with a warning).\n";
+    "signature is required (the development key is trusted, with a warning).\n"
+    "\n"
+    "--analyze runs the face pipeline over BUNDLES_DIR/<name>/<name>.flb (face_detector and\n"
+    "landmarks required, expression and acne when present) on an image or every image of a\n"
+    "folder tree, printing what `facelite analyze --json` prints (skin redness is null: not\n"
+    "computed by the C core); several --input paths give one document listing every image.\n"
+    "--runs N times the first image N more times. Defaults there: 2 threads, no timed runs.\n";
 
 /* -- arguments ------------------------------------------------------------------------------ */
 
@@ -155,6 +176,8 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             a->golden = 1, takes_value = 0;
         } else if (strcmp(o, "--progress") == 0) {
             a->progress = 1, takes_value = 0;
+        } else if (strcmp(o, "--analyze") == 0) {
+            a->analyze = 1, takes_value = 0;
         } else if (strcmp(o, "--allow-unsigned") == 0) {
             a->options.signature = FL_SIGNATURE_OPTIONAL, takes_value = 0;
         } else if (strcmp(o, "--no-development-key") == 0) {
@@ -168,10 +191,16 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             if (fl_accelerator_parse(value, &a->accelerator, &err) != FL_OK) return fail(f, 2, "--accelerator: %s", err.message);
         } else if (strcmp(o, "--threads") == 0) {
             rc = parse_int(o, value, 0, 256, &a->threads, f);
+            a->threads_given = 1;
         } else if (strcmp(o, "--runs") == 0) {
             rc = parse_int(o, value, 0, 10000000, &a->runs, f);
+            a->runs_given = 1;
+        } else if (strcmp(o, "--input") == 0) {
+            if (a->n_inputs == MAX_INPUTS) return fail(f, 2, "more than %d --input paths", MAX_INPUTS);
+            a->inputs[a->n_inputs++] = value;
         } else if (strcmp(o, "--warmup") == 0) {
             rc = parse_int(o, value, 0, 1000000, &a->warmup, f);
+            a->warmup_given = 1;
         } else if (strcmp(o, "--outputs") == 0) {
             a->outputs = value;
         } else if (strcmp(o, "--trusted-keys") == 0) {
@@ -187,6 +216,15 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
         i += takes_value;
     }
     if (a->bundle == NULL) return fail(f, 2, "no bundle given; usage: facelite-run BUNDLE [options] (see --help)");
+    if (a->n_inputs && !a->analyze) return fail(f, 2, "--input is for --analyze; see facelite-run --help");
+    if (a->analyze && !a->n_inputs) return fail(f, 2, "--analyze needs --input IMAGE|DIR");
+    if (a->analyze && (a->golden || a->outputs))
+        return fail(f, 2, "--analyze runs the whole pipeline; --golden and --outputs are for one bundle");
+    if (a->analyze) { /* facelite analyze's defaults: 2 threads; no timed repeats unless asked */
+        if (!a->threads_given) a->threads = 2;
+        if (!a->runs_given) a->runs = 0;
+        if (!a->warmup_given) a->warmup = a->runs_given ? a->warmup : 0;
+    }
     const char *env = getenv("FACELITE_TRUSTED_KEYS"); /* as facelite.signing.TRUSTED_KEYS_ENV */
     if (env != NULL && *env) {
         char *copy = strdup(env);
@@ -619,6 +657,378 @@ done:
     return rc;
 }
 
+/* -- --analyze: the face pipeline (facelite/analyzer.h) ------------------------------------------ */
+
+static double process_start_ms = -1.0; /* main()'s first instant: "cold start" is measured from it */
+
+typedef struct path_list {
+    char **items;
+    size_t n, cap;
+} path_list;
+
+static void free_paths(path_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+}
+
+static int push_path(path_list *l, const char *path, failure *f)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (items == NULL) return fail(f, 1, "out of memory listing images");
+        l->items = items, l->cap = cap;
+    }
+    if ((l->items[l->n] = strdup(path)) == NULL) return fail(f, 1, "out of memory listing images");
+    l->n++;
+    return 0;
+}
+
+/* The suffixes facelite.datasets.IMAGE_EXTENSIONS lists, compared lower-case. */
+static int is_image_name(const char *name)
+{
+    static const char *const suffixes[] = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"};
+    const char *dot = strrchr(name, '.');
+    char lower[8];
+    size_t n = dot ? strlen(dot) : 0;
+    if (n < 2 || n >= sizeof lower || dot == name) return 0;
+    for (size_t i = 0; i <= n; i++) lower[i] = (char)(dot[i] >= 'A' && dot[i] <= 'Z' ? dot[i] - 'A' + 'a' : dot[i]);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (strcmp(lower, suffixes[i]) == 0) return 1;
+    return 0;
+}
+
+/* Every image file under `dir` (sub-folders too, hidden names skipped), as datasets.list_images. */
+static int collect_images(const char *dir, path_list *out, int depth, failure *f)
+{
+    if (depth > 64) return fail(f, 2, "%s: folders nested more than 64 deep", dir);
+    DIR *d = opendir(dir);
+    if (d == NULL) return fail(f, 2, "%s: cannot be read (%s)", dir, strerror(errno));
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path || stat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            rc = collect_images(path, out, depth + 1, f);
+        } else if (S_ISREG(st.st_mode) && is_image_name(e->d_name)) {
+            rc = push_path(out, path, f);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Python's Path ordering: component by component. */
+static int compare_paths(const void *pa, const void *pb)
+{
+    const char *a = *(char *const *)pa, *b = *(char *const *)pb;
+    while (*a && *b) {
+        size_t na = strcspn(a, "/"), nb = strcspn(b, "/");
+        int c = strncmp(a, b, na < nb ? na : nb);
+        if (c != 0) return c;
+        if (na != nb) return na < nb ? -1 : 1;
+        a += na + (a[na] == '/');
+        b += nb + (b[nb] == '/');
+    }
+    return (*a != '\0') - (*b != '\0');
+}
+
+/* The result's document (`AnalysisResult.to_json`, rounded as the Python CLI rounds). */
+static cJSON *result_doc(const fl_result *r)
+{
+    size_t n = fl_result_json(r, FL_JSON_ROUNDED, NULL, 0);
+    char *text = n ? malloc(n + 1) : NULL;
+    cJSON *doc = NULL;
+    if (text != NULL && fl_result_json(r, FL_JSON_ROUNDED, text, n + 1) == n) doc = cJSON_Parse(text);
+    free(text);
+    return doc;
+}
+
+/* Every number under `node` as raw text that reads back bit for bit (the fewest digits from
+ * 15 that do, as Python's repr): cJSON's own printing may drop the last ulp. */
+static void exact_numbers(cJSON *node)
+{
+    cJSON *item = node ? node->child : NULL;
+    while (item != NULL) {
+        cJSON *next = item->next;
+        if (cJSON_IsNumber(item) && isfinite(item->valuedouble)) {
+            char text[40];
+            for (int digits = 15; digits <= 17; digits++) {
+                snprintf(text, sizeof text, "%.*g", digits, item->valuedouble);
+                if (strtod(text, NULL) == item->valuedouble) break;
+            }
+            cJSON *raw = cJSON_CreateRaw(text);
+            if (raw != NULL) { /* the key moves to the replacement */
+                raw->string = item->string;
+                raw->type |= item->type & cJSON_StringIsConst;
+                item->string = NULL;
+                cJSON_ReplaceItemViaPointer(node, item, raw);
+            }
+        } else {
+            exact_numbers(item);
+        }
+        item = next;
+    }
+}
+
+/* `image` first, then the result's keys, as `facelite analyze` orders them. */
+static int add_entry(cJSON *entry, const char *path, const fl_result *r, failure *f)
+{
+    cJSON *doc = result_doc(r);
+    if (doc == NULL) return fail(f, 1, "out of memory printing the result of %s", path);
+    cJSON_AddStringToObject(entry, "image", path);
+    while (doc->child != NULL) {
+        cJSON *item = cJSON_DetachItemViaPointer(doc, doc->child);
+        cJSON_AddItemToObject(entry, item->string, item);
+    }
+    cJSON_Delete(doc);
+    return 0;
+}
+
+/* `analyzer.info` as the CLI prints it: EngineInfo per stage that runs a bundle. */
+static void add_engines(cJSON *doc, const fl_analyzer *an)
+{
+    cJSON *engines = cJSON_AddObjectToObject(doc, "engines");
+    for (int s = 0; s < FL_STAGE_COUNT; s++) {
+        const fl_model *model = fl_analyzer_model(an, (fl_stage)s);
+        if (model == NULL) continue;
+        const fl_model_info *info = fl_model_get_info(model);
+        cJSON *e = cJSON_AddObjectToObject(engines, fl_stage_bundle_name((fl_stage)s));
+        cJSON_AddStringToObject(e, "variant", info->variant);
+        cJSON_AddStringToObject(e, "accelerator_requested", fl_accelerator_name(info->accelerator_requested));
+        cJSON_AddStringToObject(e, "accelerator", fl_accelerator_name(info->accelerator));
+        if (info->fallback_reason)
+            cJSON_AddStringToObject(e, "fallback_reason", info->fallback_reason);
+        else
+            cJSON_AddNullToObject(e, "fallback_reason");
+        cJSON_AddNumberToObject(e, "num_threads", info->threads);
+        cJSON_AddNumberToObject(e, "init_ms", round_to(info->init_ms, 4));
+        cJSON_AddStringToObject(e, "runtime", "litert-c");
+    }
+}
+
+/* The first image analysed again `runs` times after `warmup` runs: latency keys. */
+static int add_pipeline_latency(cJSON *pipeline, fl_analyzer *an, const char *path, const args *a, failure *f)
+{
+    fl_error err;
+    const fl_result *r;
+    double warm = 0.0, sum = 0.0, var = 0.0;
+    for (int i = 0; i < a->warmup; i++) {
+        double t0 = now_ms();
+        if (fl_analyze_file(an, path, &r, &err) != FL_OK) return fail_status(f, &err);
+        warm += now_ms() - t0;
+    }
+    double *samples = malloc(((size_t)a->runs + 1) * sizeof *samples);
+    if (samples == NULL) return fail(f, 1, "out of memory for %d timings", a->runs);
+    for (int i = 0; i < a->runs; i++) {
+        double t0 = now_ms();
+        if (fl_analyze_file(an, path, &r, &err) != FL_OK) {
+            free(samples);
+            return fail_status(f, &err);
+        }
+        samples[i] = now_ms() - t0;
+        sum += samples[i];
+    }
+    cJSON_AddNumberToObject(pipeline, "runs", a->runs);
+    cJSON_AddNumberToObject(pipeline, "warmup", a->warmup);
+    if (a->warmup)
+        cJSON_AddNumberToObject(pipeline, "warmup_avg_ms", round_to(warm / a->warmup, 4));
+    else
+        cJSON_AddNullToObject(pipeline, "warmup_avg_ms");
+    static const char *const keys[] = {"avg_ms", "p50_ms", "p90_ms", "p99_ms", "std_ms"};
+    if (a->runs == 0) {
+        for (size_t k = 0; k < 5; k++) cJSON_AddNullToObject(pipeline, keys[k]);
+    } else {
+        size_t n = (size_t)a->runs;
+        double mean = sum / (double)n;
+        for (size_t i = 0; i < n; i++) var += (samples[i] - mean) * (samples[i] - mean);
+        qsort(samples, n, sizeof *samples, compare_doubles);
+        double values[5] = {mean, percentile(samples, n, 50), percentile(samples, n, 90), percentile(samples, n, 99),
+                            sqrt(var / (double)n)};
+        for (size_t k = 0; k < 5; k++) cJSON_AddNumberToObject(pipeline, keys[k], round_to(values[k], 4));
+    }
+    free(samples);
+    return 0;
+}
+
+/* The image files of `input`: itself, or every image of its folder tree, sorted. */
+static int add_input(const char *input, path_list *files, failure *f)
+{
+    struct stat st;
+    if (stat(input, &st) != 0) return fail(f, 2, "%s: no such file or folder; check the path", input);
+    if (!S_ISDIR(st.st_mode)) {
+        return push_path(files, input, f);
+    }
+    size_t before = files->n;
+    int rc = collect_images(input, files, 0, f);
+    if (rc == 0 && files->n == before)
+        rc = fail(f, 2, "%s: no image in the folder or its sub-folders (.jpg, .jpeg, .png, .bmp, .webp, .tif, "
+                        ".tiff, .gif); check the path", input);
+    if (rc == 0) qsort(files->items + before, files->n - before, sizeof *files->items, compare_paths);
+    return rc;
+}
+
+static int run_analyze(const args *a, cJSON *doc, failure *f)
+{
+    fl_error err;
+    fl_analyzer_options options;
+    fl_analyzer *an = NULL;
+    path_list files = {NULL, 0, 0};
+    struct stat st;
+    int rc = 0;
+    for (int i = 0; i < a->n_inputs && rc == 0; i++) rc = add_input(a->inputs[i], &files, f);
+    if (rc != 0) goto done;
+    /* One image file: the single-image document; otherwise the folder form. */
+    const int folder_form = !(a->n_inputs == 1 && stat(a->inputs[0], &st) == 0 && !S_ISDIR(st.st_mode));
+    const char *input = a->inputs[0];
+    fl_analyzer_options_init(&options);
+    options.bundles_dir = a->bundle;
+    options.bundle_options = &a->options;
+    options.variant = a->variant;
+    options.accelerator = a->accelerator;
+    options.threads = a->threads;
+    double t0 = now_ms();
+    if (fl_analyzer_create(&options, &an, &err) != FL_OK) {
+        rc = fail_status(f, &err);
+        goto done;
+    }
+    double init = now_ms() - t0, first = 0.0, cold = 0.0;
+    const char *timed = NULL;
+    if (!folder_form) {
+        const fl_result *r;
+        t0 = now_ms();
+        if (fl_analyze_file(an, input, &r, &err) != FL_OK) {
+            rc = fail_status(f, &err);
+            goto done;
+        }
+        first = now_ms() - t0;
+        cold = now_ms() - process_start_ms;
+        if ((rc = add_entry(doc, input, r, f)) != 0) goto done;
+        add_engines(doc, an);
+        timed = input;
+    } else {
+        cJSON *images = cJSON_CreateArray();
+        int failed = 0;
+        for (size_t i = 0; i < files.n && rc == 0; i++) {
+            const fl_result *r;
+            cJSON *entry = cJSON_CreateObject();
+            t0 = now_ms();
+            if (fl_analyze_file(an, files.items[i], &r, &err) == FL_OK) {
+                if (i == 0) first = now_ms() - t0, cold = now_ms() - process_start_ms;
+                if (timed == NULL) timed = files.items[i];
+                rc = add_entry(entry, files.items[i], r, f);
+            } else if (fl_status_is_user_error(err.code)) {
+                cJSON_AddStringToObject(entry, "image", files.items[i]);
+                cJSON_AddStringToObject(entry, "error", err.message);
+                failed++;
+            } else {
+                rc = fail_status(f, &err);
+            }
+            cJSON_AddItemToArray(images, entry);
+        }
+        if (a->n_inputs == 1) {
+            cJSON_AddStringToObject(doc, "dir", input);
+        } else {
+            cJSON *inputs = cJSON_AddArrayToObject(doc, "inputs");
+            for (int i = 0; inputs && i < a->n_inputs; i++)
+                cJSON_AddItemToArray(inputs, cJSON_CreateString(a->inputs[i]));
+        }
+        cJSON_AddNumberToObject(doc, "n_images", (double)files.n);
+        cJSON_AddNumberToObject(doc, "n_failed", failed);
+        cJSON *stages = cJSON_AddObjectToObject(doc, "stages");
+        static const char *const keys[FL_STAGE_COUNT] = {"detector", "landmarks", "expression", "acne"};
+        for (int s = 0; s < FL_STAGE_COUNT; s++)
+            cJSON_AddStringToObject(stages, keys[s], fl_analyzer_stage(an, (fl_stage)s));
+        add_engines(doc, an);
+        cJSON_AddItemToObject(doc, "images", images);
+        if (rc == 0 && failed == (int)files.n)
+            rc = fail(f, 2, "%s: every image failed; see the per-file errors", a->n_inputs == 1 ? input : "--input");
+        if (rc != 0) goto done;
+    }
+    cJSON *pipeline = cJSON_AddObjectToObject(doc, "pipeline");
+    cJSON_AddNumberToObject(pipeline, "init_ms", round_to(init, 4));
+    cJSON_AddNumberToObject(pipeline, "first_ms", round_to(first, 4));
+    cJSON_AddNumberToObject(pipeline, "cold_start_ms", round_to(cold, 4));
+    if (timed != NULL && (rc = add_pipeline_latency(pipeline, an, timed, a, f)) != 0) goto done;
+    cJSON_AddNumberToObject(pipeline, "peak_rss_mb", round_to(rss_mb("VmHWM"), 2));
+    cJSON_AddNumberToObject(pipeline, "threads", a->threads);
+    cJSON_AddStringToObject(pipeline, "runner", "facelite-run");
+done:
+    exact_numbers(doc);
+    fl_analyzer_destroy(an);
+    free_paths(&files);
+    return rc;
+}
+
+/* A number of the analysis document (made raw text by exact_numbers), NaN when absent. */
+static double number_in(const cJSON *object, const char *key)
+{
+    const cJSON *v = key ? cJSON_GetObjectItemCaseSensitive(object, key) : object;
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    if (cJSON_IsRaw(v) && strcmp(v->valuestring, "null") != 0) return strtod(v->valuestring, NULL);
+    return NAN;
+}
+
+/* `facelite analyze`'s human summary (cli._summary) of one image entry. */
+static void print_entry(const cJSON *entry)
+{
+    const cJSON *image = cJSON_GetObjectItemCaseSensitive(entry, "image");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(entry, "error");
+    const char *name = cJSON_IsString(image) ? image->valuestring : "?";
+    if (cJSON_IsString(error)) {
+        printf("%s: error: %s\n", name, error->valuestring);
+        return;
+    }
+    const cJSON *faces = cJSON_GetObjectItemCaseSensitive(entry, "faces");
+    const cJSON *detector = cJSON_GetObjectItemCaseSensitive(entry, "detector");
+    printf("%s: %d face(s) [%s]\n", name, cJSON_GetArraySize(faces),
+           cJSON_IsString(detector) ? detector->valuestring : "");
+    int i = 0;
+    const cJSON *face;
+    cJSON_ArrayForEach(face, faces)
+    {
+        const cJSON *box = cJSON_GetObjectItemCaseSensitive(face, "box");
+        const cJSON *expr = cJSON_GetObjectItemCaseSensitive(face, "expression");
+        const cJSON *skin = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(face, "skin"), "scores");
+        printf("  face %d: box %.0f,%.0f %.0fx%.0f score %.2f", i++, number_in(box, "x"), number_in(box, "y"),
+               number_in(box, "w"), number_in(box, "h"), number_in(box, "score"));
+        const cJSON *top = cJSON_GetObjectItemCaseSensitive(expr, "top");
+        if (cJSON_IsString(cJSON_GetArrayItem(top, 0)))
+            printf("  expression %s %.2f", cJSON_GetArrayItem(top, 0)->valuestring,
+                   number_in(cJSON_GetArrayItem(top, 1), NULL));
+        const cJSON *score;
+        cJSON_ArrayForEach(score, skin)
+        {
+            double v = number_in(score, NULL);
+            if (isnan(v))
+                printf("  %s n/a", score->string);
+            else
+                printf("  %s %.2f", score->string, v);
+        }
+        printf("\n");
+    }
+}
+
+static void print_analysis(const cJSON *doc)
+{
+    const cJSON *images = cJSON_GetObjectItemCaseSensitive(doc, "images"), *entry;
+    if (images == NULL) {
+        print_entry(doc);
+    } else {
+        cJSON_ArrayForEach(entry, images) print_entry(entry);
+    }
+    const cJSON *pipeline = cJSON_GetObjectItemCaseSensitive(doc, "pipeline");
+    static const char *const keys[] = {"init_ms", "first_ms", "cold_start_ms", "avg_ms", "p50_ms", "peak_rss_mb"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        double v = number_in(pipeline, keys[k]);
+        if (!isnan(v)) printf("%-16s %.4f\n", keys[k], v);
+    }
+}
+
 static void print_human(const cJSON *doc)
 {
     static const char *const keys[] = {"variant", "accelerator", "fallback_reason", "init_ms", "first_ms",
@@ -641,11 +1051,12 @@ int main(int argc, char **argv)
 {
     args a;
     failure f = {0, ""};
+    process_start_ms = now_ms();
     int json = 0;
     for (int i = 1; i < argc; i++) json |= strcmp(argv[i], "--json") == 0;
     cJSON *doc = cJSON_CreateObject();
     int rc = doc == NULL ? fail(&f, 1, "out of memory") : parse_args(argc, argv, &a, &f);
-    if (rc == 0) rc = run(&a, doc, &f);
+    if (rc == 0) rc = a.analyze ? run_analyze(&a, doc, &f) : run(&a, doc, &f);
     if (rc != 0) {
         fprintf(stderr, "error: %s\n", f.message);
         if (json && cJSON_GetObjectItemCaseSensitive(doc, "golden")) { /* measured, then failed its goldens */
@@ -674,6 +1085,8 @@ int main(int argc, char **argv)
             puts(text);
             free(text);
         }
+    } else if (a.analyze) {
+        print_analysis(doc);
     } else {
         print_human(doc);
     }

@@ -26,9 +26,11 @@
  *     Python) is NOT computed by the C core: `fl_result_skin` reports it as absent.
  *
  * Memory: every buffer (tensors, crops, the result) belongs to the analyzer and is
- * reused, so after the first image of a given size `fl_analyze` allocates nothing but
- * what LiteRT does. The result returned stays valid until the next `fl_analyze*` call on
- * that analyzer or its destruction. An analyzer is used by one thread at a time.
+ * reused: once it has seen an image of a given size with as many faces, `fl_analyze`
+ * allocates nothing but what LiteRT does (`fl_analyze_file` reuses its decoded pixels,
+ * but reads each file into a temporary buffer, and the decoders allocate their state).
+ * The result returned stays valid until the next `fl_analyze*` call on that analyzer or
+ * its destruction. An analyzer is used by one thread at a time.
  *
  * Example (error handling shortened):
  *

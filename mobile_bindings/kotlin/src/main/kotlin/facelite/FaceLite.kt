@@ -1,0 +1,144 @@
+package facelite
+
+import java.nio.ByteBuffer
+
+/**
+ * The face pipeline on the JVM: detect, 68 landmarks, regions, expression and acne, the
+ * same answers as the Python runtime's `FaceAnalyzer` (the C core, `libfacelite`, does the
+ * work; this class only moves pixels in and results out).
+ *
+ * ```
+ * FaceLite.createFromOptions(Options(bundlesDir = "models", accelerator = Accelerator.CPU)).use { faceLite ->
+ *     val result = faceLite.analyze("photo.jpg")          // decoded by the C core
+ *     for (face in result.faces) println("${face.box} ${face.expression?.label}")
+ * }
+ * ```
+ *
+ * One instance analyses one image at a time (calls are serialised); make one per thread
+ * for parallel work. [close] frees the native analyzer; later calls throw
+ * IllegalStateException.
+ */
+class FaceLite private constructor(private var handle: Long) : AutoCloseable {
+
+    /** What runs at each stage: "bundle:<name>" or "skipped (no bundle)". */
+    val stages: Map<Stage, String> = Stage.values().associate { it to (Native.stage(handle, it.code) ?: "") }
+
+    /** Variant and accelerator of each stage that runs a bundle. */
+    val engines: Map<Stage, EngineInfo> = Stage.values().mapNotNull { stage ->
+        Native.engine(handle, stage.code)?.let { stage to EngineInfo(it[0] ?: "", it[1] ?: "", it[2]) }
+    }.toMap()
+
+    private val labels = HashMap<Stage, List<String>>()
+
+    companion object {
+        /** Open the bundles and load their models; FaceLiteException says what is wrong. */
+        @JvmStatic
+        fun createFromOptions(options: Options): FaceLite {
+            val paths = arrayOfNulls<String>(Stage.values().size)
+            for ((stage, path) in options.bundlePaths) paths[stage.code] = path
+            val handle = Native.create(options.bundlesDir, paths, options.variant, options.accelerator.code,
+                                       options.threads, options.minFaceScore ?: -1.0, options.maxFaces)
+            return FaceLite(handle)
+        }
+
+        /** A JPEG or PNG file decoded by the C core (EXIF orientation applied) to BGR pixels. */
+        @JvmStatic
+        fun decode(path: String): Image {
+            val size = IntArray(2)
+            val bytes = Native.decode(path, size)
+            return Image(ByteBuffer.wrap(bytes), size[0], size[1], size[0] * 3, PixelFormat.BGR)
+        }
+    }
+
+    /** Analyse pixels the caller holds (a Bitmap's, a camera frame's). */
+    @Synchronized
+    fun analyze(image: Image): AnalysisResult {
+        val h = open()
+        val buffer = image.pixels
+        when {
+            buffer.isDirect -> Native.analyzePixels(h, buffer, null, buffer.position(), image.width, image.height,
+                                                    image.rowStride, image.format.code)
+            buffer.hasArray() -> Native.analyzePixels(h, null, buffer.array(), buffer.arrayOffset() + buffer.position(),
+                                                      image.width, image.height, image.rowStride, image.format.code)
+            else -> {
+                val copy = ByteBuffer.allocateDirect(buffer.remaining()).put(buffer.duplicate())
+                Native.analyzePixels(h, copy, null, 0, image.width, image.height, image.rowStride, image.format.code)
+            }
+        }
+        return collect(h)
+    }
+
+    /** Analyse pixels in a buffer: [rowStride] bytes per row of [width] pixels of [format]. */
+    fun analyze(pixels: ByteBuffer, width: Int, height: Int, rowStride: Int, format: PixelFormat): AnalysisResult =
+        analyze(Image(pixels, width, height, rowStride, format))
+
+    /** Decode a JPEG or PNG file (the C core's decoder) and analyse it. */
+    @Synchronized
+    fun analyze(path: String): AnalysisResult {
+        val h = open()
+        Native.analyzeFile(h, path)
+        return collect(h)
+    }
+
+    /** The last result as the C core's JSON (`fl_result_json`): exact values, or rounded as
+     *  `facelite analyze --json` prints them. */
+    @Synchronized
+    fun lastResultJson(exact: Boolean = false): String = Native.resultJson(open(), exact) ?: ""
+
+    @Synchronized
+    override fun close() {
+        if (handle != 0L) Native.destroy(handle)
+        handle = 0L
+    }
+
+    private fun open(): Long {
+        check(handle != 0L) { "this FaceLite is closed" }
+        return handle
+    }
+
+    private fun labelsOf(h: Long, stage: Stage): List<String> =
+        labels.getOrPut(stage) { Native.labels(h, stage.code)?.toList() ?: emptyList() }
+
+    private fun classifications(h: Long, stage: Stage, faces: Int): List<Classification?> {
+        val scores = Native.scores(h, stage.code) ?: return List(faces) { null }
+        val names = labelsOf(h, stage)
+        val k = names.size
+        return List(faces) { i ->
+            val row = scores.copyOfRange(i * k, (i + 1) * k)
+            var best = 0
+            for (j in 1 until k) if (row[j] > row[best]) best = j
+            Classification(names[best], row[best], names.indices.associate { names[it] to row[it] })
+        }
+    }
+
+    private fun collect(h: Long): AnalysisResult {
+        val size = Native.imageSize(h)
+        val boxes = Native.boxes(h)
+        val faces = boxes.size / 5
+        val points = Native.points(h)
+        val regionSizes = Native.regionSizes(h) ?: IntArray(0)
+        val regionNames = regionSizes.indices.map { Native.regionName(it) ?: "" }
+        val perFace = 2 * (68 + regionSizes.sum())
+        val expressions = classifications(h, Stage.EXPRESSION, faces)
+        val acne = classifications(h, Stage.ACNE, faces)
+        val severity = Native.acneSeverity(h)
+        val stageNames = mapOf("detector" to stages.getValue(Stage.DETECTOR), "landmarks" to stages.getValue(Stage.LANDMARKS),
+                               "expression" to stages.getValue(Stage.EXPRESSION), "acne" to stages.getValue(Stage.ACNE))
+        val list = (0 until faces).map { i ->
+            fun pointsAt(from: Int, count: Int) =
+                (0 until count).map { Point(points[i * perFace + from + 2 * it], points[i * perFace + from + 2 * it + 1]) }
+            var at = 2 * 68
+            val regions = LinkedHashMap<String, List<Point>>()
+            for ((k, name) in regionNames.withIndex()) {
+                regions[name] = pointsAt(at, regionSizes[k])
+                at += 2 * regionSizes[k]
+            }
+            Face(Box(boxes[5 * i], boxes[5 * i + 1], boxes[5 * i + 2], boxes[5 * i + 3], boxes[5 * i + 4]),
+                 pointsAt(0, 68), regions, expressions[i],
+                 Skin(null, severity[i].takeUnless { it.isNaN() }, acne[i]), stages.getValue(Stage.LANDMARKS))
+        }
+        val t = Native.timings(h)
+        return AnalysisResult(size[0], size[1], stages.getValue(Stage.DETECTOR), stageNames, list,
+                              Timings(t[0], t[1], t[2], t[3], t[4], t[5], t[6]))
+    }
+}

@@ -1,0 +1,40 @@
+package facelite
+
+/**
+ * Where a model runs. AUTO tries the NPU, then the GPU, then the CPU; every stage falls back
+ * to the CPU on its own, and [FaceLite.engines] says where each one ended up and why.
+ */
+enum class Accelerator(internal val code: Int) { AUTO(0), CPU(1), GPU(2), NPU(3) }
+
+/** The pipeline's bundles: the detector and landmarks are required, the others optional. */
+enum class Stage(internal val code: Int, val bundleName: String) {
+    DETECTOR(0, "face_detector"),
+    LANDMARKS(1, "landmarks"),
+    EXPRESSION(2, "expression"),
+    ACNE(3, "acne")
+}
+
+/**
+ * How to build a [FaceLite] (the C core's `fl_analyzer_options`).
+ *
+ * @property bundlesDir a folder of `<name>/<name>.flb` bundles, used for every stage not in
+ *   [bundlePaths]; on Android, copy the bundles out of the APK's assets first (see
+ *   `android/`), or pass their paths.
+ * @property bundlePaths a bundle file per stage, overriding [bundlesDir].
+ * @property variant "auto" (each bundle's choice for the accelerator), "fp32", "fp16",
+ *   "dynamic" or "int8".
+ * @property minFaceScore detections below it are dropped; null: the detector bundle's own
+ *   operating point.
+ */
+data class Options(
+    val bundlesDir: String? = null,
+    val bundlePaths: Map<Stage, String> = emptyMap(),
+    val variant: String = "auto",
+    val accelerator: Accelerator = Accelerator.AUTO,
+    val threads: Int = 2,
+    val minFaceScore: Double? = null,
+    val maxFaces: Int = 10
+)
+
+/** What a stage's model runs on, and why when the CPU replaced the accelerator asked for. */
+data class EngineInfo(val variant: String, val accelerator: String, val fallbackReason: String?)
