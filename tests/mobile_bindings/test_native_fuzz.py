@@ -101,9 +101,8 @@ KNOWN_ACCEPTED_INVALID = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="facelite-run --golden: no task model check, NaN goldens pass "
-                                       "(see KNOWN_ACCEPTED_INVALID); remove this mark once fixed")
 def test_known_invalid_mutants_are_refused_by_the_runner(c_build):
+    """Found by the campaign: fixed by `fl_model_check_task` in the runner and NaN differences failing."""
     doc = run_campaign(c_build, "--images", "0", "--case", ",".join(KNOWN_ACCEPTED_INVALID))
     assert doc["cases"] == len(KNOWN_ACCEPTED_INVALID)
     assert not doc["failures"], describe(doc["failures"])

@@ -134,9 +134,7 @@ static fl_status check_stage(stage *st, fl_stage s, fl_error *err)
     if (task != STAGE_TASKS[s])
         return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: is a '%s' bundle; %s needs '%s'", where, fl_task_name(task),
                        STAGE_WHO[s], fl_task_name(STAGE_TASKS[s]));
-    if (s == FL_STAGE_LANDMARKS) return fl_landmarks_check(st->bundle, st->model, err);
-    if (s == FL_STAGE_EXPRESSION || s == FL_STAGE_ACNE) return fl_classification_check(st->bundle, st->model, err);
-    return FL_OK;
+    return fl_model_check_task(st->bundle, st->model, err);
 }
 
 static fl_status load_stage(fl_analyzer *a, const fl_analyzer_options *o, fl_stage s, fl_error *err)

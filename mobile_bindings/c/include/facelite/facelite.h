@@ -359,6 +359,10 @@ typedef struct fl_model_info {
  */
 FL_API fl_status fl_model_create(fl_bundle *bundle, const char *variant, fl_accelerator accelerator, int threads,
                                  fl_model **out, fl_error *err);
+/** The rules a loaded model must meet for its bundle's task (`facelite.tasks.require_engine`):
+ * a classifier outputs one score per label, a landmarks model 136 values, a detector's
+ * outputs can be told apart. FL_ERR_BUNDLE_INVALID naming the counts otherwise. */
+FL_API fl_status fl_model_check_task(const fl_bundle *bundle, const fl_model *model, fl_error *err);
 FL_API void fl_model_destroy(fl_model *model);
 FL_API const fl_model_info *fl_model_get_info(const fl_model *model);
 
