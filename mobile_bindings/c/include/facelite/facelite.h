@@ -34,10 +34,10 @@
  *     fl_bundle_destroy(bundle);
  *
  * Pixels to tensor (decode, colour, crop, resize, normalise) is facelite/preprocess.h
- * and facelite/image.h. The face pipeline (`fl_analyzer_create(bundles..., options)` →
- * `fl_analyze(analyzer, pixels, width, height, stride, format, &result)` →
- * `fl_result_*` accessors → `fl_analyzer_destroy`, as in the design contract) is the
- * next step and will be declared in facelite/analyzer.h over the handles below.
+ * and facelite/image.h. The face pipeline (`fl_analyzer_create(options)` →
+ * `fl_analyze(analyzer, image, &result)` → `fl_result_*` accessors →
+ * `fl_analyzer_destroy`, as in the design contract) is declared in facelite/analyzer.h
+ * over the handles below.
  */
 #ifndef FACELITE_FACELITE_H
 #define FACELITE_FACELITE_H
