@@ -46,7 +46,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mutants  # tests/mutants.py: the inputs
 from measured_process import Finished, run_measured  # benchmarks/measured_process.py
+from native import runner_has_analyze  # benchmarks/native.py
 
 TRUSTED_KEYS_ENV = "FACELITE_TRUSTED_KEYS"
 ASAN_OPTIONS = "detect_leaks=1:abort_on_error=0:halt_on_error=1"
@@ -162,12 +162,6 @@ def last_error(stderr: str) -> str:
     errors = [ln for ln in lines if ln.startswith("error:")]
     text = (errors or [""])[-1]
     return text if len(text) <= 400 else text[:397] + "..."
-
-
-def runner_has_analyze(runner: Path) -> bool:
-    """Whether this facelite-run has the face pipeline (`--analyze --input IMAGE`)."""
-    p = subprocess.run([str(runner), "--help"], capture_output=True, text=True, timeout=60, check=False)
-    return "--analyze" in p.stdout
 
 
 def sanitized_build(build: Path) -> bool:

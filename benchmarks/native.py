@@ -144,6 +144,7 @@ def build_runner(folder: Path) -> Path:
 
 
 def runner_has_analyze(runner: Path) -> bool:
+    """Whether this facelite-run has the face pipeline (`--analyze --input IMAGE`)."""
     p = subprocess.run([str(runner), "--help"], capture_output=True, text=True, timeout=30, check=False)
     return "--analyze" in p.stdout
 
