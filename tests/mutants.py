@@ -1521,6 +1521,8 @@ def bundle_mutant(index: int, src: BundleSource, category: str, rng: random.Rand
     m = _Mutation(src, rng, signer)
     data, detail, expect = BUNDLE_CATEGORIES[category](m)
     resigned = bool(m._resign)
+    if data == src.data:  # the draw changed nothing (e.g. an input set to -1 that already was)
+        detail, expect = f"{detail} (no byte changed)", _every(VALID)
     return BundleMutant(index, category, src.label, src.slot, detail, expect, resigned, data)
 
 
