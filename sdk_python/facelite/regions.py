@@ -20,7 +20,10 @@ is the subject's left cheek, which appears on the *image right* in a (non-mirror
 frontal photo. Points 0–8 of the jaw are on the image left (subject's right).
 
 Every polygon is an (N, 2) float32 array in image pixels, listed in order around the
-region, and clipped to the image when `image_size` is given.
+region, and clipped to the image when `image_size` is given. `region_mask` gives a
+polygon's pixels by the rasterization rule of docs/skin.md (a pixel is in when its centre
+is inside by the even-odd crossing rule, in double), computed over the polygon's bounding
+box only, so the C core (`mobile_bindings/c/src/regions.c`) finds the same pixels.
 
 Example:
 
@@ -35,7 +38,9 @@ Example:
 
 from __future__ import annotations
 
-import cv2
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 REGION_NAMES = (
@@ -97,8 +102,54 @@ def face_regions(points: np.ndarray, image_size: tuple[int, int] | None = None) 
     return {k: v.astype(np.float32) for k, v in regions.items()}
 
 
-def region_mask(polygon: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
-    """Boolean (H, W) mask of a polygon (for per-region colour measures)."""
-    mask = np.zeros(image_shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
-    return mask.astype(bool)
+@dataclass(frozen=True)
+class RegionMask:
+    """A polygon's pixels: `mask[r, c]` is pixel (x0 + c, y0 + r) of the image.
+
+    The mask covers the polygon's bounding box clipped to the image, never the whole
+    image (a face region is a few percent of a photo).
+    """
+
+    x0: int
+    y0: int
+    mask: np.ndarray  # (h, w) bool
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+    def contains(self, x: int, y: int) -> bool:
+        r, c = y - self.y0, x - self.x0
+        return bool(0 <= r < self.mask.shape[0] and 0 <= c < self.mask.shape[1] and self.mask[r, c])
+
+
+def region_mask(polygon: np.ndarray, image_shape: tuple[int, ...]) -> RegionMask:
+    """The pixels of `polygon` in an image of `image_shape` (H, W, ...), docs/skin.md §1.
+
+    Pixel (x, y) is in when its centre (x + 0.5, y + 0.5) is inside by the even-odd
+    crossing rule: an edge a→b crosses the centre's row when (a.y > cy) != (b.y > cy),
+    at xc = a.x + (cy − a.y) · (b.x − a.x) / (b.y − a.y) in double, and counts when
+    cx < xc; an odd count is inside. Fewer than 3 vertices or a non-finite one: no pixel.
+
+    Example:
+
+        >>> square = np.array([[2, 2], [6, 2], [6, 6], [2, 6]], np.float32)
+        >>> m = region_mask(square, (10, 10))
+        >>> m.count, m.contains(2, 2), m.contains(6, 6)
+        (16, True, False)
+    """
+    h, w = image_shape[:2]
+    p = np.asarray(polygon, np.float32).reshape(-1, 2).astype(np.float64)
+    if len(p) < 3 or not np.isfinite(p).all():
+        return RegionMask(0, 0, np.zeros((0, 0), bool))
+    x0, x1 = (int(min(max(v, 0.0), float(w))) for v in (math.floor(p[:, 0].min()), math.floor(p[:, 0].max()) + 1.0))
+    y0, y1 = (int(min(max(v, 0.0), float(h))) for v in (math.floor(p[:, 1].min()), math.floor(p[:, 1].max()) + 1.0))
+    cx = np.arange(x0, x1, dtype=np.float64) + 0.5
+    cy = np.arange(y0, y1, dtype=np.float64) + 0.5
+    inside = np.zeros((len(cy), len(cx)), bool)
+    for (ax, ay), (bx, by) in zip(p, np.roll(p, -1, axis=0)):
+        rows = (ay > cy) != (by > cy)
+        if rows.any():
+            xc = ax + (cy[rows] - ay) * (bx - ax) / (by - ay)
+            inside[rows] ^= cx[None, :] < xc[:, None]
+    return RegionMask(x0, y0, inside)

@@ -49,7 +49,7 @@ def test_regions_do_not_cover_the_eyes():
     r = face_regions(pts, image_size=(400, 400))
     eye = tuple(np.round(pts[36:42].mean(0)).astype(int))
     for name in ("forehead", "right_under_eye", "right_cheek", "nose"):
-        assert not region_mask(r[name], (400, 400))[eye[1], eye[0]], name
+        assert not region_mask(r[name], (400, 400)).contains(eye[0], eye[1]), name
 
 
 def test_alignment_puts_the_eyes_at_their_canonical_places_for_a_tilted_face():

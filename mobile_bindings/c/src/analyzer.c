@@ -67,6 +67,7 @@ struct fl_analyzer {
     size_t aligned_faces;
     float *scores;      /* max_faces rows of expression, then of acne scores */
     fl_scratch *scratch;
+    fl_redness redness; /* the sRGB table and the skin mask */
     fl_decoded_image decoded;
     fl_result result;
 };
@@ -213,6 +214,7 @@ fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **o
     fl_analyzer *a = calloc(1, sizeof *a);
     if (a == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory creating an analyzer");
     fl_decoded_image_init(&a->decoded);
+    fl_redness_init(&a->redness);
     a->max_faces = (size_t)options->max_faces;
     if ((st = open_bundles(a, options, err)) != FL_OK) goto fail;
     for (int s = 0; s < FL_STAGE_COUNT; s++) {
@@ -254,6 +256,7 @@ void fl_analyzer_destroy(fl_analyzer *a)
     fl_detection_decoder_free(&a->decoder);
     fl_scratch_destroy(a->scratch);
     fl_decoded_image_release(&a->decoded);
+    fl_redness_release(&a->redness);
     free(a->boxes);
     free(a->aligned);
     free(a->scores);
@@ -372,7 +375,7 @@ static fl_status expression(fl_analyzer *a, const fl_image *image, fl_error *err
 }
 
 /* Acne on each face's box (the bundle's crop decides whether the box is used: with
- * `crop: none` every face sees the whole image, so it runs once), then the skin measures. */
+ * `crop: none` every face sees the whole image, so it runs once), then redness. */
 static fl_status skin(fl_analyzer *a, const fl_image *image, fl_error *err)
 {
     stage *st = &a->stages[FL_STAGE_ACNE];
@@ -392,7 +395,9 @@ static fl_status skin(fl_analyzer *a, const fl_image *image, fl_error *err)
                 if (status != FL_OK) return status;
             }
         }
-        fl_skin_measures(f->has_acne ? &f->acne : NULL, &f->skin);
+        fl_skin_acne(f->has_acne ? &f->acne : NULL, &f->skin);
+        fl_status status = fl_face_redness(&a->redness, image, f->regions, &f->skin, err);
+        if (status != FL_OK) return status;
     }
     return FL_OK;
 }

@@ -116,3 +116,47 @@ void fl_face_regions(const float p[2 * FL_LANDMARK_COUNT], int width, int height
         out[2 * i + 1] = clip(r[i].y, max_y);
     }
 }
+
+/* -- pixels of a polygon (docs/skin.md section 1) ------------------------------------------ */
+
+static int clamp_edge(double v, int limit) { return v < 0.0 ? 0 : v > (double)limit ? limit : (int)v; }
+
+fl_pixel_box fl_polygon_box(const float *xy, size_t n, int width, int height)
+{
+    fl_pixel_box box = {0, 0, 0, 0};
+    if (n < 3) return box;
+    double min_x = INFINITY, max_x = -INFINITY, min_y = INFINITY, max_y = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double x = xy[2 * i], y = xy[2 * i + 1];
+        if (!isfinite(x) || !isfinite(y)) return box;
+        min_x = fmin(min_x, x), max_x = fmax(max_x, x);
+        min_y = fmin(min_y, y), max_y = fmax(max_y, y);
+    }
+    box.x0 = clamp_edge(floor(min_x), width);
+    box.x1 = clamp_edge(floor(max_x) + 1.0, width);
+    box.y0 = clamp_edge(floor(min_y), height);
+    box.y1 = clamp_edge(floor(max_y) + 1.0, height);
+    return box;
+}
+
+/* Every edge crossing a row toggles `bit` in the pixels left of the crossing: an odd
+ * number of toggles is the even-odd rule's "inside". */
+void fl_polygon_rasterize(const float *xy, size_t n, fl_pixel_box box, uint8_t *mask, size_t stride, uint8_t bit)
+{
+    if (box.x1 <= box.x0 || box.y1 <= box.y0) return;
+    size_t width = (size_t)(box.x1 - box.x0);
+    for (int y = box.y0; y < box.y1; y++) {
+        const double cy = (double)y + 0.5;
+        uint8_t *row = mask + (size_t)(y - box.y0) * stride;
+        for (size_t i = 0; i < n; i++) {
+            const size_t j = i + 1 < n ? i + 1 : 0;
+            const double ax = xy[2 * i], ay = xy[2 * i + 1], bx = xy[2 * j], by = xy[2 * j + 1];
+            if ((ay > cy) == (by > cy)) continue;
+            const double xc = ax + ((cy - ay) * (bx - ax)) / (by - ay);
+            for (size_t c = 0; c < width; c++) {
+                if ((double)box.x0 + (double)c + 0.5 < xc) row[c] ^= bit;
+                else break; /* centres only grow along the row */
+            }
+        }
+    }
+}

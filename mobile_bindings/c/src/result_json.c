@@ -81,11 +81,12 @@ static cJSON *classification_json(const fl_classification *c, fl_json_style styl
 static cJSON *skin_json(const fl_skin *s, const fl_classification *acne, fl_json_style style)
 {
     cJSON *doc = cJSON_CreateObject(), *scores = cJSON_AddObjectToObject(doc, "scores");
-    cJSON_AddNullToObject(scores, "redness"); /* not computed by the C core */
+    add_number(scores, "redness", s->has_redness ? py_round(s->redness, 4, style) : NAN);
     if (s->has_acne_severity) add_number(scores, "acne_severity", py_round(s->acne_severity, 4, style));
     cJSON_AddItemToObject(doc, "acne", classification_json(acne, style));
     cJSON *regions = cJSON_AddObjectToObject(doc, "region_redness");
-    for (size_t k = 0; regions && k < FL_REGION_COUNT; k++) cJSON_AddNullToObject(regions, fl_region_name(k));
+    for (size_t k = 0; regions && k < FL_REGION_COUNT; k++)
+        add_number(regions, fl_region_name(k), s->has_redness ? py_round(s->region_redness[k], 3, style) : NAN);
     return doc;
 }
 

@@ -255,9 +255,11 @@ static void test_whole_pipeline(void)
     CHECK(top_ok, "expression: 7 labels, the top one of highest score");
     CHECK(acne && acne->count == 3, "acne labels");
     const fl_skin *skin = fl_result_skin(first, 0);
-    CHECK(skin && !skin->has_redness && isnan(skin->redness) && skin->has_acne_severity &&
-              skin->acne_severity >= 0 && skin->acne_severity <= 2,
-          "skin: redness absent, severity in [0, 2]");
+    int regions_measured = skin != NULL;
+    for (size_t k = 0; skin && k < FL_REGION_COUNT; k++) regions_measured &= isfinite(skin->region_redness[k]);
+    CHECK(skin && skin->has_redness && isfinite(skin->redness) && skin->redness > -30 && skin->redness < 60 &&
+              regions_measured && skin->has_acne_severity && skin->acne_severity >= 0 && skin->acne_severity <= 2,
+          "skin: redness an a* of skin on every region, severity in [0, 2]");
     size_t n;
     const float *cheek = fl_result_region(first, 0, "left_cheek", &n);
     const float *right = fl_result_region(first, 0, "right_cheek", NULL);
@@ -279,7 +281,7 @@ static void test_whole_pipeline(void)
         fl_result_json(first, FL_JSON_ROUNDED, doc, len + 1);
         const char *head = "{\"image_size\":[512,512],\"detector\":\"bundle:face_detector\"";
         CHECK(strncmp(doc, head, strlen(head)) == 0 &&
-                  strstr(doc, "\"redness\":null") != NULL,
+                  strstr(doc, "\"redness\":null") == NULL && strstr(doc, "\"region_redness\":{\"forehead\":") != NULL,
               "json: %.120s", doc);
         free(doc);
     }

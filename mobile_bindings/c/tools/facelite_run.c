@@ -93,8 +93,8 @@ static const char USAGE[] =
     "\n"
     "--analyze runs the face pipeline over BUNDLES_DIR/<name>/<name>.flb (face_detector and\n"
     "landmarks required, expression and acne when present) on an image or every image of a\n"
-    "folder tree, printing what `facelite analyze --json` prints (skin redness is null: not\n"
-    "computed by the C core); several --input paths give one document listing every image.\n"
+    "folder tree, printing what `facelite analyze --json` prints (redness by docs/skin.md);\n"
+    "several --input paths give one document listing every image.\n"
     "--runs N times the first image N more times. Defaults there: 2 threads, no timed runs.\n";
 
 /* -- arguments ------------------------------------------------------------------------------ */

@@ -372,6 +372,24 @@ JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_acneSeverity(JNIEnv *env, jc
     return out;
 }
 
+/* Per face: redness, the mean a* over the skin regions (docs/skin.md; NaN without pixels). */
+JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_redness(JNIEnv *env, jclass cls, jlong handle)
+{
+    (void)cls;
+    jni_analyzer *j = checked(env, handle, 1);
+    if (j == NULL) return NULL;
+    size_t n = fl_result_face_count(j->result);
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    if (v == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const fl_skin *s = fl_result_skin(j->result, i);
+        v[i] = s->has_redness ? s->redness : NAN;
+    }
+    jdoubleArray out = doubles(env, v, n);
+    free(v);
+    return out;
+}
+
 /* load, detect, landmarks, align_regions, expression, skin, total (ms). */
 JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_timings(JNIEnv *env, jclass cls, jlong handle)
 {

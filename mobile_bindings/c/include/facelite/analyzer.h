@@ -21,9 +21,10 @@
  *     of an FL_ALIGNED_SIZE square crop (`facelite.align`), and the seven skin-region
  *     polygons (`facelite.regions`);
  *  4. expression (optional bundle): the aligned crop through the expression bundle;
- *  5. skin (optional acne bundle): the acne grade's label, scores and expected grade
- *     (`acne_severity`). The colour measure `redness` (CIELAB a*, computed with OpenCV in
- *     Python) is NOT computed by the C core: `fl_result_skin` reports it as absent.
+ *  5. skin: the acne grade's label, scores and expected grade (`acne_severity`; optional
+ *     acne bundle), and the colour measure `redness`, the mean CIELAB a* over each region
+ *     and over the skin regions together, by docs/skin.md ("redness v1"), the Python
+ *     reference's bits.
  *
  * Memory: every buffer (tensors, crops, the result) belongs to the analyzer and is
  * reused: once it has seen an image of a given size with as many faces, `fl_analyze`
@@ -170,10 +171,13 @@ typedef struct fl_classification {
     const float *scores;        /**< count probabilities */
 } fl_classification;
 
-/** Skin measures of one face (`facelite.skin.SkinResult.scores`). */
+/** Skin measures of one face (`facelite.skin.SkinResult`), docs/skin.md. */
 typedef struct fl_skin {
-    int has_redness;       /**< always 0 in the C core: redness is not computed here */
-    double redness;        /**< NaN */
+    int has_redness;       /**< 1: redness is measured on every face */
+    double redness;        /**< mean a* over the skin regions' union; NaN when they hold no pixel */
+    /** Each region's mean a*, in `fl_region_name` order (`SkinResult.region_redness`);
+     *  NaN for a region without pixels. */
+    double region_redness[FL_REGION_COUNT];
     int has_acne_severity; /**< 1 when the acne stage ran */
     double acne_severity;  /**< expected grade: sum of i * p_i over the acne labels in order */
 } fl_skin;
@@ -224,7 +228,7 @@ FL_API const fl_skin *fl_result_skin(const fl_result *result, size_t face);
 /** How `fl_result_json` writes numbers. */
 typedef enum fl_json_style {
     /** As `facelite analyze --json` rounds them (box 2 decimals, score 4, landmarks 2
-     *  and regions 1 in float32, labels' scores 4, timings 2). */
+     *  and regions 1 in float32, labels' scores 4, redness 4 and per region 3, timings 2). */
     FL_JSON_ROUNDED = 0,
     /** Every value unrounded, with 17 significant digits (it reads back bit for bit),
      *  for parity checks. */
@@ -234,7 +238,7 @@ typedef enum fl_json_style {
 /**
  * The result as the JSON document `AnalysisResult.to_json` gives: `image_size`,
  * `detector`, `stages`, `faces` (`box`, `landmarks`, `landmarks_source`, `regions`,
- * `expression`, `skin`) and `timings_ms`; `redness` values are null (not computed here).
+ * `expression`, `skin`) and `timings_ms`; NaN redness is written null, as Python does.
  * Writes at most `capacity` bytes, NUL included, into `buffer` (which may be NULL when
  * `capacity` is 0) and returns the document's length without the NUL, like snprintf:
  * call with a larger buffer when the return value is `capacity` or more. Returns 0 when

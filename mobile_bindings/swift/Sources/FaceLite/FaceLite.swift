@@ -72,7 +72,7 @@ public struct Classification: Equatable {
     public let scores: [Float]
 }
 
-/// `redness` is always nil: the C core does not compute it.
+/// `redness`: the mean CIELAB a* over the skin regions (docs/skin.md), nil when they hold no pixel.
 public struct Skin: Equatable {
     public let redness: Double?
     public let acneSeverity: Double?
@@ -216,7 +216,7 @@ public final class FaceLite {
             faces.append(Face(box: Box(x: b.x, y: b.y, w: b.w, h: b.h, score: b.score),
                               landmarks: points(fl_result_landmarks(r, i)!, Int(FL_LANDMARK_COUNT)),
                               regions: regions, expression: classification(fl_result_expression(r, i)),
-                              skin: Skin(redness: nil, acneSeverity: skin.has_acne_severity != 0 ? skin.acne_severity : nil,
+                              skin: Skin(redness: skin.has_redness != 0 && !skin.redness.isNaN ? skin.redness : nil, acneSeverity: skin.has_acne_severity != 0 ? skin.acne_severity : nil,
                                          acne: classification(fl_result_acne(r, i)))))
         }
         let keys = ["detector", "landmarks", "expression", "acne"]

@@ -122,6 +122,7 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
         val expressions = classifications(h, Stage.EXPRESSION, faces)
         val acne = classifications(h, Stage.ACNE, faces)
         val severity = Native.acneSeverity(h)
+        val redness = Native.redness(h)
         val stageNames = mapOf("detector" to stages.getValue(Stage.DETECTOR), "landmarks" to stages.getValue(Stage.LANDMARKS),
                                "expression" to stages.getValue(Stage.EXPRESSION), "acne" to stages.getValue(Stage.ACNE))
         val list = (0 until faces).map { i ->
@@ -135,7 +136,7 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
             }
             Face(Box(boxes[5 * i], boxes[5 * i + 1], boxes[5 * i + 2], boxes[5 * i + 3], boxes[5 * i + 4]),
                  pointsAt(0, 68), regions, expressions[i],
-                 Skin(null, severity[i].takeUnless { it.isNaN() }, acne[i]), stages.getValue(Stage.LANDMARKS))
+                 Skin(redness[i].takeUnless { it.isNaN() }, severity[i].takeUnless { it.isNaN() }, acne[i]), stages.getValue(Stage.LANDMARKS))
         }
         val t = Native.timings(h)
         return AnalysisResult(size[0], size[1], stages.getValue(Stage.DETECTOR), stageNames, list,

@@ -30,6 +30,7 @@ internal object Native {
     @JvmStatic external fun labels(handle: Long, stage: Int): Array<String>?
     @JvmStatic external fun scores(handle: Long, stage: Int): FloatArray?
     @JvmStatic external fun acneSeverity(handle: Long): DoubleArray
+    @JvmStatic external fun redness(handle: Long): DoubleArray
     @JvmStatic external fun timings(handle: Long): DoubleArray
     @JvmStatic external fun resultJson(handle: Long, exact: Boolean): String?
 }

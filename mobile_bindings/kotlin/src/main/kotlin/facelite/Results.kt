@@ -9,9 +9,9 @@ data class Point(val x: Float, val y: Float)
 data class Classification(val label: String, val score: Float, val scores: Map<String, Float>)
 
 /**
- * Skin measures. [redness] is always null here: the C core does not compute it (the
- * Python runtime measures it with OpenCV's Lab conversion). [acneSeverity] is the acne
- * classifier's expected grade (0 = its first label), null without an acne bundle.
+ * Skin measures. [redness] is the mean CIELAB a* over the skin regions ("redness v1",
+ * docs/skin.md: the Python runtime's value), null when they hold no pixel. [acneSeverity]
+ * is the acne classifier's expected grade (0 = its first label), null without an acne bundle.
  */
 data class Skin(val redness: Double?, val acneSeverity: Double?, val acne: Classification?)
 
