@@ -36,9 +36,7 @@ import importlib.util
 import json
 import os
 import resource
-import select
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -48,12 +46,14 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(CHECKOUT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import mutants  # noqa: E402  (tests/mutants.py: the inputs)
+import fuzz_cases  # benchmarks/fuzz_cases.py: the case options, replay and loop
+import mutants  # tests/mutants.py: the inputs
+from measured_process import wait_or_kill_group  # benchmarks/measured_process.py
 
 ACNE_PHOTO = "acne04/level0/level0_1.jpg"
 FIXTURE_SLOTS = ("expression", "face_detector", "landmarks")
-TRUSTED_KEYS_ENV = "FACELITE_TRUSTED_KEYS"
 
 
 @dataclass
@@ -111,15 +111,7 @@ def run_cli(argv: list[str], stderr_path: Path, timeout: float, cap_bytes: int) 
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code if isinstance(code, int) else 70)
-    timed_out = False
-    fd = os.pidfd_open(pid)
-    try:
-        if not select.select([fd], [], [], timeout)[0]:
-            timed_out = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-    finally:
-        os.close(fd)
+    timed_out = wait_or_kill_group(pid, timeout)
     _, status, usage = os.wait4(pid, 0)
     seconds = time.monotonic() - start
     peak = usage.ru_maxrss / 1024
@@ -156,10 +148,7 @@ class Campaign:
         origins = tuple(args.sources.split(","))
         self.sources = mutants.load_sources(CHECKOUT, origins)
         self.signer = mutants.Signer(seed=args.seed.to_bytes(32, "little"))
-        keys = self.work / "keys"
-        keys.mkdir()
-        (keys / "fuzz-campaign.pub").write_bytes(self.signer.public_pem())
-        os.environ[TRUSTED_KEYS_ENV] = os.pathsep.join(filter(None, [str(keys), os.environ.get(TRUSTED_KEYS_ENV)]))
+        os.environ[fuzz_cases.TRUSTED_KEYS_ENV] = fuzz_cases.trust_campaign_key(self.work, self.signer)
         self.signatures = (importlib.util.find_spec("facelite.signing") is not None
                            and bool(self.sources) and all(s.signed for s in self.sources))
         self.pristine = {}
@@ -384,32 +373,15 @@ def print_text(doc: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bundles", type=int, default=200, help="bundle mutants (default 200)")
-    p.add_argument("--images", type=int, default=50, help="bad images (default 50)")
-    p.add_argument("--seed", type=int, default=15)
-    p.add_argument("--only", default="", help="comma-separated bundle categories (default: all)")
-    p.add_argument("--sources", default="shipped,fixture", help="shipped, fixture or both (default)")
+    fuzz_cases.add_case_arguments(p, bundles=200, images=50)
     p.add_argument("--commands", default=",".join(mutants.BUNDLE_COMMANDS), help="for bundle mutants")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per run (default 30)")
     p.add_argument("--max-mb", type=float, default=500.0, help="peak RSS per run (default 500)")
     p.add_argument("--cap-gb", type=float, default=4.0, help="address-space cap per run (default 4)")
     p.add_argument("--photo", help="photo for bundle-mutant analyze runs (default: ACNE04 level0_1.jpg, else "
                                    "a synthetic one)")
-    p.add_argument("--case", help="run these inputs only: bundle:N or image:N, comma-separated (the same --seed, "
-                                  "--sources and --only as the campaign that found them)")
-    p.add_argument("--keep", help="with --case: keep each input (and its bundles folder) under this folder; "
-                                  "implies --keep-work")
-    p.add_argument("--keep-failures", metavar="DIR", help="copy each failing bundle mutant here")
-    p.add_argument("--keep-work", action="store_true", help="leave the work folder in place")
-    p.add_argument("--workdir", help="where the work folder goes (default: the system temp folder)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
     args = p.parse_args(argv)
     args.commands = tuple(c for c in args.commands.split(",") if c)
-    args.keep_work = args.keep_work or bool(args.keep)
-    only = tuple(c for c in args.only.split(",") if c)
-    unknown = set(only) - set(mutants.BUNDLE_CATEGORIES)
-    if unknown:
-        p.error(f"unknown categories {sorted(unknown)}; known: {', '.join(mutants.BUNDLE_CATEGORIES)}")
+    only = fuzz_cases.categories(p, args)
 
     _import_facelite()
 
@@ -417,27 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         if args.case:
-            keep_root = Path(args.keep).resolve() if args.keep else None
-            bundle_plan = mutants.plan(max([int(c.partition(":")[2]) for c in args.case.split(",")
-                                            if c.startswith("bundle:")], default=-1) + 1, campaign.sources, only)
-            for case in args.case.split(","):
-                kind, _, number = case.partition(":")
-                keep = keep_root / f"{kind}_{number}" if keep_root else None
-                if kind == "bundle":
-                    campaign.bundle_case(*bundle_plan[int(number)], keep=keep)
-                elif kind == "image":
-                    campaign.image_cases([int(number)], keep=keep)
-                else:
-                    p.error(f"--case {case}: use bundle:N or image:N")
+            fuzz_cases.replay(campaign, args.case, args.keep, only, p.error)
             for r in campaign.runs:
                 print(f"{r.case} {r.command}: exit {r.exit} (allowed {list(r.allowed)}), {r.peak_mb:.0f} MB, "
                       f"{r.seconds:.2f} s: {r.error}", file=sys.stderr)
         else:
-            for n, (index, category, src) in enumerate(mutants.plan(args.bundles, campaign.sources, only)):
-                campaign.bundle_case(index, category, src)
-                if (n + 1) % 100 == 0:
-                    print(f"fuzz: {n + 1}/{args.bundles} bundle mutants, {len(campaign.failures())} failures, "
-                          f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+            fuzz_cases.run_bundle_mutants(campaign, args.bundles, only, "fuzz", lambda: len(campaign.failures()),
+                                          start)
             batch = 25
             for first in range(0, args.images, batch):
                 campaign.image_cases(list(range(first, min(args.images, first + batch))))
@@ -447,11 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = summary(campaign, time.monotonic() - start)
     finally:
         campaign.close()
-    if args.json:
-        print(json.dumps(doc, indent=1))
-    else:
-        print_text(doc)
-    return 1 if doc["n_failures"] else 0
+    return fuzz_cases.print_document(doc, args.json, print_text)
 
 
 if __name__ == "__main__":

@@ -56,11 +56,11 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(CHECKOUT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import fuzz_cases  # benchmarks/fuzz_cases.py: the case options, replay and loop
 import mutants  # tests/mutants.py: the inputs
 from measured_process import Finished, run_measured  # benchmarks/measured_process.py
 from native import runner_has_analyze  # benchmarks/native.py
 
-TRUSTED_KEYS_ENV = "FACELITE_TRUSTED_KEYS"
 ASAN_OPTIONS = "detect_leaks=1:abort_on_error=0:halt_on_error=1"
 UBSAN_OPTIONS = "print_stacktrace=1:halt_on_error=1"
 RUNNER_REFUSAL, DECODER_REFUSAL = 2, 1
@@ -181,11 +181,8 @@ class NativeCampaign:
         self.work = Path(tempfile.mkdtemp(prefix="facelite-native-fuzz-", dir=args.workdir))
         self.sources = mutants.load_sources(CHECKOUT, tuple(args.sources.split(",")))
         self.signer = mutants.Signer(seed=args.seed.to_bytes(32, "little"))
-        keys = self.work / "keys"
-        keys.mkdir()
-        (keys / "fuzz-campaign.pub").write_bytes(self.signer.public_pem())
         self.env = dict(os.environ)
-        self.env[TRUSTED_KEYS_ENV] = os.pathsep.join(filter(None, [str(keys), os.environ.get(TRUSTED_KEYS_ENV)]))
+        self.env[fuzz_cases.TRUSTED_KEYS_ENV] = fuzz_cases.trust_campaign_key(self.work, self.signer)
         if self.sanitized:
             self.env.update(ASAN_OPTIONS=ASAN_OPTIONS, UBSAN_OPTIONS=UBSAN_OPTIONS)
             if args.lsan_suppressions:
@@ -399,29 +396,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", required=True, help="a CMake build of mobile_bindings/c (facelite-run, tool_prepare)")
-    p.add_argument("--bundles", type=int, default=1000, help="bundle mutants (default 1000)")
-    p.add_argument("--images", type=int, default=200, help="bad images (default 200)")
-    p.add_argument("--seed", type=int, default=15, help="the Python campaign's default, so cases line up")
-    p.add_argument("--only", default="", help="comma-separated bundle categories (default: all)")
-    p.add_argument("--sources", default="shipped,fixture", help="shipped, fixture or both (default)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per run (default 30)")
+    fuzz_cases.add_case_arguments(p, bundles=1000, images=200)
     p.add_argument("--max-mb", type=float, help="peak RSS per run (default 500; 2000 on a sanitized build)")
     p.add_argument("--cap-gb", type=float, default=4.0, help="address-space cap per run, normal build (default 4)")
     p.add_argument("--no-analyze", dest="analyze", action="store_false",
                    help="images through the decoder only, not also `facelite-run models --analyze --input IMAGE`")
     p.add_argument("--lsan-suppressions", help="a LeakSanitizer suppressions file for the sanitized runs")
-    p.add_argument("--case", help="run these inputs only: bundle:N or image:N, comma-separated")
-    p.add_argument("--keep", help="with --case: keep each input under this folder; implies --keep-work")
-    p.add_argument("--keep-failures", metavar="DIR", help="copy each failing bundle mutant here")
-    p.add_argument("--keep-work", action="store_true", help="leave the work folder in place")
-    p.add_argument("--workdir", help="where the work folder goes (default: the system temp folder)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
     args = p.parse_args(argv)
-    args.keep_work = args.keep_work or bool(args.keep)
-    only = tuple(c for c in args.only.split(",") if c)
-    unknown = set(only) - set(mutants.BUNDLE_CATEGORIES)
-    if unknown:
-        p.error(f"unknown categories {sorted(unknown)}; known: {', '.join(mutants.BUNDLE_CATEGORIES)}")
+    only = fuzz_cases.categories(p, args)
     build = Path(args.build)
     missing = [t for t in ("facelite-run", "tool_prepare") if not (build / t).is_file()]
     if missing:
@@ -436,29 +418,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         if args.case:
-            keep_root = Path(args.keep).resolve() if args.keep else None
-            numbers = [int(c.partition(":")[2]) for c in args.case.split(",") if c.startswith("bundle:")]
-            bundle_plan = mutants.plan(max(numbers, default=-1) + 1, campaign.sources, only)
-            for case in args.case.split(","):
-                kind, _, number = case.partition(":")
-                keep = keep_root / f"{kind}_{number}" if keep_root else None
-                if kind == "bundle":
-                    campaign.bundle_case(*bundle_plan[int(number)], keep=keep)
-                elif kind == "image":
-                    campaign.image_cases([int(number)], keep=keep)
-                else:
-                    p.error(f"--case {case}: use bundle:N or image:N")
+            fuzz_cases.replay(campaign, args.case, args.keep, only, p.error)
             for c in campaign.cases:
                 for r in c.runs:
                     print(f"{c.case} {r.variant or r.command}: {r.outcome} (allowed {list(c.allowed)}), "
                           f"{r.peak_mb:.0f} MB, {r.seconds:.2f} s: {r.error}", file=sys.stderr)
         else:
-            for n, (index, category, src) in enumerate(mutants.plan(args.bundles, campaign.sources, only)):
-                campaign.bundle_case(index, category, src)
-                if (n + 1) % 100 == 0:
-                    print(f"fuzz_native: {n + 1}/{args.bundles} bundle mutants, "
-                          f"{sum(bool(c.problems) for c in campaign.cases)} failing, "
-                          f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+            fuzz_cases.run_bundle_mutants(campaign, args.bundles, only, "fuzz_native",
+                               lambda: sum(bool(c.problems) for c in campaign.cases), start)
             campaign.image_cases(list(range(args.images)))
             print(f"fuzz_native: done, {len(campaign.cases)} cases, "
                   f"{sum(bool(c.problems) for c in campaign.cases)} failing, {time.monotonic() - start:.0f} s",
@@ -466,11 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = summary(campaign, time.monotonic() - start)
     finally:
         campaign.close()
-    if args.json:
-        print(json.dumps(doc, indent=1))
-    else:
-        print_text(doc)
-    return 1 if doc["n_failures"] else 0
+    return fuzz_cases.print_document(doc, args.json, print_text)
 
 
 if __name__ == "__main__":

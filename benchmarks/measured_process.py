@@ -87,14 +87,7 @@ def run_measured(cmd: list[str], timeout_s: float, env: dict[str, str] | None = 
                                  str(address_space_bytes or 0), *cmd],
                                 stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True,
                                 stdin=subprocess.DEVNULL)
-        fd = os.pidfd_open(proc.pid)
-        try:
-            timed_out = not select.select([fd], [], [], timeout_s)[0]
-            if timed_out:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-        finally:
-            os.close(fd)
+        timed_out = wait_or_kill_group(proc.pid, timeout_s)
         proc.wait()
         seconds = time.monotonic() - start
         with contextlib.suppress(ProcessLookupError):  # anything the command left behind in its group
@@ -111,6 +104,20 @@ def run_measured(cmd: list[str], timeout_s: float, env: dict[str, str] | None = 
     signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     return Finished(None if signalled else os.WEXITSTATUS(status), signalled, False, seconds, maxrss_kb / 1024,
                     stdout, stderr)
+
+
+def wait_or_kill_group(pid: int, timeout_s: float) -> bool:
+    """Wait up to `timeout_s` for child `pid` (a process-group leader) to end, without reaping
+    it; past that, SIGKILL its whole group. True when it timed out. The caller reaps it."""
+    fd = os.pidfd_open(pid)
+    try:
+        timed_out = not select.select([fd], [], [], timeout_s)[0]
+        if timed_out:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    finally:
+        os.close(fd)
+    return timed_out
 
 
 @functools.lru_cache(maxsize=1)

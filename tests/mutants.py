@@ -642,46 +642,40 @@ def mut_extra_member(m: _Mutation):
 _METHOD_CODES = (1, 6, 8, 9, 12, 14, 93, 95, 98, 99, 0xFFFF)
 
 
-def mut_method(m: _Mutation):
+def _header_field_edit(m: _Mutation, field: str, values) -> tuple[bytes, str, int, str]:
+    """One member's `field` set to a value drawn from `values` in its central header, its local
+    header or both, the bytes left as they are: (zip, member, value, where). The draws come in
+    a fixed order (member, value, headers), so a seed gives the same mutant every time."""
     content = m.src.content()
     name = m.rng.choice([n for n, _ in content])
-    method = m.rng.choice(_METHOD_CODES)
+    value = m.rng.choice(values)
     where = m.rng.choice(["central", "local", "both"])
     entries = []
     for n, d in content:
         e = Entry(n, d)
         if n == name:
             if where in ("central", "both"):
-                e.central["method"] = method
+                e.central[field] = value
             if where in ("local", "both"):
-                e.local["method"] = method
+                e.local[field] = value
         entries.append(e)
     if m.src.signed:
         entries.append(Entry(SIGNATURE, m.src.members[SIGNATURE]))
-    return write_zip(entries), f"'{name}' method {method} in the {where} header(s), bytes left stored", \
-        _every(INVALID)
+    return write_zip(entries), name, value, where
+
+
+def mut_method(m: _Mutation):
+    data, name, method, where = _header_field_edit(m, "method", _METHOD_CODES)
+    return data, f"'{name}' method {method} in the {where} header(s), bytes left stored", _every(INVALID)
 
 
 def mut_flags(m: _Mutation):
-    content = m.src.content()
-    name = m.rng.choice([n for n, _ in content])
-    bit = m.rng.choice([0x0001, 0x0001, 0x0040, 0x2000, 0x0020, 0x0008, 0x0800, 0x0002])
-    where = m.rng.choice(["central", "local", "both"])
-    entries = []
-    for n, d in content:
-        e = Entry(n, d)
-        if n == name:
-            if where in ("central", "both"):
-                e.central["flags"] = bit
-            if where in ("local", "both"):
-                e.local["flags"] = bit
-        entries.append(e)
-    if m.src.signed:
-        entries.append(Entry(SIGNATURE, m.src.members[SIGNATURE]))
+    data, name, bit, where = _header_field_edit(m, "flags", [0x0001, 0x0001, 0x0040, 0x2000, 0x0020, 0x0008,
+                                                             0x0800, 0x0002])
     level = _flag_level(bit)
     if where != "both" and bit != 0x0800:
         level = INVALID  # the headers now disagree
-    return write_zip(entries), f"'{name}' flag {bit:#06x} set in the {where} header(s)", _every(level)
+    return data, f"'{name}' flag {bit:#06x} set in the {where} header(s)", _every(level)
 
 
 def mut_compressed(m: _Mutation):
@@ -1888,21 +1882,30 @@ def make_video(kind: str, seed: int) -> bytes:
 # -- the campaign, as the suite runs it ------------------------------------------------------------
 
 
-def run_campaign(checkout: Path, *args: str, timeout_s: float = 30, max_mb: float = 500) -> dict:
-    """`benchmarks/fuzz.py ARGS --json` in a fresh interpreter, and its JSON document.
+def campaign_document(checkout: Path, script: str, *args: str, timeout_s: float = 1800) -> dict:
+    """`benchmarks/SCRIPT ARGS --json` (a fuzz campaign) in a fresh interpreter, and its JSON document.
 
-    A fresh process because the campaign forks one child per run, and forking the pytest
-    process is not safe: earlier tests may have left LiteRT or OpenCV threads running.
+    A fresh process because the campaigns fork or spawn one child per run, and forking the
+    pytest process is not safe: earlier tests may have left LiteRT or OpenCV threads running.
     """
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, str(checkout / "benchmarks" / "fuzz.py"), *args, "--json",
-                           "--timeout", str(timeout_s), "--max-mb", str(max_mb)],
-                          capture_output=True, text=True, timeout=1800, cwd=checkout)
+    proc = subprocess.run([sys.executable, str(checkout / "benchmarks" / script), *args, "--json"],
+                          capture_output=True, text=True, timeout=timeout_s, cwd=checkout, check=False)
     if not proc.stdout.strip():
-        raise AssertionError(f"benchmarks/fuzz.py printed nothing (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise AssertionError(f"benchmarks/{script} printed nothing (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout)
+
+
+def run_campaign(checkout: Path, *args: str, timeout_s: float = 30, max_mb: float = 500) -> dict:
+    """`benchmarks/fuzz.py ARGS` with a time and memory limit per run, and its JSON document."""
+    return campaign_document(checkout, "fuzz.py", *args, "--timeout", str(timeout_s), "--max-mb", str(max_mb))
+
+
+def failing(campaign: dict, *marks: str) -> list[dict]:
+    """A campaign's failures (runs or cases) with a problem that mentions one of `marks`."""
+    return [f for f in campaign["failures"] if any(m in p for p in f["problems"] for m in marks)]
 
 
 def describe_failures(failures: list[dict], limit: int = 12) -> str:

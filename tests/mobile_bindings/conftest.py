@@ -82,6 +82,19 @@ def _run(cmd: list[str], what: str, timeout: float) -> None:
 
 
 @pytest.fixture(scope="session")
+def parity_photos(shared_data) -> dict[str, list[Path]]:
+    """The real photos the native parity tests share: every k-th sorted file of ACNE04 and of
+    HELEN, 25 of each (skips without them). One sample, so a photo that differs in one
+    binding's test is among every other binding's photos too."""
+    per_set = 25
+    acne = sorted((shared_data / "acne04").glob("level*/*.jpg"))
+    helen = sorted((shared_data / "landmarks300w" / "helen_train").glob("*.jpg"))
+    if len(acne) < per_set or len(helen) < per_set:
+        pytest.skip(f"ACNE04 and HELEN photos not found under {shared_data}")
+    return {"acne04": acne[:: len(acne) // per_set][:per_set], "helen": helen[:: len(helen) // per_set][:per_set]}
+
+
+@pytest.fixture(scope="session")
 def c_build(tmp_path_factory) -> CBuild:
     """mobile_bindings/c configured and built (RelWithDebInfo) once for the session."""
     import time

@@ -28,7 +28,6 @@ from facelite.paths import shipped_bundles_dir
 
 REPO = Path(__file__).resolve().parents[2]
 KOTLIN = REPO / "mobile_bindings" / "kotlin"
-PHOTOS_PER_SET = 25  # the selection rule of test_pipeline_parity.py: every k-th sorted file of each set
 
 
 def run_c_pipeline(c_build, files: list[Path]) -> dict[str, dict]:
@@ -85,12 +84,9 @@ def kotlin_build(c_build, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def four_photos(shared_data) -> list[Path]:
-    acne = sorted((shared_data / "acne04").glob("level*/*.jpg"))
-    helen = sorted((shared_data / "landmarks300w" / "helen_train").glob("*.jpg"))
-    if len(acne) < PHOTOS_PER_SET or len(helen) < PHOTOS_PER_SET:
-        pytest.skip(f"ACNE04 and HELEN photos not found under {shared_data}")
-    return acne[:: len(acne) // PHOTOS_PER_SET][:2] + helen[:: len(helen) // PHOTOS_PER_SET][:2]
+def four_photos(parity_photos) -> list[Path]:
+    """The first two ACNE04 and HELEN photos of test_pipeline_parity.py's sample."""
+    return parity_photos["acne04"][:2] + parity_photos["helen"][:2]
 
 
 def _same_points(kotlin: list, c: list) -> bool:

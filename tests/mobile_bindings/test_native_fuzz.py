@@ -15,8 +15,6 @@ is ASan+UBSan and the campaign reads every report. The full campaign (1,000 bund
 from __future__ import annotations
 
 import importlib.util
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,12 +31,8 @@ TIMEOUT_S = 30
 
 def run_campaign(c_build, *args: str) -> dict:
     """`benchmarks/fuzz_native.py --build BUILD ARGS --json` in a fresh interpreter, and its document."""
-    p = subprocess.run([sys.executable, str(SCRIPT), "--build", str(c_build.build_dir), "--seed", str(SEED),
-                        "--timeout", str(TIMEOUT_S), *args, "--json"],
-                       capture_output=True, text=True, timeout=900, cwd=REPO, check=False)
-    if not p.stdout.strip():
-        raise AssertionError(f"fuzz_native.py printed nothing (exit {p.returncode}):\n{p.stderr[-3000:]}")
-    return json.loads(p.stdout)
+    return mutants.campaign_document(REPO, "fuzz_native.py", "--build", str(c_build.build_dir), "--seed", str(SEED),
+                                     "--timeout", str(TIMEOUT_S), *args, timeout_s=900)
 
 
 def describe(failures: list[dict], limit: int = 10) -> str:
@@ -56,13 +50,8 @@ def campaign(c_build) -> dict:
     return run_campaign(c_build, "--bundles", str(BUNDLE_MUTANTS), "--images", str(BAD_IMAGES))
 
 
-def failing(campaign: dict, *marks: str) -> list[dict]:
-    """Failing cases with a problem that mentions one of `marks`."""
-    return [f for f in campaign["failures"] if any(m in p for p in f["problems"] for m in marks)]
-
-
 def test_no_run_crashes_hangs_or_trips_a_sanitizer_in_facelite_code(campaign):
-    bad = failing(campaign, "timeout after", "killed by signal", "Sanitizer report", "(a run exits 0 or")
+    bad = mutants.failing(campaign, "timeout after", "killed by signal", "Sanitizer report", "(a run exits 0 or")
     assert not bad, describe(bad)
     assert campaign["max_seconds"] < TIMEOUT_S
     assert campaign["sanitizer_reports"]["facelite"] == 0
@@ -70,12 +59,12 @@ def test_no_run_crashes_hangs_or_trips_a_sanitizer_in_facelite_code(campaign):
 
 def test_inputs_exit_0_only_where_still_valid_and_refusals_say_why(campaign):
     """Bundles as a whole (every variant), images per command; a refusal prints an error."""
-    bad = failing(campaign, "exit 0 on an input", "refused without", "exit 0 without")
+    bad = mutants.failing(campaign, "exit 0 on an input", "refused without", "exit 0 without")
     assert not bad, describe(bad)
 
 
 def test_no_run_goes_over_its_memory_limit(campaign):
-    heavy = failing(campaign, "MB (limit")
+    heavy = mutants.failing(campaign, "MB (limit")
     assert not heavy, describe(heavy)
 
 

@@ -28,7 +28,6 @@ from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.metrics import iou
 from facelite.paths import shipped_bundles_dir
 
-PHOTOS_PER_SET = 25
 BOX_IOU_MIN = 0.99
 LANDMARKS_MAX_PX = 0.5
 SCORES_MAX_ABS = 1e-3
@@ -48,14 +47,9 @@ def run_c_pipeline(c_build, files: list[Path], *extra: str, variant: str = "fp32
 
 
 @pytest.fixture(scope="module")
-def photos(shared_data) -> list[Path]:
-    """25 ACNE04 and 25 HELEN photos: every k-th file of each set, sorted by path."""
-    acne = sorted((shared_data / "acne04").glob("level*/*.jpg"))
-    helen = sorted((shared_data / "landmarks300w" / "helen_train").glob("*.jpg"))
-    if len(acne) < PHOTOS_PER_SET or len(helen) < PHOTOS_PER_SET:
-        pytest.skip(f"ACNE04 and HELEN photos not found under {shared_data}")
-    return (acne[:: len(acne) // PHOTOS_PER_SET][:PHOTOS_PER_SET]
-            + helen[:: len(helen) // PHOTOS_PER_SET][:PHOTOS_PER_SET])
+def photos(parity_photos) -> list[Path]:
+    """The 25 ACNE04 then the 25 HELEN photos of `parity_photos` (conftest.py)."""
+    return parity_photos["acne04"] + parity_photos["helen"]
 
 
 def python_results(photos: list[Path], variant: str) -> dict:
@@ -145,9 +139,9 @@ def test_c_pipeline_finds_the_python_faces_on_50_real_photos(c_build, photos, va
           f"max score diff {worst.scores:.3g}, max redness diff {worst.redness:.3g}")
 
 
-def test_rgba_pixels_with_a_padded_stride_give_the_same_result(c_build, photos):
+def test_rgba_pixels_with_a_padded_stride_give_the_same_result(c_build, parity_photos):
     """What an Android Bitmap hands over (RGBA, rows padded) is analysed as the decoded BGR file."""
-    chosen = photos[:3] + photos[PHOTOS_PER_SET:PHOTOS_PER_SET + 3]
+    chosen = parity_photos["acne04"][:3] + parity_photos["helen"][:3]
     from_files = run_c_pipeline(c_build, chosen)
     from_rgba = run_c_pipeline(c_build, chosen, "--rgba")
     for path in map(str, chosen):

@@ -30,13 +30,12 @@ def campaign() -> dict:
 
 
 def test_every_bad_image_exits_0_only_where_still_decodable_else_2(campaign):
-    wrong_exit = [f for f in campaign["failures"] if any(p.startswith(("exit", "killed", "timeout"))
-                                                         for p in f["problems"])]
+    wrong_exit = mutants.failing(campaign, "exit", "killed", "timeout")
     assert not wrong_exit, mutants.describe_failures(wrong_exit)
 
 
 def test_no_bad_image_run_takes_over_500_mb_or_30_s(campaign):
-    heavy = [f for f in campaign["failures"] if any("MB" in p for p in f["problems"])]
+    heavy = mutants.failing(campaign, "MB")
     assert campaign["max_peak_mb"] < MAX_PEAK_MB, mutants.describe_failures(heavy)
     assert campaign["max_seconds"] < TIMEOUT_S
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
+#include "buffer.h"
 #include "files.h"
 #include "status.h"
 
@@ -169,25 +170,40 @@ static int no_length(unsigned m)
     return (m >= 0xD0 && m <= 0xD7) || m == 0x01;
 }
 
+/* The header segment at or after *pos (which it moves to the segment's marker, past fill
+ * bytes and markers without a length): 1 with its marker and length, 0 at the first scan,
+ * the end of the image, a byte that is not a marker or the end of the data. The caller
+ * steps past the segment with *pos += 2 + *length. */
+static int jpeg_header_segment(const uint8_t *d, size_t n, size_t *pos, unsigned *marker, size_t *length)
+{
+    while (*pos + 4 <= n) {
+        unsigned m;
+        if (d[*pos] != 0xFF)
+            return 0;
+        m = d[*pos + 1];
+        if (m == 0xFF) {
+            *pos += 1;
+            continue;
+        }
+        if (no_length(m)) {
+            *pos += 2;
+            continue;
+        }
+        if (m == 0xD9 || m == 0xDA)
+            return 0;
+        *marker = m;
+        *length = be16(d + *pos + 2);
+        return 1;
+    }
+    return 0;
+}
+
 /* Width and height from the first frame header before any scan (`_jpeg_size`); 0 if none. */
 static int jpeg_size(const uint8_t *d, size_t n, int64_t *w, int64_t *h)
 {
-    size_t pos = 2;
-    while (pos + 4 <= n) {
-        unsigned marker;
-        if (d[pos] != 0xFF)
-            return 0;
-        marker = d[pos + 1];
-        if (marker == 0xFF) {
-            pos += 1;
-            continue;
-        }
-        if (no_length(marker)) {
-            pos += 2;
-            continue;
-        }
-        if (marker == 0xD9 || marker == 0xDA)
-            return 0;
+    size_t pos = 2, length;
+    unsigned marker;
+    while (jpeg_header_segment(d, n, &pos, &marker, &length)) {
         if (is_sof(marker)) {
             if (pos + 9 > n)
                 return 0;
@@ -195,7 +211,7 @@ static int jpeg_size(const uint8_t *d, size_t n, int64_t *w, int64_t *h)
             *w = be16(d + pos + 7);
             return 1;
         }
-        pos += 2 + (size_t)be16(d + pos + 2);
+        pos += 2 + length;
     }
     return 0;
 }
@@ -252,41 +268,17 @@ static long jpeg_scans(const uint8_t *d, size_t n)
  * (an XMP APP1 is skipped, as OpenCV does). */
 static int jpeg_app1(const uint8_t *d, size_t n, const uint8_t **payload, size_t *size)
 {
-    size_t pos = 2;
-    while (pos + 4 <= n) {
-        unsigned marker, length;
-        if (d[pos] != 0xFF)
-            return 0;
-        marker = d[pos + 1];
-        if (marker == 0xFF) {
-            pos += 1;
-            continue;
-        }
-        if (no_length(marker)) {
-            pos += 2;
-            continue;
-        }
-        if (marker == 0xD9 || marker == 0xDA)
-            return 0;
-        length = be16(d + pos + 2);
+    size_t pos = 2, length;
+    unsigned marker;
+    while (jpeg_header_segment(d, n, &pos, &marker, &length)) {
         if (marker == 0xE1 && length >= 8 && pos + 2 + length <= n && memcmp(d + pos + 4, "Exif\0\0", 6) == 0) {
             *payload = d + pos + 4;
             *size = length - 2;
             return 1;
         }
-        pos += 2 + (size_t)length;
+        pos += 2 + length;
     }
     return 0;
-}
-
-/* A chunk type for messages: printable ASCII as is, anything else as \xNN. */
-static void chunk_name(const uint8_t *kind, char out[17])
-{
-    int i, n = 0;
-    for (i = 0; i < 4; i++)
-        n += kind[i] >= 0x20 && kind[i] < 0x7F && kind[i] != '\\' && kind[i] != '\''
-                 ? snprintf(out + n, (size_t)(17 - n), "%c", kind[i])
-                 : snprintf(out + n, (size_t)(17 - n), "\\x%02x", kind[i]);
 }
 
 /* The PNG's chunks walked before decoding, as `facelite.image._check_png` does: IHDR of
@@ -304,7 +296,7 @@ static int png_structure(const uint8_t *d, size_t n, char *why, size_t why_size)
             return 0;
         }
         length = be32(d + pos);
-        chunk_name(d + pos + 4, name);
+        fl_printable_bytes(d + pos + 4, 4, name, sizeof name);
         if (chunks == 0 && (memcmp(d + pos + 4, "IHDR", 4) != 0 || length != 13)) {
             snprintf(why, why_size, "a PNG whose first chunk is '%s' of %u bytes, not IHDR of 13", name,
                      (unsigned)length);
@@ -495,19 +487,6 @@ void fl_decoded_image_release(fl_decoded_image *image)
     fl_decoded_image_init(image);
 }
 
-static int reserve(uint8_t **buffer, size_t *capacity, size_t bytes)
-{
-    uint8_t *grown;
-    if (bytes <= *capacity)
-        return 1;
-    grown = realloc(*buffer, bytes);
-    if (grown == NULL)
-        return 0;
-    *buffer = grown;
-    *capacity = bytes;
-    return 1;
-}
-
 /* Make `out` an upright view of the w x h BGR pixels in out->pixels_, applying EXIF
  * `orientation` (2-8) through the work buffer (OpenCV's ApplyExifOrientation). */
 static fl_status orient(fl_decoded_image *out, int w, int h, int orientation, const char *where, fl_error *err)
@@ -519,7 +498,7 @@ static fl_status orient(fl_decoded_image *out, int w, int h, int orientation, co
     size_t capacity;
     int x, y;
     if (orientation >= 2 && orientation <= 8) {
-        if (!reserve(&out->work_, &out->work_capacity_, bytes))
+        if (!fl_buffer_reserve((void **)&out->work_, &out->work_capacity_, bytes))
             return fl_fail(err, FL_ERR_NO_MEMORY, "%s: out of memory rotating %dx%d pixels", where, w, h);
         for (y = 0; y < oh; y++) {
             uint8_t *o = out->work_ + (size_t)y * (size_t)ow * 3;
@@ -590,7 +569,7 @@ static fl_status decode_jpeg(const uint8_t *d, size_t n, const fl_image_header *
                      (long long)hdr->height, w, h);
         goto done;
     }
-    if (!reserve(&out->pixels_, &out->pixels_capacity_, (size_t)w * (size_t)h * 3)) {
+    if (!fl_buffer_reserve((void **)&out->pixels_, &out->pixels_capacity_, (size_t)w * (size_t)h * 3)) {
         st = fl_fail(err, FL_ERR_NO_MEMORY, "%s: out of memory for %dx%d pixels", where, w, h);
         goto done;
     }
@@ -715,7 +694,8 @@ static fl_status decode_png(const uint8_t *d, size_t n, const fl_image_header *h
     job.src.n = n;
     job.width = hdr->width;
     job.height = hdr->height;
-    if (!reserve(&out->pixels_, &out->pixels_capacity_, (size_t)hdr->width * (size_t)hdr->height * 3))
+    if (!fl_buffer_reserve((void **)&out->pixels_, &out->pixels_capacity_,
+                           (size_t)hdr->width * (size_t)hdr->height * 3))
         return fl_fail(err, FL_ERR_NO_MEMORY, "%s: out of memory for %lldx%lld pixels", where,
                        (long long)hdr->width, (long long)hdr->height);
     job.pixels = out->pixels_;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffer.h"
 #include "status.h"
 
 /* Most resize taps one axis may need (index and weight each): a 64 MiB table. Only an
@@ -63,20 +64,6 @@ void fl_scratch_destroy(fl_scratch *scratch)
     free(scratch->acc);
     free(scratch->pixels);
     free(scratch);
-}
-
-/* Make *buffer hold at least `bytes`; 0 when the allocation fails (the old buffer stays). */
-static int reserve(void **buffer, size_t *capacity, size_t bytes)
-{
-    void *grown;
-    if (bytes <= *capacity)
-        return 1;
-    grown = realloc(*buffer, bytes);
-    if (grown == NULL)
-        return 0;
-    *buffer = grown;
-    *capacity = bytes;
-    return 1;
 }
 
 /* The caller's scratch, or a temporary one (freed by end_scratch). */
@@ -376,7 +363,7 @@ static fl_status make_taps(fl_scratch *s, int64_t src_h, int64_t src_w, int dst_
                        (long long)src_w, (long long)src_h, dst_w, dst_h, MAX_AXIS_TAPS);
     ny = (size_t)dst_h * (size_t)ty;
     nx = (size_t)dst_w * (size_t)tx;
-    if (!reserve((void **)&s->taps, &s->taps_capacity, 2 * (ny + nx) * sizeof(int32_t)))
+    if (!fl_buffer_reserve((void **)&s->taps, &s->taps_capacity, 2 * (ny + nx) * sizeof(int32_t)))
         return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for resize taps (%dx%d)", dst_w, dst_h);
     rows->count = ty;
     rows->index = s->taps;
@@ -425,8 +412,8 @@ static fl_status resample(const fl_image *src, int mode, const taps *rows, const
             cmax = cols->index[i];
     }
     span = (int64_t)cmax - cmin + 1;
-    if (!reserve((void **)&s->acc, &s->acc_capacity, out_w * (size_t)ch * sizeof(uint32_t)) ||
-        (!identity && !reserve((void **)&s->row, &s->row_capacity, (size_t)span * (size_t)ch)))
+    if (!fl_buffer_reserve((void **)&s->acc, &s->acc_capacity, out_w * (size_t)ch * sizeof(uint32_t)) ||
+        (!identity && !fl_buffer_reserve((void **)&s->row, &s->row_capacity, (size_t)span * (size_t)ch)))
         return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a resize row (%zu pixels)", out_w);
     for (y = 0; y < rows->n; y++) {
         uint32_t *acc = s->acc;
@@ -853,7 +840,7 @@ fl_status fl_prepare(const fl_image *src, const fl_input_spec *spec, const doubl
     if ((st = begin_scratch(scratch, &s, err)) != FL_OK)
         return st;
     count = (size_t)spec->height * (size_t)spec->width;
-    if (!reserve((void **)&s->pixels, &s->pixels_capacity, count * (size_t)spec->channels))
+    if (!fl_buffer_reserve((void **)&s->pixels, &s->pixels_capacity, count * (size_t)spec->channels))
         st = fl_fail(err, FL_ERR_NO_MEMORY, "fl_prepare: out of memory for %dx%d pixels", spec->width, spec->height);
     if (st == FL_OK)
         st = prepare_into(src, spec, box, s->pixels, placement, s, err);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "skin.h"
+#include "buffer.h"
 #include "status.h"
 
 /* Bits of the mask: one per region in fl_region_name order; the skin regions of the
@@ -85,13 +86,8 @@ fl_status fl_face_redness(fl_redness *r, const fl_image *image, const float regi
     size_t counts[FL_REGION_COUNT] = {0}, skin_count = 0;
     if (any) {
         const size_t stride = (size_t)(all.x1 - all.x0), rows = (size_t)(all.y1 - all.y0);
-        if (stride * rows > r->capacity) {
-            uint8_t *grown = realloc(r->mask, stride * rows);
-            if (grown == NULL)
-                return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %zux%zu skin mask", stride, rows);
-            r->mask = grown;
-            r->capacity = stride * rows;
-        }
+        if (!fl_buffer_reserve((void **)&r->mask, &r->capacity, stride * rows))
+            return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %zux%zu skin mask", stride, rows);
         memset(r->mask, 0, stride * rows);
         for (size_t k = 0; k < FL_REGION_COUNT; k++) {
             const fl_pixel_box b = boxes[k];

@@ -99,3 +99,23 @@ size_t fl_dtype_size(fl_dtype dtype)
     }
     return 0;
 }
+
+void fl_printable_bytes(const uint8_t *raw, size_t len, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (cap == 0)
+        return;
+    for (size_t i = 0; i < len && n + 4 < cap; i++) {
+        unsigned char c = raw[i];
+        if (c >= 0x20 && c < 0x7F && c != '\'' && c != '\\') {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    out[n] = '\0';
+}

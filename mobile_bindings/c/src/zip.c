@@ -92,24 +92,6 @@ static int find_end_record(const uint8_t *data, size_t size, size_t *end)
     return 0;
 }
 
-static void printable_name(const uint8_t *raw, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 5 < cap && i < 80; i++) {
-        unsigned char c = raw[i];
-        if (c >= 0x20 && c < 0x7F && c != '\'' && c != '\\') {
-            out[n++] = (char)c;
-        } else {
-            static const char hex[] = "0123456789abcdef";
-            out[n++] = '\\';
-            out[n++] = 'x';
-            out[n++] = hex[c >> 4];
-            out[n++] = hex[c & 15];
-        }
-    }
-    out[n] = '\0';
-}
-
 static fl_status check_local(const uint8_t *data, size_t size, const fl_zip_member *m, const uint8_t *raw_name,
                              size_t name_len, uint16_t flags, uint16_t method, uint64_t limit, const char *where,
                              uint64_t *offset, fl_error *err)
@@ -194,7 +176,7 @@ fl_status fl_zip_read(const uint8_t *data, size_t size, const char *where, fl_zi
             return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: central directory entry %u is damaged" DAMAGED, where, i);
         if (!fl_member_name_ok((const char *)raw, name_len)) {
             char shown[400];
-            printable_name(raw, name_len, shown, sizeof shown);
+            fl_printable_bytes(raw, name_len < 80 ? name_len : 80, shown, sizeof shown);
             return fl_fail(err, FL_ERR_BUNDLE_INVALID,
                            "%s: member name '%s' is not a plain relative name (parts of ASCII letters, digits, '.', '_' "
                            "and '-', separated by '/', none '.' or '..')",

@@ -140,6 +140,16 @@ JNIEXPORT jobjectArray JNICALL Java_facelite_Native_engine(JNIEnv *env, jclass c
     return out;
 }
 
+/* What an analyze call returns: the number of faces, or -1 with the C core's error thrown. */
+static jint faces_found(JNIEnv *env, const jni_analyzer *j, fl_status st, const fl_error *err)
+{
+    if (st != FL_OK) {
+        throw_status(env, err);
+        return -1;
+    }
+    return (jint)fl_result_face_count(j->result);
+}
+
 /* Analyse pixels from a direct ByteBuffer (`buffer`) or a byte array (`array`), from `offset`. */
 JNIEXPORT jint JNICALL Java_facelite_Native_analyzePixels(JNIEnv *env, jclass cls, jlong handle, jobject buffer,
                                                           jbyteArray array, jint offset, jint width, jint height,
@@ -180,11 +190,7 @@ JNIEXPORT jint JNICALL Java_facelite_Native_analyzePixels(JNIEnv *env, jclass cl
         st = fl_analyze(j->analyzer, &image, &j->result, &err);
     }
     if (array != NULL) (*env)->ReleasePrimitiveArrayCritical(env, array, base, JNI_ABORT);
-    if (st != FL_OK) {
-        throw_status(env, &err);
-        return -1;
-    }
-    return (jint)fl_result_face_count(j->result);
+    return faces_found(env, j, st, &err);
 }
 
 JNIEXPORT jint JNICALL Java_facelite_Native_analyzeFile(JNIEnv *env, jclass cls, jlong handle, jstring path)
@@ -197,11 +203,7 @@ JNIEXPORT jint JNICALL Java_facelite_Native_analyzeFile(JNIEnv *env, jclass cls,
     const char *p = chars(env, path);
     fl_status st = fl_analyze_file(j->analyzer, p, &j->result, &err);
     release_chars(env, path, p);
-    if (st != FL_OK) {
-        throw_status(env, &err);
-        return -1;
-    }
-    return (jint)fl_result_face_count(j->result);
+    return faces_found(env, j, st, &err);
 }
 
 /* Decode a JPEG/PNG file with the C core's decoder: BGR bytes, size[0] = width, size[1] = height. */
@@ -354,10 +356,11 @@ JNIEXPORT jfloatArray JNICALL Java_facelite_Native_scores(JNIEnv *env, jclass cl
     return out;
 }
 
-/* Per face: acne severity (NaN when the acne stage is skipped). */
-JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_acneSeverity(JNIEnv *env, jclass cls, jlong handle)
+typedef enum skin_measure { SKIN_ACNE_SEVERITY, SKIN_REDNESS } skin_measure;
+
+/* Per face: one skin measure of the last result, NaN where the face has none. */
+static jdoubleArray skin_values(JNIEnv *env, jlong handle, skin_measure measure)
 {
-    (void)cls;
     jni_analyzer *j = checked(env, handle, 1);
     if (j == NULL) return NULL;
     size_t n = fl_result_face_count(j->result);
@@ -365,29 +368,28 @@ JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_acneSeverity(JNIEnv *env, jc
     if (v == NULL) return NULL;
     for (size_t i = 0; i < n; i++) {
         const fl_skin *s = fl_result_skin(j->result, i);
-        v[i] = s->has_acne_severity ? s->acne_severity : NAN;
+        if (measure == SKIN_REDNESS)
+            v[i] = s->has_redness ? s->redness : NAN;
+        else
+            v[i] = s->has_acne_severity ? s->acne_severity : NAN;
     }
     jdoubleArray out = doubles(env, v, n);
     free(v);
     return out;
 }
 
+/* Per face: acne severity (NaN when the acne stage is skipped). */
+JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_acneSeverity(JNIEnv *env, jclass cls, jlong handle)
+{
+    (void)cls;
+    return skin_values(env, handle, SKIN_ACNE_SEVERITY);
+}
+
 /* Per face: redness, the mean a* over the skin regions (docs/skin.md; NaN without pixels). */
 JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_redness(JNIEnv *env, jclass cls, jlong handle)
 {
     (void)cls;
-    jni_analyzer *j = checked(env, handle, 1);
-    if (j == NULL) return NULL;
-    size_t n = fl_result_face_count(j->result);
-    double *v = malloc((n ? n : 1) * sizeof *v);
-    if (v == NULL) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const fl_skin *s = fl_result_skin(j->result, i);
-        v[i] = s->has_redness ? s->redness : NAN;
-    }
-    jdoubleArray out = doubles(env, v, n);
-    free(v);
-    return out;
+    return skin_values(env, handle, SKIN_REDNESS);
 }
 
 /* load, detect, landmarks, align_regions, expression, skin, total (ms). */
