@@ -69,3 +69,22 @@ def test_golden_to_parity_without_a_golden_block():
     assert golden_to_parity({}) == {"top1_agreement": None, "psnr_db": None, "max_abs_err": None, "accuracy": None,
                                     "n_golden": None, "golden_mismatches": None, "golden_ok": None,
                                     "golden_against": None}
+
+
+def test_an_adb_job_pushes_facelite_run_with_its_libraries_and_reports_golden_parity(c_build, tmp_path):
+    """On the host-emulated phone: the native runner, libfacelite and libLiteRt.so are pushed side by side
+    and the job runs with LD_LIBRARY_PATH set to that folder (what a real arm64 phone needs)."""
+    from pathlib import Path
+
+    adb = Path(__file__).resolve().parents[1] / "benchmark_app" / "host_emulated_adb" / "adb"
+    env = {**os.environ, "FACELITE_BENCH_ADB": str(adb), "HOST_EMULATED_ADB_ROOT": str(tmp_path / "device"),
+           "FACELITE_RUN_ANDROID": str(c_build.runner)}
+    p = subprocess.run([sys.executable, "-m", "facelite_bench.cli", "run", str(fixture_bundle("tiny")),
+                        "--device", "adb:host-emulated-0", "--runner", "native", "--variant", "int8",
+                        "--runs", "5", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["runner"] == "facelite-run" and doc["parity"]["golden_ok"] is True
+    remote = tmp_path / "device" / "data" / "local" / "tmp" / "facelite"
+    assert (remote / "facelite-run").exists() and (remote / "libLiteRt.so").exists()
+    assert list(remote.glob("libfacelite.so*"))

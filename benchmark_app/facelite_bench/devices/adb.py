@@ -258,6 +258,13 @@ class AdbDevice(Device):
             raise DeviceError(f"{self.id}: runner '{mode}' is not a file")
         return mode, os.path.basename(mode)
 
+    def push_runner_libraries(self, runner: str) -> None:
+        """Push the shared libraries `facelite-run` loads beside it: `libfacelite.so*` from the
+        runner's build folder and LiteRT's `libLiteRt.so` (`FACELITE_LITERT_LIB`, else the
+        build's `LITERT_LIB`); the job then runs with `LD_LIBRARY_PATH` set to REMOTE_DIR."""
+        for library in runner_libraries(runner):
+            self.adb.push(self.serial, str(library), f"{REMOTE_DIR}/{library.name}")
+
     def _prepare(self, bundle_path: str, spec: JobSpec) -> tuple[str, str | None]:
         import hashlib
 
@@ -295,9 +302,11 @@ class AdbDevice(Device):
             remote_runner = f"{REMOTE_DIR}/facelite-run"
             self.adb.push(self.serial, local_runner, remote_runner)
             self.adb.shell(self.serial, ["chmod", "755", remote_runner])
+            if runner_kind == "facelite-run":
+                self.push_runner_libraries(local_runner)
         args = [remote_runner, remote_bundle, *spec.runner_args(), "--json"]
         if runner_kind == "facelite-run":
-            args.append("--golden")
+            args = [f"LD_LIBRARY_PATH={REMOTE_DIR}", *args, "--golden"]
         if remote_data:  # the Python runner only: the native one was refused a data folder above
             args += ["--data", remote_data]
         cmd = self.adb._argv(self.serial, "shell", shell_line(args))
@@ -367,3 +376,17 @@ def discover(adb: Adb | None = None) -> list[dict]:
         else:
             out.append(dev.describe())
     return out
+
+
+def runner_libraries(runner: str) -> list[Path]:
+    """The shared libraries a built `facelite-run` needs on a device (see `push_runner_libraries`)."""
+    folder = Path(runner).resolve().parent
+    libraries = sorted(p for p in folder.glob("libfacelite.so*") if p.is_file())
+    litert = os.environ.get("FACELITE_LITERT_LIB")
+    if not litert and (folder / "CMakeCache.txt").is_file():
+        found = re.search(r"^LITERT_LIB:FILEPATH=(.+)$", (folder / "CMakeCache.txt").read_text(), re.MULTILINE)
+        litert = found.group(1).strip() if found else None
+    if not litert or not os.path.isfile(litert):
+        raise DeviceError(f"{runner}: cannot find the libLiteRt.so it needs; set FACELITE_LITERT_LIB to the "
+                          "device's libLiteRt.so (arm64-v8a for a phone)")
+    return [*libraries, Path(litert)]
