@@ -530,7 +530,7 @@ class Bundle:
             )
             for name, v in manifest["variants"].items()
         }
-        self._verified: set[str] = set()
+        self._sha256: dict[str, str] = {}
         self._golden_rows: int | None = None
 
     @classmethod
@@ -611,19 +611,24 @@ class Bundle:
         """The variant's `.tflite` bytes, refused unless size and sha256 match the manifest."""
         v = self.variant(name)
         data = self.member_view(v.file)
-        if name not in self._verified:
-            if len(data) != v.bytes:
-                raise BundleError(
-                    f"{self.path}: variant '{name}' is {len(data)} bytes, manifest says {v.bytes}; "
-                    "the bundle is damaged or tampered with"
-                )
-            if sha256_bytes(data) != v.sha256:
-                raise BundleError(
-                    f"{self.path}: variant '{name}' fails its sha256 check; "
-                    "the bundle is damaged or tampered with, rebuild or re-download it"
-                )
-            self._verified.add(name)
+        if len(data) != v.bytes:
+            raise BundleError(
+                f"{self.path}: variant '{name}' is {len(data)} bytes, manifest says {v.bytes}; "
+                "the bundle is damaged or tampered with"
+            )
+        if self.member_sha256(v.file) != v.sha256:
+            raise BundleError(
+                f"{self.path}: variant '{name}' fails its sha256 check; "
+                "the bundle is damaged or tampered with, rebuild or re-download it"
+            )
         return data
+
+    def member_sha256(self, name: str) -> str:
+        """sha256 of a member's stored bytes, hashed once per open bundle: the signature
+        check, the variant checksum and the golden checksums all ask for it."""
+        if name not in self._sha256:
+            self._sha256[name] = sha256_bytes(self.member_view(name))
+        return self._sha256[name]
 
     def _checked_member(self, name: str) -> memoryview:
         """A golden member's bytes, refused unless they match the manifest's sha256 (or,
@@ -631,10 +636,9 @@ class Bundle:
         expected = self.manifest.get("golden", {}).get("sha256", {}).get(name)
         if not expected:
             return memoryview(self.member_bytes(name))
-        data = self.member_view(name)
-        if sha256_bytes(data) != expected:
+        if self.member_sha256(name) != expected:
             raise BundleError(f"{self.path}: member {name} fails its sha256 check")
-        return data
+        return self.member_view(name)
 
     @property
     def has_golden(self) -> bool:

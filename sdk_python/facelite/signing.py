@@ -196,8 +196,7 @@ def signed_payload(member_sha256: Mapping[str, str]) -> bytes:
 
 def _member_hashes(bundle: Bundle) -> dict[str, str]:
     """sha256 of every member but the signature, computed from the bytes in the file."""
-    return {name: sha256_bytes(bundle.member_view(name))
-            for name in bundle.member_offsets() if name != SIGNATURE_MEMBER}
+    return {name: bundle.member_sha256(name) for name in bundle.member_offsets() if name != SIGNATURE_MEMBER}
 
 
 def sign_bundle(path: str | os.PathLike, private_key: Ed25519PrivateKey | str | os.PathLike,

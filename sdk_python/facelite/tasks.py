@@ -91,8 +91,10 @@ class Task:
 
     def compare(self, outputs: np.ndarray, golden: np.ndarray) -> dict[str, float]:
         """Task-specific parity statistics of outputs vs goldens for `facelite verify`,
-        each "higher is better" and gated by the tolerance entry of the same name."""
-        return {}
+        each "higher is better" and gated by the tolerance entry of the same name: the
+        task's `agreement` as `top1_agreement`, where the task has one."""
+        agreement = self.agreement(outputs, golden)
+        return {} if agreement is None else {"top1_agreement": agreement}
 
     # -- facelite evaluate ----------------------------------------------------------
 
@@ -161,9 +163,6 @@ class ClassificationTask(Task):
 
     def agreement(self, outputs, reference):
         return metrics.top1_agreement(outputs, reference)
-
-    def compare(self, outputs, golden):
-        return {"top1_agreement": metrics.top1_agreement(outputs, golden)}
 
     def eval_items(self, data, bundle, classes):
         labels = bundle.labels

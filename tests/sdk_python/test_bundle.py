@@ -77,3 +77,20 @@ def test_a_file_that_is_not_a_bundle_is_named_as_such(tmp_path, content, message
     path.write_bytes(content)
     with pytest.raises(BundleError, match=message):
         Bundle.open(path)
+
+
+def test_each_member_is_hashed_once_per_open_bundle(monkeypatch):
+    """The signature check, the variant checksum and the golden checksums share one sha256 per member."""
+    import facelite.bundle as bundle_module
+    from facelite.signing import check_signature
+
+    hashed = []
+    real = bundle_module.sha256_bytes
+    monkeypatch.setattr(bundle_module, "sha256_bytes", lambda data: hashed.append(len(data)) or real(data))
+    with Bundle.open(fb.fixture_bundle("expression")) as b:
+        assert check_signature(b).valid
+        for name in b.variants:
+            b.variant_bytes(name)
+            b.variant_bytes(name)
+        b.golden()
+        assert len(hashed) == len([n for n in b.member_offsets() if n != "signature.json"])
