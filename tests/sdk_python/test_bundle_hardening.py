@@ -198,7 +198,7 @@ def test_a_compressed_member_is_refused_and_never_inflated(tmp_path):
     refused(path, "member 'golden/inputs.npy' is compressed (deflate)", "never inflates")
 
 
-def test_a_zip_bomb_manifest_is_refused_fast_in_little_memory(tmp_path):
+def test_a_zip_bomb_manifest_is_refused_without_inflating_it(tmp_path):
     """The issue's bomb: a stored-looking bundle whose manifest.json is deflated. Here it
     holds 16 MiB of zeros (the compressed member is 16 KB) and its headers claim 3.5 GiB,
     as the issue's did; a reader that inflated it would allocate one or the other."""
@@ -208,14 +208,11 @@ def test_a_zip_bomb_manifest_is_refused_fast_in_little_memory(tmp_path):
     assert path.stat().st_size < 200_000
     patch_headers(path, MANIFEST, size=int(3.5 * 2**30) & 0xFFFFFFFF)
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         refused(path, f"member '{MANIFEST}' is compressed (deflate)")
-        elapsed = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert elapsed < 1.0
     assert peak < 4 * 2**20  # far under the 16 MiB it inflates to, let alone 100 MB
 
 
