@@ -573,6 +573,10 @@ class Bundle:
         """Size of the bundle file as opened."""
         return len(self._mm)
 
+    def file_sha256(self) -> str:
+        """sha256 of the whole bundle file as opened (what a slim copy records as its origin)."""
+        return sha256_bytes(self._mm)
+
     def member_names(self) -> list[str]:
         """Every member's name, in file order."""
         return sorted(self._members, key=lambda n: self._members[n].offset)

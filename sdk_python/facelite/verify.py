@@ -239,6 +239,24 @@ def _tolerance_for(name: str, tolerance) -> dict | None:
     return tolerance.get(name)
 
 
+def shipping_bytes(bundle: Bundle) -> dict[str, int]:
+    """Per variant: about what a slim bundle holding that variant alone weighs
+    (`facelite-build slim --variants V`): its model and golden outputs plus every member
+    all variants share (manifest, golden inputs, fp32 reference outputs, report,
+    signature), member headers included; the manifest's own shrinkage is ignored."""
+    golden = bundle.manifest.get("golden", {})
+    own = {v: {entry["file"]} for v, entry in bundle.manifest["variants"].items()}
+    for v, member in golden.get("variant_outputs", {}).items():
+        own.setdefault(v, set()).add(member)
+    owned = set().union(*own.values()) if own else set()
+    offsets = bundle.member_offsets()
+    ends = sorted(offsets.values())[1:] + [bundle.file_bytes]
+    span = {name: end - start for (name, start), end in zip(sorted(offsets.items(), key=lambda kv: kv[1]), ends)}
+    shared = sum(size for name, size in span.items() if name not in owned)
+    return {v: shared + sum(span[m] for m in members if m in span) for v, members in own.items()
+            if v in bundle.manifest["variants"]}
+
+
 def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = None) -> dict[str, Any]:
     """Manifest summary: variants (bytes, target, sparsity, compatibility, tensors), size
     ratio, offsets, and the signature (`"signature"`, as `verify_bundle` reports it).
@@ -281,6 +299,10 @@ def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = Non
             "golden_variant_outputs": sorted(m.get("golden", {}).get("variant_outputs", {})),
             "member_offsets": bundle.member_offsets(), "signature": signature.to_json(),
         }
+        for name, size in shipping_bytes(bundle).items():
+            variants[name]["shipping_bytes"] = size
+        if "slim" in m:
+            summary["slim"] = m["slim"]
         if "int8" in variants and "fp32" in variants and variants["fp32"]["bytes"]:
             summary["int8_fp32_size_ratio"] = variants["int8"]["bytes"] / variants["fp32"]["bytes"]
         return summary

@@ -216,3 +216,12 @@ def python_accepts(path: Path, key: Path) -> bool:
             return check_signature(b, SignaturePolicy(require_signature=True, trusted_keys=(key,))).ok
     except BundleError:
         return False
+
+
+def test_runner_accepts_a_slim_bundle_and_replays_its_kept_variants_goldens(c_build, tmp_path):
+    from facelite_build.slim import slim_bundle
+
+    slim = slim_bundle(REPO / "models" / "expression" / "expression.flb", ["int8"], tmp_path / "int8.flb")
+    code, doc, err = run_json(c_build, slim, "--golden", "--runs", 1, "--warmup", 0)
+    assert code == 0, err
+    assert doc["variant"] == "int8" and doc["golden"]["against"] == "int8" and doc["golden"]["ok"]

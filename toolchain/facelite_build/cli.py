@@ -12,9 +12,14 @@ KEY` or else the development key (not for production); `keygen OUT.pem` makes a 
 (`OUT.pem` private, `OUT.pub` public, for `facelite verify --trusted-keys`), and
 `sign BUNDLE --key KEY [--out SIGNED]` (re-)signs an existing bundle.
 
+`slim BUNDLE --variants int8[,fp16] --out OUT.flb` writes a copy with only those variants
+and their goldens (`facelite_build.slim`), signed again; `inspect` shows each variant's
+shipping size (what a slim bundle of that variant alone weighs).
+
     facelite-build keygen keys/release.pem
     facelite-build build models/expression/recipe.toml --signing-key keys/release.pem
     facelite-build sign my.flb --key keys/release.pem --out my.signed.flb
+    facelite-build slim my.flb --variants int8 --out my.int8.flb --signing-key keys/release.pem
 """
 
 from __future__ import annotations
@@ -69,6 +74,19 @@ def cmd_keygen(args, out) -> int:
     return 0
 
 
+def cmd_slim(args, out) -> int:
+    from facelite.bundle import Bundle
+
+    from .slim import parse_variants, slim_bundle
+
+    path = slim_bundle(args.bundle, parse_variants(args.variants), args.out, signing_key=args.signing_key)
+    with Bundle.open(path) as slim:
+        doc = {"bundle": str(path), "bytes": slim.file_bytes, **slim.manifest["slim"]}
+    out.result(doc, f"{path}: {doc['bytes']:,} bytes, variants {', '.join(doc['kept'])} "
+                    f"(removed {', '.join(doc['removed']) or 'none'}; the full bundle is {doc['from_bytes']:,} bytes)")
+    return 0
+
+
 def command_line() -> CommandLine:
     cli = CommandLine("facelite-build", "Run build stages from a recipe; inspect or verify bundles.",
                       version=__version__,
@@ -95,6 +113,13 @@ def command_line() -> CommandLine:
     keygen = cli.command("keygen", cmd_keygen, "make an Ed25519 key pair for signing bundles")
     keygen.add_argument("out", type=Path, metavar="OUT.pem",
                         help="private key file to write; the public key goes beside it as .pub")
+    slim = cli.command("slim", cmd_slim, "copy a bundle keeping only the variants an app ships")
+    slim.add_argument("bundle", type=Path)
+    slim.add_argument("--variants", required=True, metavar="V[,V]",
+                      help="variants to keep, e.g. int8 or int8,fp16; their goldens are kept too")
+    slim.add_argument("--out", type=Path, required=True, help="the slim bundle to write (never the input)")
+    slim.add_argument("--signing-key", type=Path, metavar="KEY",
+                      help="sign with this PEM Ed25519 private key (default: the development key)")
     add_bundle_commands(cli)
     return cli
 
