@@ -4,7 +4,9 @@ Classifiers trained on centred, upright face crops (FER2013's 48×48 faces) lose
 accuracy on tilted or off-centre faces, so the analyzer hands them an aligned crop:
 rotate, scale and shift (no shear) so the eye centres land at `EYE_LEFT_IMAGE` and
 `EYE_RIGHT_IMAGE` (fractions of the crop size; image left/right). The defaults roughly
-match FER2013's framing: eyes 40% of the width apart, 38% down from the top.
+match FER2013's framing: eyes 40% of the width apart, 38% down from the top. Other
+framings pass their own places to `similarity_from_eyes` (`eyes=`): the skin crop of
+`facelite.skin_measures` puts the eyes lower and closer so the forehead and chin fit.
 
 Example:
 
@@ -54,10 +56,15 @@ def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p[36:42].mean(axis=0), p[42:48].mean(axis=0)
 
 
-def similarity_from_eyes(left: np.ndarray, right: np.ndarray, size: int) -> np.ndarray:
-    """2×3 similarity matrix taking the two eye centres to their canonical positions."""
+EyePlaces = tuple[tuple[float, float], tuple[float, float]]
+
+
+def similarity_from_eyes(
+    left: np.ndarray, right: np.ndarray, size: int, eyes: EyePlaces = (EYE_LEFT_IMAGE, EYE_RIGHT_IMAGE)
+) -> np.ndarray:
+    """2×3 similarity matrix taking the two eye centres to `eyes` (fractions of `size`)."""
     src = np.stack([left, right]).astype(np.float64)
-    dst = np.array([EYE_LEFT_IMAGE, EYE_RIGHT_IMAGE], np.float64) * size
+    dst = np.array(eyes, np.float64) * size
     d_src, d_dst = src[1] - src[0], dst[1] - dst[0]
     norm = float(np.hypot(*d_src))
     if norm < 1e-6:  # degenerate eyes: identity scale about the point

@@ -5,9 +5,15 @@ the bundles shipped with facelite (`facelite.paths.shipped_bundles_dir`). An exp
 `bundles_dir` is the only place looked in. The face detector and landmarker are
 required: a missing one is a BundleError, unless the stand-ins were asked for
 (`stand_in="if_missing"`, CLI `--stand-ins`: OpenCV's Haar cascade and the mean face
-shape, far less accurate). The expression and acne stages are optional: without their
-bundle they are skipped (`expression is None`, skin with `redness` only). Every result
+shape, far less accurate). The expression and skin stages are optional: without their
+bundle they are skipped (`expression is None`; `skin is None` without a `skin_metrics`
+bundle; no `acne` concern without an acne bundle trained on face crops). Every result
 says exactly what ran (`result.stages`).
+
+Skin (`facelite.skin.SkinAnalyzer`, `skin=True` by default) is per face, on the face's
+own skin crop: `Face.skin` is a `SkinReport` (0–100 scores per region and concern, tone,
+the capture quality verdict). `restore=True` lets it restore low-resolution or noisy
+crops with the `restoration` bundle.
 
 Images, folders and videos: `analyze(image)` takes a path (decoded here, so
 `timings_ms["load"]` includes decoding) or a numpy array; `analyze_folder` walks a
@@ -52,17 +58,20 @@ from .face_detector import FaceDetector, FaceDetectorOptions
 from .image import load_image
 from .landmarker import FaceLandmarker, FaceLandmarkerOptions
 from .options import StandIn, TaskOptions, check_range
-from .paths import shipped_bundles_dir
+from .paths import bundle_in, shipped_bundles_dir
 from .regions import face_regions
-from .skin import SkinClassifier, SkinClassifierOptions, SkinResult, skin_result
+from .skin import SkinAnalyzer, SkinAnalyzerOptions, SkinReport
 from .sources import VideoFile, VideoFrame, image_paths, iter_video_frames
 from .vision_task import VisionTask
 
 REQUIRED_BUNDLES = ("face_detector", "landmarks")
 """Stages without which the analyzer fails (unless stand-ins are asked for)."""
-OPTIONAL_BUNDLES = ("expression", "acne")
+OPTIONAL_BUNDLES = ("expression", "skin_metrics", "acne", "restoration")
 """Stages skipped, and said so in `stages`, when their bundle is absent."""
+SKIN_STAGES = ("skin_metrics", "acne", "restoration")
+"""The `stages` entries of the skin analysis (`SkinAnalyzer.stages`)."""
 SKIPPED = "skipped (no bundle)"
+OFF = "off"
 ALIGNED_SIZE = 112
 """Side of the aligned face crop the expression model gets (then resized to its input)."""
 MAX_FACE_BOX_ASPECT = 4.0
@@ -83,12 +92,17 @@ class FaceAnalyzerOptions(TaskOptions):
         min_face_score: detections below this score are dropped (None: the detector
             bundle's `output.score_threshold`, else 0.5).
         max_faces: at most this many faces, best first.
+        skin: run the skin analysis (`Face.skin`; needs a `skin_metrics` bundle).
+        restore: let the skin analysis restore low-resolution or noisy face crops
+            (needs a `restoration` bundle; see `facelite.skin`).
     """
 
     bundles_dir: str | os.PathLike | None = None
     stand_in: StandIn | str = StandIn.NEVER
     min_face_score: float | None = None
     max_faces: int = 10
+    skin: bool = True
+    restore: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -108,7 +122,7 @@ class Face:
     landmarks: np.ndarray
     regions: dict[str, np.ndarray]
     expression: Classification | None
-    skin: SkinResult | None
+    skin: SkinReport | None
     landmarks_source: str = ""
 
     def to_json(self) -> dict:
@@ -159,8 +173,8 @@ def find_bundles(options: FaceAnalyzerOptions) -> tuple[dict[str, Path], Path | 
             if options.stand_in is StandIn.NEVER:
                 raise
             return {}, None
-    names = REQUIRED_BUNDLES + OPTIONAL_BUNDLES
-    return {n: root / n / f"{n}.flb" for n in names if (root / n / f"{n}.flb").is_file()}, root
+    found = {n: bundle_in(root, n) for n in REQUIRED_BUNDLES + OPTIONAL_BUNDLES}
+    return {n: path for n, path in found.items() if path is not None}, root
 
 
 class FaceAnalyzer(VisionTask):
@@ -191,22 +205,30 @@ class FaceAnalyzer(VisionTask):
         self.landmarker = FaceLandmarker(options_for("landmarks", FaceLandmarkerOptions))
         self.expression = (ExpressionClassifier(options_for("expression", ExpressionClassifierOptions))
                            if "expression" in found else None)
-        self.skin = SkinClassifier(options_for("acne", SkinClassifierOptions)) if "acne" in found else None
+        self.skin = self._skin_analyzer(options, root) if options.skin and "skin_metrics" in found else None
         self.stages = {
             "detector": self.detector.name,
             "landmarks": self.landmarker.source,
             "expression": f"bundle:{self.expression.bundle.name}" if self.expression else SKIPPED,
-            "acne": f"bundle:{self.skin.bundle.name}" if self.skin else SKIPPED,
+            **(self.skin.stages if self.skin else dict.fromkeys(SKIN_STAGES, SKIPPED if options.skin else OFF)),
         }
+
+    @staticmethod
+    def _skin_analyzer(options: FaceAnalyzerOptions, root: Path) -> SkinAnalyzer:
+        """The SkinAnalyzer on the skin bundles of the same bundles folder (and no other)."""
+        return SkinAnalyzer(SkinAnalyzerOptions(base_options=options.base_options, bundles_dir=root,
+                                                restore=options.restore))
 
     def _tasks(self) -> dict[str, VisionTask | None]:
         return {"face_detector": self.detector, "landmarks": self.landmarker,
-                "expression": self.expression, "acne": self.skin}
+                "expression": self.expression, "skin": self.skin}
 
     @property
     def info(self) -> dict[str, EngineInfo]:
         """EngineInfo per stage that runs a bundle (variant, accelerator used, fallback reason)."""
-        return {name: task.info for name, task in self._tasks().items() if task is not None and task.info}
+        info = {name: task.info for name, task in self._tasks().items()
+                if task is not None and task is not self.skin and task.info}
+        return {**info, **(self.skin.info if self.skin else {})}
 
     def close(self) -> None:
         for task in self._tasks().values():
@@ -243,11 +265,11 @@ class FaceAnalyzer(VisionTask):
                        if self.expression and aligned else [None] * len(aligned))
         t["expression"] = _ms(t0)
 
-        t0 = time.perf_counter()
-        acne = (self.skin.classify_batch([pixels] * len(boxes), [b.xywh for b in boxes])
-                if self.skin and boxes else [None] * len(boxes))
-        skins = [skin_result(pixels, a, b.xywh, r) for a, b, r in zip(acne, boxes, regions)]
-        t["skin"] = _ms(t0)
+        skins = (self.skin.analyze_faces(pixels, [m.points for m in marks], extents)
+                 if self.skin and marks else [None] * len(marks))
+        for report in skins:
+            for stage, ms in (report.timings_ms.items() if report else ()):
+                t[stage] = t.get(stage, 0.0) + ms
         t["total"] = sum(t.values())
 
         faces = [Face(b, m.points, r, e, s, m.source)

@@ -174,8 +174,9 @@ def validate_manifest(manifest: Mapping[str, Any], where: str = MANIFEST) -> Non
         fail(f"is not a JSON object (got {type(manifest).__name__})")
     version = manifest.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, (int, float)) or version not in SCHEMA_FILES:
+        shown = json.dumps(version, separators=(",", ":")) if isinstance(version, (list, dict)) else repr(version)
         fail(
-            f"schema_version {version!r} is not supported (this facelite reads "
+            f"schema_version {shown} is not supported (this facelite reads "
             f"{', '.join(map(str, SCHEMA_FILES))}); rebuild the bundle or upgrade facelite"
         )
     errors = schema_errors(manifest, manifest_schema(int(version)))
@@ -183,9 +184,11 @@ def validate_manifest(manifest: Mapping[str, Any], where: str = MANIFEST) -> Non
         fail(errors[0] + (f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""))
     spec = manifest["input"]
     channels = spec["shape"][3]
-    wanted = 1 if spec["color"] == "gray" else 3
+    extra = len(spec.get("extra_channels", ()))
+    wanted = (1 if spec["color"] == "gray" else 3) + extra
     if channels != wanted:
-        fail(f"input.shape[3]: color '{spec['color']}' gives {wanted} channel{'s' * (wanted > 1)}, got {channels}")
+        fail(f"input.shape[3]: color '{spec['color']}'{f' with {extra} extra_channels' if extra else ''} gives "
+             f"{wanted} channel{'s' * (wanted > 1)}, got {channels}")
     for key in ("mean", "std"):
         if len(spec[key]) != channels:
             fail(f"input.{key}: needs {channels} values, one per channel of input.shape, got {len(spec[key])}")

@@ -1,4 +1,4 @@
-"""`facelite` command line: analyze, evaluate, inspect, verify.
+"""`facelite` command line: analyze, skin-report, evaluate, inspect, verify.
 
 Only the commands and their printing live here; the exit codes, `--json`, `--debug` and
 `--verbose` rules are `facelite.cli_core`'s (shared with `facelite-build` and
@@ -8,7 +8,11 @@ Only the commands and their printing live here; the exit codes, `--json`, `--deb
 `analyze` takes an image, a folder (every image in it and its sub-folders; a file that
 fails is reported in its entry as `"error"` and the run carries on; exit 0 when at
 least one image succeeded, 2 when every image failed) or a video (by extension,
-sampled every `--every` frames). No face is not an error: `faces: []`, exit 0. The
+sampled every `--every` frames). No face is not an error: `faces: []`, exit 0. `--skin`
+adds each face's skin report (`facelite.skin.SkinReport`: 0–100 scores per region and
+concern, tone, the capture verdict; `"skin": null` without it) and prints it; with
+`--annotate` the regions are then drawn tinted and numbered by score. `skin-report IMAGE
+--out report.png` renders the report as one readable page per photo. The
 detector and landmarks bundles must be there (shipped, or in `--bundles DIR`):
 `--stand-ins` lets OpenCV's Haar cascade and the mean face shape run in their place.
 A target that is neither a regular file nor a folder (a FIFO, `/dev/zero`, a socket), an
@@ -18,6 +22,8 @@ image format and a video OpenCV cannot open are exit 2, before any bundle is loa
 Examples:
 
     facelite analyze photo.jpg --json
+    facelite analyze photo.jpg --skin --annotate out.jpg
+    facelite skin-report photo.jpg --out report.png
     facelite analyze photos/ --annotate out/ --accelerator cpu
     facelite analyze clip.mp4 --every 15 --json
     facelite analyze photo.jpg --bundles my_models/ --stand-ins
@@ -37,7 +43,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -51,25 +59,22 @@ from .sources import VideoFile, image_paths, is_video
 # -- analyze ------------------------------------------------------------------------
 
 
-def _analyzer(args):
+def _analyzer(args, skin: bool | None = None):
     from .analyzer import FaceAnalyzer, FaceAnalyzerOptions
     from .options import BaseOptions
 
     return FaceAnalyzer.create_from_options(FaceAnalyzerOptions(
         base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant,
                                  **_trust_options(args)),
-        bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score))
+        bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score,
+        skin=args.skin if skin is None else skin, restore=args.restore))
 
 
 def _annotate(image, result, out: Path) -> None:
-    import cv2
-
     from .annotate import draw_result
     from .image import load_image
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), draw_result(load_image(image), result)):
-        raise UserError(f"{out}: cannot write the annotated image; use a .jpg or .png path in a writable folder")
+    write_image(out, draw_result(load_image(image), result))
 
 
 def _summary(name: str, doc: dict) -> str:
@@ -81,10 +86,32 @@ def _summary(name: str, doc: dict) -> str:
         bits = [f"  face {i}: box {b['x']:.0f},{b['y']:.0f} {b['w']:.0f}x{b['h']:.0f} score {b['score']:.2f}"]
         if f["expression"]:
             bits.append(f"expression {f['expression']['top'][0]} {f['expression']['top'][1]:.2f}")
-        if f["skin"]:
-            bits += [f"{k} {v:.2f}" if v is not None else f"{k} n/a" for k, v in f["skin"]["scores"].items()]
         lines.append("  ".join(bits))
+        if f["skin"]:
+            lines += ["    " + line for line in skin_lines(f["skin"])]
     return "\n".join(lines)
+
+
+def skin_lines(skin: dict) -> list[str]:
+    """A SkinReport's JSON as text: verdict and tone, then a table of scores and bands,
+    a row for the face and one per region, a column per concern."""
+    from .skin_scores import CONCERNS
+
+    tone = skin["tone"]
+    head = "skin: reliable" if skin["reliable"] else "skin: NOT reliable: " + " ".join(
+        c["message"] for c in skin["quality"]["checks"] if not c["passed"])
+    if skin.get("restored"):
+        head += " (restored)"
+    tone_line = f"tone: {tone['category']} (ITA {tone['ita_deg']:.0f} deg)" if tone else "tone: not measured"
+
+    def row(label: str, scores: dict) -> str:
+        cells = [f"{scores[c]['score']:>3d} {scores[c]['band']:<10s}" if c in scores else f"{'-':>3s} {'':10s}"
+                 for c in CONCERNS]
+        return (f"{label:16s}" + "".join(cells)).rstrip()
+
+    header = f"{'':16s}" + "".join(f"{c:<14s}" for c in CONCERNS)
+    return [head, tone_line, header.rstrip(), row("face", skin["face"]),
+            *(row(r, s) for r, s in skin["regions"].items())]
 
 
 def _engines(analyzer, args) -> dict:
@@ -177,6 +204,66 @@ def _analyze_video(analyzer, video: VideoFile, args, annotate: Path | None, out)
     out.result({"video": str(video.path), "fps": video.fps, "every": args.every, "n_frames": len(frames),
                 "stages": analyzer.stages, "engines": engines, "frames": frames})
     return 0
+
+
+def cmd_skin_report(args, out) -> int:
+    with _signature_warnings_logged():
+        return _skin_report(args, out)
+
+
+def _skin_report(args, out) -> int:
+    from .annotate import skin_report_page
+    from .image import load_image
+
+    target = Path(args.target)
+    if target.is_dir() or is_video(target):
+        raise UserError(f"{target}: skin-report takes one image file; use `facelite analyze --skin` for folders "
+                        "and videos")
+    report_to = Path(args.out)
+    if report_to.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UserError(f"--out {report_to}: name a .png or .jpg file for the report page")
+    pixels = load_image(target)
+    with _analyzer(args, skin=True) as analyzer:
+        if analyzer.skin is None:
+            raise UserError(f"no skin_metrics bundle ({analyzer.stages['skin_metrics']}); the skin report needs one: "
+                            "reinstall facelite or pass --bundles with a skin_metrics bundle")
+        result = analyzer.analyze(pixels)
+    page = skin_report_page(pixels, [(f.landmarks, f.skin) for f in result.faces], target.name)
+    write_image(report_to, page)
+    doc = {"image": str(target), "out": str(report_to), "stages": result.stages,
+           "faces": [f.skin.to_json() if f.skin else None for f in result.faces]}
+    text = [f"{target}: {len(result.faces)} face(s); report page {report_to}"]
+    for i, f in enumerate(doc["faces"]):
+        text += ([f"  face {i}:"] + ["    " + line for line in skin_lines(f)]) if f else [f"  face {i}: no skin report"]
+    out.result(doc, "\n".join(text))
+    return 0
+
+
+def write_image(path: Path, image) -> None:
+    """Encode and write a picture atomically (a temp file beside it, renamed), so a failed
+    or interrupted write never leaves a half-written file under the final name."""
+    import cv2
+
+    try:
+        ok, data = cv2.imencode(path.suffix.lower() or ".jpg", image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise UserError(f"{path}: cannot encode a picture of this type; use a .jpg or .png path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write there ({exc.strerror}); use a writable folder") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.tobytes())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 # -- evaluate / inspect / verify ---------------------------------------------------------
@@ -281,21 +368,27 @@ def command_line() -> CommandLine:
 
     a = cli.command("analyze", cmd_analyze, "faces, landmarks, regions, expression, skin")
     a.add_argument("target", help="image file, folder of images (searched with its sub-folders), or video")
-    a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder/video")
-    a.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles, the only place looked in "
-                   "(default: the bundles shipped with facelite)")
-    a.add_argument("--stand-ins", action="store_const", const=StandIn.IF_MISSING, default=StandIn.NEVER,
-                   help="run OpenCV's Haar cascade / the mean face shape where the detector / landmarks bundle "
-                        "is missing (default: a missing bundle is an error)")
-    a.add_argument("--accelerator", default="auto", choices=accelerators)
-    a.add_argument("--variant", default="auto", help="auto, or a variant every bundle has (fp32, fp16, dynamic, int8)")
-    a.add_argument("--min-score", type=float, default=None,
-                   help="drop faces below this detector score (default: the bundle's score_threshold, else 0.5)")
+    a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder/video "
+                   "(with --skin: regions tinted and numbered by score)")
+    analyzer_arguments(a)
+    a.add_argument("--skin", action="store_true",
+                   help="measure skin: each face's report (scores per region and concern, tone, photo verdict)")
+    a.add_argument("--restore", action="store_true",
+                   help="with --skin: restore low-resolution or noisy face crops first (needs a restoration bundle)")
     a.add_argument("--every", type=whole_number(1), default=10, metavar="N",
                    help="video: analyse every Nth frame (default 10)")
     a.add_argument("--max-frames", type=whole_number(0), default=0, help="video: stop after this many analysed frames")
     threads(a)
     trust_arguments(a)
+
+    r = cli.command("skin-report", cmd_skin_report, "one-page skin report of a photo: scores per region, tone, verdict")
+    r.add_argument("target", help="image file")
+    r.add_argument("--out", required=True, metavar="PAGE", help="the report page to write (.png or .jpg)")
+    analyzer_arguments(r)
+    r.add_argument("--restore", action="store_true",
+                   help="restore low-resolution or noisy face crops before measuring (needs a restoration bundle)")
+    threads(r)
+    trust_arguments(r)
 
     e = cli.command("evaluate", cmd_evaluate, "accuracy / NME / recall of a bundle on a labelled folder")
     e.add_argument("bundle")
@@ -309,7 +402,24 @@ def command_line() -> CommandLine:
     threads(e)
 
     add_bundle_commands(cli)
+
+    from .track_cli import add_track_command  # its module imports this one's analyzer flags
+
+    add_track_command(cli)
     return cli
+
+
+def analyzer_arguments(p: argparse.ArgumentParser) -> None:
+    """The FaceAnalyzer flags `analyze` and `skin-report` share: bundles, stand-ins, where it runs."""
+    p.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles, the only place looked in "
+                   "(default: the bundles shipped with facelite)")
+    p.add_argument("--stand-ins", action="store_const", const=StandIn.IF_MISSING, default=StandIn.NEVER,
+                   help="run OpenCV's Haar cascade / the mean face shape where the detector / landmarks bundle "
+                        "is missing (default: a missing bundle is an error)")
+    p.add_argument("--accelerator", default="auto", choices=[a.value for a in Accelerator])
+    p.add_argument("--variant", default="auto", help="auto, or a variant every bundle has (fp32, fp16, dynamic, int8)")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="drop faces below this detector score (default: the bundle's score_threshold, else 0.5)")
 
 
 def add_bundle_commands(cli: CommandLine) -> None:

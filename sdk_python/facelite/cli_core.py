@@ -191,6 +191,20 @@ class CommandLine:
         sub.set_defaults(fn=fn)
         return sub
 
+    def subcommands(self, parent: argparse.ArgumentParser,
+                    dest: str) -> Callable[[str, Command, str], argparse.ArgumentParser]:
+        """Actions under a command (`facelite track add ...`): a `command`-like function that
+        adds one to `parent` (a parser `command` returned), with the same contract and flags."""
+        actions = parent.add_subparsers(dest=dest, required=True, metavar="ACTION", parser_class=_Parser)
+
+        def action(name: str, fn: Command, help: str) -> argparse.ArgumentParser:
+            sub = actions.add_parser(name, help=help, description=help)
+            _common_flags(sub, top=False)
+            sub.set_defaults(fn=fn)
+            return sub
+
+        return action
+
     def main(self, argv: list[str] | None = None) -> int:
         """Parse `argv`, run the command, print its result; returns the exit code."""
         argv = sys.argv[1:] if argv is None else [str(a) for a in argv]

@@ -24,3 +24,8 @@ class ImageError(UserError):
 
 class DataError(UserError):
     """A dataset folder is missing, empty or holds unreadable files."""
+
+
+class HistoryError(UserError):
+    """A skin history file or its input is unusable: not a facelite history, written by a newer
+    facelite, an invalid report or export document, an unreliable capture, an unknown user."""

@@ -108,3 +108,30 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, kind: str, error:
     if len(data) > max_bytes:
         raise error(f"{p}: over the {byte_size(max_bytes)} limit for {_a(kind)} file")
     return data
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
+                      error: type[UserError] = UserError) -> None:
+    """Write `data` to `path` through a temp file beside it, fsynced and renamed, so an
+    interrupted write never leaves a half-written file under the final name; `mode` sets
+    the permissions (0o600 for personal data such as a skin history export)."""
+    import tempfile
+
+    p = os.fspath(path)
+    folder = os.path.dirname(p) or "."
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(p)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise error(f"{p}: cannot write there ({exc.strerror}); use a writable folder") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -94,6 +94,20 @@ MEAN_SHAPE = np.array([
 
 HAAR_TO_EXTENT = (0.0926, 0.2322, 0.8486, 0.8238)
 
+IBUG_MIRROR = np.array(
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60, 67, 66, 65],
+    dtype=np.int32,
+)
+"""The iBUG 68-point mirror: point i of a horizontally flipped face is point IBUG_MIRROR[i]
+of the original (jaw, brows, nose, eyes, mouth each reversed left ↔ right). Used by the
+landmark augmentation and by the head-pose model's symmetry."""
+
 
 def fit_to_box(box) -> np.ndarray:
     """The mean shape stretched into an extent box (x, y, w, h) → (68, 2) pixels."""

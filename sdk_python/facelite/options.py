@@ -1,7 +1,7 @@
 """Options every facelite task shares: which bundle, which variant, where it runs.
 
 As in MediaPipe Tasks, each task's options (`FaceDetectorOptions`,
-`FaceLandmarkerOptions`, `ExpressionClassifierOptions`, `SkinClassifierOptions`,
+`FaceLandmarkerOptions`, `ExpressionClassifierOptions`, `SkinAnalyzerOptions`,
 `FaceAnalyzerOptions`) carry one `BaseOptions` for the bundle-running choices, plus the
 task's own settings. Options are checked when they are made, so a bad value fails with
 a `UserError` naming the option and the values it takes, before any bundle is opened.

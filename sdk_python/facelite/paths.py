@@ -65,5 +65,11 @@ def shipped_bundles_dir() -> Path:
 
 def shipped_bundle(name: str) -> Path | None:
     """`<shipped_bundles_dir()>/<name>/<name>.flb`, or None when no such bundle is there."""
-    path = shipped_bundles_dir() / name / f"{name}.flb"
+    return bundle_in(shipped_bundles_dir(), name)
+
+
+def bundle_in(folder: Path, name: str) -> Path | None:
+    """`<folder>/<name>/<name>.flb` (the layout of `models/` and every bundles folder),
+    or None when no such file is there."""
+    path = Path(folder) / name / f"{name}.flb"
     return path if path.is_file() else None

@@ -79,6 +79,9 @@ class InputSpec:
             `letterbox` for a whole photo resized with its aspect ratio kept and
             padded to the input size).
         margin: fraction of the face box added on each side when `crop == "face"`.
+        extra_channels: names of channels the model takes after the colour channels
+            (e.g. the skin_metrics bundle's region masks); the caller fills them, the
+            steps here make the colour channels only. Empty for image models.
     """
 
     shape: tuple[int, int, int, int]
@@ -88,6 +91,7 @@ class InputSpec:
     std: tuple[float, ...]
     crop: str = "none"
     margin: float = 0.0
+    extra_channels: tuple[str, ...] = ()
 
     @property
     def height(self) -> int:
@@ -111,10 +115,11 @@ class InputSpec:
             std=tuple(float(v) for v in spec["std"]),
             crop=spec.get("crop", "none"),
             margin=float(spec.get("margin", 0.0)),
+            extra_channels=tuple(spec.get("extra_channels", ())),
         )
 
     def to_manifest(self) -> dict[str, Any]:
-        return {
+        block = {
             "shape": list(self.shape),
             "dtype": "float32",
             "color": self.color,
@@ -124,6 +129,9 @@ class InputSpec:
             "crop": self.crop,
             "margin": self.margin,
         }
+        if self.extra_channels:
+            block["extra_channels"] = list(self.extra_channels)
+        return block
 
 
 @dataclass(frozen=True)

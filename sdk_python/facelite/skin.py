@@ -1,187 +1,333 @@
-"""Skin measures: a colour measure (redness) and the acne-severity classifier.
+"""Skin analysis per face: 0–100 scores per region and concern, tone, and a quality verdict.
 
-`redness` is the mean CIELAB a* (green − / red +) over the skin regions' pixels: "redness
-v1", specified in docs/skin.md so that the C core computes the same bits. a* is the
-standard colorimetric axis dermatology uses for erythema; here it comes from 8-bit sRGB
-(D65) in double precision, unquantized (about −86…98; typical skin 5–25). Each step is
-written out in IEEE double arithmetic (a 256-entry sRGB → linear table, the sRGB → XYZ
-matrix, a cube root by a fixed Halley iteration rather than a libm's `cbrt`), so no
-library's colour conversion decides the answer. It is a simple, documented measure, not a
-clinical one: it depends on lighting and white balance.
+`SkinAnalyzer` runs, for each face (68 landmarks in the photo):
 
-`acne_severity` is the acne model's expected grade, Σ pᵢ·i over its labels in order
-(0 = the first label, e.g. ACNE04 level0 = mild), so 0.0–(K−1) with fractions between.
+1. `skin_measures.face_crop`: the eye-aligned skin crop every per-face stage shares (the
+   work is per face, on its crop, never on full-image masks);
+2. `skin_measures.SkinMeasurer` (the `skin_metrics` bundle): lighting normalisation and
+   the raw measures per region, the capture measures and ITA°;
+3. `quality.assess_capture`: the capture gate. When it fails only on what restoration
+   repairs (`low_resolution`, `noisy`) and `restore=True`, the crop goes through
+   `restoration.FaceRestorer` and is measured again (`SkinReport.restored`); the report
+   is then reliable when the restored crop passes every image check;
+4. `acne.AcneGrader` (the `acne` bundle, v2: trained on skin crops and patches) on the
+   crop: one severity for the face and one per graded region;
+5. `skin_scores`: raw → scores and bands (formulas and anchors in docs/skin.md "Scores").
+
+Scores from a capture that failed the gate are still given (so a user sees what the
+photo would say) but the report says `reliable: false` with the failed checks; a
+history (`facelite.skin_history`) keeps only reliable reports.
+
+The acne stage is optional: without an acne bundle, or with the v1 bundle that graded
+whole photos (it cannot grade a face crop), `stages["acne"]` says it was skipped and the
+reports have no `acne` concern.
 
 Example:
 
-    >>> import numpy as np
-    >>> red = np.zeros((1, 1, 3), np.uint8); red[..., 2] = 255       # BGR: pure sRGB red
-    >>> round(float(a_star(red)[0, 0]), 2)
-    80.09
-    >>> float(a_star(np.full((1, 1, 3), 255, np.uint8))[0, 0])   # white: exactly
-    0.0
+    >>> from facelite import BaseOptions, SkinAnalyzer, SkinAnalyzerOptions
+    >>> skin = SkinAnalyzer.create_from_options(SkinAnalyzerOptions(base_options=BaseOptions(accelerator="cpu")))
+    >>> sorted(skin.stages)
+    ['acne', 'restoration', 'skin_metrics']
+    >>> report = skin.analyze(image_bgr, points68, box)     # one face: its 68 landmarks    # doctest: +SKIP
+    >>> reports = skin.analyze_image("../shared/data/acne04/level0/level0_1.jpg")    # doctest: +SKIP
+    >>> reports[0].face["redness"]                                                 # doctest: +SKIP
+    ConcernScore(score=81.2, band='good', raw=1.61)
+    >>> reports[0].to_json()["regions"]["left_cheek"]["acne"]                      # doctest: +SKIP
+    {'score': 74, 'band': 'good', 'raw': 0.43}
+    >>> skin.close()
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from .classifier import Classification, ClassifierOptions, ImageClassifier
+from .acne import AcneGrade, AcneGrader, AcneGraderOptions
+from .bundle import Bundle
+from .engine import EngineInfo
+from .errors import BundleError, UserError
 from .image import load_image
-from .regions import RegionMask, region_mask
+from .options import TaskOptions
+from .paths import bundle_in, shipped_bundles_dir
+from .quality import CaptureQuality, assess_capture
+from .regions import REGION_NAMES
+from .restoration import FaceRestorer, FaceRestorerOptions
+from .skin_measures import FACE, RawSkinMeasures, SkinMeasurer, SkinMeasurerOptions, face_crop
+from .skin_scores import ConcernScore, Tone, region_scores, round_raw, tone
+from .vision_task import VisionTask
 
-SKIN_REGIONS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
-"""Regions that count as skin for `redness` (under-eye skin is darker and thinner)."""
-
-SRGB_TO_LINEAR = np.array([v / 12.92 if v <= 0.04045 else math.pow((v + 0.055) / 1.055, 2.4)
-                           for v in (c / 255.0 for c in range(256))], np.float64)
-"""docs/skin.md §2.1: the sRGB transfer curve inverted, per 8-bit level (libm's `pow`)."""
-
-_X_WHITE = 0.4124564 + 0.3575761 + 0.1804375
-_Y_WHITE = 0.2126729 + 0.7151522 + 0.0721750
-"""The reference white: the matrix's rows summed (sRGB white in XYZ), so white has a* = 0."""
-_DELTA = 6.0 / 29.0
-_F_CUBE_ABOVE = _DELTA * _DELTA * _DELTA
-_F_SLOPE = 3.0 * (_DELTA * _DELTA)
-_F_OFFSET = 4.0 / 29.0
-
-
-def spec_cbrt(t: np.ndarray) -> np.ndarray:
-    """Cube root of float64 values in [1/512, 8) by docs/skin.md §2.3: scaled by 64 or 8
-    into [1/8, 8), a cubic first guess, two Halley steps, scaled back (within 1 ulp of the
-    exact root; the same bits in any IEEE double arithmetic without fused multiply-add)."""
-    u = t * np.where(t < 0.015625, 64.0, np.where(t < 0.125, 8.0, 1.0))
-    y = 0.3552 + u * (1.3544 + u * (-1.1862 + u * 0.4811))
-    for _ in range(2):
-        y3 = y * y * y
-        y = y - y * (y3 - u) / (2.0 * y3 + u)
-    return y * np.where(t < 0.015625, 0.25, np.where(t < 0.125, 0.5, 1.0))
-
-
-def _lab_f(t: np.ndarray) -> np.ndarray:
-    return np.where(t > _F_CUBE_ABOVE, spec_cbrt(t), t / _F_SLOPE + _F_OFFSET)
-
-
-def a_star(bgr: np.ndarray) -> np.ndarray:
-    """CIELAB a* (D65) of 8-bit sRGB pixels in BGR order, (..., 3) uint8 → (...) float64."""
-    bgr = np.asarray(bgr, np.uint8)
-    b, g, r = (SRGB_TO_LINEAR[bgr[..., k]] for k in range(3))
-    x = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / _X_WHITE
-    y = (0.2126729 * r + 0.7151522 * g + 0.0721750 * b) / _Y_WHITE
-    return 500.0 * (_lab_f(x) - _lab_f(y))
-
-
-def mean_of(values: np.ndarray) -> float:
-    """Mean of float64 values summed one after the other in their order (numpy's `sum`
-    pairs them up, which C would have to copy); NaN for none."""
-    if values.size == 0:
-        return float("nan")
-    return float(np.cumsum(values, dtype=np.float64)[-1] / values.size)
+SKIPPED = "skipped (no bundle)"
+SKIPPED_V1_ACNE = "skipped (acne bundle grades whole photos; needs one trained on face crops)"
+OFF = "off"
 
 
 @dataclass(frozen=True)
-class SkinResult:
-    """Skin scores for one face, and the acne classifier's answer when a bundle ran.
+class SkinReport:
+    """One face's skin: scores per concern for the face and per region, tone, quality.
 
-    `scores` holds `redness` (always) and `acne_severity` (with an acne bundle);
-    `region_redness` gives the same a* measure per named region.
+    Attributes:
+        quality: the capture gate's verdict (`quality.CaptureQuality`).
+        tone: ITA° and its category (None when no skin pixel was measured).
+        face: concern → ConcernScore over the whole face's skin.
+        regions: region → concern → ConcernScore, regions in `REGION_NAMES` order
+            (a region that was not measured, e.g. outside the photo, is left out).
+        lighting: the lighting normalisation that was applied (white-balance gains,
+            exposure; `skin_measures`).
+        models: bundle name → version of every bundle that produced this report.
+        restored: the crop went through the restoration bundle before measuring.
+        acne: the acne model's answer (None when no acne bundle ran).
+        raw: every raw measure (`skin_measures.RawSkinMeasures`), for research and tests.
+        timings_ms: milliseconds per stage for this face (not part of `to_json`).
     """
 
-    scores: dict[str, float]
-    acne: Classification | None = None
-    region_redness: dict[str, float] = field(default_factory=dict)
+    quality: CaptureQuality
+    tone: Tone | None
+    face: dict[str, ConcernScore]
+    regions: dict[str, dict[str, ConcernScore]]
+    lighting: dict[str, float]
+    models: dict[str, str]
+    restored: bool = False
+    acne: AcneGrade | None = None
+    raw: RawSkinMeasures | None = field(default=None, repr=False)
+    timings_ms: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def reliable(self) -> bool:
+        """True when the capture passed the quality gate (after restoration, if it ran)."""
+        return self.quality.reliable
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """concern → the face's score (the numbers a user reads first)."""
+        return {concern: s.score for concern, s in self.face.items()}
 
     def to_json(self) -> dict:
+        """The report as plain JSON (scores as whole numbers, raw to 4 significant digits)."""
         return {
-            "scores": {k: round(float(v), 4) for k, v in self.scores.items()},
-            "acne": self.acne.to_json() if self.acne else None,
-            "region_redness": {k: round(float(v), 3) for k, v in self.region_redness.items()},
+            "reliable": self.reliable,
+            "restored": self.restored,
+            "quality": _rounded_quality(self.quality.to_json()),
+            "tone": self.tone.to_json() if self.tone else None,
+            "face": {c: s.to_json() for c, s in self.face.items()},
+            "regions": {r: {c: s.to_json() for c, s in scores.items()} for r, scores in self.regions.items()},
+            "lighting": {k: _json_number(v) for k, v in self.lighting.items()},
+            "models": dict(self.models),
         }
 
 
-def redness(image_bgr: np.ndarray, regions: dict[str, np.ndarray]) -> tuple[float, dict[str, float]]:
-    """(redness over the union of SKIN_REGIONS, per-region redness) in a* units, docs/skin.md §3.
+def _json_number(value) -> float | None:
+    """A measure for JSON: 4 significant digits, None when not finite."""
+    value = float(value)
+    return round_raw(value) if math.isfinite(value) else None
 
-    Each region's pixels by `region_mask`; a* is computed once per pixel of any region,
-    within the regions' joint bounding box; means are summed in image row-major order.
-    """
-    masks = {name: region_mask(poly, image_bgr.shape) for name, poly in regions.items()}
-    boxes = [m for m in masks.values() if m.mask.size]
-    if not boxes:
-        return float("nan"), {name: float("nan") for name in masks}
-    x0, y0 = min(m.x0 for m in boxes), min(m.y0 for m in boxes)
-    x1 = max(m.x0 + m.mask.shape[1] for m in boxes)
-    y1 = max(m.y0 + m.mask.shape[0] for m in boxes)
 
-    def placed(m: RegionMask) -> np.ndarray:
-        full = np.zeros((y1 - y0, x1 - x0), bool)
-        if m.mask.size:
-            full[m.y0 - y0: m.y0 - y0 + m.mask.shape[0], m.x0 - x0: m.x0 - x0 + m.mask.shape[1]] = m.mask
-        return full
+def _rounded_quality(doc: dict) -> dict:
+    """The quality verdict's JSON with each check's value to 4 significant digits."""
+    checks = [{**c, "value": None if c["value"] is None else _json_number(c["value"])} for c in doc["checks"]]
+    return {**doc, "checks": checks}
 
-    placed_masks = {name: placed(m) for name, m in masks.items()}
-    any_region = np.logical_or.reduce(list(placed_masks.values()))
-    values = a_star(image_bgr[y0:y1, x0:x1][any_region])  # row-major
-    index = np.full(any_region.shape, -1, np.int64)
-    index[any_region] = np.arange(len(values))
-    per_region = {name: mean_of(values[index[m]]) for name, m in placed_masks.items()}
-    skin = np.zeros_like(any_region)
-    for name in SKIN_REGIONS:
-        if name in placed_masks:
-            skin |= placed_masks[name]
-    return mean_of(values[index[skin]]), per_region
+
+def build_report(raw: RawSkinMeasures, quality: CaptureQuality, acne: AcneGrade | None,
+                 models: dict[str, str], restored: bool = False) -> SkinReport:
+    """Scores, bands and tone from one face's raw measures, verdict and acne grade. A
+    region without pixels (outside the crop) is left out; so is the face's tone then."""
+    per_region_acne = acne.per_region if acne else {}
+
+    def measured(name: str) -> dict[str, float] | None:
+        m = raw.regions.get(name)
+        return m if m and m.get("pixels", 0) > 0 else None
+
+    face = region_scores(FACE, measured(FACE) or {}, acne.severity if acne else None)
+    regions = {}
+    for name in REGION_NAMES:
+        if measured(name) is not None:
+            regions[name] = region_scores(name, measured(name), per_region_acne.get(name))
+    ita = float(raw.tone_ita) if measured(FACE) is not None else math.nan
+    return SkinReport(quality=quality, tone=tone(ita) if math.isfinite(ita) else None, face=face,
+                      regions=regions, lighting=dict(raw.lighting), models=models, restored=restored,
+                      acne=acne, raw=raw)
+
+
+SKIN_BUNDLES = ("skin_metrics", "acne", "restoration")
+"""The bundles the skin analysis runs: `skin_metrics` (required), `acne` and `restoration`."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class SkinClassifierOptions(ClassifierOptions):
-    """Options for `SkinClassifier` (no bundle path: the shipped `acne` bundle)."""
-
-
-class SkinClassifier(ImageClassifier):
-    """Acne severity from a face (box or crop) plus the redness colour measure.
-
-    Example:
-
-        >>> from facelite import SkinClassifier, SkinClassifierOptions
-        >>> skin = SkinClassifier.create_from_options(SkinClassifierOptions())   # doctest: +SKIP
-        >>> skin.analyze("face.jpg").scores                                      # doctest: +SKIP
-        {'acne_severity': 0.4, 'redness': 14.2}
+class SkinAnalyzerOptions(TaskOptions):
+    """Attributes:
+        base_options: variant, accelerator, threads (and trust policy) for every skin
+            bundle; its `bundle_path` must stay None: the analyzer runs several bundles,
+            found under `bundles_dir`.
+        bundles_dir: folder holding `<name>/<name>.flb` for `skin_metrics` (required),
+            `acne` and `restoration`; the only place looked in; None → the bundles
+            shipped with facelite.
+        acne: grade acne (default). False, or no acne bundle for face crops: no `acne` concern.
+        restore: restore the crop of a capture that fails only `low_resolution` or
+            `noisy`, then measure again (needs a restoration bundle).
     """
 
-    shipped_name = "acne"
-    options_type = SkinClassifierOptions
+    bundles_dir: str | os.PathLike | None = None
+    acne: bool = True
+    restore: bool = False
 
-    def analyze(self, image, box=None, regions: dict[str, np.ndarray] | None = None) -> SkinResult:
-        """Face image [+ box, + landmark regions] → SkinResult.
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.base_options.bundle_path is not None:
+            raise UserError("SkinAnalyzerOptions: base_options.bundle_path is for single-bundle tasks; the skin "
+                            "analyzer runs several, so pass bundles_dir (a folder of <name>/<name>.flb)")
 
-        Without regions, redness is measured over the box (or the whole image).
-        """
+
+class SkinAnalyzer(VisionTask):
+    """Per-face skin report (`SkinReport`) from a photo and each face's 68 landmarks."""
+
+    options_type = SkinAnalyzerOptions
+
+    def __init__(self, options: SkinAnalyzerOptions):
+        super().__init__(options)
+        self._tasks: dict[str, VisionTask] = {}
+        self._finder: tuple | None = None
+        root = Path(options.bundles_dir) if options.bundles_dir is not None else shipped_bundles_dir()
+        if not root.is_dir():
+            raise BundleError(f"{root}: no such bundles folder; pass a folder holding <name>/<name>.flb bundles")
+        found = {name: bundle_in(root, name) for name in SKIN_BUNDLES}
+        if found["skin_metrics"] is None:
+            raise BundleError(f"no skin_metrics bundle ({root / 'skin_metrics' / 'skin_metrics.flb'} not found); "
+                              "put it there, pass a bundles folder that has it, or reinstall facelite")
+        if options.restore and found["restoration"] is None:
+            raise BundleError(f"restore=True needs a restoration bundle ({root / 'restoration' / 'restoration.flb'} "
+                              "not found); put one there or leave restore off (CLI: drop --restore)")
+        self.measurer = SkinMeasurer(SkinMeasurerOptions(base_options=self._base(found["skin_metrics"])))
+        self._tasks["skin_metrics"] = self.measurer
+        self.grader, acne_stage = self._acne_grader(found["acne"]) if options.acne else (None, OFF)
+        self.restorer = None
+        if options.restore:
+            self.restorer = FaceRestorer(FaceRestorerOptions(base_options=self._base(found["restoration"])))
+            self._tasks["restoration"] = self.restorer
+        self.stages = {
+            "skin_metrics": _bundle_stage(self.measurer),
+            "acne": acne_stage,
+            "restoration": _bundle_stage(self.restorer) if self.restorer else OFF,
+        }
+
+    def _base(self, bundle_path: Path):
+        return dataclasses.replace(self.options.base_options, bundle_path=bundle_path)
+
+    def _acne_grader(self, path: Path | None) -> tuple[AcneGrader | None, str]:
+        """(the acne grader, its stage) or (None, why not): no bundle, or the v1 bundle
+        that grades whole photos (`AcneGrader` needs one trained on face crops)."""
+        if path is None:
+            return None, SKIPPED
+        with Bundle.open(path) as bundle:
+            if bundle.input_spec.crop != "face":
+                return None, SKIPPED_V1_ACNE
+        grader = AcneGrader(AcneGraderOptions(base_options=self._base(path)))
+        self._tasks["acne"] = grader
+        return grader, _bundle_stage(grader)
+
+    @property
+    def info(self) -> dict[str, EngineInfo]:
+        """EngineInfo per skin stage that runs a bundle."""
+        return {name: task.info for name, task in self._tasks.items() if task.info}
+
+    def close(self) -> None:
+        for task in self._tasks.values():
+            task.close()
+        if self._finder:
+            for task in self._finder:
+                task.close()
+        super().close()
+
+    # -- analysis -----------------------------------------------------------------
+
+    def analyze(self, image, points: np.ndarray, box: Sequence[float] | None = None) -> SkinReport:
+        """One face's SkinReport. `image`: path or BGR array; `points`: its 68 landmarks
+        in image pixels; `box`: the face detector's box in the landmarks' extent
+        convention (`FaceDetector.to_extent`), used by the `occluded` check (None: the
+        check judges the frame only)."""
+        return self.analyze_faces(image, [points], [box])[0]
+
+    def analyze_faces(self, image, points: Sequence[np.ndarray],
+                      boxes: Sequence[Sequence[float] | None] | None = None) -> list[SkinReport]:
+        """SkinReports of several faces of one photo (measures and acne each in one batched call)."""
+        self._check_open()
         pixels = load_image(image)
-        acne = self.classify(pixels, box)
-        return skin_result(pixels, acne, box, regions)
+        points = [np.asarray(p, np.float32).reshape(68, 2) for p in points]
+        boxes = list(boxes) if boxes is not None else [None] * len(points)
+        if len(boxes) != len(points):
+            raise UserError(f"SkinAnalyzer.analyze_faces: {len(points)} faces' points but {len(boxes)} boxes")
+        if not points:
+            return []
+        h, w = pixels.shape[:2]
+        n = len(points)
+        timings = [{} for _ in points]
+
+        def timed(stage: str, run):
+            t0 = time.perf_counter()
+            out = run()
+            for t in timings:
+                t[stage] = t.get(stage, 0.0) + _ms(t0) / n
+            return out
+
+        crops = timed("skin_crop", lambda: [face_crop(pixels, p, self.measurer.crop_size) for p in points])
+        raws = timed("skin_measures", lambda: self.measurer.measure_crops(crops))
+        qualities = timed("quality", lambda: [assess_capture(p, b, (w, h), r.capture)
+                                              for p, b, r in zip(points, boxes, raws)])
+        restored = [self.restorer is not None and q.restorable for q in qualities]
+        if any(restored):
+            timed("restoration", lambda: self._restore(pixels, points, boxes, crops, raws, qualities, restored))
+        grades = (timed("acne", lambda: self.grader.grade_batch(crops)) if self.grader else [None] * n)
+        return [dataclasses.replace(build_report(raw, quality, grade, self._models(again), again), timings_ms=t)
+                for raw, quality, grade, again, t in zip(raws, qualities, grades, restored, timings)]
+
+    def analyze_image(self, image) -> list[SkinReport]:
+        """A SkinReport per face found in the photo, best face first: the shipped face
+        detector and landmarker run first (created on the first call, with these options'
+        base options). For the rest of the pipeline in one go use `FaceAnalyzer`."""
+        self._check_open()
+        from .face_detector import FaceDetector, FaceDetectorOptions
+        from .landmarker import FaceLandmarker, FaceLandmarkerOptions
+
+        if self._finder is None:
+            base = self.options.base_options
+            self._finder = (FaceDetector(FaceDetectorOptions(base_options=base)),
+                            FaceLandmarker(FaceLandmarkerOptions(base_options=base)))
+        detector, landmarker = self._finder
+        pixels = load_image(image)
+        extents = [detector.to_extent(b) for b in detector.detect(pixels).boxes]
+        marks = landmarker.detect_batch(pixels, extents)
+        return self.analyze_faces(pixels, [m.points for m in marks], extents)
+
+    def _restore(self, pixels, points, boxes, crops, raws, qualities, which) -> None:
+        """Replace, for the faces `which` marks, the crop, raw measures and verdict by those
+        of the restored crop (`FaceRestorer.restore_face`: the face cut at 1/scale of the
+        crop size, about the detail a low-resolution photo has, restored to the full
+        size), measured and gated again. `low_resolution` (a property of the photo that
+        restoration makes up for) is the one failure a restored report may keep and
+        still be reliable."""
+        h, w = pixels.shape[:2]
+        chosen = [i for i, flag in enumerate(which) if flag]
+        for i in chosen:
+            crops[i] = self.restorer.restore_face(pixels, points[i])
+        for i, raw in zip(chosen, self.measurer.measure_crops([crops[i] for i in chosen])):
+            quality = assess_capture(points[i], boxes[i], (w, h), raw.capture)
+            reliable = all(c.passed or c.code == "low_resolution" for c in quality.checks)
+            raws[i], qualities[i] = raw, dataclasses.replace(quality, reliable=reliable)
+
+    def _models(self, restored: bool) -> dict[str, str]:
+        tasks = [self.measurer, self.grader] + ([self.restorer] if restored else [])
+        return {t.bundle.name: str(t.bundle.manifest["version"]) for t in tasks if t is not None}
 
 
-def acne_severity(acne: Classification) -> float:
-    """Expected grade Σ pᵢ·i over the labels in manifest order."""
-    return float(sum(i * p for i, p in enumerate(acne.scores.values())))
+def _bundle_stage(task) -> str:
+    return f"bundle:{task.bundle.name}"
 
 
-def skin_result(pixels: np.ndarray, acne: Classification | None, box=None,
-                regions: dict[str, np.ndarray] | None = None) -> SkinResult:
-    """Combine the colour measure and (optional) acne classification into a SkinResult."""
-    if regions:
-        overall, per_region = redness(pixels, regions)
-    else:
-        if box is None:
-            inside = pixels
-        else:
-            x, y, w, h = (int(round(v)) for v in tuple(box)[:4])
-            inside = pixels[max(0, y): max(0, y + h), max(0, x): max(0, x + w)]
-        overall, per_region = mean_of(a_star(inside).reshape(-1)), {}
-    scores = {"redness": overall}
-    if acne is not None:
-        scores["acne_severity"] = acne_severity(acne)
-    return SkinResult(scores=scores, acne=acne, region_redness=per_region)
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0

@@ -1,9 +1,10 @@
 """The runtime's task registry: what a bundle's `task` means, said once per task.
 
-A bundle's manifest names its task (`classification`, `landmarks` or `detection`). Each
-task is one object here that says, for that task only:
+A bundle's manifest names its task (`classification`, `landmarks`, `detection` or
+`image_to_image`). Each task is one object here that says, for that task only:
 
-- how its model outputs are **decoded** (per-label scores; 68 normalised points; boxes);
+- how its model outputs are **decoded** (per-label scores; 68 normalised points; boxes;
+  pixels, by the manifest's `OutputImageSpec`);
 - which **manifest** entries it needs (`needs_labels`, `check_manifest`), and what the
   loaded model must then look like (`check_engine`: a classifier outputs one score per
   label), checked by `require_engine` wherever an Engine is made for a task;
@@ -28,7 +29,7 @@ Example:
     >>> get_task("segmentation")
     Traceback (most recent call last):
     ...
-    facelite.errors.BundleError: unknown task 'segmentation'; facelite knows classification, detection, landmarks
+    facelite.errors.BundleError: unknown task 'segmentation'; facelite knows classification, detection, image_to_image, landmarks, skin_metrics
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from . import metrics
-from .datasets import extent_box, labelled_images, pts_pairs, read_pts
+from .datasets import extent_box, labelled_images, list_images, pts_pairs, read_pts
 from .detection import Box, box_to_extent, decode_heatmap, decode_output
 from .errors import BundleError, DataError
-from .preprocess import InputSpec, Placement, normalize, prepare_pixels
+from .image import load_image
+from .preprocess import InputSpec, Placement, normalize, prepare_pixels, to_color
 
 RATIO_DECIMALS = 5
 """Ratios in evaluation reports (accuracy, recall, agreement, NME) are rounded to this."""
@@ -465,10 +467,267 @@ class DetectionTask(Task):
         return result
 
 
+# -- image to image ------------------------------------------------------------------------------
+
+
+IMAGE_COLORS = ("rgb", "bgr")
+"""Channel orders an image-to-image bundle may output."""
+
+
+@dataclass(frozen=True)
+class OutputImageSpec:
+    """How an image-to-image model's outputs become pixels: its manifest `output` block.
+
+    The model outputs (1, scale·H, scale·W, C) values in the units of a normalised input
+    (`preprocess.normalize` with this `mean` and `std`), channels in `color` order. Each
+    value v becomes the pixel clamp(floor(v·std + mean + 0.5), 0, 255), in float32 with
+    each operation rounded on its own (v·std, then + mean, then + 0.5; no fused
+    multiply-add), so the C core gives the same bytes (docs/bundle.md, "image outputs").
+
+    `context`: input pixels along each edge of a tile whose outputs are dropped when an
+    image larger than the model input is restored in overlapping tiles
+    (`facelite.restoration.tile_starts`); at least the model's receptive-field radius, so
+    the stitched image is what one run over the whole image would give.
+
+        >>> spec = OutputImageSpec(2, "rgb", (128.0,) * 3, (128.0,) * 3, 6)
+        >>> spec.to_pixels(np.array([[[[-1.0, 0.0, 0.9999]]]], np.float32)).tolist()
+        [[[[0, 128, 255]]]]
+    """
+
+    scale: int
+    color: str
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    context: int
+
+    @classmethod
+    def from_manifest(cls, output: Mapping[str, Any]) -> "OutputImageSpec":
+        return cls(int(output["scale"]), str(output["color"]), tuple(float(v) for v in output["mean"]),
+                   tuple(float(v) for v in output["std"]), int(output["context"]))
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {"kind": "image", "scale": self.scale, "color": self.color, "mean": list(self.mean),
+                "std": list(self.std), "context": self.context}
+
+    def to_pixels(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs (..., C) → uint8 pixels of the same shape, in the output's colours."""
+        v = np.asarray(outputs, np.float32)
+        if not np.isfinite(v).all():
+            raise BundleError("the image-to-image model output NaN or infinite values; its bundle is damaged: "
+                              "rebuild or re-download it")
+        v = v * np.asarray(self.std, np.float32)
+        v = v + np.asarray(self.mean, np.float32)
+        return np.clip(np.floor(v + np.float32(0.5)), 0, 255).astype(np.uint8)
+
+
+def bicubic_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """The baseline a restoration must beat: OpenCV's bicubic ×`scale` (INTER_CUBIC)."""
+    import cv2
+
+    h, w = pixels.shape[:2]
+    return cv2.resize(pixels, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC).reshape(
+        h * scale, w * scale, *pixels.shape[2:])
+
+
+def restoration_scores(restored: Sequence[np.ndarray], inputs: Sequence[np.ndarray],
+                       targets: Sequence[np.ndarray], scale: int) -> dict[str, Any]:
+    """PSNR (peak 255) and SSIM of restored images and of the bicubic ×`scale` of their
+    inputs against the clean targets, each the mean over images (the usual
+    super-resolution convention), and the gain of the restoration over bicubic.
+
+    All uint8 (H, W, C) in the same colours; `restored[i]` and `targets[i]` are
+    `scale`× `inputs[i]`. Shared by `facelite evaluate` and the build's manifest metrics.
+    """
+    if not len(targets):
+        return {"n": 0, "target_psnr_db": None, "target_ssim": None, "bicubic_psnr_db": None,
+                "bicubic_ssim": None, "psnr_gain_db": None, "ssim_gain": None}
+    bicubic = [bicubic_upscale(x, scale) for x in inputs]
+    psnr = [metrics.psnr_db(r, t, 255.0, None) or 100.0 for r, t in zip(restored, targets)]
+    base = [metrics.psnr_db(b, t, 255.0, None) or 100.0 for b, t in zip(bicubic, targets)]
+    ssim = [metrics.ssim(r, t) for r, t in zip(restored, targets)]
+    base_ssim = [metrics.ssim(b, t) for b, t in zip(bicubic, targets)]
+    return {
+        "n": len(targets),
+        "target_psnr_db": round(float(np.mean(psnr)), metrics.PSNR_DECIMALS),
+        "target_ssim": _ratio(np.mean(ssim)),
+        "bicubic_psnr_db": round(float(np.mean(base)), metrics.PSNR_DECIMALS),
+        "bicubic_ssim": _ratio(np.mean(base_ssim)),
+        "psnr_gain_db": round(float(np.mean(psnr) - np.mean(base)), metrics.PSNR_DECIMALS),
+        "ssim_gain": _ratio(np.mean(ssim) - np.mean(base_ssim)),
+    }
+
+
+class ImageToImageTask(Task):
+    """An image in, an image `scale`× as large out (`output.kind: image`): restoration
+    (denoise and super-resolve a face crop). The output block is an `OutputImageSpec`.
+
+    Verified by max |err| against the goldens (PSNR reported beside it); evaluated on a
+    folder of pairs, `DIR/input/NAME` (model-input size) and `DIR/target/NAME` (the clean
+    image, `scale`× as large), by PSNR and SSIM against the targets, next to the bicubic
+    upscale of the same inputs (`target_psnr_db`, `bicubic_psnr_db`, `psnr_gain_db`, and
+    the same for SSIM), and by `psnr_db`: each variant's pixels against fp32's, as the
+    other tasks report parity.
+    """
+
+    name = "image_to_image"
+
+    def output_spec(self, manifest: Mapping[str, Any]) -> OutputImageSpec:
+        return OutputImageSpec.from_manifest(manifest["output"])
+
+    def check_manifest(self, manifest):
+        out = manifest.get("output", {})
+        if out.get("kind") != "image":
+            return [f"an image_to_image bundle needs output kind 'image', not '{out.get('kind')}'"]
+        missing = [k for k in ("scale", "color", "mean", "std", "context") if k not in out]
+        if missing:
+            return [f"an image_to_image bundle's output needs {', '.join(missing)}"]
+        spec, shape = self.output_spec(manifest), manifest["input"]["shape"]
+        problems = []
+        if spec.color not in IMAGE_COLORS:
+            problems.append(f"output.color '{spec.color}': use one of {', '.join(IMAGE_COLORS)}")
+        if len(spec.mean) != shape[3] or len(spec.std) != shape[3]:
+            problems.append(f"output.mean and output.std need {shape[3]} values each, one per channel")
+        if not 2 * spec.context < min(shape[1], shape[2]):
+            problems.append(f"output.context {spec.context} leaves nothing of a {shape[2]}×{shape[1]} tile; "
+                            "it must be under half the input side")
+        return problems
+
+    def check_engine(self, manifest, engine):
+        _, h, w, c = manifest["input"]["shape"]
+        s = int(manifest["output"]["scale"])
+        want, got = (1, h * s, w * s, c), tuple(engine.output_details[0].shape)
+        return [] if got == want else [f"an image_to_image model with a {w}×{h} input and output.scale {s} "
+                                       f"outputs {want}, this one {got}"]
+
+    def psnr_peak(self, output_spec):
+        return 255.0 / min(float(s) for s in output_spec["std"])
+
+    def compare(self, outputs, golden):
+        return {"psnr_db": metrics.psnr_db(outputs, golden)}
+
+    def eval_items(self, data, bundle, classes):
+        self._classes_unsupported(classes)
+        inputs, targets = Path(data) / "input", Path(data) / "target"
+        if not inputs.is_dir() or not targets.is_dir():
+            raise DataError(f"{data}: an image_to_image bundle is evaluated on pairs: put the degraded images "
+                            "in DIR/input/ and the clean ones, under the same names, in DIR/target/")
+        items = []
+        for path in list_images(inputs):
+            target = targets / path.relative_to(inputs)
+            if not target.is_file():
+                raise DataError(f"{path}: no clean image {target} beside it; every input needs its target")
+            items.append((path, target))
+        return items, None
+
+    def eval_input(self, image, truth, spec):
+        h, w = image.shape[:2]
+        if (h, w) != (spec.height, spec.width):
+            raise DataError(f"input is {w}×{h}; this bundle evaluates model-size inputs of "
+                            f"{spec.width}×{spec.height} (cut larger images into tiles first)")
+        pixels, _ = prepare_pixels(image, spec)
+        return normalize(pixels, spec), (pixels, load_image(truth), truth)
+
+    def eval_score(self, bundle, engines, outputs, states, context):
+        spec = self.output_spec(bundle.manifest)
+        inputs = [s[0] for s in states]
+        targets = [to_color(s[1], spec.color) for s in states]
+        for x, t, (_, _, path) in zip(inputs, targets, states):
+            if t.shape[:2] != (x.shape[0] * spec.scale, x.shape[1] * spec.scale):
+                raise DataError(f"{path}: {t.shape[1]}×{t.shape[0]}; a target is output.scale "
+                                f"({spec.scale})× its input, {x.shape[1] * spec.scale}×{x.shape[0] * spec.scale}")
+        pixels = {n: spec.to_pixels(outs[0]) for n, outs in outputs.items()}
+        ref = pixels.get("fp32")
+        result = {}
+        for n, restored in pixels.items():
+            entry = restoration_scores(list(restored), inputs, targets, spec.scale)
+            entry["psnr_db"] = None if ref is None or not len(ref) else metrics.psnr_db(restored, ref, 255.0)
+            entry["agreement_vs_fp32"] = None
+            result[n] = entry
+        return result
+
+
+# -- skin metrics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasuresLayout:
+    """Where each value lies in a measures output (`output.kind: measures`): a table of
+    `rows` × `columns` row by row, then `globals`, in one (1, P) vector.
+
+        >>> layout = MeasuresLayout(("face",), ("pixels", "lightness"), ("sharpness",))
+        >>> layout.decode(np.array([[10.0, 55.0, 300.0]]))
+        ({'face': {'pixels': 10.0, 'lightness': 55.0}}, {'sharpness': 300.0})
+    """
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    globals: tuple[str, ...]
+
+    @classmethod
+    def from_manifest(cls, output: Mapping[str, Any]) -> "MeasuresLayout":
+        return cls(*(tuple(str(v) for v in output.get(k, ())) for k in ("rows", "columns", "globals")))
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) * len(self.columns) + len(self.globals)
+
+    def decode(self, outputs: np.ndarray) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+        """One sample's output ((1, P) or (P,)) → ({row: {column: value}}, {global: value})."""
+        v = np.asarray(outputs, np.float32).reshape(-1)
+        if v.size != self.size:
+            raise BundleError(f"a measures output holds {v.size} values; its manifest lays out {self.size}")
+        if not np.isfinite(v).all():
+            raise BundleError("the skin_metrics model output NaN or infinite values; its bundle is damaged: "
+                              "rebuild or re-download it")
+        c = len(self.columns)
+        table = {r: {m: float(v[i * c + k]) for k, m in enumerate(self.columns)} for i, r in enumerate(self.rows)}
+        tail = v[len(self.rows) * c:]
+        return table, {g: float(x) for g, x in zip(self.globals, tail)}
+
+
+class SkinMetricsTask(Task):
+    """Skin measures computed by a fixed graph (`output.kind: measures`, a `MeasuresLayout`):
+    the input is a face crop's pixels plus its region masks (`input.extra_channels`),
+    built by `facelite.skin_measures`; the output one vector of named measures
+    (docs/skin.md). Verified by max |err| against the goldens; there is no labelled data
+    to evaluate, so `facelite evaluate` refuses it."""
+
+    name = "skin_metrics"
+
+    def layout(self, manifest: Mapping[str, Any]) -> MeasuresLayout:
+        return MeasuresLayout.from_manifest(manifest["output"])
+
+    def check_manifest(self, manifest):
+        out = manifest.get("output", {})
+        if out.get("kind") != "measures":
+            return [f"a skin_metrics bundle needs output kind 'measures', not '{out.get('kind')}'"]
+        layout = self.layout(manifest)
+        problems = []
+        if not layout.columns or not layout.rows:
+            problems.append("a skin_metrics bundle's output needs 'rows' and 'columns' (the table of measures)")
+        for key in ("rows", "columns", "globals"):
+            names = getattr(layout, key)
+            if len(set(names)) != len(names):
+                problems.append(f"output.{key} repeats a name: {list(names)}")
+        if not manifest["input"].get("extra_channels"):
+            problems.append("a skin_metrics bundle's input needs extra_channels (the mask channels it reads)")
+        return problems
+
+    def check_engine(self, manifest, engine):
+        want, got = self.layout(manifest).size, _values_per_sample(engine)
+        return [] if got == want else [f"its output.rows, columns and globals lay out {want} values; "
+                                       f"the model outputs {got}"]
+
+    def eval_items(self, data, bundle, classes):
+        raise DataError("a skin_metrics bundle has no labelled data to evaluate: it computes measures; "
+                        "run `facelite verify` to check it, or measure photos with facelite.skin_measures")
+
+
 # -- the registry ---------------------------------------------------------------------------------
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (ClassificationTask(), LandmarksTask(), DetectionTask())}
+TASKS: dict[str, Task] = {t.name: t for t in (ClassificationTask(), LandmarksTask(), DetectionTask(),
+                                              ImageToImageTask(), SkinMetricsTask())}
 """Every task the runtime knows, by manifest name."""
 
 

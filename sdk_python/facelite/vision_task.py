@@ -1,6 +1,6 @@
 """The base class of every facelite task: made from its options, closed when done.
 
-Every task (`ExpressionClassifier`, `SkinClassifier`, `FaceDetector`, `FaceLandmarker`,
+Every task (`ExpressionClassifier`, `SkinAnalyzer`, `FaceDetector`, `FaceLandmarker`,
 `FaceAnalyzer`) is created the same way, MediaPipe-Tasks style, from an options
 dataclass that holds one `BaseOptions`, and holds LiteRT engines that `close()` (or a
 `with` block) releases. Running modes other than `RunningMode.IMAGE` will be added here,

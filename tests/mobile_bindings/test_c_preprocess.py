@@ -399,10 +399,14 @@ class _Image(ctypes.Structure):
                 ("stride", ctypes.c_size_t), ("format", ctypes.c_int)]
 
 
+_MAX_INPUT_CHANNELS = 16  # FL_MAX_INPUT_CHANNELS, facelite/facelite.h
+
+
 class _Spec(ctypes.Structure):
     _fields_ = [("height", ctypes.c_int), ("width", ctypes.c_int), ("channels", ctypes.c_int),
-                ("color", ctypes.c_int), ("resize", ctypes.c_int), ("crop", ctypes.c_int),
-                ("margin", ctypes.c_double), ("mean", ctypes.c_float * 3), ("std", ctypes.c_float * 3)]
+                ("extra_channels", ctypes.c_int), ("color", ctypes.c_int), ("resize", ctypes.c_int),
+                ("crop", ctypes.c_int), ("margin", ctypes.c_double), ("mean", ctypes.c_float * _MAX_INPUT_CHANNELS),
+                ("std", ctypes.c_float * _MAX_INPUT_CHANNELS)]
 
 
 class _Placement(ctypes.Structure):
@@ -439,9 +443,9 @@ def test_c_prepare_pixels_equals_python_on_random_sizes_crops_and_boxes(libfacel
             box = tuple(float(v) for v in (rng.uniform(-w, w), rng.uniform(-h, h),
                                            rng.uniform(0.5, 2 * w), rng.uniform(0.5, 2 * h)))
         pixels, placement = pp.prepare_pixels(image, spec, box)
-        c_spec = _Spec(height, width, channels, pp.COLORS.index(color), pp.RESIZES.index(resize),
-                       pp.CROPS.index(crop), spec.margin, (ctypes.c_float * 3)(*spec.mean[:1] * 3),
-                       (ctypes.c_float * 3)(*spec.std[:1] * 3))
+        c_spec = _Spec(height, width, channels, 0, pp.COLORS.index(color), pp.RESIZES.index(resize),
+                       pp.CROPS.index(crop), spec.margin, (ctypes.c_float * _MAX_INPUT_CHANNELS)(*spec.mean[:1] * 3),
+                       (ctypes.c_float * _MAX_INPUT_CHANNELS)(*spec.std[:1] * 3))
         out = np.zeros((height, width, channels), np.uint8)
         where = _Placement()
         c_box = (ctypes.c_double * 4)(*box) if box else None

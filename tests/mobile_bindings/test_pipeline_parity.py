@@ -2,21 +2,27 @@
 
 `mobile_bindings/c/src/analyzer.c` and its stages (detection, landmarks, alignment,
 regions, classification, skin) repeat the Python pipeline's arithmetic. A phone runs
-that code, so on the same file and the same bundles it must find the same faces. The
-session's CMake build (`c_build`) provides `tool_analyze`, which runs one analyzer over
-many files and prints each result unrounded (`fl_result_json(FL_JSON_EXACT)`).
+that code, so on the same file and the same bundles it must find the same faces and give
+each the same skin report. The session's CMake build (`c_build`) provides `tool_analyze`,
+which runs one analyzer over many files and prints each result unrounded
+(`fl_result_json(FL_JSON_EXACT)`).
 
 On 50 photos (25 ACNE04, 25 HELEN: every k-th of the sorted files) with the shipped
 bundles, CPU, 2 threads on both sides, for the fp32 variant (the issue's check) and the
 fp16, dynamic and int8 ones: the same number of faces, boxes IoU >= 0.99, landmarks
-within 0.5 px, region polygons within 0.5 px, the same expression and acne labels, every
-score within 1e-3, skin redness (docs/skin.md, overall and per region) within 1e-6. The
-worst figures are printed (`pytest -s`); on the reference machine every one is 0 (the two
-pipelines agree bit for bit).
+within 0.5 px, region polygons within 0.5 px, the same expression labels, every score
+within 1e-3. Each face's skin report (`SkinReport`: skin_metrics measures, quality gate,
+acne on the face crop and its patches, scores; issue #11) is compared for the variants
+every skin bundle ships (skin_metrics ships fp32 only): the same reliability, quality
+checks (codes, verdicts, values within 1e-9 relative), tone category (ITA° within 1e-4),
+regions and concerns measured, bands, models, scores within 1e-4 and raw measures and
+lighting within 1e-4 relative. The worst figures are printed (`pytest -s`); on the
+reference machine every one is 0 (the two pipelines agree bit for bit).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -25,19 +31,38 @@ import numpy as np
 import pytest
 
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
+from facelite.bundle import Bundle
 from facelite.metrics import iou
-from facelite.paths import shipped_bundles_dir
+from facelite.paths import bundle_in, shipped_bundles_dir
 
 BOX_IOU_MIN = 0.99
 LANDMARKS_MAX_PX = 0.5
 SCORES_MAX_ABS = 1e-3
-REDNESS_MAX_ABS = 1e-6
-"""a* units; the same machine gives the same bits, other libms may differ in `pow`'s last bit."""
+SKIN_SCORE_MAX_ABS = 1e-4
+"""Skin scores (0-100); raw measures, lighting and ITA° are held to this relative to their size."""
+CHECK_VALUE_MAX_REL = 1e-9
+"""Quality values: both sides compute them in double from the same float32 points and measures."""
+
+
+def skin_runs(variant: str) -> bool:
+    """Whether FaceAnalyzer can run skin with `variant`: every shipped skin bundle it would
+    load has that variant (skin_metrics, an image-arithmetic graph, ships fp32 only; a v1
+    acne bundle is not loaded)."""
+    for name in ("skin_metrics", "acne"):
+        path = bundle_in(shipped_bundles_dir(), name)
+        if path is None:
+            return name != "skin_metrics"
+        with Bundle.open(path) as bundle:
+            if (name == "skin_metrics" or bundle.input_spec.crop == "face") and variant not in bundle.manifest["variants"]:
+                return False
+    return True
 
 
 def run_c_pipeline(c_build, files: list[Path], *extra: str, variant: str = "fp32") -> dict[str, dict]:
-    """{path: result document (or {"error", "status"})} of tool_analyze over `files`."""
-    cmd = [str(c_build.tool("tool_analyze")), str(shipped_bundles_dir()), variant, "cpu", "2", *extra,
+    """{path: result document (or {"error", "status"})} of tool_analyze over `files` (skin
+    off for a variant the skin bundles lack, as `python_results` does)."""
+    skin = () if skin_runs(variant) else ("--no-skin",)
+    cmd = [str(c_build.tool("tool_analyze")), str(shipped_bundles_dir()), variant, "cpu", "2", *extra, *skin,
            *map(str, files)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -54,7 +79,7 @@ def photos(parity_photos) -> list[Path]:
 
 def python_results(photos: list[Path], variant: str) -> dict:
     options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant=variant, num_threads=2),
-                                  bundles_dir=shipped_bundles_dir())
+                                  bundles_dir=shipped_bundles_dir(), skin=skin_runs(variant))
     with FaceAnalyzer.create_from_options(options) as analyzer:
         return {str(p): analyzer.analyze(p) for p in photos}
 
@@ -64,15 +89,58 @@ class Worst:
 
     def __init__(self):
         self.iou, self.landmarks, self.regions, self.scores, self.faces = 1.0, 0.0, 0.0, 0.0, 0
-        self.redness = 0.0
+        self.skin_scores, self.skin_raw, self.skin_faces = 0.0, 0.0, 0
 
-    def measure(self, py: float, c: float | None, what: str, where: str) -> None:
-        """A redness value: both NaN (C writes null), or within REDNESS_MAX_ABS."""
-        if np.isnan(py) or c is None:
-            assert np.isnan(py) and c is None, f"{where}: {what} is {c} in C, {py} in Python"
+    def near(self, c: float | None, py: float, what: str, where: str) -> None:
+        """A raw measure, lighting value or ITA°: within SKIN_SCORE_MAX_ABS relative (null: not finite)."""
+        if c is None or not np.isfinite(py):
+            assert c is None and not np.isfinite(py), f"{where}: {what} is {c} in C, {py} in Python"
             return
-        self.redness = max(self.redness, abs(c - py))
-        assert abs(c - py) <= REDNESS_MAX_ABS, f"{where}: {what} {c!r} in C, {py!r} in Python"
+        diff = abs(c - py) / max(1.0, abs(py))
+        self.skin_raw = max(self.skin_raw, diff)
+        assert diff <= SKIN_SCORE_MAX_ABS, f"{where}: {what} {c!r} in C, {py!r} in Python"
+
+    def concerns(self, py: dict, c: dict, where: str) -> None:
+        """{concern: ConcernScore} against the C {concern: {score, band, raw}}."""
+        assert list(c) == list(py), f"{where}: concerns {list(c)} in C, {list(py)} in Python"
+        for concern, score in py.items():
+            got = c[concern]
+            assert got["band"] == score.band, f"{where} {concern}: band {got['band']} in C, {score.band} in Python"
+            diff = abs(got["score"] - score.score)
+            self.skin_scores = max(self.skin_scores, diff)
+            assert diff <= SKIN_SCORE_MAX_ABS, f"{where} {concern}: score {got['score']!r} in C, {score.score!r}"
+            self.near(got["raw"], score.raw, f"{concern} raw", where)
+
+    def skin(self, py, c: dict | None, where: str) -> None:
+        """A SkinReport against the C report (exact JSON)."""
+        assert (py is None) == (c is None), f"{where}: skin ran on one side only"
+        if py is None:
+            return
+        self.skin_faces += 1
+        assert (c["reliable"], c["restored"]) == (py.reliable, py.restored), f"{where}: reliable/restored differ"
+        assert c["quality"]["reliable"] == py.quality.reliable
+        checks = c["quality"]["checks"]
+        assert [k["code"] for k in checks] == [k.code for k in py.quality.checks], f"{where}: check codes differ"
+        for got, want in zip(checks, py.quality.checks):
+            assert (got["passed"], got["threshold"], got["message"]) == (want.passed, want.threshold, want.message), \
+                f"{where}: check {want.code}: {got} in C, {want} in Python"
+            if got["value"] is None or not np.isfinite(want.value):
+                assert got["value"] is None and not np.isfinite(want.value), f"{where}: check {want.code} value"
+            else:
+                assert abs(got["value"] - want.value) <= CHECK_VALUE_MAX_REL * max(1.0, abs(want.value)), \
+                    f"{where}: check {want.code} value {got['value']!r} in C, {want.value!r} in Python"
+        assert (c["tone"] is None) == (py.tone is None), f"{where}: tone on one side only"
+        if py.tone is not None:
+            assert c["tone"]["category"] == py.tone.category, f"{where}: tone {c['tone']} in C, {py.tone} in Python"
+            self.near(c["tone"]["ita_deg"], py.tone.ita_deg, "ITA", where)
+        self.concerns(py.face, c["face"], f"{where} face")
+        assert list(c["regions"]) == list(py.regions), f"{where}: regions {list(c['regions'])} in C"
+        for region, scores in py.regions.items():
+            self.concerns(scores, c["regions"][region], f"{where} {region}")
+        assert list(c["lighting"]) == list(py.lighting), f"{where}: lighting keys differ"
+        for key, value in py.lighting.items():
+            self.near(c["lighting"][key], float(value), f"lighting {key}", where)
+        assert c["models"] == py.models, f"{where}: models {c['models']} in C, {py.models} in Python"
 
     def classification(self, py, c: dict | None, what: str, where: str) -> None:
         assert (py is None) == (c is None), f"{where}: {what} ran on one side only"
@@ -108,16 +176,7 @@ def compare_face(py_face, c_face: dict, where: str, worst: Worst) -> None:
         assert regions <= LANDMARKS_MAX_PX, f"{where}: region {name} differs by up to {regions:.3f} px"
 
     worst.classification(py_face.expression, c_face["expression"], "expression", where)
-    c_skin, py_skin = c_face["skin"], py_face.skin
-    worst.classification(py_skin.acne, c_skin["acne"], "acne", where)
-    worst.measure(py_skin.scores["redness"], c_skin["scores"]["redness"], "redness", where)
-    assert list(c_skin["region_redness"]) == list(py_skin.region_redness), f"{where}: region_redness names"
-    for name, value in py_skin.region_redness.items():
-        worst.measure(value, c_skin["region_redness"][name], f"{name} redness", where)
-    if py_skin.acne is not None:
-        severity = abs(c_skin["scores"]["acne_severity"] - py_skin.scores["acne_severity"])
-        worst.scores = max(worst.scores, severity)
-        assert severity <= SCORES_MAX_ABS, f"{where}: acne_severity differs by {severity:.3g}"
+    worst.skin(py_face.skin, c_face["skin"], where)
 
 
 @pytest.mark.parametrize("variant", ["fp32", "fp16", "dynamic", "int8"])
@@ -134,9 +193,11 @@ def test_c_pipeline_finds_the_python_faces_on_50_real_photos(c_build, photos, va
             compare_face(py_face, c_face, f"{Path(path).name} face {i}", worst)
         worst.faces += len(py.faces)
     assert worst.faces >= 45, f"only {worst.faces} faces found on 50 face photos: the comparison proves little"
+    assert worst.skin_faces == (worst.faces if skin_runs(variant) else 0)
     print(f"\nC vs Python pipeline ({variant}) on {len(photos)} photos, {worst.faces} faces: min box IoU {worst.iou:.6f}, "
           f"max landmark diff {worst.landmarks:.3g} px, max region diff {worst.regions:.3g} px, "
-          f"max score diff {worst.scores:.3g}, max redness diff {worst.redness:.3g}")
+          f"max score diff {worst.scores:.3g}; skin reports {worst.skin_faces}: max skin score diff "
+          f"{worst.skin_scores:.3g}, max raw/lighting/ITA relative diff {worst.skin_raw:.3g}")
 
 
 def test_rgba_pixels_with_a_padded_stride_give_the_same_result(c_build, parity_photos):
@@ -161,8 +222,9 @@ def _without_timings(doc: dict) -> dict:
 
 
 def test_runner_analyze_prints_the_python_cli_document_for_a_folder(c_build, photos, tmp_path):
-    """`facelite-run DIR --analyze --input FOLDER --json` = `facelite analyze FOLDER --json`: the same
-    rounded numbers, keys and order of images (engines and timings aside, which differ by nature)."""
+    """`facelite-run DIR --analyze --input FOLDER --skin --json` = `facelite analyze FOLDER --skin --json`:
+    the same rounded numbers (skin reports included), keys and order of images (engines and
+    timings aside, which differ by nature)."""
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
     for i, p in enumerate(photos):  # names that sort differently as strings and as paths
@@ -170,7 +232,8 @@ def test_runner_analyze_prints_the_python_cli_document_for_a_folder(c_build, pho
     (folder / "notes.txt").write_text("not an image")
     (folder / ".hidden.jpg").write_bytes(b"")
     p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(folder),
-                        "--variant", "fp32", "--threads", "2", "--json"], capture_output=True, text=True, timeout=600)
+                        "--skin", "--variant", "fp32", "--threads", "2", "--json"], capture_output=True, text=True,
+                       timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     doc = json.loads(p.stdout)
     options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant="fp32", num_threads=2),
@@ -179,7 +242,7 @@ def test_runner_analyze_prints_the_python_cli_document_for_a_folder(c_build, pho
         expected = [{"image": str(path), **result.to_json()} for path, result in analyzer.analyze_folder(folder)]
         engines = {stage: info.to_json() for stage, info in analyzer.info.items()}
     assert (doc["dir"], doc["n_images"], doc["n_failed"]) == (str(folder), 50, 0)
-    assert doc["stages"] == analyzer.stages
+    assert list(doc["stages"].items()) == list(analyzer.stages.items())
     assert [e["image"] for e in doc["images"]] == [e["image"] for e in expected]
     for got, want in zip(doc["images"], expected):
         assert _without_timings(got) == _without_timings(want), got["image"]
@@ -203,10 +266,11 @@ def test_runner_analyze_times_the_pipeline_and_reports_errors(c_build, photos, t
     assert p.returncode == 0 and several["inputs"] == [str(photos[1]), str(photos[0]), str(photos[1])]
     assert [e["image"] for e in several["images"]] == several["inputs"] and several["n_images"] == 3
     assert several["images"][1]["faces"] == doc["faces"]
-    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0])],
-                       capture_output=True, text=True, timeout=300)
+    assert doc["stages"]["skin_metrics"] == "off" and all(face["skin"] is None for face in doc["faces"])
+    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0]),
+                        "--skin"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.startswith(f"{photos[0]}: {len(doc['faces'])} face(s) [bundle:face_detector]")
-    assert "expression " in p.stdout and "redness n/a" not in p.stdout and "  redness " in p.stdout
+    assert "expression " in p.stdout and "    skin: " in p.stdout and "  redness " in p.stdout
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     for args, message in (([str(bad)], "bad.jpg"), ([str(tmp_path / "none.jpg")], "no such file or folder")):
@@ -216,3 +280,48 @@ def test_runner_analyze_times_the_pipeline_and_reports_errors(c_build, photos, t
     p = subprocess.run([str(c_build.runner), str(tmp_path), "--analyze", "--input", str(photos[0]), "--json"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "no face_detector or landmarks bundle" in json.loads(p.stdout)["error"]
+
+
+RESTORE_FACE_SCALE_PX = 55.0
+"""Face scale of the shrunk copies: under the skin crop's 71.68 px (`low_resolution`, which
+restoration repairs) and over half of it (`face_too_small`, which blocks)."""
+
+
+def test_restored_skin_reports_equal_python_on_shrunk_real_photos(c_build, parity_photos, tmp_path):
+    """With `restore` on, the faces that fail only restorable checks are cut at half the crop
+    size, restored by the restoration bundle, measured and gated again: the C reports equal
+    Python's (restored flags, models, checks, scores) on the HELEN photos of the sample
+    shrunk so that each face is low-resolution."""
+    if bundle_in(shipped_bundles_dir(), "restoration") is None or not skin_runs("fp32"):
+        pytest.skip("no shipped restoration bundle (models/restoration/restoration.flb) or no skin_metrics bundle")
+    import cv2
+    from facelite.quality import face_scale
+
+    options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant="fp32", num_threads=2),
+                                  bundles_dir=shipped_bundles_dir(), skin=False)
+    shrunk = []
+    with FaceAnalyzer.create_from_options(options) as analyzer:
+        for path in parity_photos["helen"]:
+            faces = analyzer.analyze(path).faces
+            if len(faces) != 1:
+                continue
+            image = cv2.imread(str(path))
+            f = face_scale(faces[0].landmarks) / RESTORE_FACE_SCALE_PX
+            small = cv2.resize(image, (round(image.shape[1] / f), round(image.shape[0] / f)), interpolation=cv2.INTER_AREA)
+            shrunk.append(tmp_path / f"{path.stem}.png")
+            cv2.imwrite(str(shrunk[-1]), small)
+    c_results = run_c_pipeline(c_build, shrunk, "--restore")
+    options = dataclasses.replace(options, skin=True, restore=True)
+    worst, restored = Worst(), 0
+    with FaceAnalyzer.create_from_options(options) as analyzer:
+        for path in shrunk:
+            py, c = analyzer.analyze(path), c_results[str(path)]
+            assert "error" not in c and c["stages"] == py.stages, c.get("error", c.get("stages"))
+            assert list(c["timings_ms"]) == list(py.timings_ms)
+            assert len(c["faces"]) == len(py.faces), path
+            for i, (py_face, c_face) in enumerate(zip(py.faces, c["faces"])):
+                worst.skin(py_face.skin, c_face["skin"], f"{path.name} face {i}")
+                restored += py_face.skin.restored
+    assert restored >= 3, f"only {restored} of {worst.skin_faces} shrunk faces restored: the comparison proves little"
+    print(f"\nrestore on {len(shrunk)} shrunk photos: {restored} of {worst.skin_faces} faces restored, max skin score "
+          f"diff {worst.skin_scores:.3g}, max raw relative diff {worst.skin_raw:.3g}")

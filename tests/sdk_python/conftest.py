@@ -5,7 +5,7 @@ these tests run without TensorFlow; the no-TensorFlow guarantee of the runtime i
 checked in a fresh subprocess (test_no_tensorflow.py).
 
 Two bundle folders for the analyzer and `facelite analyze`:
-- `shipped_bundles_dir`: the shipped face_detector, landmarks and acne bundles plus the
+- `shipped_bundles_dir`: the shipped face_detector, landmarks, acne and skin_metrics bundles plus the
   fixture expression bundle (so tests never depend on the shipped expression model);
 - `stand_in_bundles_dir`: only the fixture expression bundle, so detector and landmarks
   are the stand-ins.
@@ -21,7 +21,7 @@ from fixture_bundles import fixture_bundle
 from facelite.paths import shipped_bundle
 
 ACNE_PHOTO = "acne04/level0/level0_1.jpg"
-SHIPPED = ("face_detector", "landmarks", "acne")
+SHIPPED = ("face_detector", "landmarks", "acne", "skin_metrics")
 """Shipped bundles (package data, see facelite.paths) that the runtime tests use as they ship."""
 
 
@@ -62,7 +62,7 @@ def shipped() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def shipped_bundles_dir(tmp_path_factory, shipped, expression_bundle) -> Path:
-    """A bundles folder: the shipped detector, landmarks and acne bundles + the fixture expression."""
+    """A bundles folder: the shipped detector, landmarks, acne and skin_metrics bundles + the fixture expression."""
     return _models_dir(tmp_path_factory.mktemp("models_shipped"), {**shipped, "expression": expression_bundle})
 
 

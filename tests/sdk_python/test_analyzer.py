@@ -7,13 +7,21 @@ import cv2
 import numpy as np
 import pytest
 
-from facelite import (AnalysisResult, BaseOptions, BundleError, FaceAnalyzer, FaceAnalyzerOptions, FaceDetector,
-                      FaceDetectorOptions, ImageError, UserError)
+from facelite import (AnalysisResult, BaseOptions, Bundle, BundleError, FaceAnalyzer, FaceAnalyzerOptions,
+                      FaceDetector, FaceDetectorOptions, ImageError, SkinReport, UserError)
 from facelite.paths import shipped_bundle
 from facelite.regions import REGION_NAMES
+from facelite.skin import SKIPPED_V1_ACNE
 
-ACNE_LABELS = {"level0", "level1", "level2"}
 CPU = BaseOptions(accelerator="cpu")
+SKIPPED = "skipped (no bundle)"
+NO_SKIN = {"skin_metrics": SKIPPED, "acne": SKIPPED, "restoration": SKIPPED}
+
+
+def shipped_acne_stage() -> str:
+    """The acne stage the shipped acne bundle gives: it runs when trained on face crops."""
+    with Bundle.open(shipped_bundle("acne")) as acne:
+        return "bundle:acne" if acne.input_spec.crop == "face" else SKIPPED_V1_ACNE
 
 
 def _analyzer(bundles_dir, **kw):
@@ -37,15 +45,15 @@ def _check_common(result, face):
     assert set(face.regions) == set(REGION_NAMES)
     assert face.expression is not None and face.expression.top[0] in face.expression.scores
     assert sum(face.expression.scores.values()) == pytest.approx(1, abs=1e-3)
-    assert 0 < face.skin.scores["redness"] < 60   # a* of skin
-    assert {"load", "detect", "landmarks", "expression", "skin", "total"} <= set(result.timings_ms)
+    assert {"load", "detect", "landmarks", "expression", "total"} <= set(result.timings_ms)
 
 
 def test_real_photo_with_the_shipped_bundles_uses_them(shipped_analyzer, acne_photo):
     result = shipped_analyzer.analyze(acne_photo)
     assert result.detector == "bundle:face_detector"           # the shipped detector, no Haar stand-in
     assert result.stages == {"detector": "bundle:face_detector", "landmarks": "bundle:landmarks",
-                             "expression": "bundle:expression", "acne": "bundle:acne"}
+                             "expression": "bundle:expression", "skin_metrics": "bundle:skin_metrics",
+                             "acne": shipped_acne_stage(), "restoration": "off"}
     assert len(result.faces) == 1
     face = result.faces[0]
     _check_common(result, face)
@@ -55,26 +63,30 @@ def test_real_photo_with_the_shipped_bundles_uses_them(shipped_analyzer, acne_ph
     lo = np.array([b.x - 0.15 * b.w, b.y - 0.15 * b.h])
     hi = np.array([b.x + 1.15 * b.w, b.y + 1.15 * b.h])
     assert ((face.landmarks >= lo) & (face.landmarks <= hi)).all()
-    assert face.skin.acne is not None and face.skin.acne.top[0] in ACNE_LABELS   # the shipped acne bundle
-    assert 0 <= face.skin.scores["acne_severity"] <= 1
+    assert isinstance(face.skin, SkinReport) and set(face.skin.regions) == set(REGION_NAMES)
+    assert all(0 <= s <= 100 for s in face.skin.scores.values()) and "redness" in face.skin.scores
+    assert ("acne" in face.skin.scores) == (result.stages["acne"] == "bundle:acne")
+    assert {"skin_crop", "skin_measures", "quality"} <= set(result.timings_ms)
+    assert result.timings_ms["total"] == pytest.approx(
+        sum(v for k, v in result.timings_ms.items() if k != "total"))
 
 
 def test_real_photo_with_stand_ins_asked_for_is_marked(stand_in_analyzer, acne_photo):
     result = stand_in_analyzer.analyze(acne_photo)
     assert result.detector == "haar-stand-in"
     assert result.stages == {"detector": "haar-stand-in", "landmarks": "mean-shape-stand-in",
-                             "expression": "bundle:expression", "acne": "skipped (no bundle)"}
+                             "expression": "bundle:expression", **NO_SKIN}
     assert len(result.faces) >= 1
     face = result.faces[0]
     _check_common(result, face)
     assert face.landmarks_source == "mean-shape-stand-in"
-    assert face.skin.acne is None and set(face.skin.scores) == {"redness"}
+    assert face.skin is None   # no skin_metrics bundle in the folder
 
 
 def test_default_bundles_are_the_shipped_ones():
     stages = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=CPU)).stages
-    assert (stages["detector"], stages["landmarks"], stages["acne"]) == (
-        "bundle:face_detector", "bundle:landmarks", "bundle:acne")
+    assert (stages["detector"], stages["landmarks"], stages["skin_metrics"], stages["acne"]) == (
+        "bundle:face_detector", "bundle:landmarks", "bundle:skin_metrics", shipped_acne_stage())
     shipped_expression = shipped_bundle("expression") is not None
     assert stages["expression"] == ("bundle:expression" if shipped_expression else "skipped (no bundle)")
 
@@ -101,14 +113,14 @@ def test_empty_bundles_dir_with_stand_ins_runs_every_stand_in(tmp_path, acne_pho
     result = _analyzer(tmp_path, stand_in="if_missing").analyze(acne_photo)
     assert result.detector == "haar-stand-in"
     assert result.stages == {"detector": "haar-stand-in", "landmarks": "mean-shape-stand-in",
-                             "expression": "skipped (no bundle)", "acne": "skipped (no bundle)"}
-    assert result.faces and result.faces[0].expression is None and result.faces[0].skin.acne is None
+                             "expression": SKIPPED, **NO_SKIN}
+    assert result.faces and result.faces[0].expression is None and result.faces[0].skin is None
 
 
 def test_stand_ins_always_ignore_bundles_that_are_present(shipped_bundles_dir):
     stages = _analyzer(shipped_bundles_dir, stand_in="always").stages
-    assert (stages["detector"], stages["landmarks"], stages["acne"]) == (
-        "haar-stand-in", "mean-shape-stand-in", "bundle:acne")
+    assert (stages["detector"], stages["landmarks"], stages["skin_metrics"]) == (
+        "haar-stand-in", "mean-shape-stand-in", "bundle:skin_metrics")
 
 
 @pytest.mark.parametrize("which", ["shipped_analyzer", "stand_in_analyzer"])
@@ -146,7 +158,8 @@ def test_base_options_are_shared_by_every_stage(shipped_bundles_dir):
     base = BaseOptions(accelerator="cpu", num_threads=3, variant="fp32")
     analyzer = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=base, bundles_dir=shipped_bundles_dir))
     info = analyzer.info
-    assert set(info) == {"face_detector", "landmarks", "expression", "acne"}
+    acne = {"acne"} if shipped_acne_stage() == "bundle:acne" else set()
+    assert set(info) == {"face_detector", "landmarks", "expression", "skin_metrics"} | acne
     assert {(i.variant, i.accelerator, i.num_threads) for i in info.values()} == {("fp32", "cpu", 3)}
 
 

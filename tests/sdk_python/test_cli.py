@@ -8,11 +8,14 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from facelite import cli
 from facelite.cli_core import CommandLine
 from facelite.errors import UserError
+from facelite.regions import REGION_NAMES
+from facelite.skin_scores import CONCERNS
 from fixture_bundles import tamper
 
 
@@ -114,6 +117,36 @@ def test_annotate_writes_the_image(capsys, tmp_path, acne_photo, shipped_bundles
     out_file = tmp_path / "ann.jpg"
     code, _, _ = run(capsys, "analyze", acne_photo, "--annotate", out_file, "--bundles", shipped_bundles_dir)
     assert code == 0 and out_file.stat().st_size > 1000
+
+
+def test_skin_is_measured_only_with_the_skin_flag(capsys, acne_photo, shipped_bundles_dir):
+    code, out, _ = run(capsys, "analyze", acne_photo, "--json", "--bundles", shipped_bundles_dir)
+    plain = json.loads(out)
+    assert code == 0 and plain["faces"][0]["skin"] is None and plain["stages"]["skin_metrics"] == "off"
+    code, out, _ = run(capsys, "analyze", acne_photo, "--json", "--skin", "--bundles", shipped_bundles_dir)
+    skin = json.loads(out)["faces"][0]["skin"]
+    assert code == 0 and {"reliable", "quality", "tone", "face", "regions", "lighting", "models"} <= set(skin)
+    assert skin["face"]["redness"]["band"] in ("good", "fair", "attention") and "left_cheek" in skin["regions"]
+
+
+def test_skin_text_report_has_a_row_per_region(capsys, acne_photo, shipped_bundles_dir):
+    code, out, _ = run(capsys, "analyze", acne_photo, "--skin", "--bundles", shipped_bundles_dir)
+    assert code == 0 and "skin: " in out and "tone: " in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == list(CONCERNS))
+    rows = [line.split()[0] for line in lines[header + 1:header + 9]]
+    assert rows == ["face", *REGION_NAMES]
+
+
+def test_annotate_with_skin_tints_the_regions_by_score(capsys, tmp_path, acne_photo, shipped_bundles_dir):
+    import cv2
+
+    plain, tinted = tmp_path / "plain.png", tmp_path / "skin.png"
+    run(capsys, "analyze", acne_photo, "--annotate", plain, "--bundles", shipped_bundles_dir)
+    code, _, _ = run(capsys, "analyze", acne_photo, "--skin", "--annotate", tinted, "--bundles", shipped_bundles_dir)
+    a, b = cv2.imread(str(plain)), cv2.imread(str(tinted))
+    assert code == 0 and a.shape == b.shape
+    assert (np.abs(a.astype(int) - b).sum(axis=2) > 30).mean() > 0.05   # a good part of the face is tinted
 
 
 def test_video_frames_are_sampled(capsys, tmp_path, acne_photo, shipped_bundles_dir):

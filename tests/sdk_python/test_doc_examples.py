@@ -5,9 +5,9 @@ import importlib
 
 import pytest
 
-MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "landmarker", "annotate",
+MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "skin_scores", "landmarker", "annotate",
            "preprocess", "analyzer", "face_detector", "options", "vision_task", "sources", "cli_core",
-           "schema", "tasks", "verify", "engine"]
+           "schema", "tasks", "verify", "engine", "forecast", "skin_context", "skin_history"]
 
 
 @pytest.mark.parametrize("name", MODULES)

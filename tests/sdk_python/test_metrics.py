@@ -102,3 +102,22 @@ def test_metric_docstring_examples_run():
     import doctest
 
     assert doctest.testmod(metrics, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_ssim_is_one_for_identical_images_and_falls_with_noise_and_blur():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (48, 48, 3)).astype(np.uint8), (0, 0), 1.0)
+    assert metrics.ssim(image, image) == pytest.approx(1.0)
+    noisy = np.clip(image + rng.normal(0, 20, image.shape), 0, 255)
+    blurred = cv2.GaussianBlur(image, (0, 0), 2.0)
+    assert metrics.ssim(noisy, image) < 0.9 and metrics.ssim(blurred, image) < 0.9
+    assert metrics.ssim(image[:, :, 0], image[:, :, 0]) == pytest.approx(1.0)       # greyscale too
+
+
+def test_ssim_refuses_images_of_different_shapes_or_smaller_than_its_window():
+    with pytest.raises(ValueError, match="differ in shape"):
+        metrics.ssim(np.zeros((20, 20)), np.zeros((20, 21)))
+    with pytest.raises(ValueError, match="at least 11 pixels"):
+        metrics.ssim(np.zeros((10, 40)), np.zeros((10, 40)))

@@ -1,100 +1,254 @@
-"""Redness v1 (docs/skin.md): region pixels by the centre-inside rule, a* from 8-bit sRGB,
-means in row-major order. The C core is held to the same numbers by
-tests/mobile_bindings/test_pipeline_parity.py; these pin the spec's known values."""
+"""Skin v2 per face (facelite.skin, facelite.skin_scores): raw measures → 0–100 scores with
+bands, tone by ITA°, the report's JSON, and SkinAnalyzer on real photos with the shipped
+skin_metrics bundle."""
 
 from __future__ import annotations
 
+import json
 import math
-from fractions import Fraction
 
+import cv2
 import numpy as np
 import pytest
 
-from facelite.regions import region_mask
-from facelite.skin import SKIN_REGIONS, SRGB_TO_LINEAR, a_star, mean_of, redness, skin_result, spec_cbrt
+from facelite import BaseOptions, SkinAnalyzer, SkinAnalyzerOptions, UserError
+from facelite.acne import AcneGrade
+from facelite.errors import BundleError
+from facelite.quality import CaptureQuality, QualityCheck
+from facelite.regions import REGION_NAMES
+from facelite.skin import SKIPPED_V1_ACNE, build_report
+from facelite.skin_measures import CAPTURE_MEASURES, LIGHTING_MEASURES, MEASURE_ROWS, REGION_MEASURES, RawSkinMeasures
+from facelite.skin_scores import (CONCERNS, HEALTHY_RANGES, REGION_KINDS, SCORE_MAPS, ScoreMap, band, concern_raw,
+                                  concern_score, ita_category, region_scores, score_map)
+
+CPU = BaseOptions(accelerator="cpu")
+HEALTHY = {"pixels": 900.0, "lightness": 62.0, "a_star": 14.0, "b_star": 17.0, "redness": 0.5,
+           "lightness_sd": 3.0, "b_star_sd": 1.5, "spot_fraction": 0.01, "spot_contrast": 5.0,
+           "texture": 0.5, "shine": 0.002}
 
 
-def bgr(b: int, g: int, r: int) -> np.ndarray:
-    return np.array([[[b, g, r]]], np.uint8)
+def raw_measures(regions: dict | None = None, tone_ita: float = 45.0) -> RawSkinMeasures:
+    rows = {r: dict(HEALTHY) for r in MEASURE_ROWS}
+    for r, m in (regions or {}).items():
+        rows[r].update(m)
+    return RawSkinMeasures(regions=rows, capture=dict.fromkeys(CAPTURE_MEASURES, 1.0), tone_ita=tone_ita,
+                           lighting={m: 1.0 for m in LIGHTING_MEASURES})
 
 
-def test_white_and_greys_have_a_star_exactly_zero():
-    assert a_star(bgr(255, 255, 255))[0, 0] == 0.0
-    for v in (0, 1, 10, 128, 200):
-        assert abs(a_star(bgr(v, v, v))[0, 0]) < 1e-12, v
+def passed(reliable: bool = True) -> CaptureQuality:
+    checks = [QualityCheck("blur", reliable, 50.0 if reliable else 5.0, 20.0, "Hold still.")]
+    return CaptureQuality(reliable, checks)
 
 
-def test_pure_srgb_red_green_and_blue_have_the_textbook_a_star():
-    assert a_star(bgr(0, 0, 255))[0, 0] == pytest.approx(80.09, abs=0.01)
-    assert a_star(bgr(0, 255, 0))[0, 0] == pytest.approx(-86.18, abs=0.01)
-    assert a_star(bgr(255, 0, 0))[0, 0] == pytest.approx(79.19, abs=0.01)
+# -- scores ---------------------------------------------------------------------------------
 
 
-def test_the_linear_table_is_the_srgb_curve():
-    assert SRGB_TO_LINEAR[0] == 0.0 and SRGB_TO_LINEAR[255] == 1.0
-    assert SRGB_TO_LINEAR[10] == (10 / 255) / 12.92            # linear segment
-    assert SRGB_TO_LINEAR[128] == pytest.approx(0.21586, abs=1e-5)
-    assert (np.diff(SRGB_TO_LINEAR) > 0).all()
+@pytest.mark.parametrize("region", (*REGION_NAMES, "face"))
+@pytest.mark.parametrize("concern", CONCERNS)
+def test_every_score_falls_as_its_raw_measure_worsens_and_stays_within_0_100(concern, region):
+    mapping = score_map(concern, region)
+    (low, _), (high, _) = mapping.anchors[0], mapping.anchors[-1]
+    raws = np.linspace(low - 1.0, high + 10 * (high - low), 200)
+    scores = [mapping.score(float(r)) for r in raws]
+    assert all(0.0 <= s <= 100.0 for s in scores)
+    assert all(b <= a for a, b in zip(scores, scores[1:]))
+    assert scores[0] == 100.0 and scores[-1] == 0.0
 
 
-def test_spec_cbrt_is_within_one_ulp_of_the_exact_cube_root():
-    t = np.concatenate([np.linspace(216 / 24389, 1.01, 4001), [1 / 512, 0.015625, 0.125, 1.0]])
-    y = spec_cbrt(t)
-    for yi, ti in zip(y, t):
-        fy, ft = Fraction(float(yi)), Fraction(float(ti))
-        root = fy - (fy ** 3 - ft) / (3 * fy * fy)  # one exact Newton step: the root to far below an ulp
-        assert abs(fy - root) <= Fraction(float(np.spacing(yi))), ti
-    assert spec_cbrt(np.array([0.125, 1.0])).tolist() == [0.5, 1.0]
+def test_healthy_anchors_put_the_reference_p10_at_100_and_p90_at_70():
+    for concern, kinds in HEALTHY_RANGES.items():
+        for region, kind in REGION_KINDS.items():
+            p10, p90 = kinds[kind]
+            assert score_map(concern, region).score(p10) == 100.0
+            assert score_map(concern, region).score(p90) == pytest.approx(70.0)
+            assert score_map(concern, region).score(p90 + (p90 - p10)) == pytest.approx(40.0)
+    assert score_map("shine", "nose") != score_map("shine", "left_cheek")          # regions have their own
+    assert score_map("shine", "left_cheek") == score_map("shine", "right_cheek")   # the cheeks share theirs
 
 
-def test_a_square_covers_the_pixels_whose_centres_are_inside():
-    square = np.array([[2, 2], [6, 2], [6, 6], [2, 6]], np.float32)
-    m = region_mask(square, (10, 10, 3))
-    assert m.count == 16 and (m.x0, m.y0) == (2, 2)
-    assert all(m.contains(x, y) for x in range(2, 6) for y in range(2, 6))
-    assert not m.contains(6, 2) and not m.contains(1, 3)
-    # edges through pixel centres: a centre on the left or top edge is in, on the right or bottom one out
-    half = np.array([[2.5, 2.5], [5.5, 2.5], [5.5, 5.5], [2.5, 5.5]], np.float32)
-    assert region_mask(half, (10, 10)).count == 9
+def test_acne_band_edges_sit_half_way_between_the_grades():
+    acne = SCORE_MAPS["acne"]
+    assert (acne.score(0.0), acne.score(0.5), acne.score(1.5), acne.score(2.0)) == (100.0, 70.0, 40.0, 25.0)
+    assert [concern_score("acne", s).band for s in (0.2, 1.0, 1.8)] == ["good", "fair", "attention"]
 
 
-def test_a_triangle_holds_about_its_area_and_the_mask_stays_in_its_bounding_box():
-    tri = np.array([[100.2, 50.7], [400.9, 80.1], [180.3, 300.6]], np.float32)
-    m = region_mask(tri, (2000, 3000))
-    area = 0.5 * abs((400.9 - 100.2) * (300.6 - 50.7) - (180.3 - 100.2) * (80.1 - 50.7))
-    assert abs(m.count - area) < 0.01 * area
-    assert (m.x0, m.y0) == (100, 50) and m.mask.shape == (251, 301)   # never a whole-image mask
+def test_bands_are_judged_on_the_score_as_printed():
+    assert (band(70.0), band(69.5), band(69.4), band(40.0), band(39.6), band(39.4)) == (
+        "good", "good", "fair", "fair", "fair", "attention")
+    scored = concern_score("redness", 1.0)
+    assert scored.to_json()["band"] == band(scored.to_json()["score"])
 
 
-def test_a_polygon_beyond_the_image_is_clipped_and_a_degenerate_one_is_empty():
-    m = region_mask(np.array([[-5, -5], [3, -5], [3, 3], [-5, 3]], np.float32), (4, 4))
-    assert (m.x0, m.y0, m.count) == (0, 0, 9)
-    assert region_mask(np.array([[1, 1], [2, 2]], np.float32), (4, 4)).count == 0
-    assert region_mask(np.array([[1, 1], [np.nan, 2], [3, 1]], np.float32), (4, 4)).count == 0
+def test_score_maps_must_be_monotone():
+    with pytest.raises(ValueError, match="raw increasing and score decreasing"):
+        ScoreMap(((1.0, 50.0), (2.0, 80.0)), "x")
 
 
-def test_the_mean_adds_in_order_and_is_nan_for_no_pixel():
-    values = np.array([1e16, 1.0, -1e16, 1.0])
-    assert mean_of(values) == ((((0.0 + 1e16) + 1.0) - 1e16) + 1.0) / 4
-    assert math.isnan(mean_of(np.array([])))
+def test_raw_numbers_combine_the_measures_as_documented():
+    m = {"spot_fraction": 0.02, "spot_contrast": 6.0, "lightness_sd": 3.0, "b_star_sd": 4.0, "shine": 0.015,
+         "redness": 2.5, "texture": 1.2}
+    assert concern_raw("pigmentation", m) == pytest.approx(12.0)   # 2 % × 6 ΔL*
+    assert concern_raw("evenness", m) == pytest.approx(5.0)        # √(3² + 4²)
+    assert concern_raw("shine", m) == pytest.approx(1.5)           # %
+    assert (concern_raw("redness", m), concern_raw("texture", m)) == (2.5, 1.2)
+    assert math.isnan(concern_raw("redness", {}))
 
 
-def test_redness_counts_a_pixel_in_two_skin_regions_once():
-    image = np.zeros((20, 20, 3), np.uint8)
-    image[:, :10] = (0, 0, 255)      # red left half
-    image[:, 10:] = (255, 255, 255)  # white right half
-    left = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float32)   # 100 red pixels
-    wide = np.array([[5, 0], [15, 0], [15, 10], [5, 10]], np.float32)   # 50 red, 50 white
-    overall, per_region = redness(image, {"forehead": left, "nose": wide,
-                                          "left_under_eye": np.array([[0, 10], [20, 10], [20, 20]], np.float32)})
-    red = a_star(bgr(0, 0, 255))[0, 0]
-    assert per_region["forehead"] == pytest.approx(red) and per_region["nose"] == pytest.approx(red / 2)
-    assert overall == pytest.approx(red * 100 / 150)   # the union: 100 red + 50 white, under-eye left out
-    assert "left_under_eye" not in SKIN_REGIONS and per_region["left_under_eye"] == pytest.approx(red * 0.25, rel=0.2)
+def test_a_concern_that_was_not_measured_is_left_out_not_scored():
+    scores = region_scores("nose", {**HEALTHY, "texture": math.nan})
+    assert "texture" not in scores and "acne" not in scores and "redness" in scores
+    assert list(region_scores("face", HEALTHY, 0.3)) == list(CONCERNS)
 
 
-def test_without_regions_redness_is_the_mean_over_the_box():
-    image = np.zeros((10, 10, 3), np.uint8)
-    image[2:6, 2:6] = (0, 0, 255)
-    result = skin_result(image, None, box=(2, 2, 4, 4))
-    assert result.scores["redness"] == pytest.approx(a_star(bgr(0, 0, 255))[0, 0]) and result.region_redness == {}
+@pytest.mark.parametrize("ita, category", [(60.0, "very_light"), (55.0, "light"), (41.5, "light"),
+                                           (41.0, "intermediate"), (28.0, "tan"), (10.5, "tan"),
+                                           (10.0, "brown"), (-29.0, "brown"), (-30.0, "dark")])
+def test_ita_categories_at_their_bounds(ita, category):
+    assert ita_category(ita) == category
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def test_report_json_has_the_contract_keys_whole_scores_and_rounded_raws():
+    acne = AcneGrade(0.4, {"forehead": 0.2, "left_cheek": 0.9}, {"level0": 0.6, "level1": 0.4, "level2": 0.0})
+    report = build_report(raw_measures({"left_cheek": {"redness": 3.21987}}), passed(), acne,
+                          {"skin_metrics": "2.0.0", "acne": "2.0.0"})
+    doc = report.to_json()
+    assert list(doc) == ["reliable", "restored", "quality", "tone", "face", "regions", "lighting", "models"]
+    assert doc["reliable"] is True and doc["quality"]["reliable"] is True
+    assert doc["tone"] == {"ita_deg": 45.0, "category": "light"}
+    assert list(doc["face"]) == list(CONCERNS) and list(doc["regions"]) == list(REGION_NAMES)
+    assert set(doc["regions"]["forehead"]) == set(CONCERNS)
+    assert "acne" not in doc["regions"]["nose"]                         # the acne model grades no nose patch
+    cheek = doc["regions"]["left_cheek"]
+    assert cheek["redness"]["raw"] == 3.22 and isinstance(cheek["redness"]["score"], int)
+    assert cheek["acne"] == {"score": 58, "band": "fair", "raw": 0.9}
+    assert doc["face"]["acne"]["raw"] == 0.4 and report.scores["acne"] == pytest.approx(76.0)
+    assert len(json.dumps(doc)) < 4000, "the report should stay small"
+
+
+def test_a_failed_capture_is_reported_unreliable_with_its_scores():
+    doc = build_report(raw_measures(), passed(reliable=False), None, {}).to_json()
+    assert doc["reliable"] is False and doc["quality"]["checks"][0]["passed"] is False
+    assert doc["face"]["redness"]["score"] > 0 and "acne" not in doc["face"]
+
+
+def test_regions_without_pixels_are_left_out_and_no_face_pixels_means_no_tone():
+    report = build_report(raw_measures({"chin": {"pixels": 0.0}}), passed(), None, {})
+    assert "chin" not in report.regions and "forehead" in report.regions and report.tone is not None
+    empty = build_report(raw_measures({r: {"pixels": 0.0} for r in MEASURE_ROWS}), passed(), None, {})
+    assert empty.regions == {} and empty.face == {} and empty.to_json()["tone"] is None
+
+
+def test_redder_skin_scores_lower_redness_in_that_region_only():
+    report = build_report(raw_measures({"right_cheek": {"redness": 8.0}}), passed(), None, {})
+    assert report.regions["right_cheek"]["redness"].score < report.regions["left_cheek"]["redness"].score - 30
+
+
+# -- SkinAnalyzer ---------------------------------------------------------------------------------
+
+
+def test_options_refuse_a_single_bundle_path():
+    with pytest.raises(UserError, match="pass bundles_dir"):
+        SkinAnalyzerOptions(base_options=BaseOptions(bundle_path="x.flb"))
+
+
+def test_a_folder_without_skin_metrics_or_restoration_is_a_bundle_error_naming_the_file(tmp_path):
+    with pytest.raises(BundleError, match="skin_metrics.flb not found"):
+        SkinAnalyzer.create_from_options(SkinAnalyzerOptions(base_options=CPU, bundles_dir=tmp_path))
+
+
+@pytest.fixture(scope="module")
+def skin_analyzer():
+    with SkinAnalyzer.create_from_options(SkinAnalyzerOptions(base_options=CPU)) as analyzer:
+        yield analyzer
+
+
+@pytest.fixture(scope="module")
+def acne_face(acne_photo):
+    """(pixels, 68 points, extent box) of the ACNE04 test photo's face, by the shipped detector and landmarker."""
+    from facelite import FaceDetector, FaceDetectorOptions, FaceLandmarker, FaceLandmarkerOptions, load_image
+
+    pixels = load_image(acne_photo)
+    with FaceDetector.create_from_options(FaceDetectorOptions(base_options=CPU)) as detector, \
+            FaceLandmarker.create_from_options(FaceLandmarkerOptions(base_options=CPU)) as landmarker:
+        box = detector.to_extent(detector.detect(pixels).boxes[0])
+        return pixels, landmarker.detect(pixels, box).points, box
+
+
+def test_a_real_face_gets_every_measured_concern_per_region_and_a_tone(skin_analyzer, acne_face):
+    pixels, points, box = acne_face
+    report = skin_analyzer.analyze(pixels, points, box)
+    assert set(report.regions) == set(REGION_NAMES)
+    for concern in ("redness", "pigmentation", "evenness", "texture", "shine"):
+        assert 0 <= report.face[concern].score <= 100
+        assert all(concern in scores for scores in report.regions.values())
+    assert report.tone is not None and -90 < report.tone.ita_deg < 90
+    assert report.models["skin_metrics"] and {"skin_crop", "skin_measures", "quality"} <= set(report.timings_ms)
+    if skin_analyzer.grader is not None:
+        assert "acne" in report.face and "acne" in report.regions["forehead"]
+    else:
+        assert skin_analyzer.stages["acne"] in ("skipped (no bundle)", SKIPPED_V1_ACNE)
+
+
+def test_the_same_face_gives_the_same_report_and_image_only_finds_it(skin_analyzer, acne_face, acne_photo):
+    pixels, points, box = acne_face
+    one = skin_analyzer.analyze(pixels, points, box)
+    found = skin_analyzer.analyze_image(acne_photo)
+    assert len(found) == 1 and found[0].to_json() == one.to_json()
+
+
+def test_two_faces_of_one_photo_are_measured_each_on_its_own_crop(skin_analyzer, acne_face):
+    """A photo holding the face twice, the right copy blurred: only its report says so."""
+    pixels, points, box = acne_face
+    w = pixels.shape[1]
+    two = np.hstack([pixels, cv2.GaussianBlur(pixels, (0, 0), 12)])
+    sharp, blurred = skin_analyzer.analyze_faces(two, [points, points + np.array([w, 0], np.float32)])
+    assert blurred.raw.capture["sharpness"] < sharp.raw.capture["sharpness"] / 4
+    assert "blur" in blurred.quality.failed and "blur" not in sharp.quality.failed
+    assert blurred.face["texture"].raw < sharp.face["texture"].raw
+
+
+def test_a_blurred_photo_is_unreliable_with_the_blur_check_failed(skin_analyzer, acne_face):
+    pixels, points, box = acne_face
+    blurred = cv2.GaussianBlur(pixels, (0, 0), 12)
+    report = skin_analyzer.analyze(blurred, points, box)
+    assert report.reliable is False and "blur" in report.quality.failed
+    assert report.to_json()["reliable"] is False
+
+
+def test_the_v1_acne_bundle_is_skipped_and_said_so(tmp_path, shipped_bundles_dir):
+    from facelite import Bundle
+    from facelite.paths import shipped_bundle
+
+    for name in ("skin_metrics", "acne"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.flb").symlink_to(shipped_bundle(name))
+    with Bundle.open(shipped_bundle("acne")) as acne:
+        v1 = acne.input_spec.crop != "face"
+    with SkinAnalyzer.create_from_options(SkinAnalyzerOptions(base_options=CPU, bundles_dir=tmp_path)) as analyzer:
+        assert analyzer.stages["acne"] == (SKIPPED_V1_ACNE if v1 else "bundle:acne")
+        assert analyzer.stages["restoration"] == "off"
+    with pytest.raises(BundleError, match="restoration.flb not found"):
+        SkinAnalyzer.create_from_options(SkinAnalyzerOptions(base_options=CPU, bundles_dir=tmp_path, restore=True))
+
+
+def test_a_low_resolution_face_is_restored_and_measured_again_when_allowed(tmp_path, data):
+    """A frontal HELEN face shrunk until only `low_resolution` fails: with restore=True the
+    crop goes through the shipped restoration bundle and the report says so."""
+    from facelite.paths import shipped_bundle
+
+    for name in ("skin_metrics", "restoration"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.flb").symlink_to(shipped_bundle(name))
+    image = cv2.imread(str(data / "landmarks300w" / "helen_train" / "100466187_1.jpg"))
+    small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    options = dict(base_options=CPU, bundles_dir=tmp_path)
+    with SkinAnalyzer.create_from_options(SkinAnalyzerOptions(**options)) as plain, \
+            SkinAnalyzer.create_from_options(SkinAnalyzerOptions(**options, restore=True)) as restoring:
+        before, after = plain.analyze_image(small)[0], restoring.analyze_image(small)[0]
+    assert before.quality.failed == ["low_resolution"] and not before.restored
+    assert after.restored and after.to_json()["restored"] is True and "restoration" in after.models
+    assert "restoration" in after.timings_ms and after.raw is not before.raw
+    assert after.reliable == all(c.passed or c.code == "low_resolution" for c in after.quality.checks)

@@ -8,11 +8,11 @@ import pytest
 
 from facelite import (Accelerator, BaseOptions, BundleError, ExpressionClassifier, ExpressionClassifierOptions,
                       FaceAnalyzer, FaceAnalyzerOptions, FaceDetector, FaceDetectorOptions, FaceLandmarker,
-                      FaceLandmarkerOptions, RunningMode, SkinClassifier, SkinClassifierOptions, UserError,
+                      FaceLandmarkerOptions, RunningMode, SkinAnalyzer, SkinAnalyzerOptions, UserError,
                       VisionTask)
 from facelite.sources import image_paths, is_video
 
-TASKS = [(ExpressionClassifier, ExpressionClassifierOptions), (SkinClassifier, SkinClassifierOptions),
+TASKS = [(ExpressionClassifier, ExpressionClassifierOptions), (SkinAnalyzer, SkinAnalyzerOptions),
          (FaceDetector, FaceDetectorOptions), (FaceLandmarker, FaceLandmarkerOptions),
          (FaceAnalyzer, FaceAnalyzerOptions)]
 

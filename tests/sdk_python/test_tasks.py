@@ -16,12 +16,12 @@ def _bundle(task, **manifest):
 
 
 def test_every_manifest_task_is_registered_under_its_name():
-    assert sorted(tasks.TASKS) == ["classification", "detection", "landmarks"]
+    assert sorted(tasks.TASKS) == ["classification", "detection", "image_to_image", "landmarks", "skin_metrics"]
     assert all(tasks.get_task(name).name == name for name in tasks.TASKS)
 
 
 def test_an_unknown_task_is_a_bundle_error_naming_the_known_ones():
-    with pytest.raises(BundleError, match="unknown task 'pose'.*classification, detection, landmarks"):
+    with pytest.raises(BundleError, match="unknown task 'pose'.*classification, detection, image_to_image, landmarks, skin_metrics"):
         tasks.get_task("pose")
 
 

@@ -26,7 +26,7 @@ def test_every_runtime_task_has_a_build_entry_built_on_it():
     assert set(TASKS) == set(runtime_tasks.TASKS)
     for name, task in TASKS.items():
         assert task.runtime is runtime_tasks.get_task(name)
-    with pytest.raises(RecipeError, match="cannot be built; choose one of classification, detection, landmarks"):
+    with pytest.raises(RecipeError, match="cannot be built; choose one of classification, detection, image_to_image, landmarks, skin_metrics"):
         get_task("segmentation")
 
 

@@ -39,6 +39,7 @@ class BuildOptions:
     strict: bool | None = None
     verbose: int = 1
     signing_key: Path | None = None  # PEM Ed25519 private key; None: the development key
+    strategy: str | None = None  # distribute.STRATEGIES; None: the recipe's training.strategy
 
 
 def log(msg: str) -> None:
@@ -54,6 +55,8 @@ def load_splits(recipe: Recipe, opts: BuildOptions) -> Splits:
     splits = get_task(recipe.task).load_splits(recipe, root, opts.limit)
     log(f"  data: {len(splits.train)} train / {len(splits.val)} val examples from {root} "
         f"({time.perf_counter() - t0:.1f}s)")
+    if splits.info:
+        log(f"  data: {json.dumps(splits.info)}")
     return splits
 
 
@@ -66,18 +69,41 @@ def datasets(recipe: Recipe, splits: Splits):
     return get_task(recipe.task).datasets(recipe, splits)
 
 
+def _distribution(recipe: Recipe, opts: BuildOptions):
+    from .distribute import distribution
+
+    return distribution(opts.strategy or recipe.training.strategy)
+
+
 def stage_train(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
+    import tf_keras as keras
+
     from .model import build_model
     from .train import train
 
+    dist = _distribution(recipe, opts)
     splits = splits or load_splits(recipe, opts)
-    model = build_model(recipe, n_outputs(recipe, splits))
+    keras.utils.set_random_seed(recipe.data.seed)  # the same initial weights on every run and worker
+    with dist.scope():
+        model = build_model(recipe, n_outputs(recipe, splits))
+    if not get_task(recipe.task).trained:  # a fixed graph: nothing to learn
+        out = opts.out / "train"
+        out.mkdir(parents=True, exist_ok=True)
+        model.save_weights(str(out / "weights.h5"))
+        state = {"trained": False, "reason": f"'{recipe.task}' is a fixed graph with no weights to learn"}
+        (out / "state.json").write_text(json.dumps(state, indent=1))
+        log(f"[train] skipped: {state['reason']}")
+        return state
     train_ds, val_ds = datasets(recipe, splits)
     weights = get_task(recipe.task).class_weights(recipe, splits)
     epochs = recipe.training.epochs if opts.epochs is None else opts.epochs
-    log(f"[train] {recipe.backbone.arch} α{recipe.backbone.alpha} {recipe.input.size}px, {epochs} epochs")
+    model_name = f"{recipe.backbone.arch} α{recipe.backbone.alpha}" if get_task(recipe.task).backbone else recipe.head.type
+    log(f"[train] {model_name} {recipe.input.size}px, {epochs} epochs")
+    if dist.name != "default":
+        log(f"[train] {dist.name}: {dist.task} of {dist.workers} worker(s), {dist.replicas} replica(s) in sync, "
+            f"global batch {recipe.training.batch} ({recipe.training.batch / dist.replicas:g} per replica)")
     t0 = time.perf_counter()
-    history = train(model, recipe, train_ds, val_ds, opts.out / "train", epochs, weights, opts.verbose)
+    history = train(model, recipe, train_ds, val_ds, opts.out / "train", epochs, weights, opts.verbose, dist)
     history["seconds"] = round(time.perf_counter() - t0, 1)
     return history
 
@@ -214,9 +240,10 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         log(f"[package] {v}: {metrics[v]}")
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
 
-    gidx = np.sort(np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:GOLDEN_COUNT])
+    count = task.golden_count or GOLDEN_COUNT
+    gidx = np.sort(np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:count])
     golden_pixels = splits.val.x[gidx]  # uint8 pixels: the bundle replays the normalisation
-    golden_out = keras_val[gidx]
+    golden_out = task.reference_outputs(keras_val, fp32_tflite)[gidx]
     golden_variant_out = {v: out[gidx].reshape(golden_out.shape) for v, out in val_out.items() if v != "fp32"}
     meta = {
         v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v]}
@@ -224,6 +251,7 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     }
     report = {
         "recipe": str(recipe.source),
+        "data": splits.info,
         "train": _read_json(opts.out / "train" / "state.json"),
         "prune": prune_summary,
         "convert": conv,
@@ -263,7 +291,13 @@ STAGES = {"train": stage_train, "prune": stage_prune, "convert": stage_convert, 
 
 
 def run(stage: str, recipe: Recipe, opts: BuildOptions) -> dict:
-    """Run one stage, or all of them with `build` (data loaded once)."""
+    """Run one stage, or all of them with `build` (data loaded once).
+
+    The training strategy is set up first, before TensorFlow runs any op (multi-worker
+    training needs that). In a multi-worker `build` only the chief goes on after
+    training: the other workers have helped train and stop there.
+    """
+    dist = _distribution(recipe, opts) if stage in ("train", "build") else None
     if stage != "build":
         return {stage: STAGES[stage](recipe, opts)}
     splits = load_splits(recipe, opts)
@@ -271,5 +305,9 @@ def run(stage: str, recipe: Recipe, opts: BuildOptions) -> dict:
     t0 = time.perf_counter()
     for name, fn in STAGES.items():
         result[name] = fn(recipe, opts, splits)
+        if name == "train" and not dist.is_chief:
+            result["worker"] = f"{dist.task}: training done; the chief prunes, converts and packages"
+            log(f"[build] {result['worker']}")
+            break
     result["seconds"] = round(time.perf_counter() - t0, 1)
     return result

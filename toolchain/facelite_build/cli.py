@@ -32,6 +32,7 @@ from facelite.cli_core import CommandLine, whole_number
 from facelite.strict_json import dumps
 
 from . import __version__
+from .distribute import STRATEGIES
 
 STAGES = ("train", "prune", "convert", "package", "build")
 
@@ -45,6 +46,7 @@ def cmd_stage(args, out) -> int:
         out=args.out or Path("build") / recipe.name,
         data=args.data, epochs=args.epochs, limit=args.limit, strict=args.strict,
         verbose=0 if args.quiet else (2 if args.json else 1), signing_key=args.signing_key,
+        strategy=getattr(args, "strategy", None),
     )
     result = run(args.command, recipe, opts)
     out.result(result, dumps(result, indent=2))  # the summary is nested: JSON either way
@@ -106,6 +108,10 @@ def command_line() -> CommandLine:
         s.add_argument("--signing-key", type=Path, metavar="KEY",
                        help="sign the bundle with this PEM Ed25519 private key (default: the facelite "
                             "development key, not for production)")
+        if stage in ("train", "build"):
+            s.add_argument("--strategy", choices=STRATEGIES,
+                           help="where training runs (overrides training.strategy): default (one device), "
+                                "mirrored (this machine's GPUs), multiworker (the machines in TF_CONFIG)")
     sign = cli.command("sign", cmd_sign, "sign a bundle (replacing any signature)")
     sign.add_argument("bundle", type=Path)
     sign.add_argument("--key", type=Path, required=True, help="PEM Ed25519 private key (facelite-build keygen)")

@@ -13,7 +13,7 @@ landmark coordinates, face boxes.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +49,16 @@ class Examples:
 
 @dataclass
 class Splits:
-    """Training and validation examples of one recipe, and its labels (empty unless classes)."""
+    """Training and validation examples of one recipe, and its labels (empty unless classes).
+
+    `info`: what the loader has to report about the data (e.g. duplicates kept together,
+    photos left out), written to the build log and the bundle's report.
+    """
 
     train: Examples
     val: Examples
     labels: list[str]
+    info: dict = field(default_factory=dict)
 
 
 def load_image_folder(

@@ -93,7 +93,9 @@ def dense_head(recipe: Recipe, backbone: keras.Model, units: int, activation: st
 
 
 def build_model(recipe: Recipe, n_outputs: int) -> keras.Model:
-    """Backbone + the head of the recipe's task (`facelite_build.tasks`), `n_outputs` wide."""
+    """Backbone + the head of the recipe's task (`facelite_build.tasks`), `n_outputs` wide;
+    the head alone for a task without a backbone (`BuildTask.backbone` False)."""
     from .tasks import get_task
 
-    return get_task(recipe.task).build_head(recipe, build_backbone(recipe), n_outputs)
+    task = get_task(recipe.task)
+    return task.build_head(recipe, build_backbone(recipe) if task.backbone else None, n_outputs)

@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 
 from facelite.bundle import VARIANT_NAMES
 from facelite.preprocess import COLORS, CROPS, RESIZES, InputSpec
+from .distribute import STRATEGIES
 from .errors import RecipeError
 from .paths import data_root, resolve, weights_root
 from .tasks import TASKS, get_task
@@ -34,7 +35,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ARCHS = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
-LAYOUTS = tuple(dict.fromkeys(t.layout for t in TASKS.values()))
+LAYOUTS = tuple(dict.fromkeys(layout for t in TASKS.values() for layout in t.layouts))
 HEADS = tuple(t.head for t in TASKS.values())
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant", "step")
@@ -72,6 +73,7 @@ class InputConfig:
     std: list[float] = field(default_factory=lambda: [127.5, 127.5, 127.5])
     crop: str = "none"
     margin: float = 0.0
+    extra_channels: list[str] = field(default_factory=list)  # named channels after the colour ones (skin_metrics)
 
 
 @dataclass
@@ -118,6 +120,9 @@ class TrainingConfig:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     class_weights: str = "none"
+    # where training runs (facelite_build.distribute): "default" (one device), "mirrored"
+    # (this machine's GPUs), "multiworker" (machines listed in TF_CONFIG); `batch` is global
+    strategy: str = "default"
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
 
 
@@ -178,6 +183,7 @@ class Recipe:
             std=tuple(self.input.std),
             crop=self.input.crop,
             margin=self.input.margin,
+            extra_channels=tuple(self.input.extra_channels),
         )
 
     def data_dir(self, override: str | Path | None = None) -> Path:
@@ -247,13 +253,15 @@ def _validate(r: Recipe, file: str) -> None:
     _check_choice(r.training.optimizer, OPTIMIZERS, "training.optimizer", file)
     _check_choice(r.training.schedule, SCHEDULES, "training.schedule", file)
     _check_choice(r.training.class_weights, ("none", "balanced", "sqrt"), "training.class_weights", file)
+    _check_choice(r.training.strategy, STRATEGIES, "training.strategy", file)
     _check_choice(r.pruning.schedule, PRUNING_SCHEDULES, "pruning.schedule", file)
     for v in r.quantization.variants:
         _check_choice(v, VARIANT_NAMES, "quantization.variants", file)
-    expected_channels = 1 if r.input.color == "gray" else 3
+    expected_channels = (1 if r.input.color == "gray" else 3) + len(r.input.extra_channels)
     if r.input.channels != expected_channels:
+        extra = f" with {len(r.input.extra_channels)} extra_channels" if r.input.extra_channels else ""
         raise RecipeError(
-            f"{file}: input.channels is {r.input.channels} but color '{r.input.color}' "
+            f"{file}: input.channels is {r.input.channels} but color '{r.input.color}'{extra} "
             f"gives {expected_channels}"
         )
     if len(r.input.mean) != r.input.channels or len(r.input.std) != r.input.channels:

@@ -12,6 +12,12 @@ Two rules, both reproducible from the recipe alone (`data.seed`):
 
 `seeded_subset` is what `--limit` uses for quick builds.
 
+Exact duplicates (ACNE04 holds the same photo under two names, sometimes with two
+grades): `exact_duplicate_groups` finds files with identical bytes (MD5), and
+`keep_duplicates_together` moves a group to training unless every member was drawn for
+validation, so no validation photo has a copy in training and the rest of the seeded
+split stays as it was. (Near duplicates, issue #14, are not looked for here.)
+
 Example:
 
     >>> from facelite_build.splits import split_indices
@@ -22,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence, TypeVar
 
@@ -50,6 +57,25 @@ def seeded_subset(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
         return list(items)
     order = np.random.default_rng(seed).permutation(len(items))[:limit]
     return [items[i] for i in sorted(order)]
+
+
+def exact_duplicate_groups(paths: Sequence[str | Path]) -> list[list[int]]:
+    """Index groups (each sorted, two or more) of files whose bytes are identical."""
+    by_digest: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        by_digest.setdefault(hashlib.md5(Path(path).read_bytes()).hexdigest(), []).append(i)
+    return [group for group in by_digest.values() if len(group) > 1]
+
+
+def keep_duplicates_together(train: np.ndarray, val: np.ndarray,
+                             groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, int]:
+    """(train, val, moved): a duplicate group stays in validation only when all its members
+    were drawn for it; otherwise its validation members (`moved` of them) go to training."""
+    val_set = set(int(i) for i in val)
+    leaving = {i for group in groups if not set(group) <= val_set for i in group if i in val_set}
+    val_kept = np.array(sorted(val_set - leaving), int)
+    train_all = np.array(sorted(set(int(i) for i in train) | leaving), int)
+    return train_all, val_kept, len(leaving)
 
 
 def split_pairs(recipe: "Recipe", root: Path, limit: int | None = None) -> tuple[list[Pair], list[Pair]]:

@@ -4,6 +4,11 @@ A checkpoint (weights + optimizer state, so the learning-rate schedule continues
 it stopped) is written after every epoch under `<out>/train/ckpt`; running the stage
 again picks up from the last finished epoch. The finished model's weights go to
 `<out>/train/weights.h5`, which later stages and the Keras benchmark load.
+
+Training runs under a `facelite_build.distribute.Distribution` (one device, this
+machine's GPUs, or several machines): the recipe's batch is the global batch, split
+across replicas; only the chief writes the checkpoint, state and weights files, the
+other workers write theirs to a temporary folder of their own (distribute.py says why).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
+from .distribute import Distribution, distribution
 from .recipe import Recipe
 from .tasks import get_task
 
@@ -62,9 +68,14 @@ def compile_model(model, recipe: Recipe, steps_per_epoch: int, epochs: int, base
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
-    """Saves model + optimizer and the epoch count after each epoch."""
+    """Saves model + optimizer and the epoch count after each epoch.
 
-    def __init__(self, manager: tf.train.CheckpointManager, state_path: Path, log):
+    Every worker saves (the save reads synchronised variables, an all-reduce), each to
+    its own manager's folder; the state file is written by the chief only (`state_path`
+    None elsewhere).
+    """
+
+    def __init__(self, manager: tf.train.CheckpointManager, state_path: Path | None, log):
         super().__init__()
         self.manager, self.state_path, self.log = manager, state_path, log
 
@@ -72,7 +83,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=epoch + 1)
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         self.log.append(record)
-        self.state_path.write_text(json.dumps({"epochs_done": epoch + 1, "history": self.log}, indent=1))
+        if self.state_path is not None:
+            self.state_path.write_text(json.dumps({"epochs_done": epoch + 1, "history": self.log}, indent=1))
 
 
 def train(
@@ -84,33 +96,46 @@ def train(
     epochs: int,
     class_weight: dict[int, float] | None = None,
     verbose: int = 1,
+    dist: Distribution | None = None,
 ) -> dict:
-    """Fit `model` for `epochs`, resuming from `<out_dir>/ckpt`; return the history."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Fit `model` for `epochs`, resuming from `<out_dir>/ckpt`; return the history.
+
+    `model` must have been built inside `dist.scope()` (the default: one device). The
+    datasets are batched with the recipe's (global) batch; Keras `fit` splits each batch
+    across `dist.replicas` replicas.
+    """
+    dist = dist or distribution("default")
     steps = int(train_ds.cardinality().numpy())
-    compile_model(model, recipe, steps, epochs)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    manager = tf.train.CheckpointManager(ckpt, str(out_dir / "ckpt"), max_to_keep=2)
+    dist.synchronize_batch_norm(model)
+    with dist.scope():
+        compile_model(model, recipe, steps, epochs)
+        ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    chief_manager = tf.train.CheckpointManager(ckpt, str(out_dir / "ckpt"), max_to_keep=2)
     state_path = out_dir / "state.json"
     history: list[dict] = []
     initial_epoch = 0
-    if manager.latest_checkpoint and state_path.exists():
+    if chief_manager.latest_checkpoint and state_path.exists():
         state = json.loads(state_path.read_text())
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        ckpt.restore(chief_manager.latest_checkpoint).expect_partial()
         initial_epoch = int(state["epochs_done"])
         history = state["history"]
+    dist.agree(initial_epoch, f"{out_dir}: finished epochs")
+    if initial_epoch:
         print(f"  resuming training at epoch {initial_epoch + 1}/{epochs}", file=sys.stderr)
-    if initial_epoch < epochs:
-        callbacks = [_EpochCheckpoint(manager, state_path, history)]
-        with contextlib.redirect_stdout(sys.stderr):
-            model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                class_weight=class_weight,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
-    model.save_weights(str(out_dir / WEIGHTS))
-    return {"epochs": epochs, "history": history}
+    with dist.writable(out_dir) as write_dir:
+        manager = chief_manager if dist.is_chief else tf.train.CheckpointManager(
+            ckpt, str(write_dir / "ckpt"), max_to_keep=1)
+        if initial_epoch < epochs:
+            callbacks = [_EpochCheckpoint(manager, state_path if dist.is_chief else None, history)]
+            with contextlib.redirect_stdout(sys.stderr):
+                model.fit(
+                    dist.distributable(train_ds),
+                    validation_data=dist.distributable(val_ds),
+                    epochs=epochs,
+                    initial_epoch=initial_epoch,
+                    class_weight=class_weight,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                )
+        model.save_weights(str(write_dir / WEIGHTS))
+    return {"epochs": epochs, "history": history, **({} if dist.name == "default" else dist.describe())}

@@ -25,8 +25,16 @@ void fl_eye_centres(const float points[2 * FL_LANDMARK_COUNT], float left[2], fl
 
 void fl_similarity_from_eyes(const float left[2], const float right[2], int size, double m[6])
 {
-    const double src0x = left[0], src0y = left[1], src1x = right[0], src1y = right[1];
-    const double dst0x = EYE_LEFT_X * size, dst0y = EYE_Y * size, dst1x = EYE_RIGHT_X * size, dst1y = EYE_Y * size;
+    const double src0[2] = {left[0], left[1]}, src1[2] = {right[0], right[1]};
+    const double dst0[2] = {EYE_LEFT_X * size, EYE_Y * size}, dst1[2] = {EYE_RIGHT_X * size, EYE_Y * size};
+    fl_similarity_between(src0, src1, dst0, dst1, m);
+}
+
+void fl_similarity_between(const double src0[2], const double src1[2], const double dst0[2], const double dst1[2],
+                           double m[6])
+{
+    const double src0x = src0[0], src0y = src0[1], src1x = src1[0], src1y = src1[1];
+    const double dst0x = dst0[0], dst0y = dst0[1], dst1x = dst1[0], dst1y = dst1[1];
     double dsx = src1x - src0x, dsy = src1y - src0y;
     const double ddx = dst1x - dst0x, ddy = dst1y - dst0y;
     double norm = hypot(dsx, dsy);

@@ -18,6 +18,12 @@ void fl_eye_centres(const float points[2 * FL_LANDMARK_COUNT], float left[2], fl
  *  places in a size x size crop. */
 void fl_similarity_from_eyes(const float left[2], const float right[2], int size, double matrix[6]);
 
+/** `align.similarity_from_eyes` with any places: the 2x3 similarity taking `src0`, `src1`
+ *  to `dst0`, `dst1` (pixels), as numpy computes it; the skin crop's framing
+ *  (skin_measures.c) passes its own places. */
+void fl_similarity_between(const double src0[2], const double src1[2], const double dst0[2], const double dst1[2],
+                           double matrix[6]);
+
 /** `align.align_face`: the size x size aligned crop of the face whose landmarks are
  *  `points`, with `image`'s channels, into `dst` (rows `size * channels` bytes); the
  *  matrix used goes to `matrix` when not NULL. */

@@ -2,17 +2,18 @@
  *
  * This file wires the stages together, in the Python code's order, and owns every buffer
  * they use; each stage's arithmetic has its own file: detection.c (boxes), landmarks.c,
- * alignment.c, regions.c, classification.c (expression and acne scores), skin.c. */
+ * alignment.c, regions.c, classification.c (expression scores), skin.c (the per-face skin
+ * analysis: skin_measures.c, quality.c, restoration.c, acne.c, skin_scores.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "alignment.h"
 #include "bundle.h"
 #include "classification.h"
+#include "clock.h"
 #include "detection.h"
 #include "facelite/analyzer.h"
 #include "landmarks.h"
@@ -21,13 +22,17 @@
 #include "status.h"
 
 #define SKIPPED "skipped (no bundle)"
+#define SKIPPED_V1_ACNE "skipped (acne bundle grades whole photos; needs one trained on face crops)"
+#define OFF "off"
 #define MAX_FACES_LIMIT 1024
 
-static const char *const STAGE_BUNDLES[FL_STAGE_COUNT] = {"face_detector", "landmarks", "expression", "acne"};
-static const fl_task STAGE_TASKS[FL_STAGE_COUNT] = {FL_TASK_DETECTION, FL_TASK_LANDMARKS, FL_TASK_CLASSIFICATION,
-                                                     FL_TASK_CLASSIFICATION};
-static const char *const STAGE_WHO[FL_STAGE_COUNT] = {"the face detector", "the face landmarker",
-                                                      "the expression classifier", "the acne classifier"};
+static const char *const STAGE_BUNDLES[FL_STAGE_COUNT] = {"face_detector", "landmarks", "expression",
+                                                          "skin_metrics",  "acne",      "restoration"};
+static const fl_task STAGE_TASKS[FL_STAGE_COUNT] = {FL_TASK_DETECTION,    FL_TASK_LANDMARKS,      FL_TASK_CLASSIFICATION,
+                                                     FL_TASK_SKIN_METRICS, FL_TASK_CLASSIFICATION, FL_TASK_IMAGE_TO_IMAGE};
+static const char *const STAGE_WHO[FL_STAGE_COUNT] = {"the face detector",         "the face landmarker",
+                                                      "the expression classifier", "the skin measurer",
+                                                      "the acne grader",           "the face restorer"};
 
 typedef struct stage {
     fl_bundle *bundle; /* NULL: skipped */
@@ -42,11 +47,13 @@ typedef struct stage {
 
 typedef struct face {
     fl_box box;
+    double extent[4]; /* the box in the landmarks' extent convention (x, y, w, h) */
     float landmarks[2 * FL_LANDMARK_COUNT];
     float regions[2 * FL_REGION_POINTS_TOTAL];
     fl_classification expression, acne;
-    int has_expression, has_acne;
-    fl_skin skin;
+    int has_expression, has_acne, has_skin;
+    fl_acne_grade acne_grade;
+    fl_skin_report skin;
 } face;
 
 struct fl_result {
@@ -67,7 +74,8 @@ struct fl_analyzer {
     size_t aligned_faces;
     float *scores;      /* max_faces rows of expression, then of acne scores */
     fl_scratch *scratch;
-    fl_redness redness; /* the sRGB table and the skin mask */
+    fl_skin_analyzer skin;      /* measurer, acne model, restorer and their buffers */
+    fl_skin_face *skin_faces;   /* max_faces */
     fl_decoded_image decoded;
     fl_result result;
 };
@@ -85,13 +93,8 @@ void fl_analyzer_options_init(fl_analyzer_options *o)
     o->threads = 2;
     o->min_face_score = -1.0;
     o->max_faces = FL_DEFAULT_MAX_FACES;
-}
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+    o->skin = 1;
+    o->restore = 0;
 }
 
 /* -- creation ---------------------------------------------------------------------------- */
@@ -138,23 +141,53 @@ static fl_status check_stage(stage *st, fl_stage s, fl_error *err)
     return fl_model_check_task(st->bundle, st->model, err);
 }
 
+/* The restoration stage: the restorer loads and checks its own model (restoration.c). */
+static fl_status load_restorer(fl_analyzer *a, const fl_analyzer_options *o, fl_error *err)
+{
+    stage *st = &a->stages[FL_STAGE_RESTORATION];
+    fl_skin_analyzer *skin = &a->skin;
+    if (fl_bundle_task(st->bundle) != FL_TASK_IMAGE_TO_IMAGE)
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: is a '%s' bundle; the face restorer needs 'image_to_image'",
+                       fl_bundle_path(st->bundle), fl_task_name(fl_bundle_task(st->bundle)));
+    fl_status status = fl_restorer_create(st->bundle, o->variant, o->accelerator, o->threads, &skin->restorer, err);
+    if (status != FL_OK) return status;
+    skin->restorer_name = fl_bundle_name(st->bundle), skin->restorer_version = fl_bundle_version(st->bundle);
+    snprintf(st->name, sizeof st->name, "bundle:%s", fl_bundle_name(st->bundle));
+    return FL_OK;
+}
+
 static fl_status load_stage(fl_analyzer *a, const fl_analyzer_options *o, fl_stage s, fl_error *err)
 {
     stage *st = &a->stages[s];
+    if (s == FL_STAGE_RESTORATION) return load_restorer(a, o, err);
     fl_status status = fl_model_create(st->bundle, o->variant, o->accelerator, o->threads, &st->model, err);
     if (status != FL_OK) return status;
     if ((status = check_stage(st, s, err)) != FL_OK) return status;
     st->spec = fl_bundle_input_spec(st->bundle);
+    snprintf(st->name, sizeof st->name, "bundle:%s", fl_bundle_name(st->bundle));
+    if (s == FL_STAGE_SKIN_METRICS) { /* the measurer makes its own input */
+        status = fl_skin_measurer_create(st->bundle, st->model, &a->skin.measurer, err);
+        a->skin.measurer_name = fl_bundle_name(st->bundle), a->skin.measurer_version = fl_bundle_version(st->bundle);
+        return status == FL_OK ? fl_ok(err) : status;
+    }
     size_t count = (size_t)st->spec->height * (size_t)st->spec->width * (size_t)st->spec->channels;
     st->tensor = malloc(count * sizeof *st->tensor);
     if (st->tensor == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %s's input", STAGE_BUNDLES[s]);
-    snprintf(st->name, sizeof st->name, "bundle:%s", fl_bundle_name(st->bundle));
     if (STAGE_TASKS[s] == FL_TASK_CLASSIFICATION) {
         st->label_count = fl_bundle_label_count(st->bundle);
         st->labels = malloc(st->label_count * sizeof *st->labels);
         if (st->labels == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for labels");
         for (size_t i = 0; i < st->label_count; i++) st->labels[i] = fl_bundle_label(st->bundle, i);
         st->logits = fl_classification_logits(st->bundle);
+    }
+    if (s == FL_STAGE_ACNE) {
+        fl_acne_model acne = {st->model, st->spec, st->logits, st->label_count, st->tensor,
+                              malloc(FL_ACNE_VIEW_MAX * st->label_count * sizeof(float)),
+                              malloc(st->label_count * sizeof(double))};
+        a->skin.acne = acne;
+        if (acne.probabilities == NULL || acne.combined == NULL)
+            return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for the acne views' scores");
+        a->skin.acne_name = fl_bundle_name(st->bundle), a->skin.acne_version = fl_bundle_version(st->bundle);
     }
     return fl_ok(err);
 }
@@ -179,13 +212,40 @@ static fl_status check_options(const fl_analyzer_options *o, fl_error *err)
     return FL_OK;
 }
 
+static void name_stage(stage *st, const char *name)
+{
+    snprintf(st->name, sizeof st->name, "%s", name);
+}
+
+/* Whether stage `s` is looked for at all (`FaceAnalyzer` / `SkinAnalyzer`): the skin stages
+ * with `skin` on, acne and restoration only when there is a skin_metrics bundle,
+ * restoration only with `restore` on. */
+static int wanted(const fl_analyzer *a, const fl_analyzer_options *o, fl_stage s)
+{
+    if (s < FL_STAGE_SKIN_METRICS) return 1;
+    if (!o->skin) return 0;
+    if (s == FL_STAGE_SKIN_METRICS) return 1;
+    return a->stages[FL_STAGE_SKIN_METRICS].bundle != NULL && (s != FL_STAGE_RESTORATION || o->restore);
+}
+
 static fl_status open_bundles(fl_analyzer *a, const fl_analyzer_options *o, fl_error *err)
 {
     char looked[FL_STAGE_COUNT][4200];
     for (int s = 0; s < FL_STAGE_COUNT; s++) {
-        fl_status st = open_stage_bundle(o, (fl_stage)s, &a->stages[s].bundle, looked[s], sizeof looked[s], err);
-        if (st != FL_OK) return st;
-        snprintf(a->stages[s].name, sizeof a->stages[s].name, "%s", SKIPPED);
+        stage *st = &a->stages[s];
+        name_stage(st, s >= FL_STAGE_SKIN_METRICS && !o->skin ? OFF : SKIPPED);
+        if (s == FL_STAGE_RESTORATION && o->skin && !o->restore && a->stages[FL_STAGE_SKIN_METRICS].bundle != NULL)
+            name_stage(st, OFF);
+        looked[s][0] = '\0';
+        if (!wanted(a, o, (fl_stage)s)) continue;
+        fl_status status = open_stage_bundle(o, (fl_stage)s, &st->bundle, looked[s], sizeof looked[s], err);
+        if (status != FL_OK) return status;
+    }
+    stage *acne = &a->stages[FL_STAGE_ACNE];
+    if (acne->bundle != NULL && fl_bundle_input_spec(acne->bundle)->crop != FL_CROP_FACE) {
+        fl_bundle_destroy(acne->bundle); /* v1: graded whole photos; `AcneGrader` needs face crops */
+        acne->bundle = NULL;
+        name_stage(acne, SKIPPED_V1_ACNE);
     }
     if (a->stages[FL_STAGE_DETECTOR].bundle == NULL || a->stages[FL_STAGE_LANDMARKS].bundle == NULL) {
         int both = a->stages[FL_STAGE_DETECTOR].bundle == NULL && a->stages[FL_STAGE_LANDMARKS].bundle == NULL;
@@ -197,6 +257,11 @@ static fl_status open_bundles(fl_analyzer *a, const fl_analyzer_options *o, fl_e
                        STAGE_BUNDLES[first], both ? " or landmarks" : "", looked[first], both ? ", " : "",
                        both ? looked[FL_STAGE_LANDMARKS] : "");
     }
+    if (wanted(a, o, FL_STAGE_RESTORATION) && a->stages[FL_STAGE_RESTORATION].bundle == NULL)
+        return fl_fail(err, FL_ERR_IO,
+                       "restore needs a restoration bundle (%.1000s not found); put one there, pass its path "
+                       "(bundle_paths[FL_STAGE_RESTORATION]) or leave restore off",
+                       looked[FL_STAGE_RESTORATION]);
     return FL_OK;
 }
 
@@ -214,7 +279,6 @@ fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **o
     fl_analyzer *a = calloc(1, sizeof *a);
     if (a == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory creating an analyzer");
     fl_decoded_image_init(&a->decoded);
-    fl_redness_init(&a->redness);
     a->max_faces = (size_t)options->max_faces;
     if ((st = open_bundles(a, options, err)) != FL_OK) goto fail;
     for (int s = 0; s < FL_STAGE_COUNT; s++) {
@@ -229,7 +293,8 @@ fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **o
     a->boxes = malloc(a->max_faces * sizeof *a->boxes);
     a->scores = malloc(a->max_faces * (labels ? labels : 1) * sizeof *a->scores);
     a->result.faces = calloc(a->max_faces, sizeof *a->result.faces);
-    if (!a->boxes || !a->scores || !a->result.faces) {
+    a->skin_faces = calloc(a->max_faces, sizeof *a->skin_faces);
+    if (!a->boxes || !a->scores || !a->result.faces || !a->skin_faces) {
         st = fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu faces", a->max_faces);
         goto fail;
     }
@@ -256,7 +321,12 @@ void fl_analyzer_destroy(fl_analyzer *a)
     fl_detection_decoder_free(&a->decoder);
     fl_scratch_destroy(a->scratch);
     fl_decoded_image_release(&a->decoded);
-    fl_redness_release(&a->redness);
+    fl_skin_measurer_destroy(a->skin.measurer);
+    fl_restorer_destroy(a->skin.restorer);
+    fl_skin_analyzer_release(&a->skin);
+    free(a->skin.acne.probabilities);
+    free(a->skin.acne.combined);
+    free(a->skin_faces);
     free(a->boxes);
     free(a->aligned);
     free(a->scores);
@@ -272,6 +342,14 @@ const char *fl_analyzer_stage(const fl_analyzer *a, fl_stage s)
 const fl_model *fl_analyzer_model(const fl_analyzer *a, fl_stage s)
 {
     return a != NULL && (int)s >= 0 && (int)s < FL_STAGE_COUNT ? a->stages[s].model : NULL;
+}
+
+const fl_model_info *fl_analyzer_model_info(const fl_analyzer *a, fl_stage s)
+{
+    if (a != NULL && s == FL_STAGE_RESTORATION)
+        return a->skin.restorer ? fl_restorer_model_info(a->skin.restorer) : NULL;
+    const fl_model *model = fl_analyzer_model(a, s);
+    return model ? fl_model_get_info(model) : NULL;
 }
 
 /* -- the pipeline -------------------------------------------------------------------------- */
@@ -307,9 +385,9 @@ static fl_status landmarks(fl_analyzer *a, const fl_image *image, fl_error *err)
     for (size_t i = 0; i < a->result.face_count; i++) {
         face *f = &a->result.faces[i];
         fl_box e = fl_box_to_extent(f->box, a->decoder.box_margin);
-        double extent[4] = {e.x, e.y, e.w, e.h};
+        f->extent[0] = e.x, f->extent[1] = e.y, f->extent[2] = e.w, f->extent[3] = e.h;
         fl_status status =
-            fl_landmarks_detect(st->model, st->spec, image, extent, st->tensor, a->scratch, f->landmarks, err);
+            fl_landmarks_detect(st->model, st->spec, image, f->extent, st->tensor, a->scratch, f->landmarks, err);
         if (status != FL_OK) return status;
     }
     return FL_OK;
@@ -374,32 +452,34 @@ static fl_status expression(fl_analyzer *a, const fl_image *image, fl_error *err
     return FL_OK;
 }
 
-/* Acne on each face's box (the bundle's crop decides whether the box is used: with
- * `crop: none` every face sees the whole image, so it runs once), then redness. */
+/* Skin (`SkinAnalyzer.analyze_faces`, skin.c): every face's report and acne grade. */
 static fl_status skin(fl_analyzer *a, const fl_image *image, fl_error *err)
 {
-    stage *st = &a->stages[FL_STAGE_ACNE];
+    fl_result *r = &a->result;
+    const stage *acne = &a->stages[FL_STAGE_ACNE];
     float *rows = a->scores + a->max_faces * a->stages[FL_STAGE_EXPRESSION].label_count;
-    for (size_t i = 0; i < a->result.face_count; i++) {
-        face *f = &a->result.faces[i];
-        f->has_acne = st->model != NULL;
-        if (f->has_acne) {
-            float *scores = rows + i * st->label_count;
-            if (i > 0 && st->spec->crop != FL_CROP_FACE) {
-                memcpy(scores, rows, st->label_count * sizeof *scores);
-                f->acne = a->result.faces[0].acne;
-                f->acne.scores = scores;
-            } else {
-                double box[4] = {f->box.x, f->box.y, f->box.w, f->box.h};
-                fl_status status = classify(a, st, image, box, scores, &f->acne, err);
-                if (status != FL_OK) return status;
-            }
-        }
-        fl_skin_acne(f->has_acne ? &f->acne : NULL, &f->skin);
-        fl_status status = fl_face_redness(&a->redness, image, f->regions, &f->skin, err);
-        if (status != FL_OK) return status;
+    for (size_t i = 0; i < r->face_count; i++) {
+        face *f = &r->faces[i];
+        f->has_skin = a->skin.measurer != NULL;
+        f->has_acne = f->has_skin && acne->model != NULL;
+        fl_skin_face sf = {f->landmarks, f->extent, &f->skin, &f->acne_grade, rows + i * acne->label_count};
+        a->skin_faces[i] = sf;
     }
-    return FL_OK;
+    if (a->skin.measurer == NULL) {
+        fl_timings *t = &r->timings;
+        t->skin_crop_ms = t->skin_measures_ms = t->quality_ms = t->restoration_ms = t->acne_ms = NAN;
+        t->skin_ms = 0.0;
+        return FL_OK;
+    }
+    fl_status st = fl_skin_analyze_faces(&a->skin, image, a->skin_faces, r->face_count, a->scratch, &r->timings, err);
+    for (size_t i = 0; st == FL_OK && i < r->face_count; i++) {
+        face *f = &r->faces[i];
+        if (!f->has_acne) continue;
+        fl_classification c = {acne->labels[f->acne_grade.top], a->skin_faces[i].acne_scores[f->acne_grade.top],
+                               acne->label_count, acne->labels, a->skin_faces[i].acne_scores};
+        f->acne = c;
+    }
+    return st;
 }
 
 static fl_status run_pipeline(fl_analyzer *a, const fl_image *image, double load_ms, const fl_result **out,
@@ -409,22 +489,23 @@ static fl_status run_pipeline(fl_analyzer *a, const fl_image *image, double load
     static const step_fn steps[] = {detect, landmarks, align_regions, expression, skin};
     fl_result *r = &a->result;
     fl_timings *t = &r->timings;
-    double *slots[] = {&t->detect_ms, &t->landmarks_ms, &t->align_regions_ms, &t->expression_ms, &t->skin_ms};
+    double skin_ms; /* skin() fills the skin stages' own timings */
+    double *slots[] = {&t->detect_ms, &t->landmarks_ms, &t->align_regions_ms, &t->expression_ms, &skin_ms};
     memset(t, 0, sizeof *t);
     r->face_count = 0;
     r->width = image->width;
     r->height = image->height;
-    double t0 = now_ms();
+    double t0 = fl_now_ms();
     fl_status st = fl_image_check(image, err);
     if (st != FL_OK) return st;
-    t->load_ms = load_ms + (now_ms() - t0);
+    t->load_ms = load_ms + (fl_now_ms() - t0);
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-        t0 = now_ms();
+        t0 = fl_now_ms();
         if ((st = steps[k](a, image, err)) != FL_OK) {
             r->face_count = 0;
             return st;
         }
-        *slots[k] = now_ms() - t0;
+        *slots[k] = fl_now_ms() - t0;
     }
     t->total_ms = t->load_ms + t->detect_ms + t->landmarks_ms + t->align_regions_ms + t->expression_ms + t->skin_ms;
     *out = r;
@@ -444,10 +525,10 @@ fl_status fl_analyze_file(fl_analyzer *a, const char *path, const fl_result **ou
     if (a == NULL || path == NULL || out == NULL)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_analyze_file: analyzer, path and out must not be NULL");
     *out = NULL;
-    double t0 = now_ms();
+    double t0 = fl_now_ms();
     fl_status st = fl_image_load(path, &a->decoded, err);
     if (st != FL_OK) return st;
-    return run_pipeline(a, &a->decoded.image, now_ms() - t0, out, err);
+    return run_pipeline(a, &a->decoded.image, fl_now_ms() - t0, out, err);
 }
 
 /* -- results ------------------------------------------------------------------------------ */
@@ -512,8 +593,8 @@ const fl_classification *fl_result_acne(const fl_result *r, size_t i)
     return f && f->has_acne ? &f->acne : NULL;
 }
 
-const fl_skin *fl_result_skin(const fl_result *r, size_t i)
+const fl_skin_report *fl_result_skin(const fl_result *r, size_t i)
 {
     const face *f = face_at(r, i);
-    return f ? &f->skin : NULL;
+    return f && f->has_skin ? &f->skin : NULL;
 }

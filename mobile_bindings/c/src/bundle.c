@@ -148,6 +148,8 @@ const char *fl_task_name(fl_task task)
     case FL_TASK_CLASSIFICATION: return "classification";
     case FL_TASK_LANDMARKS: return "landmarks";
     case FL_TASK_DETECTION: return "detection";
+    case FL_TASK_IMAGE_TO_IMAGE: return "image_to_image";
+    case FL_TASK_SKIN_METRICS: return "skin_metrics";
     }
     return "unknown";
 }

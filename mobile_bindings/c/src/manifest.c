@@ -80,10 +80,15 @@ static fl_status validate(const cJSON *doc, const char *where, fl_error *err)
     const cJSON *input = get(doc, "input");
     int channels = cJSON_GetArrayItem(get(input, "shape"), 3)->valueint;
     const char *color = get_string(input, "color", "");
-    int wanted = strcmp(color, "gray") == 0 ? 1 : 3;
-    if (channels != wanted)
-        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: input.shape[3]: color '%s' gives %d channel%s, got %d", where,
-                       color, wanted, wanted > 1 ? "s" : "", channels);
+    const cJSON *extra_list = get(input, "extra_channels");
+    int extra = extra_list ? cJSON_GetArraySize(extra_list) : 0;
+    int wanted = (strcmp(color, "gray") == 0 ? 1 : 3) + extra;
+    if (channels != wanted) {
+        char with[48] = "";
+        if (extra) snprintf(with, sizeof with, " with %d extra_channels", extra);
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: input.shape[3]: color '%s'%s gives %d channel%s, got %d", where,
+                       color, with, wanted, wanted > 1 ? "s" : "", channels);
+    }
     static const char *const keys[] = {"mean", "std"};
     for (int k = 0; k < 2; k++) {
         int n = cJSON_GetArraySize(get(input, keys[k]));
@@ -131,7 +136,9 @@ static void read_input(const cJSON *input, fl_input_spec *spec)
     spec->crop = (fl_crop)enum_index(get_string(input, "crop", "none"), crops);
     const cJSON *margin = get(input, "margin");
     spec->margin = cJSON_IsNumber(margin) ? margin->valuedouble : 0.0;
-    for (int c = 0; c < 3; c++) {
+    const cJSON *extra = get(input, "extra_channels");
+    spec->extra_channels = extra ? cJSON_GetArraySize(extra) : 0;
+    for (int c = 0; c < FL_MAX_INPUT_CHANNELS; c++) {
         const cJSON *m = cJSON_GetArrayItem(get(input, "mean"), c), *s = cJSON_GetArrayItem(get(input, "std"), c);
         spec->mean[c] = m ? (float)m->valuedouble : 0.0f;
         spec->std[c] = s ? (float)s->valuedouble : 1.0f;
@@ -154,7 +161,8 @@ fl_status fl_manifest_load(const uint8_t *data, size_t size, const fl_zip *zip, 
     fl_status st = fl_manifest_check(data, size, json_where, &out->doc, err);
     if (st != FL_OK) return st;
     const cJSON *doc = out->doc;
-    static const char *const tasks[] = {"classification", "landmarks", "detection", NULL};
+    static const char *const tasks[] = {"classification", "landmarks", "detection", "image_to_image", "skin_metrics",
+                                          NULL};
     out->name = get_string(doc, "name", "");
     out->version = get_string(doc, "version", "");
     out->task = (fl_task)enum_index(get_string(doc, "task", ""), tasks);

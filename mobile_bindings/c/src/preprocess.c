@@ -137,10 +137,13 @@ fl_status fl_input_spec_check(const fl_input_spec *spec, fl_error *err)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "input spec: unknown resize %d", (int)spec->resize);
     if ((unsigned)spec->crop > FL_CROP_LETTERBOX)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "input spec: unknown crop %d", (int)spec->crop);
-    if (spec->channels != fl_color_channels(spec->color))
+    if (spec->extra_channels < 0 || spec->channels != fl_color_channels(spec->color) + spec->extra_channels ||
+        spec->channels > FL_MAX_INPUT_CHANNELS)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
-                       "input spec: %d channels with colour %s; gray takes 1 channel, the others 3",
-                       spec->channels, spec->color == FL_COLOR_GRAY ? "gray" : "rgb/bgr/gray_as_rgb");
+                       "input spec: %d channels with colour %s and %d extra; gray takes 1 channel, the others 3, "
+                       "plus the extra ones (at most %d in all)", spec->channels,
+                       spec->color == FL_COLOR_GRAY ? "gray" : "rgb/bgr/gray_as_rgb", spec->extra_channels,
+                       FL_MAX_INPUT_CHANNELS);
     if (!isfinite(spec->margin) || spec->margin < 0.0)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "input spec: margin %g is not a finite number >= 0",
                        spec->margin);
@@ -695,8 +698,9 @@ fl_status fl_normalize(const uint8_t *pixels, size_t pixel_count, const fl_input
     if (spec == NULL || (pixel_count > 0 && (pixels == NULL || out == NULL)))
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_normalize: NULL pixels, spec or output");
     ch = spec->channels;
-    if (ch < 1 || ch > 3)
-        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_normalize: %d channels; the spec allows 1 or 3", ch);
+    if (ch < 1 || ch > FL_MAX_INPUT_CHANNELS)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_normalize: %d channels; the spec allows 1 to %d", ch,
+                       FL_MAX_INPUT_CHANNELS);
     for (i = 0; i < pixel_count; i++)
         for (c = 0; c < ch; c++)
             out[i * (size_t)ch + (size_t)c] = ((float)pixels[i * (size_t)ch + (size_t)c] - spec->mean[c]) / spec->std[c];
@@ -814,6 +818,9 @@ fl_status fl_prepare_pixels(const fl_image *src, const fl_input_spec *spec, cons
     fl_status st = fl_image_check(src, err);
     if (st == FL_OK)
         st = fl_input_spec_check(spec, err);
+    if (st == FL_OK && spec->extra_channels)
+        st = fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_prepare_pixels: the spec has %d extra channels, which its "
+                     "task fills (docs/skin.md); preprocessing makes colour channels only", spec->extra_channels);
     if (st != FL_OK)
         return st;
     if (out_pixels == NULL)
@@ -833,6 +840,9 @@ fl_status fl_prepare(const fl_image *src, const fl_input_spec *spec, const doubl
     fl_status st = fl_image_check(src, err);
     if (st == FL_OK)
         st = fl_input_spec_check(spec, err);
+    if (st == FL_OK && spec->extra_channels)
+        st = fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_prepare: the spec has %d extra channels, which its task "
+                     "fills (docs/skin.md); preprocessing makes colour channels only", spec->extra_channels);
     if (st != FL_OK)
         return st;
     if (out_tensor == NULL)

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "facelite/analyzer.h"
+#include "skin_scores.h"
 
 /* A JSON number that reads back as exactly `v`: the fewest significant digits (from 15)
  * that do, as Python's repr; null for NaN and infinities, as strict_json writes them. */
@@ -34,15 +35,10 @@ static void add_number(cJSON *object, const char *key, double v)
     cJSON_AddItemToObject(object, key, number(v));
 }
 
-static const char *const STAGE_KEYS[FL_STAGE_COUNT] = {"detector", "landmarks", "expression", "acne"};
-
 /* Python's round(v, decimals) for a float. */
 static double py_round(double v, int decimals, fl_json_style style)
 {
-    char text[400];
-    if (style == FL_JSON_EXACT || !isfinite(v) || fabs(v) > 1e300) return v;
-    snprintf(text, sizeof text, "%.*f", decimals, v);
-    return strtod(text, NULL);
+    return style == FL_JSON_EXACT ? v : fl_round_decimals(v, decimals);
 }
 
 /* numpy's np.round(v, decimals) of a float32 value. */
@@ -78,15 +74,65 @@ static cJSON *classification_json(const fl_classification *c, fl_json_style styl
     return doc;
 }
 
-static cJSON *skin_json(const fl_skin *s, const fl_classification *acne, fl_json_style style)
+/* `skin_scores.round_raw` (4 significant digits) unless exact. */
+static double raw_round(double v, fl_json_style style)
 {
-    cJSON *doc = cJSON_CreateObject(), *scores = cJSON_AddObjectToObject(doc, "scores");
-    add_number(scores, "redness", s->has_redness ? py_round(s->redness, 4, style) : NAN);
-    if (s->has_acne_severity) add_number(scores, "acne_severity", py_round(s->acne_severity, 4, style));
-    cJSON_AddItemToObject(doc, "acne", classification_json(acne, style));
-    cJSON *regions = cJSON_AddObjectToObject(doc, "region_redness");
+    return style == FL_JSON_EXACT ? v : fl_round_raw(v);
+}
+
+/* {concern: {score, band, raw}} of the measured concerns (`ConcernScore.to_json`: the
+ * score as a whole number, half to even). */
+static cJSON *concerns_json(const fl_concern_score *scores, fl_json_style style)
+{
+    cJSON *doc = cJSON_CreateObject();
+    for (int c = 0; doc && c < FL_CONCERN_COUNT; c++) {
+        const fl_concern_score *s = &scores[c];
+        if (!s->measured) continue;
+        cJSON *one = cJSON_AddObjectToObject(doc, fl_concern_name((fl_concern)c));
+        add_number(one, "score", style == FL_JSON_EXACT ? s->score : nearbyint(s->score));
+        cJSON_AddStringToObject(one, "band", fl_band_name(s->band));
+        add_number(one, "raw", raw_round(s->raw, style));
+    }
+    return doc;
+}
+
+/* `SkinReport.to_json`. */
+static cJSON *skin_json(const fl_skin_report *s, fl_json_style style)
+{
+    if (s == NULL) return cJSON_CreateNull();
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddBoolToObject(doc, "reliable", s->reliable);
+    cJSON_AddBoolToObject(doc, "restored", s->restored);
+    cJSON *quality = cJSON_AddObjectToObject(doc, "quality");
+    cJSON_AddBoolToObject(quality, "reliable", s->reliable);
+    cJSON *checks = cJSON_AddArrayToObject(quality, "checks");
+    for (size_t i = 0; checks && i < s->check_count; i++) {
+        const fl_skin_check *c = &s->checks[i];
+        cJSON *check = cJSON_CreateObject();
+        cJSON_AddStringToObject(check, "code", c->code);
+        cJSON_AddBoolToObject(check, "passed", c->passed);
+        add_number(check, "value", raw_round(c->value, style));
+        add_number(check, "threshold", c->threshold);
+        cJSON_AddStringToObject(check, "message", c->message);
+        cJSON_AddItemToArray(checks, check);
+    }
+    if (s->has_tone) {
+        cJSON *tone = cJSON_AddObjectToObject(doc, "tone");
+        add_number(tone, "ita_deg", py_round(s->ita_deg, 1, style));
+        cJSON_AddStringToObject(tone, "category", s->tone);
+    } else {
+        cJSON_AddNullToObject(doc, "tone");
+    }
+    cJSON_AddItemToObject(doc, "face", concerns_json(s->face, style));
+    cJSON *regions = cJSON_AddObjectToObject(doc, "regions");
     for (size_t k = 0; regions && k < FL_REGION_COUNT; k++)
-        add_number(regions, fl_region_name(k), s->has_redness ? py_round(s->region_redness[k], 3, style) : NAN);
+        if (s->region_measured[k]) cJSON_AddItemToObject(regions, fl_region_name(k), concerns_json(s->regions[k], style));
+    cJSON *lighting = cJSON_AddObjectToObject(doc, "lighting");
+    for (size_t i = 0; lighting && i < s->lighting_count; i++)
+        add_number(lighting, s->lighting_names[i], raw_round(s->lighting[i], style));
+    cJSON *models = cJSON_AddObjectToObject(doc, "models");
+    for (size_t i = 0; models && i < s->model_count; i++)
+        cJSON_AddStringToObject(models, s->model_names[i], s->model_versions[i]);
     return doc;
 }
 
@@ -108,7 +154,7 @@ static cJSON *face_json(const fl_result *r, size_t i, fl_json_style style)
         cJSON_AddItemToObject(regions, fl_region_name(k), points_json(poly, n, 1, style));
     }
     cJSON_AddItemToObject(doc, "expression", classification_json(fl_result_expression(r, i), style));
-    cJSON_AddItemToObject(doc, "skin", skin_json(fl_result_skin(r, i), fl_result_acne(r, i), style));
+    cJSON_AddItemToObject(doc, "skin", skin_json(fl_result_skin(r, i), style));
     return doc;
 }
 
@@ -120,16 +166,19 @@ static cJSON *result_json(const fl_result *r, fl_json_style style)
     cJSON_AddStringToObject(doc, "detector", fl_result_detector(r));
     cJSON *stages = cJSON_AddObjectToObject(doc, "stages");
     for (int s = 0; stages && s < FL_STAGE_COUNT; s++)
-        cJSON_AddStringToObject(stages, STAGE_KEYS[s], fl_result_stage(r, (fl_stage)s));
+        cJSON_AddStringToObject(stages, s == FL_STAGE_DETECTOR ? "detector" : fl_stage_bundle_name((fl_stage)s),
+                                fl_result_stage(r, (fl_stage)s));
     cJSON *faces = cJSON_AddArrayToObject(doc, "faces");
     for (size_t i = 0; faces && i < fl_result_face_count(r); i++) cJSON_AddItemToArray(faces, face_json(r, i, style));
     const fl_timings *t = fl_result_timings(r);
-    const char *names[] = {"load", "detect", "landmarks", "align_regions", "expression", "skin", "total"};
-    const double values[] = {t->load_ms,       t->detect_ms, t->landmarks_ms, t->align_regions_ms,
-                             t->expression_ms, t->skin_ms,   t->total_ms};
+    const char *names[] = {"load",      "detect",        "landmarks", "align_regions", "expression", "skin_crop",
+                           "skin_measures", "quality", "restoration", "acne",          "total"};
+    const double values[] = {t->load_ms,          t->detect_ms,  t->landmarks_ms,   t->align_regions_ms,
+                             t->expression_ms,    t->skin_crop_ms, t->skin_measures_ms, t->quality_ms,
+                             t->restoration_ms,   t->acne_ms,    t->total_ms};
     cJSON *timings = cJSON_AddObjectToObject(doc, "timings_ms");
     for (size_t k = 0; timings && k < sizeof names / sizeof names[0]; k++)
-        add_number(timings, names[k], py_round(values[k], 2, style));
+        if (!isnan(values[k])) add_number(timings, names[k], py_round(values[k], 2, style));
     return doc;
 }
 

@@ -1,132 +1,234 @@
-/* skin.c: acne severity and "redness v1" (skin.h, docs/skin.md). */
+/* skin.c: the per-face skin analysis (skin.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "skin.h"
 #include "buffer.h"
+#include "clock.h"
+#include "skin.h"
+#include "skin_scores.h"
 #include "status.h"
 
-/* Bits of the mask: one per region in fl_region_name order; the skin regions of the
- * face's redness (SKIN_REGIONS: forehead, nose, both cheeks, chin). */
-#define SKIN_BITS ((uint8_t)((1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 6)))
-
-void fl_redness_init(fl_redness *r)
+static fl_status reserve(fl_skin_analyzer *s, size_t count, int size, fl_error *err)
 {
-    for (int c = 0; c < 256; c++) {
-        const double v = (double)c / 255.0;
-        r->linear[c] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
-    }
-    r->mask = NULL;
-    r->capacity = 0;
-}
-
-void fl_redness_release(fl_redness *r)
-{
-    free(r->mask);
-    r->mask = NULL;
-    r->capacity = 0;
-}
-
-/* docs/skin.md 2.3: the cube root by two Halley steps from a cubic guess. */
-static double spec_cbrt(double t)
-{
-    double s_in = 1.0, s_out = 1.0;
-    if (t < 0.015625) s_in = 64.0, s_out = 0.25;
-    else if (t < 0.125) s_in = 8.0, s_out = 0.5;
-    const double u = t * s_in;
-    double y = 0.3552 + u * (1.3544 + u * (-1.1862 + u * 0.4811));
-    for (int k = 0; k < 2; k++) {
-        const double y3 = y * y * y;
-        y = y - (y * (y3 - u)) / (2.0 * y3 + u);
-    }
-    return y * s_out;
-}
-
-static double lab_f(double t)
-{
-    const double d = 6.0 / 29.0;
-    return t > d * d * d ? spec_cbrt(t) : t / (3.0 * (d * d)) + 4.0 / 29.0;
-}
-
-double fl_a_star(const fl_redness *r, uint8_t red, uint8_t green, uint8_t blue)
-{
-    const double x_white = 0.4124564 + 0.3575761 + 0.1804375, y_white = 0.2126729 + 0.7151522 + 0.0721750;
-    const double lr = r->linear[red], lg = r->linear[green], lb = r->linear[blue];
-    const double x = (0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / x_white;
-    const double y = (0.2126729 * lr + 0.7151522 * lg + 0.0721750 * lb) / y_white;
-    return 500.0 * (lab_f(x) - lab_f(y));
-}
-
-/* Byte offsets of R, G, B within a pixel of `format` (grey: all 0). */
-static void channel_offsets(fl_pixel_format format, int *red, int *green, int *blue)
-{
-    int bgr = format == FL_PIXELS_BGR || format == FL_PIXELS_BGRA;
-    *green = format == FL_PIXELS_GRAY ? 0 : 1;
-    *red = format == FL_PIXELS_GRAY ? 0 : bgr ? 2 : 0;
-    *blue = format == FL_PIXELS_GRAY ? 0 : bgr ? 0 : 2;
-}
-
-fl_status fl_face_redness(fl_redness *r, const fl_image *image, const float regions[2 * FL_REGION_POINTS_TOTAL],
-                          fl_skin *out, fl_error *err)
-{
-    fl_pixel_box boxes[FL_REGION_COUNT], all = {0, 0, 0, 0};
-    int any = 0;
-    for (size_t k = 0; k < FL_REGION_COUNT; k++) {
-        boxes[k] = fl_polygon_box(regions + 2 * fl_region_offset(k), fl_region_points(k), image->width,
-                                  image->height);
-        const fl_pixel_box *b = &boxes[k];
-        if (b->x1 <= b->x0 || b->y1 <= b->y0) continue;
-        if (!any) all = *b;
-        all.x0 = b->x0 < all.x0 ? b->x0 : all.x0, all.y0 = b->y0 < all.y0 ? b->y0 : all.y0;
-        all.x1 = b->x1 > all.x1 ? b->x1 : all.x1, all.y1 = b->y1 > all.y1 ? b->y1 : all.y1;
-        any = 1;
-    }
-    double sums[FL_REGION_COUNT] = {0}, skin_sum = 0.0;
-    size_t counts[FL_REGION_COUNT] = {0}, skin_count = 0;
-    if (any) {
-        const size_t stride = (size_t)(all.x1 - all.x0), rows = (size_t)(all.y1 - all.y0);
-        if (!fl_buffer_reserve((void **)&r->mask, &r->capacity, stride * rows))
-            return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %zux%zu skin mask", stride, rows);
-        memset(r->mask, 0, stride * rows);
-        for (size_t k = 0; k < FL_REGION_COUNT; k++) {
-            const fl_pixel_box b = boxes[k];
-            if (b.x1 <= b.x0 || b.y1 <= b.y0) continue;
-            uint8_t *at = r->mask + (size_t)(b.y0 - all.y0) * stride + (size_t)(b.x0 - all.x0);
-            fl_polygon_rasterize(regions + 2 * fl_region_offset(k), fl_region_points(k), b, at, stride,
-                                 (uint8_t)(1u << k));
-        }
-        const size_t bpp = (size_t)fl_pixel_format_channels(image->format);
-        int ro, go, bo;
-        channel_offsets(image->format, &ro, &go, &bo);
-        for (size_t y = 0; y < rows; y++) {
-            const uint8_t *bits = r->mask + y * stride;
-            const uint8_t *px = image->pixels + ((size_t)all.y0 + y) * image->stride + (size_t)all.x0 * bpp;
-            for (size_t x = 0; x < stride; x++, px += bpp) {
-                if (bits[x] == 0) continue;
-                const double a = fl_a_star(r, px[ro], px[go], px[bo]);
-                for (size_t k = 0; k < FL_REGION_COUNT; k++)
-                    if (bits[x] & (1u << k)) sums[k] += a, counts[k]++;
-                if (bits[x] & SKIN_BITS) skin_sum += a, skin_count++;
-            }
-        }
-    }
-    for (size_t k = 0; k < FL_REGION_COUNT; k++)
-        out->region_redness[k] = counts[k] ? sums[k] / (double)counts[k] : NAN;
-    out->has_redness = 1;
-    out->redness = skin_count ? skin_sum / (double)skin_count : NAN;
+    const size_t crop = (size_t)size * (size_t)size * 4;
+    if (!fl_buffer_reserve((void **)&s->slots, &s->slots_capacity, count * sizeof *s->slots) ||
+        !fl_buffer_reserve((void **)&s->crops, &s->crops_capacity, count * crop))
+        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu faces' skin crops", count);
     return FL_OK;
 }
 
-double fl_acne_severity(const float *scores, size_t count)
+void fl_skin_analyzer_release(fl_skin_analyzer *s)
 {
-    double sum = 0.0; /* Python: sum(i * p for i, p in enumerate(scores)), floats */
-    for (size_t i = 0; i < count; i++) sum += (double)i * (double)scores[i];
-    return sum;
+    free(s->slots);
+    free(s->crops);
+    free(s->small);
+    s->slots = NULL, s->crops = s->small = NULL;
+    s->slots_capacity = s->crops_capacity = s->small_capacity = 0;
 }
 
-void fl_skin_acne(const fl_classification *acne, fl_skin *out)
+/* Face i's crop, in the pixel format of its slot. */
+static fl_image crop_image(const fl_skin_analyzer *s, size_t i, int size)
 {
-    out->has_acne_severity = acne != NULL;
-    out->acne_severity = acne != NULL ? fl_acne_severity(acne->scores, acne->count) : NAN;
+    const size_t bytes = (size_t)size * (size_t)size * 4;
+    const fl_pixel_format format = s->slots[i].format;
+    fl_image image = {s->crops + i * bytes, size, size, (size_t)size * (size_t)fl_pixel_format_channels(format), format};
+    return image;
+}
+
+static fl_status measure(fl_skin_analyzer *s, size_t i, int size, fl_error *err)
+{
+    fl_image crop = crop_image(s, i, size);
+    return fl_skin_measure_crop(s->measurer, crop.pixels, crop.format, s->slots[i].points, &s->slots[i].raw, err);
+}
+
+/* `quality.assess_capture` with the face's capture measures (matched by name). */
+static void assess(const fl_skin_face *face, const fl_raw_skin *raw, int width, int height, fl_capture_quality *out)
+{
+    fl_capture capture = {{0}, 0};
+    for (int k = 0; k < FL_CAPTURE_COUNT; k++) {
+        for (size_t j = 0; j < FL_SKIN_CAPTURE_COUNT; j++) {
+            if (strcmp(fl_capture_measure_name((fl_capture_measure)k), fl_skin_capture_name(j)) != 0) continue;
+            capture.values[k] = raw->capture[j];
+            capture.present |= 1u << k;
+        }
+    }
+    fl_assess_capture(face->points, face->box, width, height, &capture, out);
+}
+
+/* `SkinAnalyzer._restore`: the faces whose slot says `restored`, cut at size / scale,
+ * restored to the crop size, measured and gated again; `low_resolution` is the one failure a restored
+ * report may keep and still be reliable. */
+static fl_status restore(fl_skin_analyzer *s, const fl_image *image, fl_skin_face *faces, size_t count, int size,
+                         fl_error *err)
+{
+    const int scale = fl_restorer_scale(s->restorer), small = size / scale;
+    if (small * scale != size)
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "the restoration bundle's scale %d does not divide the skin crop "
+                       "size %d; use a restoration bundle of scale 2", scale, size);
+    if (!fl_buffer_reserve((void **)&s->small, &s->small_capacity, (size_t)small * (size_t)small * 4))
+        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %dx%d crop", small, small);
+    for (size_t i = 0; i < count; i++) {
+        fl_skin_slot *slot = &s->slots[i];
+        if (!slot->restored) continue;
+        double matrix[6];
+        const int channels = fl_pixel_format_channels(image->format);
+        fl_status st = fl_skin_crop(image, faces[i].points, small, s->small, matrix, slot->points, err);
+        fl_image from = {s->small, small, small, (size_t)small * (size_t)channels, image->format};
+        slot->format = FL_PIXELS_BGR;
+        fl_image to = crop_image(s, i, size);
+        if (st == FL_OK) st = fl_restore(s->restorer, &from, (uint8_t *)to.pixels, to.stride, err);
+        if (st != FL_OK) return st;
+        for (size_t k = 0; k < 2 * FL_LANDMARK_COUNT; k++) slot->points[k] = slot->points[k] * (float)scale;
+    }
+    for (size_t i = 0; i < count; i++) {
+        fl_skin_slot *slot = &s->slots[i];
+        if (!slot->restored) continue;
+        fl_status st = measure(s, i, size, err);
+        if (st != FL_OK) return st;
+        fl_capture_quality *q = &slot->quality;
+        assess(&faces[i], &slot->raw, image->width, image->height, q);
+        q->reliable = 1;
+        for (size_t k = 0; k < q->count; k++)
+            q->reliable &= q->checks[k].passed || q->checks[k].code == FL_CHECK_LOW_RESOLUTION;
+    }
+    return FL_OK;
+}
+
+fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_skin_face *faces, size_t count,
+                                fl_scratch *scratch, fl_timings *t, fl_error *err)
+{
+    double *stages[] = {&t->skin_crop_ms, &t->skin_measures_ms, &t->quality_ms, &t->restoration_ms, &t->acne_ms};
+    for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++) *stages[k] = NAN;
+    t->skin_ms = 0.0;
+    if (count == 0) return FL_OK;
+    const int size = fl_skin_measurer_size(s->measurer);
+    fl_status st = reserve(s, count, size, err);
+    if (st != FL_OK) return st;
+
+    double t0 = fl_now_ms();
+    for (size_t i = 0; i < count && st == FL_OK; i++) {
+        double matrix[6];
+        s->slots[i].format = image->format;
+        s->slots[i].restored = 0;
+        fl_image crop = crop_image(s, i, size);
+        st = fl_skin_crop(image, faces[i].points, size, (uint8_t *)crop.pixels, matrix, s->slots[i].points, err);
+    }
+    t->skin_crop_ms = fl_now_ms() - t0;
+    if (st != FL_OK) return st;
+
+    t0 = fl_now_ms();
+    for (size_t i = 0; i < count && st == FL_OK; i++) st = measure(s, i, size, err);
+    t->skin_measures_ms = fl_now_ms() - t0;
+    if (st != FL_OK) return st;
+
+    t0 = fl_now_ms();
+    int any_restored = 0;
+    for (size_t i = 0; i < count; i++) {
+        fl_skin_slot *slot = &s->slots[i];
+        assess(&faces[i], &slot->raw, image->width, image->height, &slot->quality);
+        slot->restored = s->restorer != NULL && slot->quality.restorable;
+        any_restored |= slot->restored;
+    }
+    t->quality_ms = fl_now_ms() - t0;
+
+    if (any_restored) {
+        t0 = fl_now_ms();
+        if ((st = restore(s, image, faces, count, size, err)) != FL_OK) return st;
+        t->restoration_ms = fl_now_ms() - t0;
+    }
+
+    if (s->acne.model != NULL) {
+        t0 = fl_now_ms();
+        for (size_t i = 0; i < count && st == FL_OK; i++) {
+            fl_image crop = crop_image(s, i, size);
+            st = fl_acne_grade_crop(&s->acne, &crop, s->slots[i].points, scratch, faces[i].acne, err);
+            for (size_t k = 0; st == FL_OK && k < s->acne.labels; k++)
+                faces[i].acne_scores[k] = (float)s->acne.combined[k];
+        }
+        t->acne_ms = fl_now_ms() - t0;
+        if (st != FL_OK) return st;
+    }
+
+    for (size_t i = 0; i < count; i++) {
+        const char *models[2 * FL_SKIN_MODEL_MAX];
+        size_t n = 0;
+        models[2 * n] = s->measurer_name, models[2 * n + 1] = s->measurer_version, n++;
+        if (s->acne.model != NULL) models[2 * n] = s->acne_name, models[2 * n + 1] = s->acne_version, n++;
+        const fl_skin_slot *slot = &s->slots[i];
+        if (slot->restored) models[2 * n] = s->restorer_name, models[2 * n + 1] = s->restorer_version, n++;
+        fl_skin_report_build(&slot->raw, &slot->quality, s->acne.model ? faces[i].acne : NULL, models, n,
+                             slot->restored, faces[i].report);
+    }
+    for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
+        if (!isnan(*stages[k])) t->skin_ms += *stages[k];
+    return fl_ok(err);
+}
+
+/* Row `row`'s measure called `name` (`REGION_MEASURES`), NaN when the row has none. */
+static double measure_named(const fl_raw_skin *raw, size_t row, const char *name)
+{
+    for (size_t k = 0; k < FL_SKIN_MEASURE_COUNT; k++)
+        if (strcmp(fl_skin_measure_name(k), name) == 0) return raw->regions[row][k];
+    return NAN;
+}
+
+/* `measured(row)` of `build_report`: the row has pixels. */
+static int measured(const fl_raw_skin *raw, size_t row)
+{
+    return measure_named(raw, row, "pixels") > 0.0;
+}
+
+/* The measures a score reads, of row `row` of the raw measures. */
+static fl_scored_measures scored(const fl_raw_skin *raw, size_t row)
+{
+    fl_scored_measures out = {
+        measure_named(raw, row, "redness"),      measure_named(raw, row, "spot_fraction"),
+        measure_named(raw, row, "spot_contrast"), measure_named(raw, row, "lightness_sd"),
+        measure_named(raw, row, "b_star_sd"),     measure_named(raw, row, "texture"),
+        measure_named(raw, row, "shine"),
+    };
+    return out;
+}
+
+void fl_skin_report_build(const fl_raw_skin *raw, const fl_capture_quality *quality,
+                          const fl_acne_grade *acne, const char *const *models, size_t model_count, int restored,
+                          fl_skin_report *out)
+{
+    memset(out, 0, sizeof *out);
+    out->reliable = quality->reliable;
+    out->restored = restored;
+    out->check_count = quality->count < FL_SKIN_CHECK_MAX ? quality->count : FL_SKIN_CHECK_MAX;
+    for (size_t k = 0; k < out->check_count; k++) {
+        const fl_quality_check *c = &quality->checks[k];
+        fl_skin_check *o = &out->checks[k];
+        o->code = fl_check_name(c->code);
+        o->passed = c->passed;
+        o->value = c->value;
+        o->threshold = c->threshold;
+        o->message = fl_check_message(c->code);
+    }
+    const fl_scored_measures none = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    const int face_measured = measured(raw, FL_SKIN_FACE_ROW);
+    fl_scored_measures face = face_measured ? scored(raw, FL_SKIN_FACE_ROW) : none;
+    fl_region_scores(FL_SKIN_FACE_REGION, &face, acne ? acne->severity : NAN, out->face);
+    for (size_t r = 0; r < FL_REGION_COUNT; r++) {
+        out->region_measured[r] = measured(raw, r);
+        if (!out->region_measured[r]) continue;
+        fl_scored_measures m = scored(raw, r);
+        fl_region_scores(r, &m, acne && acne->has_region[r] ? acne->per_region[r] : NAN, out->regions[r]);
+    }
+    out->has_tone = face_measured && isfinite(raw->tone_ita);
+    out->ita_deg = out->has_tone ? raw->tone_ita : NAN;
+    out->tone = out->has_tone ? fl_ita_category(raw->tone_ita) : NULL;
+    out->lighting_count = FL_SKIN_LIGHTING_COUNT < FL_SKIN_LIGHTING_MAX ? FL_SKIN_LIGHTING_COUNT : FL_SKIN_LIGHTING_MAX;
+    for (size_t k = 0; k < out->lighting_count; k++) {
+        out->lighting_names[k] = fl_skin_lighting_name(k);
+        out->lighting[k] = raw->lighting[k];
+    }
+    out->model_count = model_count < FL_SKIN_MODEL_MAX ? model_count : FL_SKIN_MODEL_MAX;
+    for (size_t k = 0; k < out->model_count; k++) {
+        out->model_names[k] = models[2 * k];
+        out->model_versions[k] = models[2 * k + 1];
+    }
 }

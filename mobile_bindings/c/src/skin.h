@@ -1,44 +1,75 @@
-/* skin.h: a face's skin measures, `facelite.skin.skin_result` in C (not installed).
+/* skin.h: the per-face skin analysis, `facelite.skin.SkinAnalyzer.analyze_faces` in C (not
+ * installed).
  *
- * `acne_severity` is the acne classifier's expected grade, sum of i * p_i over its labels
- * in order (0 = the first label). `redness` is "redness v1" (docs/skin.md): the mean
- * CIELAB a* over each region's pixels and over the union of the skin regions, every step
- * in double in the order the spec writes, so the Python reference's bits come out. */
+ * For the faces of one image, stage by stage as the Python code runs them (and timed the
+ * same way): each face's eye-aligned skin crop (`fl_skin_crop`), its raw measures (the
+ * `skin_metrics` bundle, `fl_skin_measure_crop`), the capture quality gate (`fl_assess_capture`),
+ * restoration of the crops that fail only restorable checks when a restorer is given (the
+ * face cut at crop size / scale from the photo, restored to the crop size, measured and
+ * gated again), acne on each crop and its patches (acne.h) when an acne model is given, and
+ * the report (`skin.build_report`: skin_scores.h's formulas; a region without pixels is
+ * left out, and so is the tone when the face has none). */
 #ifndef FACELITE_SRC_SKIN_H
 #define FACELITE_SRC_SKIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "acne.h"
 #include "facelite/analyzer.h"
-#include "regions.h"
+#include "facelite/preprocess.h"
+#include "quality.h"
+#include "restoration.h"
+#include "skin_measures.h"
 
-/** What redness needs between calls: the sRGB -> linear table and a region mask over the
- *  face's regions' bounding box (grown, never shrunk). */
-typedef struct fl_redness {
-    double linear[256];
-    uint8_t *mask;
-    size_t capacity;
-} fl_redness;
+/** One face's working state between the stages. */
+typedef struct fl_skin_slot {
+    fl_pixel_format format;     /**< its crop's pixel format (the image's; BGR once restored) */
+    int restored;               /**< its crop went through restoration */
+    float points[2 * FL_LANDMARK_COUNT]; /**< its landmarks in crop pixels */
+    fl_raw_skin raw;
+    fl_capture_quality quality;
+} fl_skin_slot;
 
-/** Fill the table (docs/skin.md 2.1); the mask starts empty. */
-void fl_redness_init(fl_redness *r);
-void fl_redness_release(fl_redness *r);
+/** The skin stages' models (created and destroyed by the analyzer) and the buffers they
+ *  use (grown to the most faces seen, freed by `fl_skin_analyzer_release`). */
+typedef struct fl_skin_analyzer {
+    fl_skin_measurer *measurer; /**< required */
+    fl_acne_model acne;         /**< acne.model NULL: no acne concern */
+    fl_restorer *restorer;      /**< NULL: no restoration */
+    /** (name, version) of the measurer's, the acne and the restoration bundles. */
+    const char *measurer_name, *measurer_version, *acne_name, *acne_version, *restorer_name, *restorer_version;
+    fl_skin_slot *slots;        /**< one per face */
+    size_t slots_capacity;      /**< bytes */
+    uint8_t *crops;             /**< per face a crop of crop size^2 pixels of 4 bytes at most */
+    size_t crops_capacity;
+    uint8_t *small;             /**< the crop cut at crop size / scale for restoration */
+    size_t small_capacity;
+} fl_skin_analyzer;
 
-/** a* of one 8-bit sRGB pixel (docs/skin.md 2.2-2.3). */
-double fl_a_star(const fl_redness *r, uint8_t red, uint8_t green, uint8_t blue);
+/** One face of the image: its landmarks and detector box (extent convention, NULL: none)
+ *  in, its report and acne grade out (`acne_scores`: the acne labels' combined
+ *  probabilities, room for the acne model's labels). */
+typedef struct fl_skin_face {
+    const float *points;
+    const double *box;
+    fl_skin_report *report;
+    fl_acne_grade *acne;
+    float *acne_scores;
+} fl_skin_face;
 
-/** `skin.redness`: every region's mean a* into `out->region_redness` (fl_region_name
- *  order) and the skin regions' union's into `out->redness` (NaN where no pixel), for the
- *  packed polygons `regions` (fl_face_regions) on `image` (any pixel format). Fails only
- *  when the mask cannot grow (FL_ERR_NO_MEMORY). */
-fl_status fl_face_redness(fl_redness *r, const fl_image *image, const float regions[2 * FL_REGION_POINTS_TOTAL],
-                          fl_skin *out, fl_error *err);
+/** Free the buffers (not the models). */
+void fl_skin_analyzer_release(fl_skin_analyzer *s);
 
-/** `skin.acne_severity`: sum of i * p_i in double, in label order. */
-double fl_acne_severity(const float *scores, size_t count);
+/** The skin reports of `count` faces of `image` (any pixel format); the skin stages'
+ *  timings into `t` (NaN for a stage that did not run). */
+fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_skin_face *faces, size_t count,
+                                fl_scratch *scratch, fl_timings *t, fl_error *err);
 
-/** The acne fields of `out` for a face whose acne classification is `acne` (NULL: no acne
- *  stage); the redness fields are left alone. */
-void fl_skin_acne(const fl_classification *acne, fl_skin *out);
+/** `skin.build_report`: a face's report from its raw measures, gate verdict and acne grade
+ *  (NULL: none); `models` (name, version) pairs, `restored` as it happened. */
+void fl_skin_report_build(const fl_raw_skin *raw, const fl_capture_quality *quality,
+                          const fl_acne_grade *acne, const char *const *models, size_t model_count, int restored,
+                          fl_skin_report *out);
 
 #endif

@@ -150,6 +150,19 @@ static void test_creation_errors(void)
     o.bundle_paths[FL_STAGE_DETECTOR] = NULL;
     o.bundle_paths[FL_STAGE_ACNE] = "/nonexistent/acne.flb"; /* an explicit path must exist, even optional */
     CHECK_STATUS(fl_analyzer_create(&o, &a, &err), FL_ERR_IO, &err, "/nonexistent/acne.flb");
+    o.bundle_paths[FL_STAGE_ACNE] = NULL;
+
+    /* restore asks for a restoration bundle, once there is a skin_metrics one to restore for */
+    char skin[4096], detector[4096], marks[4096];
+    path_of(skin, sizeof skin, "models/skin_metrics/skin_metrics.flb");
+    path_of(detector, sizeof detector, "models/face_detector/face_detector.flb");
+    path_of(marks, sizeof marks, "models/landmarks/landmarks.flb");
+    fl_analyzer_options_init(&o);
+    o.bundle_paths[FL_STAGE_DETECTOR] = detector;
+    o.bundle_paths[FL_STAGE_LANDMARKS] = marks;
+    o.bundle_paths[FL_STAGE_SKIN_METRICS] = skin;
+    o.restore = 1;
+    CHECK_STATUS(fl_analyzer_create(&o, &a, &err), FL_ERR_IO, &err, "restore needs a restoration bundle");
 }
 
 static void test_skipped_stages_and_given_bundles(void)
@@ -172,6 +185,8 @@ static void test_skipped_stages_and_given_bundles(void)
     if (st != FL_OK) return;
     CHECK(strcmp(fl_analyzer_stage(a, FL_STAGE_DETECTOR), "bundle:face_detector") == 0, "detector stage");
     CHECK(strcmp(fl_analyzer_stage(a, FL_STAGE_EXPRESSION), "skipped (no bundle)") == 0, "expression skipped");
+    for (int s = FL_STAGE_SKIN_METRICS; s < FL_STAGE_COUNT; s++) /* as FaceAnalyzer without a skin_metrics bundle */
+        CHECK(strcmp(fl_analyzer_stage(a, (fl_stage)s), "skipped (no bundle)") == 0, "skin stage %d skipped", s);
     CHECK(fl_analyzer_model(a, FL_STAGE_ACNE) == NULL, "no acne model");
     CHECK(fl_model_get_info(fl_analyzer_model(a, FL_STAGE_LANDMARKS))->accelerator == FL_ACCELERATOR_CPU, "cpu");
 
@@ -202,8 +217,13 @@ static void test_whole_pipeline(void)
     fl_status st = fl_analyzer_create(&o, &a, &err);
     CHECK_STATUS(st, FL_OK, &err, NULL);
     if (st != FL_OK) return;
-    for (int s = 0; s < FL_STAGE_COUNT; s++)
+    for (int s = 0; s <= FL_STAGE_SKIN_METRICS; s++)
         CHECK(strncmp(fl_analyzer_stage(a, (fl_stage)s), "bundle:", 7) == 0, "stage %d runs a bundle", s);
+    const int acne_runs = strncmp(fl_analyzer_stage(a, FL_STAGE_ACNE), "bundle:", 7) == 0;
+    CHECK(acne_runs || strncmp(fl_analyzer_stage(a, FL_STAGE_ACNE), "skipped (acne bundle grades whole photos", 40) == 0,
+          "acne: a bundle for face crops, or the v1 bundle skipped");
+    CHECK(strcmp(fl_analyzer_stage(a, FL_STAGE_RESTORATION), "off") == 0, "restoration off by default");
+    CHECK(fl_analyzer_model_info(a, FL_STAGE_SKIN_METRICS) != NULL, "skin_metrics engine info");
 
     /* Any size from 1x1 up, strips included, and every pixel format: no face, no error. */
     static uint8_t pixels[4 * 1 * 3000];
@@ -253,13 +273,18 @@ static void test_whole_pipeline(void)
         if (e->scores[k] > e->scores[best]) best = k;
     int top_ok = e != NULL && e->count == 7 && e->label == e->labels[best] && e->score == e->scores[best];
     CHECK(top_ok, "expression: 7 labels, the top one of highest score");
-    CHECK(acne && acne->count == 3, "acne labels");
-    const fl_skin *skin = fl_result_skin(first, 0);
-    int regions_measured = skin != NULL;
-    for (size_t k = 0; skin && k < FL_REGION_COUNT; k++) regions_measured &= isfinite(skin->region_redness[k]);
-    CHECK(skin && skin->has_redness && isfinite(skin->redness) && skin->redness > -30 && skin->redness < 60 &&
-              regions_measured && skin->has_acne_severity && skin->acne_severity >= 0 && skin->acne_severity <= 2,
-          "skin: redness an a* of skin on every region, severity in [0, 2]");
+    CHECK(acne_runs ? acne && acne->count == 3 : acne == NULL, "acne labels when the acne stage runs");
+    const fl_skin_report *skin = fl_result_skin(first, 0);
+    int scores_ok = skin != NULL;
+    for (int c = 0; skin && c < FL_CONCERN_COUNT; c++) {
+        const fl_concern_score *f = &skin->face[c];
+        scores_ok &= c == FL_CONCERN_ACNE ? f->measured == acne_runs : f->measured;
+        scores_ok &= !f->measured || (f->score >= 0 && f->score <= 100 && isfinite(f->raw));
+    }
+    for (size_t k = 0; skin && k < FL_REGION_COUNT; k++) scores_ok &= skin->region_measured[k];
+    CHECK(scores_ok && skin->check_count == FL_SKIN_CHECK_MAX && skin->has_tone && skin->tone != NULL &&
+              skin->model_count == 1u + (unsigned)acne_runs && strcmp(skin->model_names[0], "skin_metrics") == 0,
+          "skin: every concern scored 0-100 on the face and every region, 12 checks, a tone, the models");
     size_t n;
     const float *cheek = fl_result_region(first, 0, "left_cheek", &n);
     const float *right = fl_result_region(first, 0, "right_cheek", NULL);
@@ -268,7 +293,8 @@ static void test_whole_pipeline(void)
     const fl_timings *t = fl_result_timings(first);
     CHECK(t->load_ms > 0 && t->detect_ms > 0 && fabs(t->total_ms - (t->load_ms + t->detect_ms + t->landmarks_ms +
                                                                       t->align_regions_ms + t->expression_ms +
-                                                                      t->skin_ms)) < 1e-9,
+                                                                      t->skin_ms)) < 1e-9 &&
+              t->skin_measures_ms > 0 && isnan(t->restoration_ms) && isnan(t->acne_ms) != acne_runs,
           "timings");
 
     /* The JSON document: snprintf-like sizes. */
@@ -281,7 +307,7 @@ static void test_whole_pipeline(void)
         fl_result_json(first, FL_JSON_ROUNDED, doc, len + 1);
         const char *head = "{\"image_size\":[512,512],\"detector\":\"bundle:face_detector\"";
         CHECK(strncmp(doc, head, strlen(head)) == 0 &&
-                  strstr(doc, "\"redness\":null") == NULL && strstr(doc, "\"region_redness\":{\"forehead\":") != NULL,
+                  strstr(doc, "\"skin\":{\"reliable\":") != NULL && strstr(doc, "\"region_redness\"") == NULL,
               "json: %.120s", doc);
         free(doc);
     }

@@ -1,13 +1,14 @@
 /* tool_analyze.c: the C face pipeline over image files, one exact JSON line per file
  * (driven by tests/mobile_bindings/test_pipeline_parity.py; not a ctest case).
  *
- *   tool_analyze BUNDLES_DIR VARIANT ACCELERATOR THREADS [--rgba] IMAGE...
+ *   tool_analyze BUNDLES_DIR VARIANT ACCELERATOR THREADS [--rgba] [--no-skin] [--restore] IMAGE...
  *
  * Each line is {"path": IMAGE, "result": fl_result_json(FL_JSON_EXACT)} or
  * {"path": IMAGE, "error": MESSAGE, "status": NAME}. The analyzer is made once, so the
  * lines also show it reusing its buffers from image to image. With --rgba each decoded
  * image is handed to fl_analyze as RGBA with a padded stride (what an Android Bitmap
- * gives), which must not change any answer. Exit 0 unless the analyzer cannot be made. */
+ * gives), which must not change any answer. --no-skin and --restore set the options'
+ * `skin` 0 and `restore` 1. Exit 0 unless the analyzer cannot be made. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,7 @@ static fl_status analyze_rgba(fl_analyzer *analyzer, const char *path, const fl_
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s BUNDLES_DIR VARIANT ACCELERATOR THREADS [--rgba] IMAGE...\n", argv[0]);
+        fprintf(stderr, "usage: %s BUNDLES_DIR VARIANT ACCELERATOR THREADS [--rgba] [--no-skin] [--restore] IMAGE...\n", argv[0]);
         return 2;
     }
     fl_analyzer_options options;
@@ -82,13 +83,24 @@ int main(int argc, char **argv)
     options.bundles_dir = argv[1];
     options.variant = argv[2];
     options.threads = atoi(argv[4]);
+    int first = 5, rgba = 0;
+    for (; first < argc && strncmp(argv[first], "--", 2) == 0; first++) {
+        if (strcmp(argv[first], "--rgba") == 0) {
+            rgba = 1;
+        } else if (strcmp(argv[first], "--no-skin") == 0) {
+            options.skin = 0;
+        } else if (strcmp(argv[first], "--restore") == 0) {
+            options.restore = 1;
+        } else {
+            fprintf(stderr, "error: unknown option %s\n", argv[first]);
+            return 2;
+        }
+    }
     if (fl_accelerator_parse(argv[3], &options.accelerator, &err) != FL_OK ||
         fl_analyzer_create(&options, &analyzer, &err) != FL_OK) {
         fprintf(stderr, "error: %s\n", err.message);
         return 2;
     }
-    int first = 5, rgba = 0;
-    if (argc > 5 && strcmp(argv[5], "--rgba") == 0) rgba = 1, first = 6;
     for (int i = first; i < argc; i++) {
         const fl_result *result = NULL;
         fl_status st = rgba ? analyze_rgba(analyzer, argv[i], &result, &err)

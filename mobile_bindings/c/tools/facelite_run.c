@@ -6,11 +6,11 @@
  *   facelite-run BUNDLE [--variant V] [--accelerator auto|cpu|gpu|npu] [--threads N]
  *                [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]
  *                [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]
- *   facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--variant V] [--accelerator A]
- *                [--threads N] [--runs N] [--warmup N] [--json]
+ *   facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--skin [--restore]] [--variant V]
+ *                [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]
  *
  * --analyze runs the face pipeline (facelite/analyzer.h) over the bundles of BUNDLES_DIR
- * (<name>/<name>.flb) and prints the document `facelite analyze IMAGE|DIR --json` prints
+ * (<name>/<name>.flb) and prints the document `facelite analyze IMAGE|DIR [--skin [--restore]] --json` prints
  * (several --input: the folder form, "inputs" instead of "dir", images in the order given,
  * folders expanded), plus a "pipeline" object (analyzer init, first analysis, cold start,
  * and with --runs the latency of the first image analysed again, peak RSS).
@@ -49,7 +49,7 @@ typedef struct args {
     fl_accelerator accelerator;
     int threads, runs, warmup;
     int golden, json, progress;
-    int analyze, runs_given, warmup_given, threads_given;
+    int analyze, skin, restore, runs_given, warmup_given, threads_given;
     const char *inputs[MAX_INPUTS]; /* --input, in order */
     int n_inputs;
     const char *outputs;
@@ -81,8 +81,8 @@ static const char USAGE[] =
     "usage: facelite-run BUNDLE [--variant V] [--accelerator auto|cpu|gpu|npu] [--threads N]\n"
     "                    [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]\n"
     "                    [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]\n"
-    "       facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--variant V]\n"
-    "                    [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]\n"
+    "       facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--skin [--restore]]\n"
+    "                    [--variant V] [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]\n"
     "\n"
     "Times one variant of a facelite bundle in LiteRT (init, first, warm-up and timed invokes,\n"
     "peak RSS) and, with --golden, compares its outputs on the bundle's golden inputs with the\n"
@@ -92,9 +92,10 @@ static const char USAGE[] =
     "signature is required (the development key is trusted, with a warning).\n"
     "\n"
     "--analyze runs the face pipeline over BUNDLES_DIR/<name>/<name>.flb (face_detector and\n"
-    "landmarks required, expression and acne when present) on an image or every image of a\n"
-    "folder tree, printing what `facelite analyze --json` prints (redness by docs/skin.md);\n"
-    "several --input paths give one document listing every image.\n"
+    "landmarks required; expression when present) on an image or every image of a folder tree,\n"
+    "printing what `facelite analyze --json` prints; several --input paths give one document\n"
+    "listing every image. --skin adds each face's skin report (skin_metrics required; acne\n"
+    "when its bundle grades face crops), --restore lets it restore low-resolution crops.\n"
     "--runs N times the first image N more times. Defaults there: 2 threads, no timed runs.\n";
 
 /* -- arguments ------------------------------------------------------------------------------ */
@@ -178,6 +179,10 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             a->progress = 1, takes_value = 0;
         } else if (strcmp(o, "--analyze") == 0) {
             a->analyze = 1, takes_value = 0;
+        } else if (strcmp(o, "--skin") == 0) {
+            a->skin = 1, takes_value = 0;
+        } else if (strcmp(o, "--restore") == 0) {
+            a->restore = 1, takes_value = 0;
         } else if (strcmp(o, "--allow-unsigned") == 0) {
             a->options.signature = FL_SIGNATURE_OPTIONAL, takes_value = 0;
         } else if (strcmp(o, "--no-development-key") == 0) {
@@ -217,6 +222,7 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
     }
     if (a->bundle == NULL) return fail(f, 2, "no bundle given; usage: facelite-run BUNDLE [options] (see --help)");
     if (a->n_inputs && !a->analyze) return fail(f, 2, "--input is for --analyze; see facelite-run --help");
+    if ((a->skin || a->restore) && !a->analyze) return fail(f, 2, "--skin and --restore are for --analyze");
     if (a->analyze && !a->n_inputs) return fail(f, 2, "--analyze needs --input IMAGE|DIR");
     if (a->analyze && (a->golden || a->outputs))
         return fail(f, 2, "--analyze runs the whole pipeline; --golden and --outputs are for one bundle");
@@ -796,9 +802,8 @@ static void add_engines(cJSON *doc, const fl_analyzer *an)
 {
     cJSON *engines = cJSON_AddObjectToObject(doc, "engines");
     for (int s = 0; s < FL_STAGE_COUNT; s++) {
-        const fl_model *model = fl_analyzer_model(an, (fl_stage)s);
-        if (model == NULL) continue;
-        const fl_model_info *info = fl_model_get_info(model);
+        const fl_model_info *info = fl_analyzer_model_info(an, (fl_stage)s);
+        if (info == NULL) continue;
         cJSON *e = cJSON_AddObjectToObject(engines, fl_stage_bundle_name((fl_stage)s));
         cJSON_AddStringToObject(e, "variant", info->variant);
         cJSON_AddStringToObject(e, "accelerator_requested", fl_accelerator_name(info->accelerator_requested));
@@ -893,6 +898,8 @@ static int run_analyze(const args *a, cJSON *doc, failure *f)
     options.variant = a->variant;
     options.accelerator = a->accelerator;
     options.threads = a->threads;
+    options.skin = a->skin; /* `facelite analyze`: skin only with --skin */
+    options.restore = a->restore;
     double t0 = now_ms();
     if (fl_analyzer_create(&options, &an, &err) != FL_OK) {
         rc = fail_status(f, &err);
@@ -942,9 +949,9 @@ static int run_analyze(const args *a, cJSON *doc, failure *f)
         cJSON_AddNumberToObject(doc, "n_images", (double)files.n);
         cJSON_AddNumberToObject(doc, "n_failed", failed);
         cJSON *stages = cJSON_AddObjectToObject(doc, "stages");
-        static const char *const keys[FL_STAGE_COUNT] = {"detector", "landmarks", "expression", "acne"};
         for (int s = 0; s < FL_STAGE_COUNT; s++)
-            cJSON_AddStringToObject(stages, keys[s], fl_analyzer_stage(an, (fl_stage)s));
+            cJSON_AddStringToObject(stages, s == FL_STAGE_DETECTOR ? "detector" : fl_stage_bundle_name((fl_stage)s),
+                                    fl_analyzer_stage(an, (fl_stage)s));
         add_engines(doc, an);
         cJSON_AddItemToObject(doc, "images", images);
         if (rc == 0 && failed == (int)files.n)
@@ -975,6 +982,63 @@ static double number_in(const cJSON *object, const char *key)
     return NAN;
 }
 
+/* Print `text` less its trailing spaces, then a newline (Python's str.rstrip()). */
+static void print_stripped(const char *text)
+{
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == ' ') n--;
+    printf("%.*s\n", (int)n, text);
+}
+
+/* One row of `cli.skin_lines`' table: the label, then per concern the score and band or "-". */
+static void print_skin_row(const char *label, const cJSON *scores)
+{
+    char line[512];
+    size_t at = (size_t)snprintf(line, sizeof line, "    %-16s", label);
+    for (int c = 0; c < FL_CONCERN_COUNT && at < sizeof line; c++) {
+        const cJSON *score = cJSON_GetObjectItemCaseSensitive(scores, fl_concern_name((fl_concern)c));
+        const cJSON *band = cJSON_GetObjectItemCaseSensitive(score, "band");
+        if (score != NULL)
+            at += (size_t)snprintf(line + at, sizeof line - at, "%3.0f %-10s", number_in(score, "score"),
+                                   cJSON_IsString(band) ? band->valuestring : "");
+        else
+            at += (size_t)snprintf(line + at, sizeof line - at, "%3s %-10s", "-", "");
+    }
+    print_stripped(line);
+}
+
+/* `cli.skin_lines`: a face's skin report as text (verdict, tone, a table of scores and bands),
+ * each line indented by four spaces. */
+static void print_skin(const cJSON *skin)
+{
+    const cJSON *tone = cJSON_GetObjectItemCaseSensitive(skin, "tone"), *check, *region;
+    const cJSON *checks = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(skin, "quality"), "checks");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(skin, "reliable"))) {
+        printf("    skin: reliable");
+    } else {
+        printf("    skin: NOT reliable:");
+        cJSON_ArrayForEach(check, checks)
+        {
+            const cJSON *message = cJSON_GetObjectItemCaseSensitive(check, "message");
+            if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(check, "passed")) && cJSON_IsString(message))
+                printf(" %s", message->valuestring);
+        }
+    }
+    printf("%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(skin, "restored")) ? " (restored)" : "");
+    const cJSON *category = cJSON_GetObjectItemCaseSensitive(tone, "category");
+    if (cJSON_IsString(category))
+        printf("    tone: %s (ITA %.0f deg)\n", category->valuestring, number_in(tone, "ita_deg"));
+    else
+        printf("    tone: not measured\n");
+    char header[256];
+    size_t at = (size_t)snprintf(header, sizeof header, "    %16s", "");
+    for (int c = 0; c < FL_CONCERN_COUNT && at < sizeof header; c++)
+        at += (size_t)snprintf(header + at, sizeof header - at, "%-14s", fl_concern_name((fl_concern)c));
+    print_stripped(header);
+    print_skin_row("face", cJSON_GetObjectItemCaseSensitive(skin, "face"));
+    cJSON_ArrayForEach(region, cJSON_GetObjectItemCaseSensitive(skin, "regions")) print_skin_row(region->string, region);
+}
+
 /* `facelite analyze`'s human summary (cli._summary) of one image entry. */
 static void print_entry(const cJSON *entry)
 {
@@ -995,23 +1059,15 @@ static void print_entry(const cJSON *entry)
     {
         const cJSON *box = cJSON_GetObjectItemCaseSensitive(face, "box");
         const cJSON *expr = cJSON_GetObjectItemCaseSensitive(face, "expression");
-        const cJSON *skin = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(face, "skin"), "scores");
+        const cJSON *skin = cJSON_GetObjectItemCaseSensitive(face, "skin");
         printf("  face %d: box %.0f,%.0f %.0fx%.0f score %.2f", i++, number_in(box, "x"), number_in(box, "y"),
                number_in(box, "w"), number_in(box, "h"), number_in(box, "score"));
         const cJSON *top = cJSON_GetObjectItemCaseSensitive(expr, "top");
         if (cJSON_IsString(cJSON_GetArrayItem(top, 0)))
             printf("  expression %s %.2f", cJSON_GetArrayItem(top, 0)->valuestring,
                    number_in(cJSON_GetArrayItem(top, 1), NULL));
-        const cJSON *score;
-        cJSON_ArrayForEach(score, skin)
-        {
-            double v = number_in(score, NULL);
-            if (isnan(v))
-                printf("  %s n/a", score->string);
-            else
-                printf("  %s %.2f", score->string, v);
-        }
         printf("\n");
+        if (cJSON_IsObject(skin)) print_skin(skin);
     }
 }
 

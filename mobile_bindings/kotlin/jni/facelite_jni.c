@@ -71,7 +71,8 @@ static jni_analyzer *checked(JNIEnv *env, jlong handle, int need_result)
 
 JNIEXPORT jlong JNICALL Java_facelite_Native_create(JNIEnv *env, jclass cls, jstring bundles_dir, jobjectArray paths,
                                                     jstring variant, jint accelerator, jint threads,
-                                                    jdouble min_face_score, jint max_faces)
+                                                    jdouble min_face_score, jint max_faces, jboolean skin,
+                                                    jboolean restore)
 {
     (void)cls;
     fl_analyzer_options o;
@@ -84,6 +85,8 @@ JNIEXPORT jlong JNICALL Java_facelite_Native_create(JNIEnv *env, jclass cls, jst
     o.threads = threads;
     o.min_face_score = min_face_score;
     o.max_faces = max_faces;
+    o.skin = skin == JNI_TRUE;
+    o.restore = restore == JNI_TRUE;
     jsize n = paths ? (*env)->GetArrayLength(env, paths) : 0;
     for (jsize i = 0; i < n && i < FL_STAGE_COUNT; i++) {
         path_strings[i] = (jstring)(*env)->GetObjectArrayElement(env, paths, i);
@@ -127,9 +130,8 @@ JNIEXPORT jobjectArray JNICALL Java_facelite_Native_engine(JNIEnv *env, jclass c
 {
     (void)cls;
     jni_analyzer *j = checked(env, handle, 0);
-    const fl_model *model = j ? fl_analyzer_model(j->analyzer, (fl_stage)stage) : NULL;
-    if (model == NULL) return NULL;
-    const fl_model_info *info = fl_model_get_info(model);
+    const fl_model_info *info = j ? fl_analyzer_model_info(j->analyzer, (fl_stage)stage) : NULL;
+    if (info == NULL) return NULL;
     jclass string = (*env)->FindClass(env, "java/lang/String");
     jobjectArray out = string ? (*env)->NewObjectArray(env, 3, string, NULL) : NULL;
     if (out == NULL) return NULL;
@@ -356,43 +358,74 @@ JNIEXPORT jfloatArray JNICALL Java_facelite_Native_scores(JNIEnv *env, jclass cl
     return out;
 }
 
-typedef enum skin_measure { SKIN_ACNE_SEVERITY, SKIN_REDNESS } skin_measure;
+JNIEXPORT jstring JNICALL Java_facelite_Native_concernName(JNIEnv *env, jclass cls, jint index)
+{
+    (void)cls;
+    const char *name = index >= 0 ? fl_concern_name((fl_concern)index) : NULL;
+    return name ? (*env)->NewStringUTF(env, name) : NULL;
+}
 
-/* Per face: one skin measure of the last result, NaN where the face has none. */
-static jdoubleArray skin_values(JNIEnv *env, jlong handle, skin_measure measure)
+JNIEXPORT jstring JNICALL Java_facelite_Native_bandName(JNIEnv *env, jclass cls, jint index)
+{
+    (void)cls;
+    const char *name = index >= 0 ? fl_band_name((fl_band)index) : NULL;
+    return name ? (*env)->NewStringUTF(env, name) : NULL;
+}
+
+static const fl_skin_report *skin_of(JNIEnv *env, jlong handle, jint face)
 {
     jni_analyzer *j = checked(env, handle, 1);
-    if (j == NULL) return NULL;
-    size_t n = fl_result_face_count(j->result);
-    double *v = malloc((n ? n : 1) * sizeof *v);
-    if (v == NULL) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const fl_skin *s = fl_result_skin(j->result, i);
-        if (measure == SKIN_REDNESS)
-            v[i] = s->has_redness ? s->redness : NAN;
-        else
-            v[i] = s->has_acne_severity ? s->acne_severity : NAN;
+    return j && face >= 0 ? fl_result_skin(j->result, (size_t)face) : NULL;
+}
+
+/* A face's skin report as numbers (null when skin did not run), read by FaceLite.skinReport:
+ * reliable, restored, ITA° (NaN: no tone), check count n, lighting count m; n x (passed,
+ * value, threshold); for the face then each region in fl_region_name order: measured, then
+ * per concern (score or NaN when not measured, band index, raw); m lighting values. */
+JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_skinNumbers(JNIEnv *env, jclass cls, jlong handle, jint face)
+{
+    (void)cls;
+    const fl_skin_report *s = skin_of(env, handle, face);
+    if (s == NULL) return NULL;
+    double v[5 + 3 * FL_SKIN_CHECK_MAX + (FL_REGION_COUNT + 1) * (1 + 3 * FL_CONCERN_COUNT) + FL_SKIN_LIGHTING_MAX];
+    size_t n = 0;
+    v[n++] = s->reliable, v[n++] = s->restored, v[n++] = s->has_tone ? s->ita_deg : NAN;
+    v[n++] = (double)s->check_count, v[n++] = (double)s->lighting_count;
+    for (size_t k = 0; k < s->check_count; k++)
+        v[n++] = s->checks[k].passed, v[n++] = s->checks[k].value, v[n++] = s->checks[k].threshold;
+    for (size_t r = 0; r <= FL_REGION_COUNT; r++) {
+        const fl_concern_score *scores = r == 0 ? s->face : s->regions[r - 1];
+        v[n++] = r == 0 ? 1.0 : s->region_measured[r - 1];
+        for (size_t c = 0; c < FL_CONCERN_COUNT; c++)
+            v[n++] = scores[c].measured ? scores[c].score : NAN, v[n++] = scores[c].band, v[n++] = scores[c].raw;
     }
-    jdoubleArray out = doubles(env, v, n);
-    free(v);
+    for (size_t k = 0; k < s->lighting_count; k++) v[n++] = s->lighting[k];
+    return doubles(env, v, n);
+}
+
+/* A face's skin report's strings (null when skin did not run): the tone category (null: no
+ * tone), the n check codes, their n messages, the m lighting names, then (name, version)
+ * of each model. */
+JNIEXPORT jobjectArray JNICALL Java_facelite_Native_skinStrings(JNIEnv *env, jclass cls, jlong handle, jint face)
+{
+    (void)cls;
+    const fl_skin_report *s = skin_of(env, handle, face);
+    if (s == NULL) return NULL;
+    const char *v[1 + 2 * FL_SKIN_CHECK_MAX + FL_SKIN_LIGHTING_MAX + 2 * FL_SKIN_MODEL_MAX];
+    size_t n = 0;
+    v[n++] = s->has_tone ? s->tone : NULL;
+    for (size_t k = 0; k < s->check_count; k++) v[n++] = s->checks[k].code;
+    for (size_t k = 0; k < s->check_count; k++) v[n++] = s->checks[k].message;
+    for (size_t k = 0; k < s->lighting_count; k++) v[n++] = s->lighting_names[k];
+    for (size_t k = 0; k < s->model_count; k++) v[n++] = s->model_names[k], v[n++] = s->model_versions[k];
+    jclass string = (*env)->FindClass(env, "java/lang/String");
+    jobjectArray out = string ? (*env)->NewObjectArray(env, (jsize)n, string, NULL) : NULL;
+    for (size_t k = 0; out && k < n; k++)
+        if (v[k] != NULL) (*env)->SetObjectArrayElement(env, out, (jsize)k, (*env)->NewStringUTF(env, v[k]));
     return out;
 }
 
-/* Per face: acne severity (NaN when the acne stage is skipped). */
-JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_acneSeverity(JNIEnv *env, jclass cls, jlong handle)
-{
-    (void)cls;
-    return skin_values(env, handle, SKIN_ACNE_SEVERITY);
-}
-
-/* Per face: redness, the mean a* over the skin regions (docs/skin.md; NaN without pixels). */
-JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_redness(JNIEnv *env, jclass cls, jlong handle)
-{
-    (void)cls;
-    return skin_values(env, handle, SKIN_REDNESS);
-}
-
-/* load, detect, landmarks, align_regions, expression, skin, total (ms). */
+/* load, detect, landmarks, align_regions, expression, skin (all skin stages), total (ms). */
 JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_timings(JNIEnv *env, jclass cls, jlong handle)
 {
     (void)cls;

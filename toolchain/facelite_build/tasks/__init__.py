@@ -12,7 +12,7 @@ Example:
 
     >>> from facelite_build.tasks import TASKS, get_task
     >>> sorted(TASKS)
-    ['classification', 'detection', 'landmarks']
+    ['classification', 'detection', 'image_to_image', 'landmarks', 'skin_metrics']
     >>> get_task("landmarks").head, get_task("landmarks").n_outputs([])
     ('points', 136)
 """
@@ -23,9 +23,12 @@ from ..errors import RecipeError
 from .base import BuildTask
 from .classification import Classification
 from .detection import Detection
+from .image_to_image import ImageToImage
 from .landmarks import Landmarks
+from .skin_metrics import SkinMetrics
 
-TASKS: dict[str, BuildTask] = {t.name: t for t in (Classification(), Landmarks(), Detection())}
+TASKS: dict[str, BuildTask] = {t.name: t for t in (Classification(), Landmarks(), Detection(), ImageToImage(),
+                                            SkinMetrics())}
 
 
 def get_task(name: str) -> BuildTask:

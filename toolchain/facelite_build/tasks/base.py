@@ -30,13 +30,28 @@ class BuildTask(ABC):
     """One task's build recipe: data, head, targets, loss, manifest metrics and output block.
 
     Class attributes say which recipes the task accepts: `head` (the recipe's
-    `head.type`), `layout` (`data.layout`) and `crops` (allowed `input.crop` values).
+    `head.type`), `layout` (`data.layout`; `other_layouts` when the task reads more than
+    one) and `crops` (allowed `input.crop` values); `backbone` False when the head is
+    the whole model (no MobileNet is built and `build_head` gets None for it).
     """
 
     name: str = ""
     head: str = ""
     layout: str = ""
+    other_layouts: tuple[str, ...] = ()
     crops: tuple[str, ...] = ()
+    backbone: bool = True
+    trained: bool = True
+    """False for a fixed graph (`build_head` makes the whole model, with no weights to
+    learn): the builder skips training and pruning, and the goldens' reference outputs are
+    the reference runtime's fp32 run (`reference_outputs`)."""
+    golden_count: int | None = None
+    """Golden samples the bundle carries (None: the builder's default)."""
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        """Every `data.layout` the task reads, its main one first."""
+        return (self.layout, *self.other_layouts)
 
     def __init__(self) -> None:
         self.runtime = runtime_task(self.name)
@@ -45,8 +60,9 @@ class BuildTask(ABC):
         """Raise RecipeError when the recipe's head, data layout or crop do not fit the task."""
         if recipe.head.type != self.head:
             raise RecipeError(f"{file}: task '{self.name}' needs head.type = '{self.head}'")
-        if recipe.data.layout != self.layout:
-            raise RecipeError(f"{file}: task '{self.name}' reads data.layout = '{self.layout}'")
+        if recipe.data.layout not in self.layouts:
+            allowed = " or ".join(f"'{layout}'" for layout in self.layouts)
+            raise RecipeError(f"{file}: task '{self.name}' reads data.layout = {allowed}")
         if recipe.input.crop not in self.crops:
             allowed = " or ".join(f'"{c}"' for c in self.crops)
             raise RecipeError(f"{file}: a {self.name} recipe needs input.crop = {allowed}")
@@ -60,8 +76,9 @@ class BuildTask(ABC):
         """Values the model outputs per position: the last axis of its output tensor."""
 
     @abstractmethod
-    def build_head(self, recipe: "Recipe", backbone: "keras.Model", n_outputs: int) -> "keras.Model":
-        """The whole Keras model: `backbone` + this task's head."""
+    def build_head(self, recipe: "Recipe", backbone: "keras.Model | None", n_outputs: int) -> "keras.Model":
+        """The whole Keras model: `backbone` + this task's head (the head alone when the
+        task has no backbone)."""
 
     @abstractmethod
     def datasets(self, recipe: "Recipe", splits: "Splits") -> tuple["tf.data.Dataset", "tf.data.Dataset"]:
@@ -83,6 +100,11 @@ class BuildTask(ABC):
     @abstractmethod
     def output(self, recipe: "Recipe") -> dict:
         """The manifest's `output` block (its `kind` first); `shape` defaults to the goldens'."""
+
+    def reference_outputs(self, keras_outputs: np.ndarray, fp32_outputs: np.ndarray) -> np.ndarray:
+        """The fp32 goldens: the trained Keras model's outputs (a fixed graph's: the fp32
+        variant's in the reference runtime, see `trained`)."""
+        return keras_outputs if self.trained else fp32_outputs
 
 
 def rounded(value: float | None, digits: int) -> float | None:

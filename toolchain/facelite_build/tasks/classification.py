@@ -2,7 +2,9 @@
 
 Data: `data.layout = "image_folder"`, one `<split>/<label>/` folder per label
 (`facelite.datasets.labelled_images`); validation is the `data.val` folders, else a
-seeded `data.val_fraction` of the training images. Targets are class indices, one-hot
+seeded `data.val_fraction` of the training images. `data.layout = "face_patches"` reads
+the same folders of face photos and trains on each face's skin crop and patches
+(`facelite_build.face_patches`, the acne model). Targets are class indices, one-hot
 (with `training.label_smoothing`) for the cross-entropy loss; `training.class_weights`
 can weight rare classes up. The manifest's metrics per variant: accuracy on the
 validation split, and against the fp32 variant top-1 agreement and PSNR.
@@ -30,9 +32,14 @@ class Classification(BuildTask):
     name = "classification"
     head = "classifier"
     layout = "image_folder"
+    other_layouts = ("face_patches",)
     crops = CROPS  # a face crop needs a box; without one the whole image is used
 
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
+        if recipe.data.layout == "face_patches":
+            from ..face_patches import load_splits
+
+            return load_splits(recipe, root, limit)
         d, spec = recipe.data, recipe.input_spec
         labels = d.labels or None
         train_parts = []

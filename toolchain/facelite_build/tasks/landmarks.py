@@ -21,6 +21,7 @@ import numpy as np
 
 from facelite.datasets import extent_box, read_pts
 from facelite.image import load_image
+from facelite.mean_shape import IBUG_MIRROR
 from facelite.metrics import max_abs_err, per_face_nme
 from facelite.preprocess import InputSpec, prepare_pixels
 from facelite.tasks import POINTS
@@ -32,18 +33,6 @@ from .base import BuildTask, rounded
 if TYPE_CHECKING:
     from ..recipe import Recipe
 
-# iBUG 68-point mirror: index i of a flipped face is point IBUG_MIRROR[i] of the original
-# (jaw, brows, nose, eyes, mouth each reversed left ↔ right).
-IBUG_MIRROR = np.array(
-    list(range(16, -1, -1))
-    + list(range(26, 16, -1))
-    + [27, 28, 29, 30]
-    + [35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
-    + [64, 63, 62, 61, 60, 67, 66, 65],
-    dtype=np.int32,
-)
 JITTER_SHIFT = 0.08  # jittered boxes move by up to this fraction of the box per axis ...
 JITTER_SCALE = 0.10  # ... and are scaled by up to ±this
 HUBER_DELTA = 0.02  # in input fractions: about 2 px of a 112 px crop

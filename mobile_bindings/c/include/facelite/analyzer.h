@@ -21,10 +21,13 @@
  *     of an FL_ALIGNED_SIZE square crop (`facelite.align`), and the seven skin-region
  *     polygons (`facelite.regions`);
  *  4. expression (optional bundle): the aligned crop through the expression bundle;
- *  5. skin: the acne grade's label, scores and expected grade (`acne_severity`; optional
- *     acne bundle), and the colour measure `redness`, the mean CIELAB a* over each region
- *     and over the skin regions together, by docs/skin.md ("redness v1"), the Python
- *     reference's bits.
+ *  5. skin (`facelite.skin.SkinAnalyzer`; optional `skin_metrics` bundle), per face on its
+ *     own eye-aligned skin crop: the raw measures of the `skin_metrics` bundle (lighting
+ *     normalisation, per-region colour, spots, texture, shine, capture measures, ITA°),
+ *     the capture quality gate, restoration of a low-resolution or noisy crop (when
+ *     asked, `restore`; `restoration` bundle), acne on the crop and its patches (`acne`
+ *     bundle trained on face crops) and the 0-100 scores: `fl_skin_report`, the numbers
+ *     of `SkinReport` (tests/mobile_bindings/test_pipeline_parity.py).
  *
  * Memory: every buffer (tensors, crops, the result) belongs to the analyzer and is
  * reused: once it has seen an image of a given size with as many faces, `fl_analyze`
@@ -70,13 +73,16 @@ typedef enum fl_stage {
     FL_STAGE_DETECTOR = 0,   /**< required: a `detection` bundle ("face_detector") */
     FL_STAGE_LANDMARKS = 1,  /**< required: a `landmarks` bundle ("landmarks") */
     FL_STAGE_EXPRESSION = 2, /**< optional: a `classification` bundle ("expression") */
-    FL_STAGE_ACNE = 3        /**< optional: a `classification` bundle ("acne") */
+    FL_STAGE_SKIN_METRICS = 3, /**< optional: a `skin_metrics` bundle ("skin_metrics"); without it no skin */
+    FL_STAGE_ACNE = 4,       /**< optional: a `classification` bundle trained on face crops ("acne") */
+    FL_STAGE_RESTORATION = 5 /**< with `restore` only: an `image_to_image` bundle ("restoration") */
 } fl_stage;
 
-#define FL_STAGE_COUNT 4
+#define FL_STAGE_COUNT 6
 
 /** The bundle name a stage looks for in a bundles folder: "face_detector", "landmarks",
- *  "expression", "acne" (NULL outside the enum). */
+ *  "expression", "skin_metrics", "acne", "restoration" (NULL outside the enum); also the
+ *  stage's key in `AnalysisResult.stages`, but "detector" for the detector. */
 FL_API const char *fl_stage_bundle_name(fl_stage stage);
 
 /** Faces analysed at most per image unless the options say otherwise. */
@@ -114,10 +120,15 @@ typedef struct fl_analyzer_options {
     double min_face_score;
     /** At most this many faces, best first (default FL_DEFAULT_MAX_FACES). */
     int max_faces;
+    /** Run the skin analysis (default 1; needs a `skin_metrics` bundle, else skipped). */
+    int skin;
+    /** Let the skin analysis restore a face crop that fails only `low_resolution` or
+     *  `noisy` (default 0; needs a `restoration` bundle). */
+    int restore;
 } fl_analyzer_options;
 
 /** Defaults: no bundles, variant auto, accelerator AUTO, 2 threads, the manifest's score
- *  threshold, FL_DEFAULT_MAX_FACES faces. */
+ *  threshold, FL_DEFAULT_MAX_FACES faces, skin on, restoration off. */
 FL_API void fl_analyzer_options_init(fl_analyzer_options *options);
 
 typedef struct fl_analyzer fl_analyzer;
@@ -127,19 +138,27 @@ typedef struct fl_result fl_result;
  * Open the stages' bundles and load their models.
  *
  * The detector and landmarks bundles are required (FL_ERR_IO naming the paths looked
- * at when absent: the C core has no stand-ins); the expression and acne stages are
- * skipped, and said so by `fl_analyzer_stage`, when their bundle is absent. Each bundle
- * must be of its stage's task and its model of the shape the task decodes
+ * at when absent: the C core has no stand-ins), and so is a restoration bundle when
+ * `restore` is on; the expression, skin_metrics and acne stages are skipped, and said so
+ * by `fl_analyzer_stage`, when their bundle is absent (every skin stage without a
+ * skin_metrics bundle; acne also with an acne bundle that grades whole photos, v1).
+ * Each bundle must be of its stage's task and its model of the shape the task decodes
  * (FL_ERR_BUNDLE_INVALID otherwise).
  */
 FL_API fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **out, fl_error *err);
 FL_API void fl_analyzer_destroy(fl_analyzer *analyzer);
 
-/** What runs at `stage`: "bundle:<manifest name>", or "skipped (no bundle)". */
+/** What runs at `stage`: "bundle:<manifest name>", "skipped (no bundle)", "skipped (acne
+ *  bundle grades whole photos; needs one trained on face crops)", or "off" (the skin
+ *  stages with `skin` 0, restoration with `restore` 0), as `FaceAnalyzer.stages`. */
 FL_API const char *fl_analyzer_stage(const fl_analyzer *analyzer, fl_stage stage);
 /** The model running at `stage` (variant, accelerator, fallback reason via
- *  `fl_model_get_info`), or NULL for a skipped stage. */
+ *  `fl_model_get_info`), or NULL for a skipped stage and for restoration (whose model
+ *  runs tile by tile inside the restorer: see `fl_analyzer_model_info`). */
 FL_API const fl_model *fl_analyzer_model(const fl_analyzer *analyzer, fl_stage stage);
+/** What runs at `stage` (`analyzer.info[stage]`: variant, accelerator, fallback reason,
+ *  threads, init time), every stage with a model included; NULL for a skipped stage. */
+FL_API const fl_model_info *fl_analyzer_model_info(const fl_analyzer *analyzer, fl_stage stage);
 
 /** Analyse caller-owned pixels (any `fl_pixel_format`, with stride; alpha ignored).
  *  `*out` belongs to the analyzer, valid until its next analyze call. */
@@ -171,25 +190,97 @@ typedef struct fl_classification {
     const float *scores;        /**< count probabilities */
 } fl_classification;
 
-/** Skin measures of one face (`facelite.skin.SkinResult`), docs/skin.md. */
-typedef struct fl_skin {
-    int has_redness;       /**< 1: redness is measured on every face */
-    double redness;        /**< mean a* over the skin regions' union; NaN when they hold no pixel */
-    /** Each region's mean a*, in `fl_region_name` order (`SkinResult.region_redness`);
-     *  NaN for a region without pixels. */
-    double region_redness[FL_REGION_COUNT];
-    int has_acne_severity; /**< 1 when the acne stage ran */
-    double acne_severity;  /**< expected grade: sum of i * p_i over the acne labels in order */
-} fl_skin;
+/** Scored skin concerns, in report order (`facelite.skin_scores.CONCERNS`). */
+typedef enum fl_concern {
+    FL_CONCERN_ACNE = 0,
+    FL_CONCERN_REDNESS = 1,
+    FL_CONCERN_PIGMENTATION = 2,
+    FL_CONCERN_EVENNESS = 3,
+    FL_CONCERN_TEXTURE = 4,
+    FL_CONCERN_SHINE = 5
+} fl_concern;
 
-/** Milliseconds per stage, as `AnalysisResult.timings_ms`; `total_ms` is their sum. */
+#define FL_CONCERN_COUNT 6
+
+/** "acne", "redness", "pigmentation", "evenness", "texture", "shine" (NULL past the end). */
+FL_API const char *fl_concern_name(fl_concern concern);
+
+/** A score's band, judged on the score rounded to a whole number: good (>= 70), fair
+ *  (40 to 69), attention (< 40). */
+typedef enum fl_band { FL_BAND_GOOD = 0, FL_BAND_FAIR = 1, FL_BAND_ATTENTION = 2 } fl_band;
+
+/** "good", "fair", "attention" (NULL past the end). */
+FL_API const char *fl_band_name(fl_band band);
+
+/** One concern in one region (`skin_scores.ConcernScore`); the formulas and anchors are
+ *  docs/skin.md "Scores". */
+typedef struct fl_concern_score {
+    int measured; /**< 0: not measured here (no pixels, no acne grade): score and raw NaN */
+    double score; /**< 0-100, higher = healthier; unrounded (the JSON rounds it) */
+    fl_band band;
+    double raw;   /**< the raw measure the score is read from (acne: the expected grade 0-2) */
+} fl_concern_score;
+
+/** One check of the capture quality gate (`quality.QualityCheck`). */
+typedef struct fl_skin_check {
+    const char *code;    /**< "face_too_small", "blur", ... (docs/skin.md, `facelite.quality`) */
+    int passed;
+    double value;        /**< the measured value; NaN when not finite (the check fails) */
+    double threshold;
+    const char *message; /**< the sentence for the user when it fails ("Hold still ...") */
+} fl_skin_check;
+
+/** Checks of the quality gate at most. */
+#define FL_SKIN_CHECK_MAX 12
+/** `lighting` values at most, and models at most. */
+#define FL_SKIN_LIGHTING_MAX 8
+#define FL_SKIN_MODEL_MAX 3
+
+/**
+ * One face's skin (`facelite.skin.SkinReport`): the quality verdict, the tone, a score per
+ * concern for the whole face's skin and for each region, and what produced them. The
+ * strings are static or owned by the analyzer.
+ */
+typedef struct fl_skin_report {
+    /** The capture passed every check (after restoration, when it ran); scores of an
+     *  unreliable capture are given but must not be mixed with reliable ones. */
+    int reliable;
+    int restored;  /**< the crop went through the restoration bundle before measuring */
+    size_t check_count;
+    fl_skin_check checks[FL_SKIN_CHECK_MAX]; /**< the checks that ran, in report order */
+    int has_tone;  /**< 0 when no face skin was measured */
+    double ita_deg; /**< ITA° of the face's skin (reported, never scored) */
+    const char *tone; /**< "very_light", "light", "intermediate", "tan", "brown", "dark" */
+    fl_concern_score face[FL_CONCERN_COUNT]; /**< over the whole face's skin, by fl_concern */
+    /** 0 for a region that was not measured (outside the photo): it has no scores. */
+    int region_measured[FL_REGION_COUNT];
+    fl_concern_score regions[FL_REGION_COUNT][FL_CONCERN_COUNT]; /**< fl_region_name order */
+    /** What the lighting normalisation did: `lighting_count` (name, value) pairs
+     *  ("gain_r", ... docs/skin.md). */
+    size_t lighting_count;
+    const char *lighting_names[FL_SKIN_LIGHTING_MAX];
+    double lighting[FL_SKIN_LIGHTING_MAX];
+    /** The bundles that produced the report: (manifest name, version) pairs. */
+    size_t model_count;
+    const char *model_names[FL_SKIN_MODEL_MAX];
+    const char *model_versions[FL_SKIN_MODEL_MAX];
+} fl_skin_report;
+
+/** Milliseconds per stage, as `AnalysisResult.timings_ms`; `total_ms` is their sum. The
+ *  skin stages' entries are NaN when the stage did not run on the image (no face, stage
+ *  skipped, no crop restored): `timings_ms` then has no such key. */
 typedef struct fl_timings {
     double load_ms; /**< decoding (`fl_analyze_file`), or checking the caller's pixels */
     double detect_ms;
     double landmarks_ms;
     double align_regions_ms;
     double expression_ms;
-    double skin_ms;
+    double skin_crop_ms;     /**< the faces' skin crops */
+    double skin_measures_ms; /**< the skin_metrics bundle */
+    double quality_ms;       /**< the quality gate */
+    double restoration_ms;   /**< restoring crops and measuring them again */
+    double acne_ms;          /**< the acne bundle on the crops and patches */
+    double skin_ms;          /**< the skin stages together (0 when none ran) */
     double total_ms;
 } fl_timings;
 
@@ -221,14 +312,17 @@ FL_API const float *fl_result_region(const fl_result *result, size_t face, const
 
 /** The expression, or NULL when the stage is skipped. */
 FL_API const fl_classification *fl_result_expression(const fl_result *result, size_t face);
-/** The acne grade, or NULL when the stage is skipped. */
+/** The acne grade (`AcneGrade`): each label's probability combined over the face crop and
+ *  its patches, `label` the most probable; NULL when the acne stage did not run. */
 FL_API const fl_classification *fl_result_acne(const fl_result *result, size_t face);
-FL_API const fl_skin *fl_result_skin(const fl_result *result, size_t face);
+/** The face's skin report, or NULL when the skin analysis is skipped or off. */
+FL_API const fl_skin_report *fl_result_skin(const fl_result *result, size_t face);
 
 /** How `fl_result_json` writes numbers. */
 typedef enum fl_json_style {
     /** As `facelite analyze --json` rounds them (box 2 decimals, score 4, landmarks 2
-     *  and regions 1 in float32, labels' scores 4, redness 4 and per region 3, timings 2). */
+     *  and regions 1 in float32, labels' scores 4, timings 2; skin: scores to whole
+     *  numbers, raw measures and lighting to 4 significant digits, ITA° 1 decimal). */
     FL_JSON_ROUNDED = 0,
     /** Every value unrounded, with 17 significant digits (it reads back bit for bit),
      *  for parity checks. */
@@ -238,7 +332,8 @@ typedef enum fl_json_style {
 /**
  * The result as the JSON document `AnalysisResult.to_json` gives: `image_size`,
  * `detector`, `stages`, `faces` (`box`, `landmarks`, `landmarks_source`, `regions`,
- * `expression`, `skin`) and `timings_ms`; NaN redness is written null, as Python does.
+ * `expression`, `skin`: `SkinReport.to_json`) and `timings_ms`; a non-finite number is
+ * written null, as Python does.
  * Writes at most `capacity` bytes, NUL included, into `buffer` (which may be NULL when
  * `capacity` is 0) and returns the document's length without the NUL, like snprintf:
  * call with a larger buffer when the return value is `capacity` or more. Returns 0 when

@@ -133,10 +133,12 @@ FL_API fl_status fl_accelerator_parse(const char *name, fl_accelerator *out, fl_
 typedef enum fl_task {
     FL_TASK_CLASSIFICATION = 0,
     FL_TASK_LANDMARKS = 1,
-    FL_TASK_DETECTION = 2
+    FL_TASK_DETECTION = 2,
+    FL_TASK_IMAGE_TO_IMAGE = 3,
+    FL_TASK_SKIN_METRICS = 4
 } fl_task;
 
-/** "classification", "landmarks", "detection". */
+/** "classification", "landmarks", "detection", "image_to_image", "skin_metrics". */
 FL_API const char *fl_task_name(fl_task task);
 
 /** Channel order a model expects (`input.color`). */
@@ -161,17 +163,23 @@ typedef enum fl_crop {
     FL_CROP_LETTERBOX = 2
 } fl_crop;
 
+/** Most channels a model input has (`input.shape[3]`: colour + extra channels). */
+#define FL_MAX_INPUT_CHANNELS 16
+
 /** The manifest's `input` block: how pixels become the model's tensor (docs/preprocessing.md). */
 typedef struct fl_input_spec {
     int height;       /**< input.shape[1], 8..2048 */
     int width;        /**< input.shape[2], 8..2048 */
-    int channels;     /**< input.shape[3], 1 or 3 */
+    int channels;     /**< input.shape[3]: the colour's 1 or 3, plus extra_channels */
+    int extra_channels; /**< len(input.extra_channels): channels after the colour ones that the
+                             caller fills (the skin_metrics masks, docs/skin.md); 0 for image models,
+                             the only ones `fl_prepare` makes */
     fl_color color;
     fl_resize resize;
     fl_crop crop;     /**< FL_CROP_NONE when absent */
     double margin;    /**< face crop margin per side, fraction of the box; 0 when absent */
-    float mean[3];    /**< step 5: rounded to float once; `channels` values used */
-    float std[3];
+    float mean[FL_MAX_INPUT_CHANNELS]; /**< step 5: rounded to float once; `channels` values used */
+    float std[FL_MAX_INPUT_CHANNELS];
 } fl_input_spec;
 
 /* ----------------------------------------------------------------------------------
@@ -361,7 +369,8 @@ FL_API fl_status fl_model_create(fl_bundle *bundle, const char *variant, fl_acce
                                  fl_model **out, fl_error *err);
 /** The rules a loaded model must meet for its bundle's task (`facelite.tasks.require_engine`):
  * a classifier outputs one score per label, a landmarks model 136 values, a detector's
- * outputs can be told apart. FL_ERR_BUNDLE_INVALID naming the counts otherwise. */
+ * outputs can be told apart, an image_to_image model outputs an image output.scale x its input.
+ * FL_ERR_BUNDLE_INVALID naming the counts otherwise. */
 FL_API fl_status fl_model_check_task(const fl_bundle *bundle, const fl_model *model, fl_error *err);
 FL_API void fl_model_destroy(fl_model *model);
 FL_API const fl_model_info *fl_model_get_info(const fl_model *model);

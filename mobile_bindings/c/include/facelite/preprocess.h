@@ -78,7 +78,9 @@ FL_API void fl_placement_to_input(const fl_placement *placement, double x, doubl
                                   double *input_y);
 
 /** FL_OK when `spec` is usable here: sizes 1..FL_MAX_OUTPUT_SIDE, channels 1 for gray and
- *  3 otherwise, known enums, a finite margin >= 0, finite mean and non-zero finite std. */
+ *  3 otherwise plus `extra_channels` (at most FL_MAX_INPUT_CHANNELS), known enums, a finite
+ *  margin >= 0, finite mean and non-zero finite std. `fl_prepare` and `fl_prepare_pixels`
+ *  refuse a spec with extra channels (they make colour channels only). */
 FL_API fl_status fl_input_spec_check(const fl_input_spec *spec, fl_error *err);
 
 /* -- step 2: colour ---------------------------------------------------------------- */

@@ -13,8 +13,14 @@ import Foundation
 /// Where models run (`fl_accelerator`); each stage falls back to the CPU on its own.
 public enum Accelerator: Int { case auto = 0, cpu = 1, gpu = 2, npu = 3 }
 
-/// The pipeline's bundles (`fl_stage`).
-public enum Stage: Int, CaseIterable { case detector = 0, landmarks = 1, expression = 2, acne = 3 }
+/// The pipeline's bundles (`fl_stage`); `key` is the stage's name in `AnalysisResult.stages`.
+public enum Stage: Int, CaseIterable {
+    case detector = 0, landmarks = 1, expression = 2, skinMetrics = 3, acne = 4, restoration = 5
+
+    public var key: String {
+        self == .detector ? "detector" : String(cString: fl_stage_bundle_name(fl_stage(rawValue: UInt32(rawValue))))
+    }
+}
 
 /// Byte order of one pixel (`fl_pixel_format`); alpha is ignored.
 public enum PixelFormat: Int { case gray = 1, rgb = 2, bgr = 3, rgba = 4, bgra = 5 }
@@ -28,9 +34,13 @@ public struct Options {
     public var threads: Int
     public var minFaceScore: Double?
     public var maxFaces: Int
+    /// Run the skin analysis (needs a skin_metrics bundle); let it restore low-resolution or noisy crops.
+    public var skin: Bool
+    public var restore: Bool
 
     public init(bundlesDir: String? = nil, bundlePaths: [Stage: String] = [:], variant: String = "auto",
-                accelerator: Accelerator = .auto, threads: Int = 2, minFaceScore: Double? = nil, maxFaces: Int = 10) {
+                accelerator: Accelerator = .auto, threads: Int = 2, minFaceScore: Double? = nil, maxFaces: Int = 10,
+                skin: Bool = true, restore: Bool = false) {
         self.bundlesDir = bundlesDir
         self.bundlePaths = bundlePaths
         self.variant = variant
@@ -38,6 +48,8 @@ public struct Options {
         self.threads = threads
         self.minFaceScore = minFaceScore
         self.maxFaces = maxFaces
+        self.skin = skin
+        self.restore = restore
     }
 }
 
@@ -72,10 +84,33 @@ public struct Classification: Equatable {
     public let scores: [Float]
 }
 
-/// `redness`: the mean CIELAB a* over the skin regions (docs/skin.md), nil when they hold no pixel.
-public struct Skin: Equatable {
-    public let redness: Double?
-    public let acneSeverity: Double?
+/// One concern in one region (`fl_concern_score`): 0-100 (higher = healthier), band, raw measure.
+public struct ConcernScore: Equatable {
+    public let score: Double
+    public let band: String
+    public let raw: Double
+}
+
+/// One check of the capture quality gate (`fl_skin_check`); `value` nil when not finite.
+public struct QualityCheck: Equatable {
+    public let code: String
+    public let passed: Bool
+    public let value: Double?
+    public let threshold: Double
+    public let message: String
+}
+
+/// A face's skin report (`fl_skin_report`, the Python runtime's `SkinReport`).
+public struct SkinReport: Equatable {
+    public let reliable: Bool
+    public let restored: Bool
+    public let checks: [QualityCheck]
+    public let itaDeg: Double?
+    public let tone: String?
+    public let face: [String: ConcernScore]                // concern -> score
+    public let regions: [String: [String: ConcernScore]]   // measured regions only
+    public let lighting: [String: Double]
+    public let models: [String: String]
     public let acne: Classification?
 }
 
@@ -84,7 +119,7 @@ public struct Face: Equatable {
     public let landmarks: [Point]              // 68, iBUG order
     public let regions: [String: [Point]]      // fl_region_name's seven names
     public let expression: Classification?
-    public let skin: Skin
+    public let skin: SkinReport?                // nil: skin analysis off or no skin_metrics bundle
 }
 
 public struct Timings: Equatable {
@@ -121,19 +156,22 @@ public final class FaceLite {
         fl_analyzer_options_init(&o)
         o.bundles_dir = c(options.bundlesDir)
         o.bundle_paths = (c(options.bundlePaths[.detector]), c(options.bundlePaths[.landmarks]),
-                          c(options.bundlePaths[.expression]), c(options.bundlePaths[.acne]))
+                          c(options.bundlePaths[.expression]), c(options.bundlePaths[.skinMetrics]),
+                          c(options.bundlePaths[.acne]), c(options.bundlePaths[.restoration]))
         o.variant = c(options.variant)
         o.accelerator = fl_accelerator(rawValue: UInt32(options.accelerator.rawValue))
         o.threads = Int32(options.threads)
         o.min_face_score = options.minFaceScore ?? -1
         o.max_faces = Int32(options.maxFaces)
+        o.skin = options.skin ? 1 : 0
+        o.restore = options.restore ? 1 : 0
         var err = fl_error()
         var analyzer: OpaquePointer?
         guard fl_analyzer_create(&o, &analyzer, &err) == FL_OK, let a = analyzer else { throw FaceLiteError(err) }
         return FaceLite(a)
     }
 
-    /// What runs at each stage: "bundle:<name>" or "skipped (no bundle)" (`fl_analyzer_stage`).
+    /// What runs at each stage: "bundle:<name>", "skipped (...)" or "off" (`fl_analyzer_stage`).
     public func stage(_ stage: Stage) -> String {
         lock.lock()
         defer { lock.unlock() }
@@ -199,6 +237,51 @@ public final class FaceLite {
                               scores: (0..<n).map { c.scores[$0] })
     }
 
+    /// Element `i` of a C fixed-size array (imported as a tuple of `E`).
+    private func element<T, E>(_ tuple: T, _ i: Int, as _: E.Type) -> E {
+        withUnsafeBytes(of: tuple) { $0.bindMemory(to: E.self)[i] }
+    }
+
+    private func concerns(_ tuple: (fl_concern_score, fl_concern_score, fl_concern_score, fl_concern_score,
+                                    fl_concern_score, fl_concern_score)) -> [String: ConcernScore] {
+        var out: [String: ConcernScore] = [:]
+        for c in 0..<Int(FL_CONCERN_COUNT) {
+            let s = element(tuple, c, as: fl_concern_score.self)
+            guard s.measured != 0 else { continue }
+            out[String(cString: fl_concern_name(fl_concern(rawValue: UInt32(c))))] =
+                ConcernScore(score: s.score, band: String(cString: fl_band_name(s.band)), raw: s.raw)
+        }
+        return out
+    }
+
+    private func skinReport(_ r: OpaquePointer, _ i: Int) -> SkinReport? {
+        guard let s = fl_result_skin(r, i)?.pointee else { return nil }
+        let checks = (0..<Int(s.check_count)).map { k -> QualityCheck in
+            let c = element(s.checks, k, as: fl_skin_check.self)
+            return QualityCheck(code: String(cString: c.code), passed: c.passed != 0,
+                                value: c.value.isNaN ? nil : c.value, threshold: c.threshold,
+                                message: String(cString: c.message))
+        }
+        var regions: [String: [String: ConcernScore]] = [:]
+        for k in 0..<Int(FL_REGION_COUNT) where element(s.region_measured, k, as: Int32.self) != 0 {
+            regions[String(cString: fl_region_name(k))] = concerns(element(s.regions, k, as: type(of: s.face)))
+        }
+        var lighting: [String: Double] = [:]
+        for k in 0..<Int(s.lighting_count) {
+            lighting[String(cString: element(s.lighting_names, k, as: UnsafePointer<CChar>.self))] =
+                element(s.lighting, k, as: Double.self)
+        }
+        var models: [String: String] = [:]
+        for k in 0..<Int(s.model_count) {
+            models[String(cString: element(s.model_names, k, as: UnsafePointer<CChar>.self))] =
+                String(cString: element(s.model_versions, k, as: UnsafePointer<CChar>.self))
+        }
+        return SkinReport(reliable: s.reliable != 0, restored: s.restored != 0, checks: checks,
+                          itaDeg: s.has_tone != 0 ? s.ita_deg : nil, tone: s.has_tone != 0 ? String(cString: s.tone) : nil,
+                          face: concerns(s.face), regions: regions, lighting: lighting, models: models,
+                          acne: classification(fl_result_acne(r, i)))
+    }
+
     private func collect(_ r: OpaquePointer) -> AnalysisResult {
         func points(_ p: UnsafePointer<Float>, _ n: Int) -> [Point] {
             (0..<n).map { Point(x: p[2 * $0], y: p[2 * $0 + 1]) }
@@ -212,17 +295,14 @@ public final class FaceLite {
                 let poly = fl_result_region_at(r, i, k, &n)!
                 regions[String(cString: fl_region_name(k))] = points(poly, n)
             }
-            let skin = fl_result_skin(r, i)!.pointee
             faces.append(Face(box: Box(x: b.x, y: b.y, w: b.w, h: b.h, score: b.score),
                               landmarks: points(fl_result_landmarks(r, i)!, Int(FL_LANDMARK_COUNT)),
                               regions: regions, expression: classification(fl_result_expression(r, i)),
-                              skin: Skin(redness: skin.has_redness != 0 && !skin.redness.isNaN ? skin.redness : nil, acneSeverity: skin.has_acne_severity != 0 ? skin.acne_severity : nil,
-                                         acne: classification(fl_result_acne(r, i)))))
+                              skin: skinReport(r, i)))
         }
-        let keys = ["detector", "landmarks", "expression", "acne"]
         var stages: [String: String] = [:]
         for s in Stage.allCases {
-            stages[keys[s.rawValue]] = String(cString: fl_result_stage(r, fl_stage(rawValue: UInt32(s.rawValue))))
+            stages[s.key] = String(cString: fl_result_stage(r, fl_stage(rawValue: UInt32(s.rawValue))))
         }
         let t = fl_result_timings(r)!.pointee
         return AnalysisResult(imageWidth: Int(fl_result_image_width(r)), imageHeight: Int(fl_result_image_height(r)),

@@ -3,9 +3,10 @@ package facelite
 import java.nio.ByteBuffer
 
 /**
- * The face pipeline on the JVM: detect, 68 landmarks, regions, expression and acne, the
- * same answers as the Python runtime's `FaceAnalyzer` (the C core, `libfacelite`, does the
- * work; this class only moves pixels in and results out).
+ * The face pipeline on the JVM: detect, 68 landmarks, regions, expression and each face's
+ * skin report (scores per concern and region, tone, capture quality), the same answers as
+ * the Python runtime's `FaceAnalyzer` (the C core, `libfacelite`, does the work; this
+ * class only moves pixels in and results out).
  *
  * ```
  * FaceLite.createFromOptions(Options(bundlesDir = "models", accelerator = Accelerator.CPU)).use { faceLite ->
@@ -20,7 +21,7 @@ import java.nio.ByteBuffer
  */
 class FaceLite private constructor(private var handle: Long) : AutoCloseable {
 
-    /** What runs at each stage: "bundle:<name>" or "skipped (no bundle)". */
+    /** What runs at each stage: "bundle:<name>", "skipped (...)" or "off". */
     val stages: Map<Stage, String> = Stage.values().associate { it to (Native.stage(handle, it.code) ?: "") }
 
     /** Variant and accelerator of each stage that runs a bundle. */
@@ -37,7 +38,8 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
             val paths = arrayOfNulls<String>(Stage.values().size)
             for ((stage, path) in options.bundlePaths) paths[stage.code] = path
             val handle = Native.create(options.bundlesDir, paths, options.variant, options.accelerator.code,
-                                       options.threads, options.minFaceScore ?: -1.0, options.maxFaces)
+                                       options.threads, options.minFaceScore ?: -1.0, options.maxFaces, options.skin,
+                                       options.restore)
             return FaceLite(handle)
         }
 
@@ -121,10 +123,8 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
         val perFace = 2 * (68 + regionSizes.sum())
         val expressions = classifications(h, Stage.EXPRESSION, faces)
         val acne = classifications(h, Stage.ACNE, faces)
-        val severity = Native.acneSeverity(h)
-        val redness = Native.redness(h)
-        val stageNames = mapOf("detector" to stages.getValue(Stage.DETECTOR), "landmarks" to stages.getValue(Stage.LANDMARKS),
-                               "expression" to stages.getValue(Stage.EXPRESSION), "acne" to stages.getValue(Stage.ACNE))
+        val stageNames = LinkedHashMap<String, String>()
+        for (stage in Stage.values()) stageNames[stage.key] = stages.getValue(stage)
         val list = (0 until faces).map { i ->
             fun pointsAt(from: Int, count: Int) =
                 (0 until count).map { Point(points[i * perFace + from + 2 * it], points[i * perFace + from + 2 * it + 1]) }
@@ -135,11 +135,53 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
                 at += 2 * regionSizes[k]
             }
             Face(Box(boxes[5 * i], boxes[5 * i + 1], boxes[5 * i + 2], boxes[5 * i + 3], boxes[5 * i + 4]),
-                 pointsAt(0, 68), regions, expressions[i],
-                 Skin(redness[i].takeUnless { it.isNaN() }, severity[i].takeUnless { it.isNaN() }, acne[i]), stages.getValue(Stage.LANDMARKS))
+                 pointsAt(0, 68), regions, expressions[i], skinReport(h, i, regionNames, acne[i]),
+                 stages.getValue(Stage.LANDMARKS))
         }
         val t = Native.timings(h)
         return AnalysisResult(size[0], size[1], stages.getValue(Stage.DETECTOR), stageNames, list,
                               Timings(t[0], t[1], t[2], t[3], t[4], t[5], t[6]))
+    }
+
+    private val concernNames: List<String> by lazy { generateSequence(0) { it + 1 }.map { Native.concernName(it) }
+        .takeWhile { it != null }.map { it!! }.toList() }
+    private val bandNames: List<String> by lazy { generateSequence(0) { it + 1 }.map { Native.bandName(it) }
+        .takeWhile { it != null }.map { it!! }.toList() }
+
+    /** Face [i]'s SkinReport from the flat arrays of `Native.skinNumbers` / `skinStrings`. */
+    private fun skinReport(h: Long, i: Int, regionNames: List<String>, acne: Classification?): SkinReport? {
+        val v = Native.skinNumbers(h, i) ?: return null
+        val s = Native.skinStrings(h, i) ?: return null
+        val checks = v[3].toInt()
+        val lights = v[4].toInt()
+        var at = 5
+        val list = (0 until checks).map { k ->
+            val value = v[at + 3 * k + 1]
+            QualityCheck(s[1 + k] ?: "", v[at + 3 * k] != 0.0, value.takeUnless { it.isNaN() }, v[at + 3 * k + 2],
+                         s[1 + checks + k] ?: "")
+        }
+        at += 3 * checks
+        val rows = ArrayList<Map<String, ConcernScore>?>()
+        for (r in 0..regionNames.size) {
+            val measured = v[at++] != 0.0
+            val scores = LinkedHashMap<String, ConcernScore>()
+            for (name in concernNames) {
+                if (!v[at].isNaN()) scores[name] = ConcernScore(v[at], bandNames[v[at + 1].toInt()], v[at + 2])
+                at += 3
+            }
+            rows.add(if (measured) scores else null)
+        }
+        val regions = LinkedHashMap<String, Map<String, ConcernScore>>()
+        for ((k, name) in regionNames.withIndex()) rows[k + 1]?.let { regions[name] = it }
+        val lighting = LinkedHashMap<String, Double>()
+        for (k in 0 until lights) lighting[s[1 + 2 * checks + k] ?: ""] = v[at + k]
+        val models = LinkedHashMap<String, String>()
+        var m = 1 + 2 * checks + lights
+        while (m + 1 < s.size) {
+            models[s[m] ?: ""] = s[m + 1] ?: ""
+            m += 2
+        }
+        val tone = if (v[2].isNaN()) null else Tone(v[2], s[0] ?: "")
+        return SkinReport(v[0] != 0.0, v[1] != 0.0, list, tone, rows[0] ?: emptyMap(), regions, lighting, models, acne)
     }
 }

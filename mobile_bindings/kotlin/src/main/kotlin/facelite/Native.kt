@@ -14,7 +14,8 @@ internal object Native {
     }
 
     @JvmStatic external fun create(bundlesDir: String?, paths: Array<String?>, variant: String?, accelerator: Int,
-                                   threads: Int, minFaceScore: Double, maxFaces: Int): Long
+                                   threads: Int, minFaceScore: Double, maxFaces: Int, skin: Boolean,
+                                   restore: Boolean): Long
     @JvmStatic external fun destroy(handle: Long)
     @JvmStatic external fun stage(handle: Long, stage: Int): String?
     @JvmStatic external fun engine(handle: Long, stage: Int): Array<String?>?
@@ -29,8 +30,10 @@ internal object Native {
     @JvmStatic external fun regionName(index: Int): String?
     @JvmStatic external fun labels(handle: Long, stage: Int): Array<String>?
     @JvmStatic external fun scores(handle: Long, stage: Int): FloatArray?
-    @JvmStatic external fun acneSeverity(handle: Long): DoubleArray
-    @JvmStatic external fun redness(handle: Long): DoubleArray
+    @JvmStatic external fun concernName(index: Int): String?
+    @JvmStatic external fun bandName(index: Int): String?
+    @JvmStatic external fun skinNumbers(handle: Long, face: Int): DoubleArray?
+    @JvmStatic external fun skinStrings(handle: Long, face: Int): Array<String?>?
     @JvmStatic external fun timings(handle: Long): DoubleArray
     @JvmStatic external fun resultJson(handle: Long, exact: Boolean): String?
 }

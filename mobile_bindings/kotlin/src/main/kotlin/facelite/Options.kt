@@ -6,12 +6,21 @@ package facelite
  */
 enum class Accelerator(internal val code: Int) { AUTO(0), CPU(1), GPU(2), NPU(3) }
 
-/** The pipeline's bundles: the detector and landmarks are required, the others optional. */
+/**
+ * The pipeline's bundles: the detector and landmarks are required, the others optional
+ * (skin needs skin_metrics; acne one trained on face crops; restoration runs with
+ * [Options.restore] only). [key] is the stage's name in [AnalysisResult.stages].
+ */
 enum class Stage(internal val code: Int, val bundleName: String) {
     DETECTOR(0, "face_detector"),
     LANDMARKS(1, "landmarks"),
     EXPRESSION(2, "expression"),
-    ACNE(3, "acne")
+    SKIN_METRICS(3, "skin_metrics"),
+    ACNE(4, "acne"),
+    RESTORATION(5, "restoration");
+
+    val key: String
+        get() = if (this == DETECTOR) "detector" else bundleName
 }
 
 /**
@@ -25,6 +34,9 @@ enum class Stage(internal val code: Int, val bundleName: String) {
  *   "dynamic" or "int8".
  * @property minFaceScore detections below it are dropped; null: the detector bundle's own
  *   operating point.
+ * @property skin run the skin analysis ([Face.skin]; needs a skin_metrics bundle).
+ * @property restore let the skin analysis restore a low-resolution or noisy face crop
+ *   (needs a restoration bundle).
  */
 data class Options(
     val bundlesDir: String? = null,
@@ -33,7 +45,9 @@ data class Options(
     val accelerator: Accelerator = Accelerator.AUTO,
     val threads: Int = 2,
     val minFaceScore: Double? = null,
-    val maxFaces: Int = 10
+    val maxFaces: Int = 10,
+    val skin: Boolean = true,
+    val restore: Boolean = false
 )
 
 /** What a stage's model runs on, and why when the CPU replaced the accelerator asked for. */

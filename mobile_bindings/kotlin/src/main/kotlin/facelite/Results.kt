@@ -8,12 +8,37 @@ data class Point(val x: Float, val y: Float)
 /** A classifier's answer: the best label and every label's score, in the bundle's order. */
 data class Classification(val label: String, val score: Float, val scores: Map<String, Float>)
 
+/** One concern in one region: 0–100 (higher = healthier), its band ("good", "fair",
+ *  "attention") and the raw measure it is read from (docs/skin.md "Scores"). */
+data class ConcernScore(val score: Double, val band: String, val raw: Double)
+
+/** One check of the capture quality gate; [message] tells the user what to change when it
+ *  fails. [value] is null when it is not finite. */
+data class QualityCheck(val code: String, val passed: Boolean, val value: Double?, val threshold: Double,
+                        val message: String)
+
+/** Skin tone: ITA° of the face's skin and its category ("very_light" … "dark"), never scored. */
+data class Tone(val itaDeg: Double, val category: String)
+
 /**
- * Skin measures. [redness] is the mean CIELAB a* over the skin regions ("redness v1",
- * docs/skin.md: the Python runtime's value), null when they hold no pixel. [acneSeverity]
- * is the acne classifier's expected grade (0 = its first label), null without an acne bundle.
+ * A face's skin report, the Python runtime's `SkinReport`: the capture quality verdict
+ * ([reliable] false: do not mix these scores with reliable ones), the tone, a [ConcernScore]
+ * per concern ("acne", "redness", "pigmentation", "evenness", "texture", "shine") for the
+ * whole face's skin and per measured region, the lighting normalisation applied, and the
+ * bundles (name to version) that produced it. [acne] is the acne model's combined label
+ * probabilities (null without an acne bundle for face crops).
  */
-data class Skin(val redness: Double?, val acneSeverity: Double?, val acne: Classification?)
+data class SkinReport(
+    val reliable: Boolean,
+    val restored: Boolean,
+    val checks: List<QualityCheck>,
+    val tone: Tone?,
+    val face: Map<String, ConcernScore>,
+    val regions: Map<String, Map<String, ConcernScore>>,
+    val lighting: Map<String, Double>,
+    val models: Map<String, String>,
+    val acne: Classification?
+)
 
 /** One face: box, 68 landmarks (iBUG order), the seven region polygons by name, labels. */
 data class Face(
@@ -21,7 +46,8 @@ data class Face(
     val landmarks: List<Point>,
     val regions: Map<String, List<Point>>,
     val expression: Classification?,
-    val skin: Skin,
+    /** Null when the skin analysis is off or has no skin_metrics bundle. */
+    val skin: SkinReport?,
     val landmarksSource: String
 )
 
@@ -32,6 +58,7 @@ data class Timings(
     val landmarksMs: Double,
     val alignRegionsMs: Double,
     val expressionMs: Double,
+    /** Every skin stage together (skin crop, measures, quality, restoration, acne). */
     val skinMs: Double,
     val totalMs: Double
 )

@@ -22,6 +22,27 @@ private fun classification(c: Classification?) = if (c == null) "null" else
     "{\"top\":[${q(c.label)},${num(c.score)}],\"scores\":" +
         c.scores.entries.joinToString(",", "{", "}") { "${q(it.key)}:${num(it.value)}" } + "}"
 
+private fun bool(b: Boolean) = if (b) "true" else "false"
+private fun concerns(m: Map<String, ConcernScore>) = m.entries.joinToString(",", "{", "}") {
+    "${q(it.key)}:{\"score\":${num(it.value.score)},\"band\":${q(it.value.band)},\"raw\":${num(it.value.raw)}}"
+}
+
+/** A SkinReport as the C core's exact JSON (`fl_result_json(FL_JSON_EXACT)`) writes it. */
+private fun skin(s: SkinReport?): String {
+    if (s == null) return "null"
+    val checks = s.checks.joinToString(",", "[", "]") {
+        "{\"code\":${q(it.code)},\"passed\":${bool(it.passed)},\"value\":${num(it.value)}," +
+            "\"threshold\":${num(it.threshold)},\"message\":${q(it.message)}}"
+    }
+    val tone = s.tone?.let { "{\"ita_deg\":${num(it.itaDeg)},\"category\":${q(it.category)}}" } ?: "null"
+    return "{\"reliable\":${bool(s.reliable)},\"restored\":${bool(s.restored)}," +
+        "\"quality\":{\"reliable\":${bool(s.reliable)},\"checks\":$checks},\"tone\":$tone," +
+        "\"face\":${concerns(s.face)},\"regions\":" +
+        s.regions.entries.joinToString(",", "{", "}") { "${q(it.key)}:${concerns(it.value)}" } +
+        ",\"lighting\":" + s.lighting.entries.joinToString(",", "{", "}") { "${q(it.key)}:${num(it.value)}" } +
+        ",\"models\":" + s.models.entries.joinToString(",", "{", "}") { "${q(it.key)}:${q(it.value)}" } + "}"
+}
+
 private fun json(path: String, r: AnalysisResult): String {
     val faces = r.faces.joinToString(",", "[", "]") { f ->
         val b = f.box
@@ -29,8 +50,7 @@ private fun json(path: String, r: AnalysisResult): String {
             "\"landmarks\":${points(f.landmarks)},\"landmarks_source\":${q(f.landmarksSource)}," +
             "\"regions\":" + f.regions.entries.joinToString(",", "{", "}") { "${q(it.key)}:${points(it.value)}" } + "," +
             "\"expression\":${classification(f.expression)}," +
-            "\"skin\":{\"scores\":{\"redness\":${num(f.skin.redness)},\"acne_severity\":${num(f.skin.acneSeverity)}}," +
-            "\"acne\":${classification(f.skin.acne)}}}"
+            "\"skin\":${skin(f.skin)},\"acne\":${classification(f.skin?.acne)}}"
     }
     val stages = r.stages.entries.joinToString(",", "{", "}") { "${q(it.key)}:${q(it.value)}" }
     return "{\"path\":${q(path)},\"image_size\":[${r.imageWidth},${r.imageHeight}],\"detector\":${q(r.detector)}," +

@@ -1,0 +1,156 @@
+/* tool_skin_scores.c: the C score formulas (skin_scores.h) on JSON inputs, one JSON line out
+ * per line in (driven by tests/mobile_bindings/test_skin_scores_parity.py; not a ctest case).
+ *
+ *   tool_skin_scores < LINES
+ *
+ * Each line is one of
+ *   {"region": r, "measures": {measure: value}, "acne": value}
+ *                                 -> {"scores": {concern: {"score", "band", "raw"}}}
+ *                                    (`skin_scores.region_scores`; measured concerns only)
+ *   {"concern": name, "region": r, "raw": value}
+ *                                 -> {"score": value} (`score_map(name, r).score`)
+ *   {"anchors": true}             -> {"anchors": {concern: {region: [[raw, score], ...]}}}
+ *   {"ita": value}                                 -> {"category": name}
+ *   {"round_raw": value}                           -> {"value": value}
+ * A value is a JSON number or one of the strings "nan", "inf", "-inf" (a missing measure
+ * or acne: NaN), a region one of `fl_region_name` or "face"; numbers out are printed so that they read back bit for bit, non-finite
+ * ones as those strings. An unreadable line gives {"error": MESSAGE}. Exit 0. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "skin_scores.h"
+
+static double value_of(const cJSON *v)
+{
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    if (cJSON_IsString(v) && strcmp(v->valuestring, "inf") == 0) return INFINITY;
+    if (cJSON_IsString(v) && strcmp(v->valuestring, "-inf") == 0) return -INFINITY;
+    return NAN;
+}
+
+static void add_value(cJSON *obj, const char *key, double v)
+{
+    char text[40];
+    if (isnan(v)) {
+        cJSON_AddStringToObject(obj, key, "nan");
+    } else if (isinf(v)) {
+        cJSON_AddStringToObject(obj, key, v > 0 ? "inf" : "-inf");
+    } else if (v == 0.0) {
+        cJSON_AddRawToObject(obj, key, signbit(v) ? "-0.0" : "0.0");
+    } else {
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(text, sizeof text, "%.*g", digits, v);
+            if (strtod(text, NULL) == v) break;
+        }
+        cJSON_AddRawToObject(obj, key, text);
+    }
+}
+
+/* The region index of a name (`fl_region_name`, or "face": FL_SKIN_FACE_REGION); -1 if none. */
+static int region_index(const cJSON *name)
+{
+    if (!cJSON_IsString(name)) return -1;
+    if (strcmp(name->valuestring, "face") == 0) return FL_SKIN_FACE_REGION;
+    for (size_t k = 0; k < FL_REGION_COUNT; k++)
+        if (strcmp(name->valuestring, fl_region_name(k)) == 0) return (int)k;
+    return -1;
+}
+
+static cJSON *anchors(void)
+{
+    cJSON *out = cJSON_CreateObject(), *all = cJSON_AddObjectToObject(out, "anchors");
+    for (int c = 0; c < FL_CONCERN_COUNT; c++) {
+        cJSON *concern = cJSON_AddObjectToObject(all, fl_concern_name((fl_concern)c));
+        for (size_t r = 0; r <= FL_SKIN_FACE_REGION; r++) {
+            double raw[3], score[3];
+            size_t n = fl_score_anchors((fl_concern)c, r, raw, score);
+            cJSON *list = cJSON_AddArrayToObject(concern, r == FL_SKIN_FACE_REGION ? "face" : fl_region_name(r));
+            for (size_t k = 0; k < n; k++) {
+                cJSON *pair = cJSON_CreateObject();
+                add_value(pair, "raw", raw[k]);
+                add_value(pair, "score", score[k]);
+                cJSON_AddItemToArray(list, pair);
+            }
+        }
+    }
+    return out;
+}
+
+static cJSON *region(const cJSON *in)
+{
+    const int r = region_index(cJSON_GetObjectItemCaseSensitive(in, "region"));
+    if (r < 0) return NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(in, "measures");
+    fl_scored_measures measures = {
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "redness")),
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "spot_fraction")),
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "spot_contrast")),
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "lightness_sd")),
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "b_star_sd")),
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "texture")),
+        value_of(cJSON_GetObjectItemCaseSensitive(m, "shine")),
+    };
+    fl_concern_score scores[FL_CONCERN_COUNT];
+    fl_region_scores((size_t)r, &measures, value_of(cJSON_GetObjectItemCaseSensitive(in, "acne")), scores);
+    cJSON *out = cJSON_CreateObject(), *all = cJSON_AddObjectToObject(out, "scores");
+    for (int c = 0; c < FL_CONCERN_COUNT; c++) {
+        if (!scores[c].measured) continue;
+        cJSON *one = cJSON_AddObjectToObject(all, fl_concern_name((fl_concern)c));
+        add_value(one, "score", scores[c].score);
+        cJSON_AddStringToObject(one, "band", fl_band_name(scores[c].band));
+        add_value(one, "raw", scores[c].raw);
+    }
+    return out;
+}
+
+static cJSON *answer(const cJSON *in)
+{
+    cJSON *out;
+    const cJSON *concern = cJSON_GetObjectItemCaseSensitive(in, "concern");
+    if (cJSON_GetObjectItemCaseSensitive(in, "measures") != NULL) return region(in);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "anchors"))) return anchors();
+    if (cJSON_IsString(concern)) {
+        const int r = region_index(cJSON_GetObjectItemCaseSensitive(in, "region"));
+        for (int c = 0; r >= 0 && c < FL_CONCERN_COUNT; c++) {
+            if (strcmp(concern->valuestring, fl_concern_name((fl_concern)c)) != 0) continue;
+            out = cJSON_CreateObject();
+            add_value(out, "score",
+                      fl_score_of((fl_concern)c, (size_t)r, value_of(cJSON_GetObjectItemCaseSensitive(in, "raw"))));
+            return out;
+        }
+        return NULL;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(in, "ita") != NULL) {
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "category", fl_ita_category(value_of(cJSON_GetObjectItemCaseSensitive(in, "ita"))));
+        return out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(in, "round_raw") != NULL) {
+        out = cJSON_CreateObject();
+        add_value(out, "value", fl_round_raw(value_of(cJSON_GetObjectItemCaseSensitive(in, "round_raw"))));
+        return out;
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    static char line[1 << 16];
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        cJSON *in = cJSON_Parse(line), *out = in ? answer(in) : NULL;
+        if (out == NULL) {
+            out = cJSON_CreateObject();
+            cJSON_AddStringToObject(out, "error", "not a tool_skin_scores input line");
+        }
+        char *text = cJSON_PrintUnformatted(out);
+        if (text != NULL) printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(out);
+        cJSON_Delete(in);
+    }
+    return 0;
+}

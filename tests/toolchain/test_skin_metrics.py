@@ -1,0 +1,94 @@
+"""The skin_metrics task: a fixed graph (facelite_build.skin_graph) built, without training,
+into a verified float bundle whose goldens are real face crops and masks; its recipe rules;
+and the colour arithmetic the graph is made of."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from facelite.bundle import Bundle
+from facelite.skin_measures import GLOBAL_MEASURES, MASK_CHANNELS, MEASURE_ROWS, OUTPUT_SIZE, REGION_MEASURES
+from facelite.verify import verify_bundle
+from facelite_build.cli import main
+from facelite_build.errors import RecipeError
+from facelite_build.recipe import load_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "models" / "skin_metrics" / "recipe.toml"
+
+
+@pytest.fixture(scope="module")
+def built(shared_data, tmp_path_factory):
+    """The shipped recipe built at a 64 px crop: (exit code, stdout JSON, work folder)."""
+    if not (shared_data / "landmarks300w" / "helen_train").is_dir():
+        pytest.skip("no HELEN under the shared data")
+    out = tmp_path_factory.mktemp("skin_metrics")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["build", str(RECIPE), "--out", str(out), "--data", str(shared_data / "landmarks300w"),
+                     "--set", "input.size=64", "--json", "--quiet"])
+    return code, json.loads(buf.getvalue()), out
+
+
+def test_the_build_skips_training_and_pruning_and_ships_a_verified_fp32_bundle(built):
+    code, _, out = built
+    assert code == 0
+    assert json.loads((out / "train" / "state.json").read_text())["trained"] is False
+    report = verify_bundle(out / "skin_metrics.flb")
+    assert report["ok"], report["problems"]
+    with Bundle.open(out / "skin_metrics.flb") as b:
+        m = b.manifest
+        assert m["task"] == "skin_metrics" and sorted(b.variants) == ["fp32"]
+        assert m["input"]["shape"] == [1, 64, 64, 3 + len(MASK_CHANNELS)]
+        assert m["input"]["extra_channels"] == list(MASK_CHANNELS)
+        assert (m["output"]["rows"], m["output"]["columns"], m["output"]["globals"]) == (
+            list(MEASURE_ROWS), list(REGION_MEASURES), list(GLOBAL_MEASURES))
+        inputs, golden = b.golden()
+        assert len(inputs) == 4 and golden.shape == (4, OUTPUT_SIZE)
+        masks = b.golden_inputs()[..., 3:]
+        assert set(np.unique(masks)) <= {0, 1} and masks.any(axis=(1, 2)).all()   # real faces: every mask drawn
+        assert m["metrics"]["fp32_keras"]["n"] == m["metrics"]["fp32"]["n"] > 0
+
+
+def test_the_goldens_are_what_litert_computed_and_tensorflow_agrees_closely(built):
+    _, _, out = built
+    with Bundle.open(out / "skin_metrics.flb") as b:
+        keras = b.manifest["metrics"]["fp32_keras"]["face_median"]
+        lite = b.manifest["metrics"]["fp32"]["face_median"]
+    for name, v in lite.items():
+        assert keras[name] == pytest.approx(v, rel=1e-3, abs=1e-3), name
+
+
+def recipe_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = RECIPE.read_text()
+    assert old in text
+    path = tmp_path / "recipe.toml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('variants = ["fp32"]', 'variants = ["fp32", "int8"]', "float variants only"),
+    ('"right_eye", "left_eye"]', '"left_eye", "right_eye"]', "input.extra_channels ="),
+    ("mean = [0, 0, 0,", "mean = [128, 0, 0,", "input.mean = 0"),
+    ('channels = 12', 'channels = 3', "input.channels is 3 but color 'rgb' with 9 extra_channels gives 12"),
+])
+def test_a_recipe_the_graph_cannot_honour_is_refused_with_the_fix(tmp_path, old, new, message):
+    with pytest.raises(RecipeError, match=message.replace("[", r"\[")):
+        load_recipe(recipe_with(tmp_path, old, new))
+
+
+def test_cielab_of_the_graph_is_the_textbook_value():
+    import tensorflow as tf
+    from facelite_build.skin_graph import lab, srgb_to_linear
+
+    rgb = tf.constant([[[[255.0, 255.0, 255.0], [255.0, 0.0, 0.0], [128.0, 128.0, 128.0]]]])
+    l_star, a_star, b_star = (v.numpy().ravel() for v in lab(srgb_to_linear(rgb)))
+    assert l_star == pytest.approx([100.0, 53.24, 53.59], abs=0.01)
+    assert a_star == pytest.approx([0.0, 80.09, 0.0], abs=0.01)
+    assert b_star == pytest.approx([0.0, 67.20, 0.0], abs=0.01)
