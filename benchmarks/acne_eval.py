@@ -55,7 +55,7 @@ from facelite.metrics import accuracy, cohens_d, confusion_matrix, per_class_rec
 from facelite.options import BaseOptions
 from facelite.preprocess import prepare_pixels
 from facelite.skin_measures import face_crop
-from facelite.skin_scores import SCORE_MAPS, ita_category
+from facelite.skin_scores import ACNE_MAP, ita_category
 from facelite_build.face_patches import face_geometry, split_photos
 from facelite_build.paths import CHECKOUT
 from facelite_build.recipe import load_recipe
@@ -83,7 +83,7 @@ def scored(truth: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
 
 def by_level(truth: np.ndarray, severity: np.ndarray, labels: list[str]) -> dict:
     """Severity and score per true level, and Cohen's d of the score between levels."""
-    score = np.array([SCORE_MAPS["acne"].score(float(s)) for s in severity])
+    score = np.array([ACNE_MAP.score(float(s)) for s in severity])
     out = {}
     for i, name in enumerate(labels):
         m = truth == i

@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--horizon", type=int, default=30)
+    ap.add_argument("--bundles", type=Path, help="a folder of <name>/<name>.flb bundles (default: the shipped ones)")
     args = ap.parse_args(argv)
 
     from facelite import FaceAnalyzer, FaceAnalyzerOptions, SkinHistory
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     chosen = []
-    with FaceAnalyzer.create_from_options(FaceAnalyzerOptions()) as analyzer:
+    with FaceAnalyzer.create_from_options(FaceAnalyzerOptions(bundles_dir=args.bundles)) as analyzer:
         print(f"stages: {analyzer.stages}", file=sys.stderr)
         for level, wanted in PLAN:
             picked = 0

@@ -19,8 +19,8 @@ script, on the same bundles, the same variant and the same CPU thread count:
 - the face pipeline (`facelite.FaceAnalyzer` vs the C `fl_analyzer`): per photo, the
   pipeline's own total (decode, detect, landmarks, align and regions, expression, skin),
   on ACNE04 and HELEN photos, after one warm-up photo; peak RSS of each process from
-  `wait4` (benchmarks/measured_process.py). Both totals include skin `redness`
-  (docs/skin.md). The native side is `facelite-run --analyze` when the runner has it,
+  `wait4` (benchmarks/measured_process.py). Both totals include the per-face skin
+  report (docs/skin.md: crop, skin_metrics, acne, quality gate, scores). The native side is `facelite-run --analyze` when the runner has it,
   else the build's `tool_analyze` (the same `fl_analyzer`; the output says which).
 
     python benchmarks/native.py                               # finds facelite-run (FACELITE_RUN, PATH, build dirs)

@@ -32,8 +32,8 @@ every photo (geometric ones move the annotation with the pixels):
 version; the face is the detection whose landmarks' extent overlaps the (moved)
 annotation's most (IoU ≥ `MATCH_IOU`; otherwise the version counts as "no face", itself
 a rejection). The gate gets the face's landmarks, the detector's box in the landmarks'
-extent convention (`FaceDetector.to_extent`), the photo's size and, when the shipped
-`skin_metrics` bundle is present, the capture measures of `SkinMeasurer.measure`.
+extent convention (`FaceDetector.to_extent`), the photo's size and, from the shipped
+`skin_metrics` bundle, the capture measures of `SkinMeasurer.measure`.
 
 **ACNE04 side views** (`SIDE_VIEWS`): must be rejected, by `head_turned`.
 
@@ -61,10 +61,10 @@ import numpy as np
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.datasets import extent_box, read_pts
 from facelite.detection import Box
-from facelite.errors import BundleError
 from facelite.image import load_image
 from facelite.metrics import iou
 from facelite.quality import CHECK_CODES, CROP_FACE_SCALE_PX, assess_capture, face_scale, head_pose
+from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions
 from facelite_build.paths import data_root
 from facelite_build.recipe import load_recipe
 from facelite_build.splits import split_pairs
@@ -201,19 +201,12 @@ class Outcome:
 
 
 class Gate:
-    """FaceAnalyzer (+ SkinMeasurer when its bundle is shipped) → `assess_capture`."""
+    """FaceAnalyzer (detection + landmarks) and SkinMeasurer (capture measures) → `assess_capture`."""
 
     def __init__(self):
-        options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", num_threads=2), skin=False)
-        self.analyzer = FaceAnalyzer.create_from_options(options)
-        try:
-            from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions
-
-            self.measurer = SkinMeasurer.create_from_options(SkinMeasurerOptions(
-                base_options=BaseOptions(accelerator="cpu", num_threads=2)))
-        except (ImportError, BundleError) as exc:
-            print(f"capture measures not run: {exc}", file=sys.stderr)
-            self.measurer = None
+        base = BaseOptions(accelerator="cpu", num_threads=2)
+        self.analyzer = FaceAnalyzer.create_from_options(FaceAnalyzerOptions(base_options=base, skin=False))
+        self.measurer = SkinMeasurer.create_from_options(SkinMeasurerOptions(base_options=base))
 
     def assess(self, image: np.ndarray, truth: np.ndarray | None) -> Outcome:
         """The gate on the face matching `truth` (annotation), or on the best face when None."""
@@ -226,7 +219,7 @@ class Gate:
         if not faces:
             return Outcome(False, ["no_face"], {})
         face = faces[0]
-        capture = self.measurer.measure(image, face.landmarks).capture if self.measurer else None
+        capture = self.measurer.measure(image, face.landmarks).capture
         box = self.analyzer.detector.to_extent(face.box)
         q = assess_capture(face.landmarks, box, result.image_size, capture)
         values = {c.code: (None if not math.isfinite(c.value) else round(c.value, 4)) for c in q.checks}
@@ -238,8 +231,7 @@ class Gate:
 
     def close(self) -> None:
         self.analyzer.close()
-        if self.measurer:
-            self.measurer.close()
+        self.measurer.close()
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -315,7 +307,7 @@ def run(which: str) -> dict:
     side = summarise(sides, ("side_view",))["side_view"]
     originals = summary["original"]
     report = {
-        "set": which, "photos": len(rows), "capture_measures": gate.measurer is not None,
+        "set": which, "photos": len(rows),
         "originals_accepted": round(1 - originals["rejected_rate"], 4),
         "originals_not_blocked": round(1 - originals["blocked"] / originals["n"], 4),
         "versions": summary, "side_views": side, "rows": rows, "side_view_rows": sides,

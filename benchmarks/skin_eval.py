@@ -7,16 +7,17 @@ bundle, the acne bundle when it grades face crops, the quality gate) on ACNE04
 landmarker through the toolchain's face-geometry cache (`facelite_build.face_patches.
 face_geometry`, under `FACELITE_CACHE`), the same faces `benchmarks/acne_eval.py` uses.
 
-Sections (each printed, and all in `--json`):
-
 Photos: every level0 photo (the "healthy" reference) and the acne recipe's held-out
 photos of every level (`held_out`: the acne model never trained on them). A photo is
-*usable* when its face is in the frame and not a full profile (`IN_FRAME_MAX_YAW`).
+*usable* when its face is in the frame and not a full profile (`usable`: the rule the
+skin_metrics build calibrates its score anchors with).
 
-- `calibration`: the raw number of each concern (`skin_scores.concern_raw`):
-  percentiles p10/p50/p90/p99 over the usable level0 photos, for the whole face and for
-  the seven regions pooled, and the mean face score per level (usable photos).
-  `skin_scores.SCORE_MAPS` anchors were read from these (docs/skin.md "Scores").
+Sections (each printed, and all in `--json`):
+
+- `calibration`: the shipped skin_metrics bundle's score anchors (`output.score_anchors`,
+  computed by the toolchain when it built the bundle: the percentiles of each concern's raw
+  number over the usable level0 photos per region kind, docs/skin.md "Scores") and the
+  mean face score per level (usable photos) with them.
 - `acne_levels`: mean and SD of the acne score per level on the held-out photos with a
   face and Cohen's d between levels (needs an acne bundle trained on face crops;
   otherwise `null`).
@@ -30,9 +31,10 @@ photos of every level (`held_out`: the acne model never trained on them). A phot
   face found again on every version (detector and landmarker too, as an app would).
   Reported per concern: max, median and 95th percentile of |Δscore| against the
   original, for the face and for the regions, and the worst version. With
-  `--unnormalised-bundle` (the skin_metrics graph built with `normalise = false`: gains 1,
-  no flat field, no exposure gain) the same before normalisation. Targets: ≤ 5 points and
-  ≤ 20% of the level0 − level2 gap of the mean acne score.
+  `--unnormalised-bundle` (the skin_metrics recipe built with `--set
+  measures.normalise=false`, the graph's `skin_metrics(normalise=False)`: gains 1, no flat field, no
+  exposure gain) the same before normalisation. Targets: ≤ 5 points and ≤ 20% of the
+  level0 − level2 gap of the mean acne score.
 - `examples`: one held-out photo per level (the first, by file name, whose capture is
   reliable; else the first usable one): `facelite skin-report` pages and annotated
   pictures (`facelite analyze --skin --annotate`) under `--out`, and the per-region
@@ -41,11 +43,12 @@ photos of every level (`held_out`: the acne model never trained on them). A phot
   each face's report from the joint photo against the photo alone, and the difference
   between the two faces.
 
-Usage (about 5 minutes on 2 cores the first time; the raw measures are cached per
-skin_metrics bundle under `--out`):
+`--acne-bundle` grades acne with another bundle than the shipped one (the scores need one
+trained on face crops). Usage (about 15 minutes on 2 busy cores the first time; the raw
+measures are cached per skin_metrics bundle under `--out`):
 
     FACELITE_CACHE=/work/tmp/report/cache python benchmarks/skin_eval.py --out /work/tmp/report \\
-        [--unnormalised-bundle /work/tmp/report/raw_metrics/skin_metrics.flb] [--json results.json]
+        [--unnormalised-bundle raw/skin_metrics.flb] [--acne-bundle acne.flb] [--json results.json]
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -72,17 +74,14 @@ from facelite.metrics import cohens_d
 from facelite.paths import shipped_bundle
 from facelite.quality import assess_capture
 from facelite.skin import FACE
-from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions, face_crop
-from facelite.skin_scores import CONCERNS, REGION_KINDS, SCORE_MAPS, concern_raw
+from facelite.skin_measures import (SkinMeasurer, SkinMeasurerOptions, face_crop, linear_to_srgb8,
+                                    srgb_to_linear)
+from facelite.skin_scores import ACNE_MAP, CONCERNS, ScoreTable, concern_raw
 from facelite_build.face_patches import face_geometry
 from facelite_build.paths import cache_root
+from facelite_build.tasks.skin_metrics import CALIBRATION_MAX_YAW
 
 LEVELS = ("level0", "level1", "level2")
-IN_FRAME_MAX_YAW = 40.0
-"""ACNE04 photos are close-ups, most of them three-quarter views (|yaw| 30–40°, so the gate's
-`head_turned` fails on 96% of them). A photo is *usable* here when its face passes the
-`occluded` check (whole face in the frame, landmarks agreeing with the detector) and
-|yaw| ≤ 40° (full profiles, where the landmarker is lost, are left out)."""
 MEASURED = CONCERNS[1:]
 """Concerns read from the skin_metrics bundle (acne comes from the acne model)."""
 STABILITY_PER_LEVEL = 10
@@ -97,24 +96,6 @@ CPU = BaseOptions(accelerator="cpu", variant="fp32")
 
 
 # -- re-lighting -------------------------------------------------------------------------
-
-
-def srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    """sRGB values on 0–1 → linear light (IEC 61966-2-1), float64."""
-    v = np.asarray(v, np.float64)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def to_linear(bgr: np.ndarray) -> np.ndarray:
-    """8-bit sRGB → linear light."""
-    return srgb_to_linear(bgr.astype(np.float64) / 255.0)
-
-
-def to_srgb8(linear: np.ndarray) -> np.ndarray:
-    """Linear light → 8-bit sRGB (clipped at white, rounded)."""
-    v = np.clip(linear, 0.0, 1.0)
-    s = np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
-    return np.round(s * 255.0).astype(np.uint8)
 
 
 def planck_xyz(kelvin: float) -> np.ndarray:
@@ -152,7 +133,7 @@ def kelvin_gains(kelvin: float) -> np.ndarray:
 def relight(image: np.ndarray, points: np.ndarray, version: str) -> np.ndarray:
     """The photo as it would look under another light (module docstring), on the whole
     photo in linear light, back to 8-bit sRGB."""
-    lin = to_linear(image)
+    lin = srgb_to_linear(image)
     if version.startswith("exposure"):
         lin = lin * EXPOSURES[version]
     elif version.startswith("wb"):
@@ -166,7 +147,7 @@ def relight(image: np.ndarray, points: np.ndarray, version: str) -> np.ndarray:
         lin = lin * (1.0 - SHADOW_DEPTH * dark)[None, :, None]
     else:
         raise ValueError(f"unknown version {version}")
-    return to_srgb8(lin)
+    return linear_to_srgb8(lin)
 
 
 VERSIONS = ("exposure+30%", "exposure-30%", "wb-800K", "wb+800K", "shadow_left", "shadow_right")
@@ -216,43 +197,24 @@ def measure_all(photos: list[tuple[Path, str]], out: Path) -> dict[str, dict]:
 
 
 def usable(entry: dict) -> bool:
-    """IN_FRAME_MAX_YAW's rule."""
-    return "occluded" not in entry["failed"] and abs(entry["yaw"]) <= IN_FRAME_MAX_YAW
+    """The calibration rule of the skin_metrics build (`facelite_build.tasks.skin_metrics.
+    usable_face`): the `occluded` check passes and |yaw| ≤ CALIBRATION_MAX_YAW."""
+    return "occluded" not in entry["failed"] and abs(entry["yaw"]) <= CALIBRATION_MAX_YAW
 
 
-def percentile_row(values: list[float]) -> dict:
-    v = np.asarray([x for x in values if math.isfinite(x)], np.float64)
-    if not len(v):
-        return {"n": 0}
-    return {"n": int(len(v)), **{f"p{q}": round(float(np.percentile(v, q)), 3) for q in (10, 50, 90, 99)}}
-
-
-def calibration(measured: dict[str, dict]) -> dict:
-    """Percentiles of each concern's raw number per region kind (healthy: usable level0),
-    the `skin_scores.HEALTHY_RANGES` table they give, and the mean face score per level."""
-    healthy = [e for e in measured.values() if e["level"] == "level0" and usable(e)]
-    out = {"healthy_photos": len(healthy), "photos": len(measured), "usable": sum(map(usable, measured.values())),
-           "percentiles": {}, "healthy_ranges": {}, "score_by_level": {}}
-    kinds = dict.fromkeys(REGION_KINDS.values())
-    for concern in MEASURED:
-        out["percentiles"][concern] = {kind: percentile_row(
-            [concern_raw(concern, e["raw"]["regions"][r]) for e in healthy for r, k in REGION_KINDS.items()
-             if k == kind and e["raw"]["regions"][r]["pixels"] > 0]) for kind in kinds}
-        out["healthy_ranges"][concern] = {kind: (two_digits(row["p10"]), two_digits(row["p90"]))
-                                          for kind, row in out["percentiles"][concern].items()}
+def calibration(measured: dict[str, dict], table: ScoreTable, anchors_doc: dict) -> dict:
+    """The skin_metrics bundle's score anchors (computed when it was built, docs/skin.md
+    "Scores") and the mean face score per level (usable photos) with them."""
+    out = {"photos": len(measured), "usable": sum(map(usable, measured.values())),
+           "source": anchors_doc.get("source"), "faces": anchors_doc.get("faces"),
+           "percentiles": anchors_doc.get("percentiles"), "anchors": anchors_doc.get("anchors"),
+           "score_by_level": {}}
     for level in LEVELS:
         rows = [e for e in measured.values() if e["level"] == level and usable(e)]
         out["score_by_level"][level] = {"n": len(rows), **{
-            concern: round(float(np.mean([SCORE_MAPS[concern].score(concern_raw(concern, e["raw"]["regions"][FACE]))
+            concern: round(float(np.mean([table.score_map(concern).score(concern_raw(concern, e["raw"]["regions"][FACE]))
                                           for e in rows])), 1) for concern in MEASURED}}
     return out
-
-
-def two_digits(value: float) -> float:
-    """Two significant digits (an anchor is read from a sample; more would be noise)."""
-    if value == 0:
-        return 0.0
-    return round(value, 1 - int(math.floor(math.log10(abs(value)))))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -320,7 +282,7 @@ def acne_levels(analyzer: SkinAnalyzer, photos: list[tuple[Path, str]], measured
         if entry is None:
             continue
         crop = face_crop(load_image(path), np.asarray(entry["points"], np.float32))
-        scores[level].append(SCORE_MAPS["acne"].score(analyzer.grader.grade(crop).severity))
+        scores[level].append(ACNE_MAP.score(analyzer.grader.grade(crop).severity))
     out = {level: {"n": len(v), "mean": round(float(np.mean(v)), 2), "sd": round(float(np.std(v, ddof=1)), 2)}
            for level, v in scores.items()}
     for a, b in (("level0", "level1"), ("level1", "level2"), ("level0", "level2")):
@@ -357,7 +319,8 @@ def stability(analyzer: FaceAnalyzer, photos: list[tuple[Path, str]], measured: 
         again = flat_scores(found.skin) if found else None
         for version in VERSIONS:
             relit = relight(image, points, version)
-            add_deltas(deltas["fixed_landmarks"][version], fixed, flat_scores(analyzer.skin.analyze(relit, points, box)))
+            relit_fixed = flat_scores(analyzer.skin.analyze(relit, points, box))
+            add_deltas(deltas["fixed_landmarks"][version], fixed, relit_fixed)
             face = matching_face(analyzer.analyze(relit), points)
             if face is None or again is None:
                 lost += 1
@@ -445,7 +408,8 @@ def two_faces(analyzer: FaceAnalyzer, left: Path, right: Path, out: Path) -> dic
     joint = np.hstack([a, b])
     result = analyzer.analyze(joint)
     faces = sorted((f for f in result.faces if f.skin is not None), key=lambda f: f.box.x)
-    doc = {"photos": [str(left), str(right)], "faces_found": len(faces), **save_pictures(joint, result, out, "two_faces")}
+    doc = {"photos": [str(left), str(right)], "faces_found": len(faces),
+           **save_pictures(joint, result, out, "two_faces")}
     if len(faces) < 2:
         return doc
     alone = [matching_face(analyzer.analyze(img), f.landmarks - [dx, 0])
@@ -455,8 +419,10 @@ def two_faces(analyzer: FaceAnalyzer, left: Path, right: Path, out: Path) -> dic
     doc["face_scores"] = [{c: int(round(s[f"{FACE}/{c}"])) for c in CONCERNS if f"{FACE}/{c}" in s}
                           for s in joint_scores]
     doc["tones"] = [f.skin.tone.to_json() if f.skin.tone else None for f in faces[:2]]
-    doc["joint_vs_alone_max"] = [round(max((abs(j[k] - s[k]) for k in j if k in s), default=float("nan")), 2)
-                                 for j, s in zip(joint_scores, alone_scores)]
+    doc["joint_vs_alone_max"] = {
+        where: [round(max((abs(j[k] - s[k]) for k in j if k in s and k.startswith(prefix) == (where == "face")),
+                          default=float("nan")), 2) for j, s in zip(joint_scores, alone_scores)]
+        for where, prefix in (("face", f"{FACE}/"), ("regions", f"{FACE}/"))}
     doc["between_faces"] = {c: round(abs(joint_scores[0][f"{FACE}/{c}"] - joint_scores[1][f"{FACE}/{c}"]), 1)
                             for c in CONCERNS if f"{FACE}/{c}" in joint_scores[0] and f"{FACE}/{c}" in joint_scores[1]}
     return doc
@@ -467,12 +433,13 @@ def two_faces(analyzer: FaceAnalyzer, left: Path, right: Path, out: Path) -> dic
 
 def print_summary(doc: dict) -> None:
     cal = doc["calibration"]
-    print(f"calibration: {cal['photos']} photos with a face, {cal['usable']} usable, "
-          f"{cal['healthy_photos']} usable level0 ('healthy'); raw p10 / p50 / p90 per region kind:")
+    print(f"calibration: {cal['photos']} photos with a face, {cal['usable']} usable; the bundle's anchors: "
+          f"{cal['source']}; raw p10 / p50 / p90 per region kind:")
     for c in MEASURED:
         print(f"  {c:13s} " + "  ".join(f"{k} {r['p10']:.3g}/{r['p50']:.3g}/{r['p90']:.3g}"
                                          for k, r in cal["percentiles"][c].items()))
-    print("  HEALTHY_RANGES = " + json.dumps(cal["healthy_ranges"]))
+    print("  anchors (raw at 100 → raw at 70): " + json.dumps(
+        {c: {k: [a[0][0], a[1][0]] for k, a in kinds.items()} for c, kinds in cal["anchors"].items() if c != "acne"}))
     print("  mean face score by level (usable): " + "; ".join(
         f"{lv} (n={s['n']}): " + " ".join(f"{c} {s[c]}" for c in MEASURED) for lv, s in cal["score_by_level"].items()))
     acne = doc["acne_levels"]
@@ -523,7 +490,10 @@ def main() -> None:
     test = held_out(photos)
     wanted = {p for p, level in photos if level == "level0"} | {p for p, _ in test}
     measured = measure_all([(p, level) for p, level in photos if p in wanted], a.out)
-    doc: dict = {"calibration": calibration(measured)}
+    with SkinMeasurer.create_from_options(SkinMeasurerOptions(base_options=CPU)) as measurer:
+        manifest = measurer.bundle.manifest
+    doc: dict = {"calibration": calibration(measured, ScoreTable.from_manifest(manifest),
+                                            manifest["output"]["score_anchors"])}
     acne = a.acne_bundle or shipped_bundle("acne")
     bundles = bundles_folder(a.out / "bundles" / "normalised", shipped_bundle("skin_metrics"), acne)
     with face_analyzer(bundles) as analyzer:

@@ -21,6 +21,7 @@ from .options import Accelerator, BaseOptions, RunningMode, StandIn
 from .vision_task import VisionTask
 from .sources import VideoFile, VideoFrame, image_paths, iter_video_frames
 from .classifier import Classification, ExpressionClassifier, ExpressionClassifierOptions
+from .acne import AcneGrade, AcneGrader, AcneGraderOptions
 from .skin_scores import ConcernScore, Tone
 from .skin import SkinAnalyzer, SkinAnalyzerOptions, SkinReport
 from .face_detector import DetectionResult, FaceDetector, FaceDetectorOptions
@@ -38,6 +39,7 @@ __all__ = [
     "Accelerator", "BaseOptions", "RunningMode", "StandIn", "VisionTask",
     "VideoFile", "VideoFrame", "image_paths", "iter_video_frames",
     "Classification", "ExpressionClassifier", "ExpressionClassifierOptions",
+    "AcneGrade", "AcneGrader", "AcneGraderOptions",
     "ConcernScore", "Tone", "SkinAnalyzer", "SkinAnalyzerOptions", "SkinReport",
     "DetectionResult", "FaceDetector", "FaceDetectorOptions",
     "FaceLandmarker", "FaceLandmarkerOptions", "LandmarksResult",

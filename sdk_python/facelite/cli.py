@@ -286,8 +286,14 @@ def _evaluate(args, out) -> int:
 
     doc = evaluate(args.bundle, args.data, args.variant, batch_size=args.batch,
                    num_threads=args.threads, accelerator=args.accelerator, progress=progress,
-                   classes=args.classes, policy=SignaturePolicy(**_trust_options(args)))
+                   classes=args.classes, policy=SignaturePolicy(**_trust_options(args)), labels_file=args.labels)
     lines = []
+    truth = doc.get("ground_truth")
+    if truth:
+        left_out = {**truth["excluded"], **truth["excluded"]["not_in_bundle"]}
+        left_out = ", ".join(f"{k} {v}" for k, v in left_out.items() if k != "not_in_bundle")
+        lines.append(f"truth: FER+ majority labels from {truth['file']}: {truth['scored']} of {truth['rows']} rows "
+                     f"scored; left out: {left_out}" + (f"; {truth['note']}" if "note" in truth else ""))
     for name, r in (doc.get("variants") or {doc["variant"]: doc}).items():
         keys = [k for k in ("n", "accuracy", "nme", "recall", "precision", "false_boxes_per_image",
                             "agreement_vs_fp32", "psnr_db") if k in r]
@@ -397,6 +403,9 @@ def command_line() -> CommandLine:
     e.add_argument("--batch", type=whole_number(1), default=64)
     e.add_argument("--classes", type=lambda v: [c.strip() for c in v.split(",") if c.strip()], metavar="A,B,...",
                    help="classification: restrict the arg-max to these labels (a folder holding a subset of them)")
+    e.add_argument("--labels", type=Path, metavar="FILE",
+                   help="classification: score against FER+ majority labels from this vote file "
+                        "(ferplus_votes.csv) instead of the folder names")
     e.add_argument("--accelerator", default="cpu", choices=accelerators)
     trust_arguments(e)
     threads(e)

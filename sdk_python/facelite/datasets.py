@@ -9,7 +9,10 @@ in the same order:
 - a **labelled folder** holds one sub-folder per label, `DIR/<label>/...` (FER2013,
   ACNE04 levels);
 - a **300W folder** holds `NAME.pts` (68 iBUG points) beside `NAME.jpg` (or another image
-  suffix); the face box of such an annotation is the points' extent (`extent_box`).
+  suffix); the face box of such an annotation is the points' extent (`extent_box`);
+- a **FER+ vote file** (`ferplus_votes.csv`) gives ten crowd votes per image over
+  `FERPLUS_VOTES` (`read_ferplus_votes`), and `ferplus_majority` is the FER+ paper's
+  majority label.
 
 Every problem with the data is a `DataError` naming the file or folder and what to fix.
 
@@ -25,7 +28,9 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -185,3 +190,117 @@ def extent_box(points, margin: float = 0.0) -> tuple[float, float, float, float]
     w, h = x1 - x0, y1 - y0
     return (float(x0 - margin * w), float(y0 - margin * h),
             float(w * (1 + 2 * margin)), float(h * (1 + 2 * margin)))
+
+
+# -- FER+ crowd votes ------------------------------------------------------------------------
+
+FERPLUS_EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+"""The eight FER+ emotions, in the order of the FER+ label files."""
+
+FERPLUS_VOTES = FERPLUS_EMOTIONS + ("unknown", "NF")
+"""The vote columns of a FER+ label file: the emotions, then "unknown" and "NF" (not a face)."""
+
+FER2013_NAMES = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
+                 "anger": "angry", "disgust": "disgust", "fear": "fear"}
+"""FER+ emotion → the FER2013 label (folder name) of the same expression; contempt has none."""
+
+NO_MAJORITY = -1
+"""What `ferplus_majority` returns for an image without a majority label."""
+
+
+@dataclass(frozen=True)
+class FerPlusVotes:
+    """The rows of a FER+ vote file: image `files` (paths relative to their split's
+    folder), each row's `split` ("" when the file has no split column), and `votes`,
+    an (N, 10) int array of vote counts in `FERPLUS_VOTES` order."""
+
+    path: Path
+    splits: tuple[str, ...]
+    files: tuple[str, ...]
+    votes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def split(self, name: str) -> "FerPlusVotes":
+        """The rows of split `name`; a DataError naming the file's splits when there are none."""
+        keep = [i for i, s in enumerate(self.splits) if s == name]
+        if not keep:
+            found = sorted(set(self.splits) - {""})
+            raise DataError(f"{self.path}: no rows for split '{name}' (the file has "
+                            f"{', '.join(found) or 'no split column'}); point --data at a split's folder, "
+                            "e.g. fer2013/val")
+        return FerPlusVotes(self.path, tuple(self.splits[i] for i in keep), tuple(self.files[i] for i in keep),
+                            self.votes[keep])
+
+
+def read_ferplus_votes(path: str | os.PathLike) -> FerPlusVotes:
+    """A FER+ vote file (CSV with a header) → `FerPlusVotes`.
+
+    Columns are found by name: `file` (the image's path under its split folder, e.g.
+    `happy/Training_10019449.jpg`), the ten `FERPLUS_VOTES` counts, and optionally
+    `split` (e.g. train, val); others are ignored. A count that is not a whole number
+    ≥ 0, or a missing column, is a DataError naming the file, line and column.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "votes.csv"
+    >>> _ = p.write_text("split,file," + ",".join(FERPLUS_VOTES) + "\\nval,happy/a.jpg,0,9,1,0,0,0,0,0,0,0\\n")
+    >>> v = read_ferplus_votes(p)
+    >>> v.files, v.splits, v.votes[0].tolist()
+    (('happy/a.jpg',), ('val',), [0, 9, 1, 0, 0, 0, 0, 0, 0, 0])
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot be read as a FER+ vote file ({exc})") from None
+    if not rows:
+        raise DataError(f"{path}: empty; expected a header row: split,file,{','.join(FERPLUS_VOTES)}")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in ("file", *FERPLUS_VOTES) if c not in header]
+    if missing:
+        raise DataError(f"{path}: no column(s) {', '.join(missing)} in the header; a FER+ vote file has "
+                        f"file,{','.join(FERPLUS_VOTES)} (and optionally split)")
+    file_col, split_col = header.index("file"), header.index("split") if "split" in header else None
+    vote_cols = [header.index(c) for c in FERPLUS_VOTES]
+    files, splits, votes = [], [], []
+    for line, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            raise DataError(f"{path}:{line}: {len(row)} values, the header has {len(header)}")
+        counts = []
+        for name, col in zip(FERPLUS_VOTES, vote_cols):
+            cell = row[col].strip()
+            if not cell.isdigit():
+                raise DataError(f"{path}:{line}: column {name} is {cell!r}, not a vote count (a whole number >= 0)")
+            counts.append(int(cell))
+        files.append(row[file_col].strip())
+        splits.append(row[split_col].strip() if split_col is not None else "")
+        votes.append(counts)
+    if not files:
+        raise DataError(f"{path}: a header and no rows")
+    return FerPlusVotes(path, tuple(splits), tuple(files), np.array(votes, np.int64).reshape(-1, len(FERPLUS_VOTES)))
+
+
+def ferplus_majority(votes: np.ndarray) -> np.ndarray:
+    """(N, 10) vote counts → (N,) majority label: an index into `FERPLUS_VOTES`, or `NO_MAJORITY`.
+
+    The FER+ rule (Barsoum et al. 2016, "majority" mode of the FER+ reference code):
+    single votes are outliers and are dropped (a count of 1 becomes 0, over all ten
+    columns); the label is the column holding **more than half** of the remaining votes;
+    with no such column (or no votes left) there is none. An image whose label is
+    "unknown" (8) or "NF" (9) has no emotion either; majority-label accuracy leaves both
+    kinds out.
+
+    >>> ferplus_majority(np.array([[6, 0, 0, 0, 1, 0, 0, 0, 3, 0],   # 6 of 9 → neutral
+    ...                            [4, 4, 0, 0, 2, 0, 0, 0, 0, 0],   # 4 of 10: none
+    ...                            [5, 0, 0, 0, 0, 0, 0, 0, 5, 0],   # 5 of 10 is not more than half
+    ...                            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],   # every vote single: none
+    ...                            [0, 0, 0, 0, 0, 0, 0, 2, 8, 0]])).tolist()  # unknown wins
+    [0, -1, -1, -1, 8]
+    """
+    kept = np.where(np.asarray(votes) > 1, np.asarray(votes), 0)
+    top = kept.max(axis=1)
+    return np.where(2 * top > kept.sum(axis=1), kept.argmax(axis=1), NO_MAJORITY)

@@ -11,6 +11,19 @@ What is measured is the task's business (`facelite.tasks`); the metrics are
   only — for a folder holding a subset of the model's labels, scored as a classifier of
   that subset — and the result says so: `classes`, `restricted_argmax: true`;
   `per_class_recall` and `confusion` then cover `classes`, in that order.
+- classification with FER+ votes (`labels_file`, `--labels ferplus_votes.csv`) — the
+  truth is each image's FER+ majority label (`facelite.datasets.ferplus_majority`: single
+  votes dropped, then more than half of the remaining votes), not its folder. Rows are
+  matched to images by `file`, the path under `data`; when the file has a `split`
+  column, the rows of the split named like the `data` folder (`fer2013/val` → `val`).
+  Left out, and counted in `ground_truth.excluded`: rows without a majority
+  (`no_majority`), with an unknown or not-a-face majority (`unknown`, `not_face`),
+  whose image is not under `data` (`missing_file`), and whose majority emotion the
+  bundle has no label for (`not_in_bundle`: contempt for a FER2013 7-class bundle,
+  which is then scored on the 7 classes both share, as `ground_truth.note` says). A
+  bundle label matches a FER+ emotion by name or by its FER2013 name (happy, sad,
+  angry). Images under `data` without a row are counted as `unlabelled_images`. The
+  per-variant keys are the classification ones: `accuracy` is majority-label accuracy.
 - landmarks — `.pts` files (300W format) beside their images, searched recursively. The
   face box handed to the model is the extent (min/max) of the annotated points — the
   convention the landmarker is trained on — so this measures the landmarker alone,
@@ -65,6 +78,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .bundle import VARIANT_NAMES, Bundle
+from .datasets import (FER2013_NAMES, FERPLUS_EMOTIONS, FERPLUS_VOTES, NO_MAJORITY, FerPlusVotes,
+                       ferplus_majority, list_images, read_ferplus_votes)
 from .errors import DataError, UserError
 from .image import load_image
 from .signing import SignaturePolicy, enforce_signature_policy
@@ -76,12 +91,16 @@ BATCH_SIZE = 64
 def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, variant: str = "fp32",
              batch_size: int = BATCH_SIZE, num_threads: int = 2, accelerator: str = "cpu",
              progress: Callable[[str], None] | None = None,
-             classes: Sequence[str] | None = None, policy: SignaturePolicy | None = None) -> dict[str, Any]:
+             classes: Sequence[str] | None = None, policy: SignaturePolicy | None = None,
+             labels_file: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate one variant (flat result) or `variant="all"` (`{"variants": {...}}`).
 
     `classes` restricts a classifier's arg-max to those labels (see the module docstring);
-    a name that is not a label of the bundle is a DataError listing the labels. The bundle
-    must pass the signature `policy` (default: `SignaturePolicy()`) like any bundle a task runs.
+    a name that is not a label of the bundle is a DataError listing the labels.
+    `labels_file`, a FER+ vote file, scores a classifier against FER+ majority labels
+    instead of folder names (the result's `ground_truth` says what was left out). The
+    bundle must pass the signature `policy` (default: `SignaturePolicy()`) like any bundle
+    a task runs.
     """
     from .engine import Engine
 
@@ -98,7 +117,15 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
     run = names if "fp32" in names or "fp32" not in bundle.variants else ["fp32", *names]
     task = get_task(bundle.task)
     t0 = time.perf_counter()
-    items, context = task.eval_items(data, bundle, list(classes) if classes else None)
+    ground_truth = None
+    if labels_file is not None:
+        if bundle.task != "classification" or classes:
+            raise UserError(f"{labels_file}: FER+ vote labels score an expression classifier on its own labels; "
+                            + ("leave out --classes" if classes else f"this is a '{bundle.task}' bundle"))
+        items, ground_truth = ferplus_items(data, read_ferplus_votes(labels_file), bundle.labels)
+        context = bundle.labels
+    else:
+        items, context = task.eval_items(data, bundle, list(classes) if classes else None)
     engines = {n: Engine(bundle, n, accelerator, num_threads) for n in run}
     for engine in engines.values():
         require_engine(bundle, engine)
@@ -132,9 +159,59 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
         v["skipped"] = skipped
     head = {"bundle": str(bundle.path), "task": bundle.task, "data": str(data), "seconds": round(seconds, 2),
             "signature": signature.to_json()}
+    if ground_truth is not None:
+        head["ground_truth"] = ground_truth
     if variant == "all":
         return {**head, "variants": {n: per_variant[n] for n in names}}
     return {**head, "variant": variant, **per_variant[variant]}
+
+
+def ferplus_items(data: Path, votes: FerPlusVotes, labels: Sequence[str]) -> tuple[list[tuple[Path, int]], dict]:
+    """FER+ vote rows → ([(image under `data`, index into `labels` of its majority label)],
+    the `ground_truth` report: what was scored and what was left out, and why)."""
+    rows = votes.split(data.name) if any(votes.splits) else votes
+    to_label = {}
+    for emotion in FERPLUS_EMOTIONS:
+        for name in (emotion, FER2013_NAMES.get(emotion)):
+            if name in labels:
+                to_label[emotion] = list(labels).index(name)
+                break
+    if not to_label:
+        raise DataError(f"{votes.path}: FER+ votes name expressions ({', '.join(FERPLUS_EMOTIONS)}); the bundle's "
+                        f"labels ({', '.join(labels)}) are none of them")
+    majority = ferplus_majority(rows.votes)
+    excluded = {"no_majority": 0, "unknown": 0, "not_face": 0, "missing_file": 0}
+    not_in_bundle = {e: 0 for e in FERPLUS_EMOTIONS if e not in to_label}
+    items = []
+    for file, winner in zip(rows.files, majority):
+        path = data / file
+        if winner == NO_MAJORITY:
+            excluded["no_majority"] += 1
+        elif FERPLUS_VOTES[winner] == "unknown":
+            excluded["unknown"] += 1
+        elif FERPLUS_VOTES[winner] == "NF":
+            excluded["not_face"] += 1
+        elif not path.is_file():
+            excluded["missing_file"] += 1
+        elif FERPLUS_VOTES[winner] not in to_label:
+            not_in_bundle[FERPLUS_VOTES[winner]] += 1
+        else:
+            items.append((path, to_label[FERPLUS_VOTES[winner]]))
+    if not items:
+        raise DataError(f"{votes.path}: none of its {len(rows)} rows gives an image under {data} a majority label "
+                        f"the bundle has ({excluded}); check --data and --labels")
+    listed = {data / f for f in rows.files}
+    report = {
+        "file": str(votes.path), "rule": "ferplus_majority", "split": data.name if any(votes.splits) else None,
+        "rows": len(rows), "scored": len(items), "excluded": {**excluded, "not_in_bundle": not_in_bundle},
+        "unlabelled_images": sum(1 for p in list_images(data) if p not in listed),
+        "classes": [label for label in labels if label in {labels[i] for i in to_label.values()}],
+    }
+    if not_in_bundle:
+        missing = ", ".join(f"'{e}' ({n} images)" for e, n in not_in_bundle.items())
+        report["note"] = (f"the bundle has no label for FER+ {missing}: those images are left out, so accuracy is "
+                          f"over the {len(to_label)} classes the bundle and FER+ share")
+    return sorted(items), report
 
 
 def _batched(items: list, prepare: Callable, batch_size: int, workers: int) -> Iterator[tuple[list, list]]:

@@ -60,7 +60,7 @@ from .quality import CaptureQuality, assess_capture
 from .regions import REGION_NAMES
 from .restoration import FaceRestorer, FaceRestorerOptions
 from .skin_measures import FACE, RawSkinMeasures, SkinMeasurer, SkinMeasurerOptions, face_crop
-from .skin_scores import ConcernScore, Tone, region_scores, round_raw, tone
+from .skin_scores import ConcernScore, ScoreTable, Tone, region_scores, round_raw, tone
 from .vision_task import VisionTask
 
 SKIPPED = "skipped (no bundle)"
@@ -135,8 +135,9 @@ def _rounded_quality(doc: dict) -> dict:
 
 
 def build_report(raw: RawSkinMeasures, quality: CaptureQuality, acne: AcneGrade | None,
-                 models: dict[str, str], restored: bool = False) -> SkinReport:
-    """Scores, bands and tone from one face's raw measures, verdict and acne grade. A
+                 models: dict[str, str], restored: bool = False, table: ScoreTable | None = None) -> SkinReport:
+    """Scores, bands and tone from one face's raw measures, verdict and acne grade, scored
+    with `table` (the skin_metrics bundle's anchors; default the shipped bundle's). A
     region without pixels (outside the crop) is left out; so is the face's tone then."""
     per_region_acne = acne.per_region if acne else {}
 
@@ -144,11 +145,11 @@ def build_report(raw: RawSkinMeasures, quality: CaptureQuality, acne: AcneGrade 
         m = raw.regions.get(name)
         return m if m and m.get("pixels", 0) > 0 else None
 
-    face = region_scores(FACE, measured(FACE) or {}, acne.severity if acne else None)
+    face = region_scores(FACE, measured(FACE) or {}, acne.severity if acne else None, table)
     regions = {}
     for name in REGION_NAMES:
         if measured(name) is not None:
-            regions[name] = region_scores(name, measured(name), per_region_acne.get(name))
+            regions[name] = region_scores(name, measured(name), per_region_acne.get(name), table)
     ita = float(raw.tone_ita) if measured(FACE) is not None else math.nan
     return SkinReport(quality=quality, tone=tone(ita) if math.isfinite(ita) else None, face=face,
                       regions=regions, lighting=dict(raw.lighting), models=models, restored=restored,
@@ -164,7 +165,9 @@ class SkinAnalyzerOptions(TaskOptions):
     """Attributes:
         base_options: variant, accelerator, threads (and trust policy) for every skin
             bundle; its `bundle_path` must stay None: the analyzer runs several bundles,
-            found under `bundles_dir`.
+            found under `bundles_dir`. The variant is what the model bundles (acne,
+            restoration) run; `skin_metrics` is arithmetic shipped in fp32 only (its model
+            card says why), so a variant it lacks leaves it on its own choice (`auto`).
         bundles_dir: folder holding `<name>/<name>.flb` for `skin_metrics` (required),
             `acne` and `restoration`; the only place looked in; None → the bundles
             shipped with facelite.
@@ -203,8 +206,10 @@ class SkinAnalyzer(VisionTask):
         if options.restore and found["restoration"] is None:
             raise BundleError(f"restore=True needs a restoration bundle ({root / 'restoration' / 'restoration.flb'} "
                               "not found); put one there or leave restore off (CLI: drop --restore)")
-        self.measurer = SkinMeasurer(SkinMeasurerOptions(base_options=self._base(found["skin_metrics"])))
+        self.measurer = SkinMeasurer(SkinMeasurerOptions(base_options=self._base(found["skin_metrics"],
+                                                                                 own_variant_if_missing=True)))
         self._tasks["skin_metrics"] = self.measurer
+        self.score_table = ScoreTable.from_manifest(self.measurer.bundle.manifest, str(found["skin_metrics"]))
         self.grader, acne_stage = self._acne_grader(found["acne"]) if options.acne else (None, OFF)
         self.restorer = None
         if options.restore:
@@ -216,8 +221,13 @@ class SkinAnalyzer(VisionTask):
             "restoration": _bundle_stage(self.restorer) if self.restorer else OFF,
         }
 
-    def _base(self, bundle_path: Path):
-        return dataclasses.replace(self.options.base_options, bundle_path=bundle_path)
+    def _base(self, bundle_path: Path, own_variant_if_missing: bool = False):
+        base = dataclasses.replace(self.options.base_options, bundle_path=bundle_path)
+        if own_variant_if_missing and base.variant != "auto":
+            with Bundle.open(bundle_path) as bundle:
+                if base.variant not in bundle.variants:
+                    base = dataclasses.replace(base, variant="auto")
+        return base
 
     def _acne_grader(self, path: Path | None) -> tuple[AcneGrader | None, str]:
         """(the acne grader, its stage) or (None, why not): no bundle, or the v1 bundle
@@ -283,7 +293,8 @@ class SkinAnalyzer(VisionTask):
         if any(restored):
             timed("restoration", lambda: self._restore(pixels, points, boxes, crops, raws, qualities, restored))
         grades = (timed("acne", lambda: self.grader.grade_batch(crops)) if self.grader else [None] * n)
-        return [dataclasses.replace(build_report(raw, quality, grade, self._models(again), again), timings_ms=t)
+        return [dataclasses.replace(build_report(raw, quality, grade, self._models(again), again, self.score_table),
+                                    timings_ms=t)
                 for raw, quality, grade, again, t in zip(raws, qualities, grades, restored, timings)]
 
     def analyze_image(self, image) -> list[SkinReport]:

@@ -124,10 +124,43 @@ CAPTURE_MEASURES = (
     "light_asymmetry", "sclera_pixels",
 )
 LIGHTING_MEASURES = ("gain_r", "gain_g", "gain_b", "exposure_gain", "shading", "redness_baseline")
-GLOBAL_MEASURES = (*CAPTURE_MEASURES, "tone_ita", *LIGHTING_MEASURES)
+CROP_GAINS = ("crop_gain_r", "crop_gain_g", "crop_gain_b")
+"""Linear-light gains per channel that take the crop as it came to the lighting-normalised
+colour the measures see (sclera and skin white balance and exposure; not the flat field):
+`normalised_crop` applies them (docs/skin.md §3.5)."""
+GLOBAL_MEASURES = (*CAPTURE_MEASURES, "tone_ita", *LIGHTING_MEASURES, *CROP_GAINS)
 """The output vector: `len(MEASURE_ROWS) × len(REGION_MEASURES)` values row by row (region
 major), then `GLOBAL_MEASURES`."""
 OUTPUT_SIZE = len(MEASURE_ROWS) * len(REGION_MEASURES) + len(GLOBAL_MEASURES)
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """8-bit sRGB values (0–255) → linear light 0–1 (IEC 61966-2-1), float64."""
+    v = np.asarray(values, np.float64) / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
+    """Linear light → 8-bit sRGB (clipped at 0 and white, rounded half up), uint8."""
+    v = np.clip(np.asarray(linear, np.float64), 0.0, 1.0)
+    s = np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+    return np.floor(s * 255.0 + 0.5).astype(np.uint8)
+
+
+def normalised_crop(crop: FaceCrop, crop_gains) -> FaceCrop:
+    """The crop with the measures' white balance and exposure applied (docs/skin.md §3.5):
+    each channel × its `CROP_GAINS` gain (R, G, B order, `RawSkinMeasures.crop_gains`) in
+    linear light, back to 8-bit sRGB; the matrix and points are the crop's. For a later
+    stage (e.g. acne) that should see every face in the same light. A global cast or
+    exposure change of the photo cancels in it up to clipping and rounding; a one-sided
+    shadow does not (the flat field is not applied).
+
+        >>> crop = FaceCrop(np.full((4, 4, 3), 100, np.uint8), np.eye(2, 3), np.zeros((68, 2), np.float32))
+        >>> normalised_crop(crop, (4.0, 1.0, 1.0)).image[0, 0].tolist()     # R × 4 in linear light (BGR crop)
+        [100, 100, 189]
+    """
+    gains = np.asarray(crop_gains, np.float64).reshape(3)[::-1]                # BGR order, as the crop
+    return FaceCrop(linear_to_srgb8(srgb_to_linear(crop.image) * gains), crop.matrix, crop.points)
 
 
 def crop_masks(crop: FaceCrop) -> np.ndarray:
@@ -160,19 +193,22 @@ class RawSkinMeasures:
             normalisation. A region with `pixels` 0 (outside the crop) has all zeros.
         capture: `CAPTURE_MEASURES` of the photo as it came (for the quality gate).
         tone_ita: ITA° of the face skin, white balanced, before exposure normalisation.
-        lighting: what the normalisation did: `gain_r`, `gain_g`, `gain_b` (white
-            balance), `exposure_gain`, `shading` (ln of the illumination field's max/min
-            over the face), `redness_baseline` (the calm skin's a*).
+        lighting: what the normalisation did: `gain_r`, `gain_g`, `gain_b` (the sclera's
+            white balance, for the tone), `exposure_gain`, `shading` (ln of the
+            illumination field's max/min over the face), `redness_baseline` (the calm skin's a*).
+        crop_gains: `CROP_GAINS` (R, G, B): the crop → the colour the measures see
+            (`normalised_crop`).
     """
 
     regions: dict[str, dict[str, float]]
     capture: dict[str, float]
     tone_ita: float
     lighting: dict[str, float]
+    crop_gains: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def to_json(self) -> dict:
         return {"regions": self.regions, "capture": self.capture, "tone_ita": self.tone_ita,
-                "lighting": self.lighting}
+                "lighting": self.lighting, "crop_gains": list(self.crop_gains)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,4 +281,5 @@ class SkinMeasurer(VisionTask):
             capture={m: values[m] for m in CAPTURE_MEASURES},
             tone_ita=values["tone_ita"],
             lighting={m: values[m] for m in LIGHTING_MEASURES},
+            crop_gains=tuple(values[m] for m in CROP_GAINS),
         )

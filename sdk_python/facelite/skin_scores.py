@@ -3,8 +3,10 @@
 A raw measure (CIELAB units, pixel fractions, the acne model's severity) means nothing
 to a user; a score does when its anchors are stated. Every concern's score is a monotone,
 piecewise-linear map of one raw number, `ScoreMap`, whose anchors come from the raw
-measures of real photos (docs/skin.md "Scores" gives each formula, anchor and the
-percentiles they were read from; `benchmarks/skin_eval.py --calibrate` prints them):
+measures of real photos: the toolchain computes them when it builds the skin_metrics
+bundle and stores them in its manifest (`output.score_anchors`), the one place the Python
+runtime (`ScoreTable`) and the C core read them from (docs/skin.md "Scores" gives each
+formula, the rule and the anchors of the shipped bundle):
 
 - `acne`: the acne model's expected grade s in [0, 2] (0 mild, 1 moderate, 2 severe,
   ACNE04's levels); 100 at s = 0, 70 at s = 0.5 and 40 at s = 1.5 (the band edges sit
@@ -19,8 +21,8 @@ percentiles they were read from; `benchmarks/skin_eval.py --calibrate` prints th
 
 For the data-anchored concerns, 100 is the raw value of the clearest 10% of healthy
 faces (ACNE04 level0, which is mild acne: the nearest thing to healthy skin we have), 70
-(the good/fair edge) is their 90th percentile, and the score falls on at the same rate
-beyond, so 40 is one more healthy spread past the 90th percentile (`HEALTHY_RANGES`).
+(the good/fair edge) is their 90th percentile, or `MIN_SPAN` beyond the 10th when their
+spread is narrower, and the score falls on at the same rate beyond (`healthy_anchors`).
 Each region is held to the same region of healthy faces (`REGION_KINDS`: the cheeks
 share anchors, so do the under-eyes), because skin differs by region: every nose shines
 more than a cheek and under-eyes are darker, and a score says how this region compares
@@ -35,9 +37,11 @@ of Chardon et al. (1991) / Del Bino et al.: very_light > 55 ≥ light > 41 ≥ i
 
 Example:
 
-    >>> from facelite.skin_scores import SCORE_MAPS, band, concern_score, ita_category
-    >>> SCORE_MAPS["acne"].score(0.5), SCORE_MAPS["acne"].score(1.0), SCORE_MAPS["acne"].score(2.0)
+    >>> from facelite.skin_scores import ACNE_MAP, band, concern_score, ita_category, score_map
+    >>> ACNE_MAP.score(0.5), ACNE_MAP.score(1.0), ACNE_MAP.score(2.0)
     (70.0, 55.0, 25.0)
+    >>> score_map("shine", "nose").anchors[0][1]          # the shipped bundle's anchors
+    100.0
     >>> band(70), band(69.6), band(39.4)
     ('good', 'good', 'attention')
     >>> concern_score("acne", 1.0)
@@ -48,10 +52,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import BundleError
 
 CONCERNS = ("acne", "redness", "pigmentation", "evenness", "texture", "shine")
 """Scored concerns, in report order."""
@@ -101,49 +108,105 @@ class ScoreMap:
 REGION_KINDS = {"forehead": "forehead", "nose": "nose", "left_cheek": "cheek", "right_cheek": "cheek",
                 "left_under_eye": "under_eye", "right_under_eye": "under_eye", "chin": "chin", "face": "face"}
 """Which anchors a region's scores use: the two cheeks share theirs, so do the under-eyes
-(a three-quarter view shows one cheek wide and the other narrow; skin is symmetric)."""
-
-HEALTHY_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "redness": {"face": (1.9, 4.8), "forehead": (0.97, 3.9), "nose": (1.2, 7.5), "cheek": (0.97, 5.8),
-                "under_eye": (-1.3, 5.0), "chin": (2.4, 11.0)},
-    "pigmentation": {"face": (39.0, 100.0), "forehead": (38.0, 170.0), "nose": (23.0, 160.0),
-                     "cheek": (3.1, 250.0), "under_eye": (10.0, 480.0), "chin": (19.0, 160.0)},
-    "evenness": {"face": (9.4, 18.0), "forehead": (9.0, 23.0), "nose": (6.8, 13.0), "cheek": (5.1, 12.0),
-                 "under_eye": (4.6, 18.0), "chin": (7.1, 16.0)},
-    "texture": {"face": (1.3, 2.4), "forehead": (1.2, 3.1), "nose": (1.4, 2.9), "cheek": (0.71, 2.9),
-                "under_eye": (0.92, 5.7), "chin": (1.0, 2.9)},
-    "shine": {"face": (0.084, 1.2), "forehead": (0.0, 0.94), "nose": (0.0, 6.0), "cheek": (0.0, 0.84),
-              "under_eye": (0.0, 8.7), "chin": (0.0, 2.2)},
-}
-"""(p10, p90) of each concern's raw number over the healthy reference faces, per region
-kind, to two significant digits: the usable ACNE04 level0 photos (`benchmarks/skin_eval.py`,
-section `calibration`, prints this table)."""
+(a three-quarter view shows one cheek wide and the other narrow; skin is symmetric). The
+toolchain writes this table into the bundle (`score_anchors.region_kinds`); scoring reads
+the bundle's."""
 
 UNITS = {"acne": "expected grade 0–2", "redness": "ΔA* (a* above the face's skin baseline)",
          "pigmentation": "spot area % × mean ΔL*", "evenness": "ΔE spread of L* and b*",
          "texture": "band-pass L* energy", "shine": "highlight area %"}
 """What each concern's raw number is."""
 
-ACNE_MAP = ScoreMap(((0.0, 100.0), (0.5, 70.0), (1.5, 40.0)), UNITS["acne"])
-"""Acne's map, the same for the face and every graded region: band edges half-way between grades."""
+ACNE_ANCHORS = ((0.0, 100.0), (0.5, 70.0), (1.5, 40.0))
+"""Acne's anchors, the same for the face and every graded region: band edges half-way
+between grades (fixed by what the grades mean, not calibrated; the toolchain copies them
+into the skin_metrics bundle's `score_anchors`)."""
+ACNE_MAP = ScoreMap(ACNE_ANCHORS, UNITS["acne"])
+
+MIN_SPAN = {"redness": 4.0, "pigmentation": 30.0, "evenness": 3.0, "texture": 0.5, "shine": 3.0}
+"""The least raw distance from the 100 anchor to the 70 anchor, per concern: a change the
+relighting benchmark's noise (docs/skin.md §8) cannot fake and a user could see (ΔA* 4,
+ΔE 3; 3% of the area more highlight). Without it a concern whose healthy spread is tiny
+(shine: 1.1% of the face) maps a flicker of a few highlight pixels to tens of points."""
 
 
-def healthy_map(p10: float, p90: float, unit: str) -> ScoreMap:
-    """The data-anchored map: 100 at or below the healthy 10th percentile, 70 at the 90th,
-    then the same slope on (40 one healthy spread beyond the 90th percentile, 0 below)."""
-    return ScoreMap(((p10, 100.0), (p90, 70.0)), unit)
+def two_digits(value: float) -> float:
+    """Two significant digits (an anchor is read from a sample; more would be noise)."""
+    if value == 0 or not math.isfinite(value):
+        return float(value)
+    return round(value, 1 - int(math.floor(math.log10(abs(value)))))
 
 
-def score_map(concern: str, region: str = "face") -> ScoreMap:
-    """The ScoreMap of a concern in a region (by its `REGION_KINDS` kind) or the whole face."""
-    if concern == "acne":
+def healthy_anchors(concern: str, p10: float, p90: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The data-anchored map's two anchors from the healthy faces' 10th and 90th
+    percentiles: (p10, 100) and (p10 + max(p90 − p10, MIN_SPAN), 70), raws to two
+    significant digits; beyond, the same slope (40 one span past the 70 anchor, 0 at
+    3.33 spans past p10).
+
+        >>> healthy_anchors("shine", 0.084, 1.2)
+        ((0.084, 100.0), (3.1, 70.0))
+    """
+    low = two_digits(p10)
+    return (low, 100.0), (two_digits(low + max(p90 - p10, MIN_SPAN[concern])), 70.0)
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """Every concern's score map per region kind: the skin_metrics bundle's
+    `output.score_anchors` (computed by the toolchain from healthy faces, docs/skin.md
+    "Scores"), so the Python runtime and the C core read the same anchors.
+
+    Attributes:
+        anchors: concern → region kind → ((raw, score), ...).
+        region_kinds: region (and "face") → its kind.
+        source: where the anchors came from (the calibration rule and count).
+    """
+
+    anchors: dict[str, dict[str, tuple[tuple[float, float], ...]]]
+    region_kinds: dict[str, str]
+    source: str = ""
+
+    @classmethod
+    def from_manifest(cls, manifest: dict, where: str = "skin_metrics bundle") -> "ScoreTable":
+        doc = (manifest.get("output") or {}).get("score_anchors")
+        if not isinstance(doc, dict) or "anchors" not in doc or "region_kinds" not in doc:
+            raise BundleError(f"{where}: its manifest has no output.score_anchors (a skin_metrics bundle older than "
+                              "this facelite); rebuild it: facelite-build build models/skin_metrics/recipe.toml")
+        anchors = {c: {k: tuple((float(x), float(y)) for x, y in pairs) for k, pairs in kinds.items()}
+                   for c, kinds in doc["anchors"].items()}
+        missing = [c for c in CONCERNS if c not in anchors]
+        if missing:
+            raise BundleError(f"{where}: output.score_anchors lacks {missing}; rebuild the bundle")
+        return cls(anchors, {str(r): str(k) for r, k in doc["region_kinds"].items()}, str(doc.get("source", "")))
+
+    def score_map(self, concern: str, region: str = "face") -> ScoreMap:
+        """The ScoreMap of a concern in a region (by its kind) or the whole face."""
+        if concern not in self.anchors:
+            raise ValueError(f"concern '{concern}': not scored; use one of {', '.join(CONCERNS)}")
+        if region not in self.region_kinds:
+            raise ValueError(f"region '{region}': no score anchors; use one of {', '.join(self.region_kinds)}")
+        return ScoreMap(self.anchors[concern][self.region_kinds[region]], UNITS[concern])
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_score_table() -> ScoreTable:
+    """The ScoreTable of the shipped skin_metrics bundle (read once)."""
+    from .bundle import Bundle
+    from .paths import shipped_bundle
+
+    path = shipped_bundle("skin_metrics")
+    if path is None:
+        raise BundleError("no shipped skin_metrics bundle to read the score anchors from; reinstall facelite or "
+                          "pass a ScoreTable (ScoreTable.from_manifest of your bundle)")
+    with Bundle.open(path) as bundle:
+        return ScoreTable.from_manifest(bundle.manifest, str(path))
+
+
+def score_map(concern: str, region: str = "face", table: ScoreTable | None = None) -> ScoreMap:
+    """The ScoreMap of a concern in a region (`table`: default the shipped bundle's)."""
+    if concern == "acne" and table is None:
         return ACNE_MAP
-    p10, p90 = HEALTHY_RANGES[concern][REGION_KINDS[region]]
-    return healthy_map(p10, p90, UNITS[concern])
-
-
-SCORE_MAPS: dict[str, ScoreMap] = {concern: score_map(concern) for concern in CONCERNS}
-"""The whole face's map per concern."""
+    return (table or shipped_score_table()).score_map(concern, region)
 
 
 def concern_raw(concern: str, measures: dict[str, float]) -> float:
@@ -182,22 +245,24 @@ class ConcernScore:
         return {"score": int(round(self.score)), "band": self.band, "raw": round_raw(self.raw)}
 
 
-def concern_score(concern: str, raw: float, region: str = "face") -> ConcernScore | None:
+def concern_score(concern: str, raw: float, region: str = "face",
+                  table: ScoreTable | None = None) -> ConcernScore | None:
     """The ConcernScore of a raw value in a region (None when raw is NaN: not measured)."""
     if raw is None or not math.isfinite(raw):
         return None
-    score = score_map(concern, region).score(raw)
+    score = score_map(concern, region, table).score(raw)
     return ConcernScore(score, band(score), float(raw))
 
 
-def region_scores(region: str, measures: dict[str, float],
-                  acne_severity: float | None = None) -> dict[str, ConcernScore]:
+def region_scores(region: str, measures: dict[str, float], acne_severity: float | None = None,
+                  table: ScoreTable | None = None) -> dict[str, ConcernScore]:
     """{concern: ConcernScore} of one region's (or "face"'s) raw measures (+ the acne
-    severity for it), in CONCERNS order; concerns that could not be measured are left out."""
+    severity for it), in CONCERNS order; concerns that could not be measured are left out.
+    `table`: the skin_metrics bundle's anchors (default: the shipped bundle's)."""
     out = {}
     for concern in CONCERNS:
         raw = acne_severity if concern == "acne" else concern_raw(concern, measures)
-        scored = concern_score(concern, raw, region) if raw is not None else None
+        scored = concern_score(concern, raw, region, table) if raw is not None else None
         if scored is not None:
             out[concern] = scored
     return out

@@ -482,7 +482,7 @@ class OutputImageSpec:
     (`preprocess.normalize` with this `mean` and `std`), channels in `color` order. Each
     value v becomes the pixel clamp(floor(v·std + mean + 0.5), 0, 255), in float32 with
     each operation rounded on its own (v·std, then + mean, then + 0.5; no fused
-    multiply-add), so the C core gives the same bytes (docs/bundle.md, "image outputs").
+    multiply-add), so the C core gives the same bytes (docs/bundle.md, "Image outputs").
 
     `context`: input pixels along each edge of a tile whose outputs are dropped when an
     image larger than the model input is restored in overlapping tiles
@@ -529,6 +529,10 @@ def bicubic_upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
         h * scale, w * scale, *pixels.shape[2:])
 
 
+PSNR_CAP_DB = 100.0
+"""The PSNR an image identical to its target counts as in a mean over images."""
+
+
 def restoration_scores(restored: Sequence[np.ndarray], inputs: Sequence[np.ndarray],
                        targets: Sequence[np.ndarray], scale: int) -> dict[str, Any]:
     """PSNR (peak 255) and SSIM of restored images and of the bicubic ×`scale` of their
@@ -536,14 +540,15 @@ def restoration_scores(restored: Sequence[np.ndarray], inputs: Sequence[np.ndarr
     super-resolution convention), and the gain of the restoration over bicubic.
 
     All uint8 (H, W, C) in the same colours; `restored[i]` and `targets[i]` are
-    `scale`× `inputs[i]`. Shared by `facelite evaluate` and the build's manifest metrics.
+    `scale`× `inputs[i]`. An image identical to its target counts as PSNR_CAP_DB (PSNR is
+    infinite there). Shared by `facelite evaluate` and the build's manifest metrics.
     """
     if not len(targets):
         return {"n": 0, "target_psnr_db": None, "target_ssim": None, "bicubic_psnr_db": None,
                 "bicubic_ssim": None, "psnr_gain_db": None, "ssim_gain": None}
     bicubic = [bicubic_upscale(x, scale) for x in inputs]
-    psnr = [metrics.psnr_db(r, t, 255.0, None) or 100.0 for r, t in zip(restored, targets)]
-    base = [metrics.psnr_db(b, t, 255.0, None) or 100.0 for b, t in zip(bicubic, targets)]
+    psnr = [metrics.psnr_db(r, t, 255.0, None) or PSNR_CAP_DB for r, t in zip(restored, targets)]
+    base = [metrics.psnr_db(b, t, 255.0, None) or PSNR_CAP_DB for b, t in zip(bicubic, targets)]
     ssim = [metrics.ssim(r, t) for r, t in zip(restored, targets)]
     base_ssim = [metrics.ssim(b, t) for b, t in zip(bicubic, targets)]
     return {

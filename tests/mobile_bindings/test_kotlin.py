@@ -128,7 +128,7 @@ def test_kotlin_analyses_real_photos_through_jni_as_the_c_core_does(c_build, kot
     assert faces >= 4
 
     runner = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input",
-                             str(four_photos[0]), "--variant", "fp32", "--threads", "2", "--json"],
+                             str(four_photos[0]), "--skin", "--variant", "fp32", "--threads", "2", "--json"],
                             capture_output=True, text=True, timeout=300)
     doc = json.loads(runner.stdout)
     mine = kotlin[str(four_photos[0])]["faces"]

@@ -9,9 +9,9 @@ import pytest
 
 from facelite.datasets import pts_pairs, read_pts
 from facelite.mean_shape import IBUG_MIRROR, fit_to_box
-from facelite.quality import (CAPTURE_CHECKS, CHECK_CODES, CHECK_RULES, CROP_FACE_SCALE_PX, HEAD_MODEL, MAX_TILT_DEG,
-                              MAX_YAW_DEG, POSE_POINTS, RESTORABLE_CHECKS, assess_capture, eye_aspect_ratio,
-                              face_scale, face_unseen, head_pose)
+from facelite.quality import (CAPTURE_CHECKS, CHECK_CODES, CHECK_RULES, HEAD_MODEL, LOW_RESOLUTION_FACE_PX,
+                              MAX_TILT_DEG, MAX_YAW_DEG, MIN_FACE_SCALE_PX, POSE_POINTS, RESTORABLE_CHECKS,
+                              assess_capture, eye_aspect_ratio, face_scale, face_unseen, head_pose)
 
 FACE_BOX = (100.0, 100.0, 200.0, 220.0)
 IMAGE = (400, 400)
@@ -112,9 +112,10 @@ def test_small_faces_are_low_resolution_then_too_small():
     points = fit_to_box(FACE_BOX)
     scale = face_scale(points)
     at = lambda s: assess_capture((points - 200) * s / scale + 200, None, IMAGE)  # noqa: E731
-    assert at(CROP_FACE_SCALE_PX * 1.01).failed == []
-    assert at(CROP_FACE_SCALE_PX * 0.8).failed == ["low_resolution"] and at(CROP_FACE_SCALE_PX * 0.8).restorable
-    small = at(CROP_FACE_SCALE_PX * 0.4)
+    assert at(LOW_RESOLUTION_FACE_PX * 1.01).failed == []
+    low = at(LOW_RESOLUTION_FACE_PX * 0.95)
+    assert low.failed == ["low_resolution"] and low.restorable and not low.reliable
+    small = at(MIN_FACE_SCALE_PX * 0.95)
     assert small.failed == ["face_too_small", "low_resolution"] and not small.restorable
     assert small.checks[0].message.startswith("Move closer")
 

@@ -4,6 +4,8 @@ skin_metrics bundle."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 
@@ -17,9 +19,10 @@ from facelite.errors import BundleError
 from facelite.quality import CaptureQuality, QualityCheck
 from facelite.regions import REGION_NAMES
 from facelite.skin import SKIPPED_V1_ACNE, build_report
-from facelite.skin_measures import CAPTURE_MEASURES, LIGHTING_MEASURES, MEASURE_ROWS, REGION_MEASURES, RawSkinMeasures
-from facelite.skin_scores import (CONCERNS, HEALTHY_RANGES, REGION_KINDS, SCORE_MAPS, ScoreMap, band, concern_raw,
-                                  concern_score, ita_category, region_scores, score_map)
+from facelite.skin_measures import CAPTURE_MEASURES, LIGHTING_MEASURES, MEASURE_ROWS, RawSkinMeasures
+from facelite.skin_scores import (ACNE_MAP, CONCERNS, MIN_SPAN, REGION_KINDS, ScoreMap, ScoreTable, band, concern_raw,
+                                  concern_score, healthy_anchors, ita_category, region_scores, score_map,
+                                  shipped_score_table)
 
 CPU = BaseOptions(accelerator="cpu")
 HEALTHY = {"pixels": 900.0, "lightness": 62.0, "a_star": 14.0, "b_star": 17.0, "redness": 0.5,
@@ -55,19 +58,39 @@ def test_every_score_falls_as_its_raw_measure_worsens_and_stays_within_0_100(con
     assert scores[0] == 100.0 and scores[-1] == 0.0
 
 
-def test_healthy_anchors_put_the_reference_p10_at_100_and_p90_at_70():
-    for concern, kinds in HEALTHY_RANGES.items():
+def test_the_shipped_anchors_are_the_healthy_percentiles_recorded_in_the_bundle():
+    from facelite.bundle import Bundle
+    from facelite.paths import shipped_bundle
+
+    with Bundle.open(shipped_bundle("skin_metrics")) as b:
+        doc = b.manifest["output"]["score_anchors"]
+    assert doc["faces"] >= 50 and doc["region_kinds"] == REGION_KINDS
+    for concern in CONCERNS[1:]:
         for region, kind in REGION_KINDS.items():
-            p10, p90 = kinds[kind]
-            assert score_map(concern, region).score(p10) == 100.0
-            assert score_map(concern, region).score(p90) == pytest.approx(70.0)
-            assert score_map(concern, region).score(p90 + (p90 - p10)) == pytest.approx(40.0)
+            row = doc["percentiles"][concern][kind]
+            (p10, top), (p70, seventy) = score_map(concern, region).anchors
+            assert ((p10, top), (p70, seventy)) == healthy_anchors(concern, row["p10"], row["p90"])
+            assert p70 - p10 >= MIN_SPAN[concern] * 0.95           # the floor on the span (two digits)
+            assert score_map(concern, region).score(p70 + (p70 - p10)) == pytest.approx(40.0)
     assert score_map("shine", "nose") != score_map("shine", "left_cheek")          # regions have their own
     assert score_map("shine", "left_cheek") == score_map("shine", "right_cheek")   # the cheeks share theirs
 
 
+def test_the_anchors_span_at_least_the_floor_when_healthy_faces_barely_differ():
+    assert healthy_anchors("shine", 0.084, 1.2) == ((0.084, 100.0), (3.1, 70.0))   # 1.1 % spread: floor 3 %
+    assert healthy_anchors("evenness", 9.4, 18.0) == ((9.4, 100.0), (18.0, 70.0))   # wide enough: p90
+
+
+def test_a_bundle_without_score_anchors_is_refused_with_the_rebuild_command():
+    with pytest.raises(BundleError, match="no output.score_anchors.*facelite-build build"):
+        ScoreTable.from_manifest({"output": {"kind": "measures"}}, "old.flb")
+    table = shipped_score_table()
+    assert table.score_map("redness", "left_cheek") == score_map("redness", "right_cheek")
+
+
 def test_acne_band_edges_sit_half_way_between_the_grades():
-    acne = SCORE_MAPS["acne"]
+    acne = ACNE_MAP
+    assert shipped_score_table().score_map("acne", "chin") == acne               # the bundle carries the same
     assert (acne.score(0.0), acne.score(0.5), acne.score(1.5), acne.score(2.0)) == (100.0, 70.0, 40.0, 25.0)
     assert [concern_score("acne", s).band for s in (0.2, 1.0, 1.8)] == ["good", "fair", "attention"]
 
@@ -190,6 +213,15 @@ def test_a_real_face_gets_every_measured_concern_per_region_and_a_tone(skin_anal
         assert "acne" in report.face and "acne" in report.regions["forehead"]
     else:
         assert skin_analyzer.stages["acne"] in ("skipped (no bundle)", SKIPPED_V1_ACNE)
+
+
+def test_an_int8_analyzer_runs_the_fp32_only_skin_metrics_bundle_and_the_same_measures(skin_analyzer, acne_face):
+    pixels, points, box = acne_face
+    options = SkinAnalyzerOptions(base_options=dataclasses.replace(CPU, variant="int8"), acne=False)
+    with SkinAnalyzer.create_from_options(options) as int8:
+        assert int8.info["skin_metrics"].variant == "fp32"
+        report = int8.analyze(pixels, points, box)
+    assert report.raw == skin_analyzer.analyze(pixels, points, box).raw
 
 
 def test_the_same_face_gives_the_same_report_and_image_only_finds_it(skin_analyzer, acne_face, acne_photo):

@@ -28,6 +28,9 @@ from facelite.skin_measures import (
     SkinMeasurerOptions,
     crop_masks,
     face_crop,
+    linear_to_srgb8,
+    normalised_crop,
+    srgb_to_linear,
     measure_pixels,
 )
 
@@ -162,6 +165,21 @@ def test_measures_of_a_real_photo_barely_move_when_it_is_darker(measurer, shared
                       ("texture", 0.2)):
         assert b.regions[FACE][name] == pytest.approx(a.regions[FACE][name], abs=tol), name
     assert b.capture["skin_lightness"] < a.capture["skin_lightness"] - 3   # the raw capture did change
+
+
+def test_a_colour_cast_or_exposure_of_a_real_photo_cancels_in_every_colour_measure(measurer, shared_data):
+    image, pts = pts_pairs(shared_data / "landmarks300w" / "helen_train", recursive=False)[0]
+    photo, points = load_image(image), read_pts(pts)
+    cast = linear_to_srgb8(srgb_to_linear(photo) * np.array([1.2, 0.95, 0.75]) * 0.8)   # B, G, R gains: warmer, dimmer
+    a, b = measurer.measure(photo, points), measurer.measure(cast, points)
+    # exact but for clipping: 6% of this face is clipped as it came and none once dimmed, so the
+    # colour means (unclipped pixels) change their pixel set (0.4 a*; 0 without the clipping)
+    for name, tol in (("redness", 0.25), ("a_star", 0.6), ("b_star", 0.6), ("lightness", 0.1), ("shine", 0.002),
+                      ("spot_fraction", 0.005)):
+        assert b.regions[FACE][name] == pytest.approx(a.regions[FACE][name], abs=tol), name
+    assert b.crop_gains != pytest.approx(a.crop_gains, rel=0.05)            # the gains took up the cast
+    again = normalised_crop(face_crop(cast, points), b.crop_gains).image.astype(int)
+    assert np.median(np.abs(again - normalised_crop(face_crop(photo, points), a.crop_gains).image)) <= 3
 
 
 def test_a_crop_of_another_size_is_refused_with_the_size_to_use(measurer):

@@ -25,10 +25,13 @@ weights are and would prove nothing. SGD rather than Adam: Adam divides each gra
 its own running size, which turns rounding noise on near-zero gradients into whole steps.
 
 Timing: these tests start five TensorFlow processes (one worker, two workers, then two
-workers that must refuse to resume) and use about a minute of CPU; on this busy 2-core
-machine they take three to four minutes of wall time, so they are marked `slow`. The
-module prints the wall and CPU time of one worker against two; for a model this small
-two workers are slower (every step waits on loopback all-reduces).
+workers that must refuse to resume) and use about a minute of CPU; on the shared 2-core
+development machine the file took 80 s to 3 min of wall time depending on load, over
+the 60 s a test of the normal suite may take, so the two-worker tests are marked `slow`
+(the TF_CONFIG and strategy tests above them take seconds). The module prints the wall
+and CPU time of one worker against two (e.g. 10.6 s / 6.3 s CPU against 45.6 s / 25.5 s
+CPU): for a model this small two workers are slower, every step waiting on loopback
+all-reduces.
 """
 
 from __future__ import annotations
@@ -46,7 +49,12 @@ import numpy as np
 import pytest
 
 from facelite.errors import UserError
-from facelite_build.distribute import STRATEGIES, DistributeError, distribution, parse_tf_config
+from facelite_build.distribute import (
+    STRATEGIES,
+    DistributeError,
+    distribution,
+    parse_tf_config,
+)
 from facelite_build.recipe import load_recipe
 
 WEIGHT_TOLERANCE = 0.03  # distance between the runs' weights / distance training moved them
@@ -213,7 +221,6 @@ def _wait(procs: list[subprocess.Popen]) -> list[tuple[str, str]]:
 def _initial_weights(recipe_path: Path) -> dict[str, np.ndarray]:
     """The weights training starts from, made as `stage_train` makes them (seeded by data.seed)."""
     import tf_keras as keras
-
     from facelite_build.model import build_model
 
     recipe = load_recipe(recipe_path)
@@ -230,15 +237,17 @@ def trained_both_ways(image_folder, tmp_path_factory):
 
     t0, c0 = time.perf_counter(), _cpu_seconds()
     single = subprocess.run(_command(recipe, root / "single"), env=_environment(), capture_output=True,
-                            text=True, timeout=900)
+                            text=True, timeout=900, check=False)
     one = (time.perf_counter() - t0, _cpu_seconds() - c0)
     assert single.returncode == 0, single.stderr[-3000:]
 
     scratch = [root / "tmp0", root / "tmp1"]
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    outputs = _wait(_start_workers(recipe, [root / "multi"] * 2, scratch))
+    procs = _start_workers(recipe, [root / "multi"] * 2, scratch)
+    outputs = _wait(procs)
     two = (time.perf_counter() - t0, _cpu_seconds() - c0)
-    assert all(out for out, _ in outputs), [err[-3000:] for _, err in outputs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
     print(f"\ntiny recipe, 2 epochs on CPU, process start included: one worker {one[0]:.1f} s wall "
           f"({one[1]:.1f} s CPU), two workers {two[0]:.1f} s wall ({two[1]:.1f} s CPU); "
           f"wall ratio {two[0] / one[0]:.2f}")
@@ -250,7 +259,6 @@ def trained_both_ways(image_folder, tmp_path_factory):
 @pytest.mark.slow
 def test_two_cpu_workers_train_the_weights_one_worker_trains(trained_both_ways):
     root = trained_both_ways["root"]
-    assert "error" not in trained_both_ways["docs"]["chief"] and "error" not in trained_both_ways["docs"]["worker"]
     single = _weights(root / "single" / "train" / "weights.h5")
     multi = _weights(root / "multi" / "train" / "weights.h5")
     start = _initial_weights(trained_both_ways["recipe"])

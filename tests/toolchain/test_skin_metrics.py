@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from facelite.bundle import Bundle
 from facelite.skin_measures import GLOBAL_MEASURES, MASK_CHANNELS, MEASURE_ROWS, OUTPUT_SIZE, REGION_MEASURES
+from facelite.skin_scores import CONCERNS, REGION_KINDS
 from facelite.verify import verify_bundle
 from facelite_build.cli import main
 from facelite_build.errors import RecipeError
@@ -31,7 +32,7 @@ def built(shared_data, tmp_path_factory):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(["build", str(RECIPE), "--out", str(out), "--data", str(shared_data / "landmarks300w"),
-                     "--set", "input.size=64", "--json", "--quiet"])
+                     "--set", "input.size=64", "--set", "measures.calibration_limit=6", "--json", "--quiet"])
     return code, json.loads(buf.getvalue()), out
 
 
@@ -53,6 +54,11 @@ def test_the_build_skips_training_and_pruning_and_ships_a_verified_fp32_bundle(b
         masks = b.golden_inputs()[..., 3:]
         assert set(np.unique(masks)) <= {0, 1} and masks.any(axis=(1, 2)).all()   # real faces: every mask drawn
         assert m["metrics"]["fp32_keras"]["n"] == m["metrics"]["fp32"]["n"] > 0
+        anchors = m["output"]["score_anchors"]                      # computed from the calibration photos
+        assert 0 < anchors["faces"] <= 6 and "first 6 photos" in anchors["source"]
+        assert sorted(anchors["anchors"]) == sorted(CONCERNS)
+        for concern, kinds in anchors["anchors"].items():
+            assert sorted(kinds) == sorted(set(REGION_KINDS.values())), concern
 
 
 def test_the_goldens_are_what_litert_computed_and_tensorflow_agrees_closely(built):
@@ -92,3 +98,17 @@ def test_cielab_of_the_graph_is_the_textbook_value():
     assert l_star == pytest.approx([100.0, 53.24, 53.59], abs=0.01)
     assert a_star == pytest.approx([0.0, 80.09, 0.0], abs=0.01)
     assert b_star == pytest.approx([0.0, 67.20, 0.0], abs=0.01)
+
+
+def test_the_normalise_switch_leaves_the_light_as_it_came():
+    import tensorflow as tf
+    from facelite.tasks import MeasuresLayout
+    from facelite_build.skin_graph import skin_metrics
+
+    x = np.zeros((1, 32, 32, 3 + len(MASK_CHANNELS)), np.float32)
+    x[..., :3] = (200.0, 120.0, 90.0)
+    x[:, 8:24, 8:24, 3] = 1.0                                   # a forehead mask
+    layout = MeasuresLayout(MEASURE_ROWS, REGION_MEASURES, GLOBAL_MEASURES)
+    (_, on), (_, off) = (layout.decode(skin_metrics(tf.constant(x), n).numpy()) for n in (True, False))
+    assert (off["crop_gain_r"], off["crop_gain_b"], off["exposure_gain"]) == (1.0, 1.0, 1.0)
+    assert on["crop_gain_r"] != pytest.approx(1.0, abs=0.05) and on["crop_gain_b"] > 1.0

@@ -52,9 +52,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from facelite.errors import UserError
 
@@ -109,10 +110,11 @@ def _check_address(job: str, i: int, address: Any) -> None:
 def parse_tf_config(text: str | None) -> ClusterConfig:
     """Check a `TF_CONFIG` value for a multi-worker training; raise DistributeError naming the problem.
 
-    >>> parse_tf_config('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}')
+    >>> config = '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}}'
+    >>> parse_tf_config(config)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    facelite_build.distribute.DistributeError: TF_CONFIG: task.index 2 but cluster.worker lists 2 workers (index 0 to 1); ...
+    facelite_build.distribute.DistributeError: TF_CONFIG: task.index 2 but cluster.worker lists 2 workers ...
     """
     if not text or not text.strip():
         raise _fail("not set: --strategy multiworker needs it on every machine")
@@ -248,7 +250,7 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def distribution(name: str = "default") -> Distribution:
     """The process's `Distribution` for strategy `name` (made once: multi-worker collectives
     are configured at start-up, before TensorFlow runs any op)."""

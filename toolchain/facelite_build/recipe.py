@@ -156,6 +156,18 @@ class GatesConfig:
 
 
 @dataclass
+class MeasuresConfig:
+    """skin_metrics only (docs/skin.md): `normalise = false` builds the graph without the
+    lighting normalisation (the "before" of its relighting benchmark; never shipped);
+    `calibration` is the folder (under FACELITE_DATA) of the healthy photos the score
+    anchors are read from at build time, `calibration_limit` > 0 takes only that many."""
+
+    normalise: bool = True
+    calibration: str = "acne04/level0"
+    calibration_limit: int = 0
+
+
+@dataclass
 class Recipe:
     name: str
     version: str
@@ -168,6 +180,7 @@ class Recipe:
     pruning: PruningConfig = field(default_factory=PruningConfig)
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
     gates: GatesConfig = field(default_factory=GatesConfig)
+    measures: MeasuresConfig = field(default_factory=MeasuresConfig)
     description: str = ""
     source: Path | None = None
     sha256: str = ""

@@ -16,7 +16,7 @@ Example:
     >>> from facelite_build.skin_graph import build_skin_model
     >>> model = build_skin_model(64)
     >>> model.output_shape
-    (None, 103)
+    (None, 106)
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ SCLERA_MIN_BRIGHTNESS = 0.5           # × the brightest unclipped eye pixel's l
 SCLERA_FULL = 24.0                    # sclera pixels at which the sclera alone sets the white balance
 GAIN_LIMIT = 2.0                      # white-balance gains are clamped to [1/2, 2]
 Y_REFERENCE = 0.28                    # face-skin mean luminance after exposure normalisation (L* ≈ 60)
+# The face skin's mean linear RGB after the measures' skin white balance, at luminance 1: the
+# median over the 178 usable ACNE04 level0 faces (sclera white balance where found, else the
+# camera's) of each face's mean, rescaled to luminance 1 (docs/skin.md §3.5).
+REFERENCE_SKIN = (1.476, 0.901, 0.577)
 SHADING_POOL = 4                      # the illumination field is estimated on a 4× pooled grid ...
 SHADING_SIGMA = 6.0                   # ... blurred with this σ (grid cells; 24 crop px ≈ 0.33 eye distance)
 LOCAL_SIGMA = 4.0                     # local-skin baseline (spots, shine), crop px
@@ -122,11 +126,28 @@ def region_sums(features: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
     return tf.matmul(mm, fm, transpose_a=True)
 
 
+def flat_field(lin: tf.Tensor, skin: tf.Tensor, face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(lin with the skin's illumination field divided out, the field F): docs/skin.md §3.3.
+
+    F is the skin's luminance averaged over `SHADING_POOL` cells, blurred by
+    `SHADING_SIGMA` cells (mask-normalised) and resized back; `lin · mean_face(Y) / F`
+    keeps the face's mean luminance.
+    """
+    size = lin.shape[2]
+    y = luminance(lin)
+    pooled = tf.nn.avg_pool2d(tf.concat([y * skin, skin], axis=-1), SHADING_POOL, SHADING_POOL, "VALID")
+    small = blur(pooled, SHADING_SIGMA)
+    small = small[..., 0:1] / tf.maximum(small[..., 1:2], EPS)
+    field = tf.maximum(tf.image.resize(small, [size, size], method="bilinear"), EPS)
+    return lin * (masked_mean(y, face)[:, None, None, :] / field), field
+
+
 def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     """The whole computation of docs/skin.md §3–§6 on a (N, S, S, 12) input → (N, OUTPUT_SIZE).
 
     `normalise=False` leaves the light as it came (gains 1, no flat field, no exposure
-    scaling): the "before" column of docs/skin.md's relighting table; never shipped.
+    scaling): the "before" column of docs/skin.md's relighting table (recipe switch
+    `measures.normalise`); never shipped.
     """
     rgb255 = x[..., 0:3]
     masks = x[..., 3:]
@@ -177,30 +198,37 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     lin_wb = lin * gain[:, None, None, :]
 
     # §3.3 uneven light: divide by the smooth illumination field of the skin (flat field).
-    y_wb = luminance(lin_wb)
-    pooled = tf.nn.avg_pool2d(tf.concat([y_wb * skin, skin], axis=-1), SHADING_POOL, SHADING_POOL, "VALID")
-    field_small = blur(pooled, SHADING_SIGMA)
-    field_small = field_small[..., 0:1] / tf.maximum(field_small[..., 1:2], EPS)
-    field = tf.image.resize(field_small, [size, size], method="bilinear")
-    field = tf.maximum(field, EPS)
-    y_face = masked_mean(y_wb, face)
-    lin_flat = lin_wb * (y_face[:, None, None, :] / field) if normalise else lin_wb
+    if normalise:
+        lin_flat, field = flat_field(lin_wb, skin, face)
+    else:
+        lin_flat, field = lin_wb, flat_field(lin_wb, skin, face)[1]
     far = 1e9
     field_face_max = tf.reduce_max(field * face - (1.0 - face) * far, axis=[1, 2])
     field_face_min = -tf.reduce_max(-field * face - (1.0 - face) * far, axis=[1, 2])
     shading = tf.math.log(tf.maximum(field_face_max, EPS) / tf.maximum(field_face_min, EPS)) \
         * tf.cast(tf.reduce_sum(face, axis=[1, 2]) > 0.0, tf.float32)
 
-    # §3.4 tone: white balanced and flat, not yet exposure normalised.
+    # §3.4 tone: white balanced (sclera) and flat, not yet exposure normalised.
     l_tone, _, b_tone = lab(lin_flat)
     skin_lightness = masked_mean(l_tone, face)
     tone_ita = tf.atan2(skin_lightness - 50.0, masked_mean(b_tone, face)) * (180.0 / math.pi)
 
-    # §3.5 exposure: face skin's mean luminance to Y_REFERENCE.
-    exposure_gain = Y_REFERENCE / tf.maximum(masked_mean(luminance(lin_flat), face), EPS)
-    if not normalise:
+    # §3.5 skin white balance and exposure (the measures only): per-channel gains take the
+    # face skin's mean linear RGB to Y_REFERENCE × REFERENCE_SKIN, so any global cast or
+    # exposure of the crop cancels exactly (up to clipping and 8-bit rounding); then the
+    # flat field of the balanced skin, and the face's mean luminance back to Y_REFERENCE.
+    skin_rgb = masked_mean(lin_wb, face * (1.0 - clipped))     # clipped pixels' colour is unknown  (N, 3)
+    skin_gain = (Y_REFERENCE * tf.constant(REFERENCE_SKIN, tf.float32)) / tf.maximum(skin_rgb, EPS)
+    exposure_gain = Y_REFERENCE / tf.maximum(masked_mean(luminance(lin_wb), face), EPS)
+    if normalise:
+        lin_k = lin_wb * skin_gain[:, None, None, :]
+        lin_n = flat_field(lin_k, skin, face)[0]
+        lin_n = lin_n * (Y_REFERENCE / tf.maximum(masked_mean(luminance(lin_n), face), EPS))[:, None, None, :]
+    else:
+        skin_gain = skin_gain * 0.0 + 1.0
         exposure_gain = exposure_gain * 0.0 + 1.0
-    lin_n = lin_flat * exposure_gain[:, None, None, :]
+        lin_n = lin
+    crop_gain = gain * skin_gain                                                    # crop as it came → balanced
     l_star, a_star, b_star = lab(lin_n)
 
     # §5 per-pixel features against the local skin.
@@ -213,24 +241,28 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
 
     # §6 region statistics: masked sums over the seven regions and the face.
     rows = tf.concat([regions, face], axis=-1)                                 # (N, H, W, 8)
-    feats = tf.concat([l_star, a_star, b_star, spot, spot * darker, band * band, shine], -1)
-    sums = region_sums(feats, rows)                                            # (N, 8, 7)
+    unclipped = 1.0 - clipped
+    feats = tf.concat([l_star, b_star, spot, spot * darker, band * band, shine], -1)
+    sums = region_sums(feats, rows)                                            # (N, 8, 6)
+    colour = region_sums(tf.concat([a_star, b_star], -1) * unclipped, rows)     # a clipped pixel's colour is unknown
     count = tf.reduce_sum(rows, axis=[1, 2])
     denom = tf.maximum(count, 1.0)
-    mean_l, mean_a, mean_b = sums[..., 0] / denom, sums[..., 1] / denom, sums[..., 2] / denom
-    spot_n = sums[..., 3]
+    denom_c = tf.maximum(tf.reduce_sum(rows * unclipped, axis=[1, 2]), 1.0)
+    mean_l, mean_a, mean_b = sums[..., 0] / denom, colour[..., 0] / denom_c, colour[..., 1] / denom_c
+    mean_b_all = sums[..., 1] / denom                                          # evenness: every pixel
+    spot_n = sums[..., 2]
     spot_fraction = spot_n / denom
-    spot_contrast = sums[..., 4] / tf.maximum(spot_n, 1.0)
-    texture = tf.sqrt(tf.maximum(sums[..., 5] / denom, 0.0))
-    shine_fraction = sums[..., 6] / denom
+    spot_contrast = sums[..., 3] / tf.maximum(spot_n, 1.0)
+    texture = tf.sqrt(tf.maximum(sums[..., 4] / denom, 0.0))
+    shine_fraction = sums[..., 5] / denom
     # spreads about each row's own mean (two passes: no E[x²] − E[x]² cancellation)
     dev_l = l_star - mean_l[:, None, None, :]
-    dev_b = b_star - mean_b[:, None, None, :]
+    dev_b = b_star - mean_b_all[:, None, None, :]
     sd_l = tf.sqrt(tf.reduce_sum(rows * dev_l * dev_l, axis=[1, 2]) / denom)
     sd_b = tf.sqrt(tf.reduce_sum(rows * dev_b * dev_b, axis=[1, 2]) / denom)
     # redness baseline: mean a* of the face pixels at or below the face's mean a* (its calm skin)
     face_a = mean_a[:, N_ROWS - 1:N_ROWS]
-    calm = face * tf.cast(a_star <= face_a[:, None, None, :], tf.float32)
+    calm = face * unclipped * tf.cast(a_star <= face_a[:, None, None, :], tf.float32)
     calm_pixels = tf.reduce_sum(calm, axis=[1, 2])
     baseline = tf.where(calm_pixels > 0.0, masked_mean(a_star, calm), face_a)   # none: a uniform face (rounding)
     redness = (mean_a - baseline) * tf.cast(count > 0.0, tf.float32)
@@ -238,21 +270,31 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     table = tf.stack([count, mean_l, mean_a, mean_b, redness, sd_l, sd_b,
                       spot_fraction, spot_contrast, texture, shine_fraction], axis=-1)   # (N, 8, M)
     globals_ = tf.concat([sharpness, noise, skin_lightness, clipped_fraction, dark_fraction, cast,
-                          light_asymmetry, sclera_pixels, tone_ita, gain, exposure_gain, shading, baseline], -1)
+                          light_asymmetry, sclera_pixels, tone_ita, gain, exposure_gain, shading, baseline,
+                          crop_gain], -1)
     return tf.concat([tf.reshape(table, [-1, N_ROWS * len(REGION_MEASURES)]), globals_], axis=-1)
 
 
 class SkinMetrics(keras.layers.Layer):
-    """The fixed computation as a Keras layer (no weights)."""
+    """The fixed computation as a Keras layer (no weights); `normalise` as `skin_metrics`'s."""
+
+    def __init__(self, normalise: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.normalise = normalise
 
     def call(self, x):
-        return skin_metrics(x)
+        return skin_metrics(x, self.normalise)
+
+    def get_config(self):
+        return {**super().get_config(), "normalise": self.normalise}
 
 
-def build_skin_model(size: int) -> keras.Model:
-    """The Keras model: (size, size, 3 + len(MASK_CHANNELS)) → (OUTPUT_SIZE,), no weights."""
+def build_skin_model(size: int, normalise: bool = True) -> keras.Model:
+    """The Keras model: (size, size, 3 + len(MASK_CHANNELS)) → (OUTPUT_SIZE,), no weights.
+    `normalise=False` (recipe `measures.normalise = false`): the lighting as it came, for
+    the "before" of docs/skin.md §8; never shipped."""
     inputs = keras.Input((size, size, 3 + len(MASK_CHANNELS)), name="input")
-    out = SkinMetrics(name="measures")(inputs)
+    out = SkinMetrics(normalise, name="measures")(inputs)
     model = keras.Model(inputs, out, name="skin_metrics")
     assert model.output_shape[-1] == OUTPUT_SIZE == len(MEASURE_ROWS) * len(REGION_MEASURES) + len(GLOBAL_MEASURES)
     return model

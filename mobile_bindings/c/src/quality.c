@@ -34,7 +34,7 @@ static const rule RULES[FL_CHECK_COUNT] = {
     {"underexposed", 25.0, 1, 0, "Face the light: your face is too dark."},
     {"overexposed", 0.55, 0, 0, "Move out of direct light: parts of your face are washed out."},
     {"colour_cast", 0.25, 0, 0, "Use daylight or white light: the light is strongly coloured."},
-    {"uneven_light", 0.40, 0, 0, "Face the light so both sides of your face are lit evenly."},
+    {"uneven_light", 1.8, 0, 0, "Face the light so both sides of your face are lit evenly."},
 };
 
 static const char *const MEASURES[FL_CAPTURE_COUNT] = {

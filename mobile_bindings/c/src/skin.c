@@ -23,8 +23,9 @@ void fl_skin_analyzer_release(fl_skin_analyzer *s)
     free(s->slots);
     free(s->crops);
     free(s->small);
-    s->slots = NULL, s->crops = s->small = NULL;
-    s->slots_capacity = s->crops_capacity = s->small_capacity = 0;
+    free(s->large);
+    s->slots = NULL, s->crops = s->small = s->large = NULL;
+    s->slots_capacity = s->crops_capacity = s->small_capacity = s->large_capacity = 0;
 }
 
 /* Face i's crop, in the pixel format of its slot. */
@@ -56,30 +57,55 @@ static void assess(const fl_skin_face *face, const fl_raw_skin *raw, int width, 
     fl_assess_capture(face->points, face->box, width, height, &capture, out);
 }
 
-/* `SkinAnalyzer._restore`: the faces whose slot says `restored`, cut at size / scale,
- * restored to the crop size, measured and gated again; `low_resolution` is the one failure a restored
- * report may keep and still be reliable. */
-static fl_status restore(fl_skin_analyzer *s, const fl_image *image, fl_skin_face *faces, size_t count, int size,
-                         fl_error *err)
+/* `restoration.native_crop_side`: photo pixels across the face's `size` skin crop, rounded
+ * up and kept between size / scale and size. TEMPORARY here until restoration.h has it
+ * (/work/notes/cskin_requests.md). */
+static int native_crop_side(const float points[2 * FL_LANDMARK_COUNT], int size, int scale)
 {
-    const int scale = fl_restorer_scale(s->restorer), small = size / scale;
-    if (small * scale != size)
-        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "the restoration bundle's scale %d does not divide the skin crop "
-                       "size %d; use a restoration bundle of scale 2", scale, size);
-    if (!fl_buffer_reserve((void **)&s->small, &s->small_capacity, (size_t)small * (size_t)small * 4))
-        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %dx%d crop", small, small);
+    double m[6];
+    fl_skin_crop_matrix(points, size, m);
+    const double native = ceil((double)size / hypot(m[0], m[1]) - 1e-6);
+    const double least = (double)(size / scale);
+    return (int)fmin(fmax(native, least), (double)size);
+}
+
+/* `FaceRestorer.restore_face` into face i's slot and crop: the skin crop cut at the face's
+ * native side, restored x scale, area-averaged to `size` when larger, its points scaled by
+ * size / side in float32. TEMPORARY here until restoration.h has it. */
+static fl_status restore_face(fl_skin_analyzer *s, const fl_image *image, const float *points, size_t i, int size,
+                              fl_scratch *scratch, fl_error *err)
+{
+    fl_skin_slot *slot = &s->slots[i];
+    const int scale = fl_restorer_scale(s->restorer), side = native_crop_side(points, size, scale);
+    const int big = side * scale, channels = fl_pixel_format_channels(image->format);
+    if (!fl_buffer_reserve((void **)&s->small, &s->small_capacity, (size_t)side * (size_t)side * 4) ||
+        !fl_buffer_reserve((void **)&s->large, &s->large_capacity, (size_t)big * (size_t)big * 3))
+        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %dx%d restored crop", big, big);
+    double matrix[6];
+    fl_status st = fl_skin_crop(image, points, side, s->small, matrix, slot->points, err);
+    fl_image from = {s->small, side, side, (size_t)side * (size_t)channels, image->format};
+    fl_image restored = {s->large, big, big, (size_t)big * 3, FL_PIXELS_BGR};
+    if (st == FL_OK) st = fl_restore(s->restorer, &from, s->large, restored.stride, err);
+    slot->format = FL_PIXELS_BGR;
+    fl_image to = crop_image(s, i, size);
+    if (st == FL_OK) st = fl_resize_pixels(&restored, size, size, FL_RESIZE_AREA, (uint8_t *)to.pixels, to.stride,
+                                           scratch, err);
+    if (st != FL_OK) return st;
+    const float factor = (float)((double)size / (double)side);
+    for (size_t k = 0; k < 2 * FL_LANDMARK_COUNT; k++) slot->points[k] = slot->points[k] * factor;
+    return FL_OK;
+}
+
+/* `SkinAnalyzer._restore`: the faces whose slot says `restored`, restored (`restore_face`),
+ * measured and gated again; `low_resolution` is the one failure a restored report may keep
+ * and still be reliable. */
+static fl_status restore(fl_skin_analyzer *s, const fl_image *image, fl_skin_face *faces, size_t count, int size,
+                         fl_scratch *scratch, fl_error *err)
+{
     for (size_t i = 0; i < count; i++) {
-        fl_skin_slot *slot = &s->slots[i];
-        if (!slot->restored) continue;
-        double matrix[6];
-        const int channels = fl_pixel_format_channels(image->format);
-        fl_status st = fl_skin_crop(image, faces[i].points, small, s->small, matrix, slot->points, err);
-        fl_image from = {s->small, small, small, (size_t)small * (size_t)channels, image->format};
-        slot->format = FL_PIXELS_BGR;
-        fl_image to = crop_image(s, i, size);
-        if (st == FL_OK) st = fl_restore(s->restorer, &from, (uint8_t *)to.pixels, to.stride, err);
+        if (!s->slots[i].restored) continue;
+        fl_status st = restore_face(s, image, faces[i].points, i, size, scratch, err);
         if (st != FL_OK) return st;
-        for (size_t k = 0; k < 2 * FL_LANDMARK_COUNT; k++) slot->points[k] = slot->points[k] * (float)scale;
     }
     for (size_t i = 0; i < count; i++) {
         fl_skin_slot *slot = &s->slots[i];
@@ -134,7 +160,7 @@ fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_s
 
     if (any_restored) {
         t0 = fl_now_ms();
-        if ((st = restore(s, image, faces, count, size, err)) != FL_OK) return st;
+        if ((st = restore(s, image, faces, count, size, scratch, err)) != FL_OK) return st;
         t->restoration_ms = fl_now_ms() - t0;
     }
 

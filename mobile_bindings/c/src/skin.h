@@ -43,8 +43,10 @@ typedef struct fl_skin_analyzer {
     size_t slots_capacity;      /**< bytes */
     uint8_t *crops;             /**< per face a crop of crop size^2 pixels of 4 bytes at most */
     size_t crops_capacity;
-    uint8_t *small;             /**< the crop cut at crop size / scale for restoration */
+    uint8_t *small;             /**< restoration: the crop cut at the face's native side */
     size_t small_capacity;
+    uint8_t *large;             /**< restoration: that crop restored, before resizing to the crop size */
+    size_t large_capacity;
 } fl_skin_analyzer;
 
 /** One face of the image: its landmarks and detector box (extent convention, NULL: none)

@@ -154,6 +154,7 @@ class ImageToImage(BuildTask):
     layout = "pts300w"
     crops = ("none",)  # the model takes tiles already cut
     backbone = False
+    golden_count = 2  # each golden output is a 128×128×3 float32 image (197 KB per variant)
 
     def output_spec(self, recipe: "Recipe") -> OutputImageSpec:
         spec = recipe.input_spec
