@@ -76,7 +76,7 @@ def r4(v):
 def scored(truth: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
     """Accuracy, per-class recall and confusion of arg-max predictions."""
     conf = confusion_matrix(truth, probs.argmax(1), len(labels))
-    return {"n": int(len(truth)), "accuracy": r4(accuracy(truth, probs.argmax(1))),
+    return {"n": len(truth), "accuracy": r4(accuracy(truth, probs.argmax(1))),
             "per_class_recall": dict(zip(labels, (r4(v) for v in per_class_recall(conf)))),
             "confusion": conf.tolist()}
 
@@ -126,7 +126,7 @@ def grade_variant(bundle: Path, variant: str, crops: list, truth: np.ndarray) ->
                        for n, (t, p) in per_view.items()}
     all_t = np.concatenate([np.array(t) for t, _ in per_view.values()])
     all_p = np.concatenate([np.array(p) for _, p in per_view.values()])
-    report["views"]["all"] = {"n": int(len(all_t)), "accuracy": r4(accuracy(all_t, all_p.argmax(1)))}
+    report["views"]["all"] = {"n": len(all_t), "accuracy": r4(accuracy(all_t, all_p.argmax(1)))}
     return report, combined
 
 

@@ -3,9 +3,10 @@
 Every bundle mutant (`tests/mutants.py`: byte flips, truncation, duplicate, renamed,
 compressed or encrypted members, zip bombs, manifest edits, golden `.npy` and `.tflite`
 edits re-sealed so they reach LiteRT, signature edits) runs through three commands:
-`facelite verify M`, `facelite inspect M` and `facelite analyze PHOTO --bundles DIR`
-with the mutant in its slot of DIR and the pristine bundles of its origin beside it.
-Every bad image runs through `facelite analyze IMAGE` with the shipped bundles and with
+`facelite verify M`, `facelite inspect M` and `facelite analyze PHOTO --bundles DIR --skin
+--restore` (so every slot's bundle is opened: the skin stages load skin_metrics, acne and
+restoration) with the mutant in its slot of DIR and the pristine bundles of its origin
+beside it. Every bad image runs through `facelite analyze IMAGE --skin` with the shipped bundles and with
 `--stand-ins` (the Haar cascade and mean face shape). A run passes when its exit code is
 one the input allows (0 only where it is still valid, else 2; see `tests/mutants.py`),
 its peak memory stays under `--max-mb` and it ends within `--timeout` seconds.
@@ -218,7 +219,7 @@ class Campaign:
         case = f"bundle:{index}"
         commands = {"verify": ["verify", str(path), "--json"], "inspect": ["inspect", str(path), "--json"],
                     "analyze": ["analyze", str(self.photo), "--bundles", str(bundles), "--json",
-                                "--accelerator", "cpu"]}
+                                "--accelerator", "cpu", "--skin", "--restore"]}
         for command in self.args.commands:
             if keep is not None:
                 print(f"# {case} {category} [{m.expect[command]}{', re-signed' if m.resigned else ''}]: "
@@ -253,7 +254,7 @@ class Campaign:
             allowed = mutants.allowed_exits(entry["level"])
             case = f"image:{entry['index']}"
             commands = {
-                "analyze": ["analyze", entry["path"], "--json", "--accelerator", "cpu"],
+                "analyze": ["analyze", entry["path"], "--json", "--accelerator", "cpu", "--skin"],
                 "analyze_stand_ins": ["analyze", entry["path"], "--json", "--accelerator", "cpu",
                                       "--bundles", str(self.stand_ins), "--stand-ins"],
             }

@@ -232,8 +232,9 @@ class NativePipeline:
 
     def command(self, bundles: Path, variant: str, threads: int, files: list[Path]) -> list[str]:
         if self.has_analyze:
-            return [str(self.runner), str(bundles), "--analyze", "--variant", variant, "--threads", str(threads),
-                    "--accelerator", "cpu", "--json", *[a for f in [files[0], *files] for a in ("--input", str(f))]]
+            return [str(self.runner), str(bundles), "--analyze", "--skin", "--variant", variant, "--threads",
+                    str(threads), "--accelerator", "cpu", "--json",
+                    *[a for f in [files[0], *files] for a in ("--input", str(f))]]
         return [str(self.tool), str(bundles), variant, "cpu", str(threads), str(files[0]), *map(str, files)]
 
     def per_photo(self, stdout: str) -> list[dict]:

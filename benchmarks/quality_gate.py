@@ -18,7 +18,7 @@ every photo (geometric ones move the annotation with the pixels):
 - `blur`: Gaussian blur of σ = `BLUR_CROP_PX` pixels of the skin crop (σ in the photo =
   that × face scale / 71.68), the blur of a moving hand or a missed focus;
 - `dark`: exposure × `DARK_EXPOSURE` in linear light (two stops under), then back to sRGB
-  (`skin_eval.to_linear` / `to_srgb8`, the re-lighting of #11's stability test);
+  (`skin_measures.srgb_to_linear` / `linear_to_srgb8`);
 - `tiny`: the photo shrunk (area resampling) until the face scale is `TINY_FACE_PX` pixels;
 - `cropped`: the photo cut at `CROP_KEEP` of the face's width from its image-left side,
   so the rest of the face is out of the frame;
@@ -64,11 +64,10 @@ from facelite.detection import Box
 from facelite.image import load_image
 from facelite.metrics import iou
 from facelite.quality import CHECK_CODES, CROP_FACE_SCALE_PX, assess_capture, face_scale, head_pose
-from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions
+from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions, linear_to_srgb8, srgb_to_linear
 from facelite_build.paths import data_root
 from facelite_build.recipe import load_recipe
 from facelite_build.splits import split_pairs
-from skin_eval import to_linear, to_srgb8  # benchmarks/skin_eval.py: sRGB <-> linear light
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_COUNT = 50
@@ -153,7 +152,7 @@ def degrade(image: np.ndarray, points: np.ndarray, version: str) -> tuple[np.nda
         sigma = BLUR_CROP_PX * face_scale(points) / CROP_FACE_SCALE_PX
         return cv2.GaussianBlur(image, (0, 0), sigma), points
     if version == "dark":
-        return to_srgb8(to_linear(image) * DARK_EXPOSURE), points
+        return linear_to_srgb8(srgb_to_linear(image) * DARK_EXPOSURE), points
     h, w = image.shape[:2]
     if version in ("tiny", "noisy"):
         f = (TINY_FACE_PX if version == "tiny" else NOISY_FACE_PX) / face_scale(points)
@@ -271,6 +270,33 @@ def percentiles(rows: list[dict], versions: tuple[str, ...]) -> dict:
     return out
 
 
+def _round_up(value: float, digits: int = 2) -> float:
+    """`value` rounded up to `digits` significant digits (0.5448 → 0.55)."""
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(abs(value))))
+    return math.ceil(value * scale - 1e-9) / scale
+
+
+def derived_thresholds(rows: list[dict]) -> dict:
+    """The thresholds the rules of `facelite.quality` give on these (tuning) rows, for the
+    checks whose rule reads only the benchmark's own versions; compare with the constants."""
+    def values(version: str, code: str) -> np.ndarray:
+        vals = [r[version]["values"].get(code) for r in rows if r[version]["found"]]
+        return np.array([v for v in vals if v is not None], np.float64)
+
+    blur = math.sqrt(np.percentile(values("blur", "blur"), 99) * np.percentile(values("original", "blur"), 5))
+    return {
+        "blur": round(blur, 1),
+        "noisy": _round_up(float(np.percentile(values("original", "noisy"), 99))),
+        "overexposed": _round_up(float(np.percentile(values("original", "overexposed"), 99))),
+        "uneven_light (originals' part)": _round_up(float(np.percentile(values("original", "uneven_light"), 99))),
+        "occluded": round(float(values("original", "occluded").max()) + 0.02, 2),
+        "head_tilted": float(math.ceil(values("original", "head_tilted").max())),
+        "underexposed (darkened copies' max; originals' lowest 4)": [
+            float(values("dark", "underexposed").max()),
+            [float(v) for v in np.sort(values("original", "underexposed"))[:4]]],
+    }
+
+
 def table(summary: dict) -> str:
     short = {"no_face": "noface", "face_too_small": "small", "low_resolution": "lowres", "head_turned": "turned",
              "head_tilted": "tilted", "eyes_closed": "eyes", "occluded": "occl", "blur": "blur", "noisy": "noisy",
@@ -314,6 +340,7 @@ def run(which: str) -> dict:
     }
     if which == "tune":
         report["percentiles"] = percentiles(rows, VERSIONS)
+        report["derived_thresholds"] = derived_thresholds(rows)
         report["side_view_percentiles"] = percentiles(sides, ("side_view",))["side_view"]
     return report
 
@@ -338,7 +365,7 @@ def main() -> None:
     if args.json:
         print(text)
         return
-    brief = {k: v for k, v in report.items() if k not in ("rows", "side_view_rows", "percentiles")}
+    brief = {k: v for k, v in report.items() if k not in ("rows", "side_view_rows", "percentiles", "side_view_percentiles")}
     print(json.dumps(brief, indent=1))
     print(table({**report["versions"], "side_view": report["side_views"]}))
 

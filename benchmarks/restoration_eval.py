@@ -14,8 +14,9 @@ questions decide whether it earns its place:
 2. **Does it help the skin scores?** On real photos (held-out HELEN with their annotated
    points, and every k-th ACNE04 photo with the shipped detector and landmarker's points),
    the photo's `SkinAnalyzer` report is the reference. Each photo is then shrunk (area)
-   until its skin crop has 128 photo pixels across (eye distance about 36 px, where the
-   gate says `low_resolution`) and degraded at that size; its report is taken twice:
+   until its skin crop has 128 photo pixels across (eye distance about 36 px: the gate's
+   `low_resolution`, at its border with `face_too_small`) and degraded at that size; its
+   report is taken twice (restoration forced, whatever the gate says):
    without restoration (the skin crop upsampled from the small photo, as `SkinAnalyzer`
    cuts it) and with it (`FaceRestorer.restore_face`: the 128-pixel crop restored to 256,
    then measured as a photo of its own). The error is |score − reference score| per

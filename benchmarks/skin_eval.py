@@ -58,7 +58,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -67,6 +66,7 @@ import numpy as np
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, SkinAnalyzer
 from facelite.annotate import draw_result, skin_report_page
 from facelite.datasets import labelled_images
+from facelite.files import write_file_atomic
 from facelite.detection import Box
 from facelite.face_detector import FaceDetector, FaceDetectorOptions
 from facelite.image import load_image
@@ -191,8 +191,8 @@ def measure_all(photos: list[tuple[Path, str]], out: Path) -> dict[str, dict]:
                                     "points": np.round(face.points.astype(np.float64), 3).tolist()}
                 if (k + 1) % 100 == 0:
                     print(f"  measured {k + 1}/{len(todo)}", file=sys.stderr)
-                    write_atomic(cache, json.dumps(known))
-        write_atomic(cache, json.dumps(known))
+                    write_file_atomic(cache, json.dumps(known).encode())
+        write_file_atomic(cache, json.dumps(known).encode())
     return known
 
 
@@ -215,14 +215,6 @@ def calibration(measured: dict[str, dict], table: ScoreTable, anchors_doc: dict)
             concern: round(float(np.mean([table.score_map(concern).score(concern_raw(concern, e["raw"]["regions"][FACE]))
                                           for e in rows])), 1) for concern in MEASURED}}
     return out
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def held_out(photos: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -513,7 +505,7 @@ def main() -> None:
     doc["bundles"] = {"skin_metrics": bundle_key(shipped_bundle("skin_metrics")), "acne": str(acne)}
     print_summary(doc)
     if a.json:
-        write_atomic(a.json, json.dumps(doc, indent=1))
+        write_file_atomic(a.json, json.dumps(doc, indent=1).encode())
 
 
 if __name__ == "__main__":

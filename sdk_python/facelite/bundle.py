@@ -34,7 +34,6 @@ import mmap
 import os
 import re
 import struct
-import tempfile
 import tokenize
 import zipfile
 import zlib
@@ -46,7 +45,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .errors import BundleError
-from .files import open_regular_file
+from .files import atomic_writer, open_regular_file
 from .preprocess import InputSpec, normalize
 from .schema import SCHEMA_FILES, manifest_schema, schema_errors
 from .strict_json import loads as strict_loads
@@ -298,21 +297,10 @@ def write_members(path: str | os.PathLike, members: list[tuple[str, bytes]]) -> 
     written before it keeps its bytes and its offset.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
-                for name, data in members:
-                    zf.writestr(_aligned_zipinfo(name, raw.tell()), data)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a bundle is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path, 0o644, BundleError) as raw:  # a bundle is meant to be shared
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
+            for name, data in members:
+                zf.writestr(_aligned_zipinfo(name, raw.tell()), data)
     return path
 
 

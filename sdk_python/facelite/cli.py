@@ -43,15 +43,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 from .cli_core import CommandLine, Progress, log, whole_number
 from .errors import UserError
+from .files import write_file_atomic
 from .options import Accelerator, StandIn
 from .signing import SignaturePolicy, SignatureWarning
 from .sources import VideoFile, image_paths, is_video
@@ -250,20 +249,7 @@ def write_image(path: Path, image) -> None:
         ok = False
     if not ok:
         raise UserError(f"{path}: cannot encode a picture of this type; use a .jpg or .png path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write there ({exc.strerror}); use a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, data.tobytes())
 
 
 # -- evaluate / inspect / verify ---------------------------------------------------------

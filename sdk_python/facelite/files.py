@@ -20,9 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from .errors import UserError
 
@@ -110,11 +111,23 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, kind: str, error:
     return data
 
 
-def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
-                      error: type[UserError] = UserError) -> None:
-    """Write `data` to `path` through a temp file beside it, fsynced and renamed, so an
-    interrupted write never leaves a half-written file under the final name; `mode` sets
-    the permissions (0o600 for personal data such as a skin history export)."""
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, mode: int = 0o644,
+                  error: type[UserError] = UserError) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a temp file beside it, fsynced and renamed
+    over `path` when the block ends, removed when it raises, so an interrupted write never
+    leaves a half-written file under the final name (bundles, pictures, exports); `mode`
+    sets the permissions (mkstemp makes 0o600; 0o644 to share, 0o600 for personal data).
+
+    Example:
+
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.bin"
+        >>> with atomic_writer(target) as f:
+        ...     _ = f.write(b"done")
+        >>> target.read_bytes()
+        b'done'
+    """
     import tempfile
 
     p = os.fspath(path)
@@ -126,7 +139,7 @@ def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
         raise error(f"{p}: cannot write there ({exc.strerror}); use a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -135,3 +148,10 @@ def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,
+                      error: type[UserError] = UserError) -> None:
+    """Write `data` to `path` all at once or not at all (`atomic_writer`)."""
+    with atomic_writer(path, mode, error) as f:
+        f.write(data)

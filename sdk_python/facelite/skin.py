@@ -6,10 +6,11 @@
    work is per face, on its crop, never on full-image masks);
 2. `skin_measures.SkinMeasurer` (the `skin_metrics` bundle): lighting normalisation and
    the raw measures per region, the capture measures and ITA°;
-3. `quality.assess_capture`: the capture gate. When it fails only on what restoration
-   repairs (`low_resolution`, `noisy`) and `restore=True`, the crop goes through
-   `restoration.FaceRestorer` and is measured again (`SkinReport.restored`); the report
-   is then reliable when the restored crop passes every image check;
+3. `quality.assess_capture`: the capture gate. When it fails on `noisy`, which
+   restoration repairs, and on nothing else but `low_resolution`
+   (`CaptureQuality.restorable`), and `restore=True`, the crop goes through
+   `restoration.FaceRestorer` and is measured and gated again (`SkinReport.restored`);
+   the report is then reliable only when the restored crop passes every check;
 4. `acne.AcneGrader` (the `acne` bundle, v2: trained on skin crops and patches) on the
    crop: one severity for the face and one per graded region;
 5. `skin_scores`: raw → scores and bands (formulas and anchors in docs/skin.md "Scores").
@@ -172,8 +173,9 @@ class SkinAnalyzerOptions(TaskOptions):
             `acne` and `restoration`; the only place looked in; None → the bundles
             shipped with facelite.
         acne: grade acne (default). False, or no acne bundle for face crops: no `acne` concern.
-        restore: restore the crop of a capture that fails only `low_resolution` or
-            `noisy`, then measure again (needs a restoration bundle).
+        restore: restore the crop of a noisy capture (`CaptureQuality.restorable`: it
+            fails `noisy` and nothing else but `low_resolution`), then measure and gate
+            it again (needs a restoration bundle).
     """
 
     bundles_dir: str | os.PathLike | None = None
@@ -319,17 +321,16 @@ class SkinAnalyzer(VisionTask):
         """Replace, for the faces `which` marks, the crop, raw measures and verdict by those
         of the restored crop (`FaceRestorer.restore_face`: the face cut at 1/scale of the
         crop size, about the detail a low-resolution photo has, restored to the full
-        size), measured and gated again. `low_resolution` (a property of the photo that
-        restoration makes up for) is the one failure a restored report may keep and
-        still be reliable."""
+        size), measured and gated again. The restored report is reliable only when it
+        passes every check: `low_resolution` is a property of the photo, which
+        restoration does not change (restoring a crop that is only low-resolution is
+        worse than bicubic, `quality.RESTORATION_TOLERATES`)."""
         h, w = pixels.shape[:2]
         chosen = [i for i, flag in enumerate(which) if flag]
         for i in chosen:
             crops[i] = self.restorer.restore_face(pixels, points[i])
         for i, raw in zip(chosen, self.measurer.measure_crops([crops[i] for i in chosen])):
-            quality = assess_capture(points[i], boxes[i], (w, h), raw.capture)
-            reliable = all(c.passed or c.code == "low_resolution" for c in quality.checks)
-            raws[i], qualities[i] = raw, dataclasses.replace(quality, reliable=reliable)
+            raws[i], qualities[i] = raw, assess_capture(points[i], boxes[i], (w, h), raw.capture)
 
     def _models(self, restored: bool) -> dict[str, str]:
         tasks = [self.measurer, self.grader] + ([self.restorer] if restored else [])

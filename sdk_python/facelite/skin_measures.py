@@ -121,7 +121,7 @@ REGION_MEASURES = (
 )
 CAPTURE_MEASURES = (
     "sharpness", "noise", "skin_lightness", "clipped_fraction", "dark_fraction", "cast",
-    "light_asymmetry", "sclera_pixels",
+    "light_asymmetry", "sclera_pixels", "bright_fraction",
 )
 LIGHTING_MEASURES = ("gain_r", "gain_g", "gain_b", "exposure_gain", "shading", "redness_baseline")
 CROP_GAINS = ("crop_gain_r", "crop_gain_g", "crop_gain_b")

@@ -12,8 +12,10 @@ bundles, CPU, 2 threads on both sides, for the fp32 variant (the issue's check) 
 fp16, dynamic and int8 ones: the same number of faces, boxes IoU >= 0.99, landmarks
 within 0.5 px, region polygons within 0.5 px, the same expression labels, every score
 within 1e-3. Each face's skin report (`SkinReport`: skin_metrics measures, quality gate,
-acne on the face crop and its patches, scores; issue #11) is compared for the variants
-every skin bundle ships (skin_metrics ships fp32 only): the same reliability, quality
+acne on the face crop and its patches, scores; issue #11) is compared for every variant:
+skin_metrics (image arithmetic, shipped in fp32 only) runs its own choice on both sides
+when it lacks the requested variant (`SkinAnalyzer._base(..., own_variant_if_missing=True)`,
+analyzer.c's `stage_variant`), while the other bundles run the variant: the same reliability, quality
 checks (codes, verdicts, values within 1e-9 relative), tone category (ITA° within 1e-4),
 regions and concerns measured, bands, models, scores within 1e-4 and raw measures and
 lighting within 1e-4 relative. The worst figures are printed (`pytest -s`); on the
@@ -45,17 +47,16 @@ CHECK_VALUE_MAX_REL = 1e-9
 
 
 def skin_runs(variant: str) -> bool:
-    """Whether FaceAnalyzer can run skin with `variant`: every shipped skin bundle it would
-    load has that variant (skin_metrics, an image-arithmetic graph, ships fp32 only; a v1
-    acne bundle is not loaded)."""
-    for name in ("skin_metrics", "acne"):
-        path = bundle_in(shipped_bundles_dir(), name)
-        if path is None:
-            return name != "skin_metrics"
-        with Bundle.open(path) as bundle:
-            if (name == "skin_metrics" or bundle.input_spec.crop == "face") and variant not in bundle.manifest["variants"]:
-                return False
-    return True
+    """Whether FaceAnalyzer can run skin with `variant`: there is a skin_metrics bundle
+    (which runs its own choice when it lacks the variant) and the acne bundle for face
+    crops, if shipped, has the variant (a v1 acne bundle is not loaded)."""
+    if bundle_in(shipped_bundles_dir(), "skin_metrics") is None:
+        return False
+    path = bundle_in(shipped_bundles_dir(), "acne")
+    if path is None:
+        return True
+    with Bundle.open(path) as bundle:
+        return bundle.input_spec.crop != "face" or variant in bundle.manifest["variants"]
 
 
 def run_c_pipeline(c_build, files: list[Path], *extra: str, variant: str = "fp32") -> dict[str, dict]:
@@ -193,11 +194,29 @@ def test_c_pipeline_finds_the_python_faces_on_50_real_photos(c_build, photos, va
             compare_face(py_face, c_face, f"{Path(path).name} face {i}", worst)
         worst.faces += len(py.faces)
     assert worst.faces >= 45, f"only {worst.faces} faces found on 50 face photos: the comparison proves little"
-    assert worst.skin_faces == (worst.faces if skin_runs(variant) else 0)
+    assert skin_runs(variant), f"skin does not run with the {variant} variant: the skin comparison is lost"
+    assert worst.skin_faces == worst.faces
     print(f"\nC vs Python pipeline ({variant}) on {len(photos)} photos, {worst.faces} faces: min box IoU {worst.iou:.6f}, "
           f"max landmark diff {worst.landmarks:.3g} px, max region diff {worst.regions:.3g} px, "
           f"max score diff {worst.scores:.3g}; skin reports {worst.skin_faces}: max skin score diff "
           f"{worst.skin_scores:.3g}, max raw/lighting/ITA relative diff {worst.skin_raw:.3g}")
+
+
+def test_a_quantised_pipeline_measures_skin_with_the_skin_metrics_bundle_s_own_variant(c_build, photos):
+    """`--variant int8`: every bundle that has int8 runs it, skin_metrics (fp32 only) runs its
+    own choice, on both sides (facelite-run's engines = `FaceAnalyzer.info`)."""
+    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0]),
+                        "--skin", "--variant", "int8", "--threads", "2", "--json"], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    doc = json.loads(p.stdout)
+    options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant="int8", num_threads=2),
+                                  bundles_dir=shipped_bundles_dir())
+    with FaceAnalyzer.create_from_options(options) as analyzer:
+        want = {stage: info.to_json()["variant"] for stage, info in analyzer.info.items()}
+    assert {stage: engine["variant"] for stage, engine in doc["engines"].items()} == want
+    assert want["skin_metrics"] == "fp32" and want["landmarks"] == "int8"
+    assert doc["faces"] and all(face["skin"] is not None for face in doc["faces"])
 
 
 def test_rgba_pixels_with_a_padded_stride_give_the_same_result(c_build, parity_photos):
@@ -283,15 +302,21 @@ def test_runner_analyze_times_the_pipeline_and_reports_errors(c_build, photos, t
 
 
 RESTORE_FACE_SCALE_PX = 55.0
-"""Face scale of the shrunk copies: under the skin crop's 71.68 px (`low_resolution`, which
-restoration repairs) and over half of it (`face_too_small`, which blocks)."""
+"""Face scale of the shrunk copies: under `quality.LOW_RESOLUTION_FACE_PX` (64 px,
+`low_resolution`, which restoration tolerates) and over half the crop's 71.68 px
+(`face_too_small`, which blocks)."""
+
+RESTORE_NOISE_SIGMA = 35.0
+"""Grain (Gaussian σ, 0–255 levels, fixed seed) added to the shrunk copies so that they fail
+`noisy`, the failure restoration repairs (a face only low-resolution is not restored)."""
 
 
 def test_restored_skin_reports_equal_python_on_shrunk_real_photos(c_build, parity_photos, tmp_path):
-    """With `restore` on, the faces that fail only restorable checks are cut at half the crop
-    size, restored by the restoration bundle, measured and gated again: the C reports equal
-    Python's (restored flags, models, checks, scores) on the HELEN photos of the sample
-    shrunk so that each face is low-resolution."""
+    """With `restore` on, the noisy faces (failing `noisy` and nothing else but
+    `low_resolution`) are cut at half the crop size, restored by the restoration bundle,
+    measured and gated again: the C reports equal Python's (restored flags, models, checks,
+    scores) on the HELEN photos of the sample shrunk so that each face is low-resolution
+    and given grain so that it is noisy."""
     if bundle_in(shipped_bundles_dir(), "restoration") is None or not skin_runs("fp32"):
         pytest.skip("no shipped restoration bundle (models/restoration/restoration.flb) or no skin_metrics bundle")
     import cv2
@@ -299,7 +324,7 @@ def test_restored_skin_reports_equal_python_on_shrunk_real_photos(c_build, parit
 
     options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant="fp32", num_threads=2),
                                   bundles_dir=shipped_bundles_dir(), skin=False)
-    shrunk = []
+    shrunk, rng = [], np.random.default_rng(0)
     with FaceAnalyzer.create_from_options(options) as analyzer:
         for path in parity_photos["helen"]:
             faces = analyzer.analyze(path).faces
@@ -308,6 +333,7 @@ def test_restored_skin_reports_equal_python_on_shrunk_real_photos(c_build, parit
             image = cv2.imread(str(path))
             f = face_scale(faces[0].landmarks) / RESTORE_FACE_SCALE_PX
             small = cv2.resize(image, (round(image.shape[1] / f), round(image.shape[0] / f)), interpolation=cv2.INTER_AREA)
+            small = np.clip(small + rng.normal(0.0, RESTORE_NOISE_SIGMA, small.shape), 0, 255).astype(np.uint8)
             shrunk.append(tmp_path / f"{path.stem}.png")
             cv2.imwrite(str(shrunk[-1]), small)
     c_results = run_c_pipeline(c_build, shrunk, "--restore")
@@ -322,6 +348,6 @@ def test_restored_skin_reports_equal_python_on_shrunk_real_photos(c_build, parit
             for i, (py_face, c_face) in enumerate(zip(py.faces, c["faces"])):
                 worst.skin(py_face.skin, c_face["skin"], f"{path.name} face {i}")
                 restored += py_face.skin.restored
-    assert restored >= 3, f"only {restored} of {worst.skin_faces} shrunk faces restored: the comparison proves little"
+    assert restored >= 3, f"only {restored} of {worst.skin_faces} shrunk noisy faces restored: the comparison proves little"
     print(f"\nrestore on {len(shrunk)} shrunk photos: {restored} of {worst.skin_faces} faces restored, max skin score "
           f"diff {worst.skin_scores:.3g}, max raw relative diff {worst.skin_raw:.3g}")

@@ -21,12 +21,14 @@ import pytest
 
 from facelite.datasets import extent_box, pts_pairs, read_pts
 from facelite.mean_shape import IBUG_MIRROR, fit_to_box
-from facelite.quality import CAPTURE_CHECKS, CHECK_RULES, RESTORABLE_CHECKS, assess_capture
+from facelite.quality import CAPTURE_CHECKS, CHECK_RULES, RESTORABLE_CHECKS, RESTORATION_TOLERATES, assess_capture
+from facelite.skin_measures import CAPTURE_MEASURES
 
 TOLERANCE = 1e-9
 """Degrees, pixels and ratios: both sides compute in double from the same float32 points."""
 
-MEASURES = tuple(CAPTURE_CHECKS.values()) + ("dark_fraction", "sclera_pixels")
+MEASURES = CAPTURE_MEASURES
+"""Every capture measure the bundle gives, checked or not (the C side matches them by name)."""
 _THRESHOLDS = {measure: next(r.threshold for r in CHECK_RULES if r.code == code)
                for code, measure in CAPTURE_CHECKS.items()}
 
@@ -108,7 +110,8 @@ def close(py, c) -> bool:
 def test_c_check_table_is_the_python_one(c_build):
     rules = run_tool(c_build, "rules")[0]
     assert rules == [{"code": r.code, "threshold": r.threshold, "at_least": r.at_least,
-                      "restorable": r.code in RESTORABLE_CHECKS, "message": r.message} for r in CHECK_RULES]
+                      "restorable": r.code in RESTORABLE_CHECKS,
+                      "tolerated": r.code in RESTORATION_TOLERATES, "message": r.message} for r in CHECK_RULES]
 
 
 def test_c_gate_gives_the_python_verdicts_on_real_and_made_up_faces(c_build, inputs):

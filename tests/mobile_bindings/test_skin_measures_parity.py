@@ -1,7 +1,9 @@
 """The C core's skin measures (src/skin_measures.c, driven through tool_skin_measures) are
 the Python runtime's (facelite.skin_measures): the same crop matrix, landmarks in the crop,
 crop bytes and mask bytes, and the same outputs of the skin_metrics graph, on real photos:
-HELEN faces with their annotated points and ACNE04 faces with the shipped landmarker's."""
+HELEN faces with their annotated points and ACNE04 faces with the shipped landmarker's
+(every output the bundle has: the region table, capture measures, tone, lighting and the
+crop gains)."""
 
 from __future__ import annotations
 
@@ -99,3 +101,6 @@ def test_the_measures_are_the_same_numbers(native, python):
         for name in LIGHTING_MEASURES:
             assert close(doc["lighting"][name], raw.lighting[name]), name
         assert close(doc["tone_ita"], raw.tone_ita)
+        assert len(doc["crop_gains"]) == len(raw.crop_gains) == 3
+        for got, want in zip(doc["crop_gains"], raw.crop_gains):
+            assert close(got, want), ("crop_gains", doc["crop_gains"], raw.crop_gains)

@@ -1,10 +1,10 @@
 """The C score formulas (`mobile_bindings/c/src/skin_scores.c`) give `facelite.skin_scores`' numbers.
 
-`tool_skin_scores` (a helper of the session's CMake build, `c_build`) reads raw measures
-as JSON lines and prints what the C core scores them. On the same inputs both sides must
-agree: the same anchors for every concern in every region (the C table is a copy of
-`HEALTHY_RANGES` and `ACNE_MAP`: when the Python anchors move, the first test names the
-one to update in skin_scores.c), the same concerns measured (a NaN or infinite raw is
+`tool_skin_scores` (a helper of the session's CMake build, `c_build`) reads the score
+anchors from the shipped skin_metrics bundle's manifest (`output.score_anchors`, the one
+place they live), then raw measures as JSON lines, and prints what the C core scores them.
+On the same inputs both sides must agree: the same anchors for every concern in every
+region as `ScoreTable.from_manifest` of that bundle, the same concerns measured (a NaN or infinite raw is
 "not measured" on both), the same bands, ITA° categories and `round_raw` values, scores
 within 1e-9. Inputs: every anchor of every concern and region and its neighbouring
 doubles, values straddling the band edges, random values over each range and far beyond
@@ -19,8 +19,9 @@ import subprocess
 
 import numpy as np
 
+from facelite.paths import shipped_bundle
 from facelite.regions import REGION_NAMES
-from facelite.skin_scores import CONCERNS, ITA_CATEGORIES, ita_category, region_scores, round_raw, score_map
+from facelite.skin_scores import CONCERNS, ITA_CATEGORIES, ita_category, region_scores, round_raw, shipped_score_table
 
 TOLERANCE = 1e-9
 MEASURES = ("redness", "spot_fraction", "spot_contrast", "lightness_sd", "b_star_sd", "texture", "shine")
@@ -36,22 +37,39 @@ def decode(v) -> float:
     return float(v) if not isinstance(v, str) else float(v.replace("inf", "Infinity"))
 
 
+def score_map(concern: str, region: str):
+    """The shipped skin_metrics bundle's ScoreMap (what the tool reads, acne included)."""
+    return shipped_score_table().score_map(concern, region)
+
+
 def run_tool(c_build, lines: list[dict]) -> list[dict]:
-    p = subprocess.run([str(c_build.tool("tool_skin_scores"))], input="".join(json.dumps(x) + "\n" for x in lines),
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run([str(c_build.tool("tool_skin_scores")), str(shipped_bundle("skin_metrics"))],
+                       input="".join(json.dumps(x) + "\n" for x in lines), capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
     out = [json.loads(line) for line in p.stdout.splitlines()]
     assert len(out) == len(lines) and not any("error" in o for o in out), out[:3]
     return out
 
 
-def test_the_c_anchor_table_is_python_s(c_build):
+def test_the_c_core_reads_the_bundle_s_anchors_as_python_does(c_build):
     c_anchors = run_tool(c_build, [{"anchors": True}])[0]["anchors"]
     for concern in CONCERNS:
         for region in REGIONS:
             want = [list(a) for a in score_map(concern, region).anchors]
             got = [[decode(a["raw"]), decode(a["score"])] for a in c_anchors[concern][region]]
-            assert got == want, f"{concern} in {region}: anchors {got} in skin_scores.c, {want} in skin_scores.py"
+            assert got == want, f"{concern} in {region}: anchors {got} in C, {want} in Python (ScoreTable)"
+
+
+def test_a_bundle_without_score_anchors_is_refused_naming_the_fix(c_build, tmp_path):
+    """A skin_metrics bundle older than 2.1.0 has no `output.score_anchors`: the C core
+    refuses it as `ScoreTable.from_manifest` does, saying to rebuild it."""
+    from facelite.bundle import Bundle
+
+    with Bundle.open(shipped_bundle("skin_metrics")) as bundle:
+        assert "score_anchors" in bundle.manifest["output"]
+    p = subprocess.run([str(c_build.tool("tool_skin_scores")), str(shipped_bundle("expression"))], input="",
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "no output.score_anchors" in p.stderr and "rebuild" in p.stderr, p.stderr
 
 
 def edge_raws(rng: np.random.Generator, concern: str, region: str) -> list[float]:
@@ -109,7 +127,7 @@ def test_region_scores_measure_the_same_concerns_as_python(c_build):
         cases.append((REGIONS[i % len(REGIONS)], random_measures(rng), acne))
     lines = [{"region": r, "measures": {k: encode(v) for k, v in m.items()}, "acne": encode(a)} for r, m, a in cases]
     for (region, measures, acne), got in zip(cases, run_tool(c_build, lines)):
-        want = region_scores(region, measures, None if math.isnan(acne) else acne)
+        want = region_scores(region, measures, None if math.isnan(acne) else acne, shipped_score_table())
         got = got["scores"]
         assert list(got) == list(want), (measures, acne, list(got), list(want))
         for concern, score in want.items():

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-import facelite.acne as acne
+from facelite import acne
 from facelite.acne import (ACNE_PATCH_REGIONS, MIN_PATCH_FRACTION, WHOLE_VIEW, AcneGrader, AcneGraderOptions,
                            acne_grade, acne_views, combine_views)
 from facelite.errors import BundleError

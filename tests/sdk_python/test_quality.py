@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from facelite.datasets import pts_pairs, read_pts
+from facelite.datasets import extent_box, pts_pairs, read_pts
 from facelite.mean_shape import IBUG_MIRROR, fit_to_box
 from facelite.quality import (CAPTURE_CHECKS, CHECK_CODES, CHECK_RULES, HEAD_MODEL, LOW_RESOLUTION_FACE_PX,
                               MAX_TILT_DEG, MAX_YAW_DEG, MIN_FACE_SCALE_PX, POSE_POINTS, RESTORABLE_CHECKS,
+                              RESTORATION_TOLERATES,
                               assess_capture, eye_aspect_ratio, face_scale, face_unseen, head_pose)
 
 FACE_BOX = (100.0, 100.0, 200.0, 220.0)
@@ -21,7 +22,7 @@ def good_capture() -> dict[str, float]:
     """Every capture measure comfortably on the passing side of its threshold."""
     rules = {r.code: r for r in CHECK_RULES}
     capture = {m: rules[c].threshold * (2.0 if rules[c].at_least else 0.5) for c, m in CAPTURE_CHECKS.items()}
-    return {**capture, "dark_fraction": 0.0, "sclera_pixels": 200.0}
+    return {**capture, "skin_lightness": 60.0, "dark_fraction": 0.0, "sclera_pixels": 200.0}
 
 
 def posed_points(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, scale: float = 80.0) -> np.ndarray:
@@ -114,7 +115,7 @@ def test_small_faces_are_low_resolution_then_too_small():
     at = lambda s: assess_capture((points - 200) * s / scale + 200, None, IMAGE)  # noqa: E731
     assert at(LOW_RESOLUTION_FACE_PX * 1.01).failed == []
     low = at(LOW_RESOLUTION_FACE_PX * 0.95)
-    assert low.failed == ["low_resolution"] and low.restorable and not low.reliable
+    assert low.failed == ["low_resolution"] and not low.restorable and not low.reliable
     small = at(MIN_FACE_SCALE_PX * 0.95)
     assert small.failed == ["face_too_small", "low_resolution"] and not small.restorable
     assert small.checks[0].message.startswith("Move closer")
@@ -158,12 +159,18 @@ def test_a_nan_measure_fails_and_a_missing_one_is_not_checked():
     assert [c.code for c in assess_capture(points, FACE_BOX, IMAGE).checks] == list(CHECK_CODES[:6])
 
 
-def test_restoration_is_offered_only_when_every_failure_is_restorable():
+def test_restoration_is_offered_for_noise_alone_or_with_low_resolution_and_never_for_low_resolution_alone():
     points = fit_to_box(FACE_BOX)
     noisy = dict(good_capture(), noise=100.0)
     assert assess_capture(points, FACE_BOX, IMAGE, noisy).restorable
     assert not assess_capture(points, FACE_BOX, IMAGE, dict(noisy, sharpness=0.0)).restorable
     assert not assess_capture(points, FACE_BOX, IMAGE, good_capture()).restorable
+    scale = face_scale(points)
+    low = (points - 200) * LOW_RESOLUTION_FACE_PX * 0.95 / scale + 200
+    low_box = extent_box(low)
+    assert assess_capture(low, low_box, IMAGE, noisy).failed == ["low_resolution", "noisy"]
+    assert assess_capture(low, low_box, IMAGE, noisy).restorable
+    assert not assess_capture(low, low_box, IMAGE, good_capture()).restorable
 
 
 def test_the_report_lists_every_check_in_order_with_code_value_threshold_and_message():
@@ -172,4 +179,31 @@ def test_the_report_lists_every_check_in_order_with_code_value_threshold_and_mes
     assert doc["reliable"] is True
     assert [c["code"] for c in doc["checks"]] == list(CHECK_CODES)
     assert all(set(c) == {"code", "passed", "value", "threshold", "message"} for c in doc["checks"])
-    assert len(set(CHECK_CODES)) == 12 and set(RESTORABLE_CHECKS) == {"low_resolution", "noisy"}
+    assert len(set(CHECK_CODES)) == 12 and RESTORABLE_CHECKS == ("noisy",)
+    assert RESTORATION_TOLERATES == ("low_resolution",)
+
+
+def test_underexposure_reads_the_light_not_the_skin_tone(shared_data):
+    """A dark-skinned face in good light (HELEN 13601448_1: skin L* 26) passes
+    `underexposed`; a light face (HELEN 100466187_1: skin L* 80) two stops under (× 0.25 in
+    linear light) fails it, though its skin is then no darker than the first one's."""
+    from facelite import BaseOptions
+    from facelite.image import load_image
+    from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions, linear_to_srgb8, srgb_to_linear
+
+    helen = shared_data / "landmarks300w" / "helen_train"
+    with SkinMeasurer.create_from_options(SkinMeasurerOptions(base_options=BaseOptions(accelerator="cpu"))) as m:
+        def verdict(name: str, exposure: float):
+            image, points = load_image(helen / f"{name}.jpg"), read_pts(helen / f"{name}.pts")
+            if exposure != 1.0:
+                image = linear_to_srgb8(srgb_to_linear(image) * exposure)
+            capture = m.measure(image, points).capture
+            check = next(c for c in assess_capture(points, None, image.shape[1::-1], capture).checks
+                         if c.code == "underexposed")
+            return check.passed, capture["skin_lightness"]
+
+        dark_skin, dark_skin_lightness = verdict("13601448_1", 1.0)
+        light_face, _ = verdict("100466187_1", 1.0)
+        darkened, darkened_lightness = verdict("100466187_1", 0.25)
+    assert dark_skin and light_face and not darkened
+    assert dark_skin_lightness < 30 < darkened_lightness

@@ -266,9 +266,11 @@ def test_the_v1_acne_bundle_is_skipped_and_said_so(tmp_path, shipped_bundles_dir
         SkinAnalyzer.create_from_options(SkinAnalyzerOptions(base_options=CPU, bundles_dir=tmp_path, restore=True))
 
 
-def test_a_low_resolution_face_is_restored_and_measured_again_when_allowed(tmp_path, data):
-    """A frontal HELEN face shrunk until only `low_resolution` fails: with restore=True the
-    crop goes through the shipped restoration bundle and the report says so."""
+def test_a_noisy_face_is_restored_and_gated_again_but_a_face_only_low_resolution_is_not(tmp_path, data):
+    """A frontal HELEN face shrunk until `low_resolution` fails: with restore=True it is not
+    restored (restoration is worse than bicubic there). The same face with σ = 35 grain
+    also fails `noisy`: it goes through the shipped restoration bundle, is measured and
+    gated again, and stays unreliable because it is still low-resolution."""
     from facelite.paths import shipped_bundle
 
     for name in ("skin_metrics", "restoration"):
@@ -276,11 +278,17 @@ def test_a_low_resolution_face_is_restored_and_measured_again_when_allowed(tmp_p
         (tmp_path / name / f"{name}.flb").symlink_to(shipped_bundle(name))
     image = cv2.imread(str(data / "landmarks300w" / "helen_train" / "100466187_1.jpg"))
     small = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    grain = np.random.default_rng(0).normal(0.0, 35.0, small.shape)
+    noisy = np.clip(small + grain, 0, 255).astype(np.uint8)
     options = dict(base_options=CPU, bundles_dir=tmp_path)
     with SkinAnalyzer.create_from_options(SkinAnalyzerOptions(**options)) as plain, \
             SkinAnalyzer.create_from_options(SkinAnalyzerOptions(**options, restore=True)) as restoring:
-        before, after = plain.analyze_image(small)[0], restoring.analyze_image(small)[0]
-    assert before.quality.failed == ["low_resolution"] and not before.restored
+        low_only = restoring.analyze_image(small)[0]
+        before, after = plain.analyze_image(noisy)[0], restoring.analyze_image(noisy)[0]
+    assert low_only.quality.failed == ["low_resolution"] and not low_only.restored
+    assert "restoration" not in low_only.models
+    assert before.quality.failed == ["low_resolution", "noisy"] and not before.restored
     assert after.restored and after.to_json()["restored"] is True and "restoration" in after.models
     assert "restoration" in after.timings_ms and after.raw is not before.raw
-    assert after.reliable == all(c.passed or c.code == "low_resolution" for c in after.quality.checks)
+    assert after.raw.capture["noise"] < before.raw.capture["noise"]
+    assert after.quality.failed == ["low_resolution"] and not after.reliable

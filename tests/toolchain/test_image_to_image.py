@@ -119,14 +119,14 @@ def test_a_tiny_build_packages_an_image_bundle_that_verifies(tiny_bundle):
     recipe, path, result = tiny_bundle
     report = verify_bundle(path)
     assert report["ok"], report["problems"]
-    assert set(report["variants"]) == {"fp32", "fp16", "int8"}
+    assert set(report["variants"]) == {"fp32", "fp16", "dynamic", "int8"}
     from facelite.bundle import Bundle
 
     with Bundle.open(path) as b:
         manifest = b.manifest
     assert manifest["task"] == "image_to_image"
     assert OutputImageSpec.from_manifest(manifest["output"]) == get_task("image_to_image").output_spec(recipe)
-    assert manifest["output"]["shape"] == [1, 128, 128, 3]
+    assert manifest["output"]["shape"] == [1, 128, 128, 3] and manifest["golden"]["count"] == 2
     int8 = manifest["metrics"]["int8"]
     assert {"target_psnr_db", "target_ssim", "bicubic_psnr_db", "psnr_gain_db", "psnr_db_vs_fp32"} <= set(int8)
     assert int8["n"] == 8                               # 2 held-out faces × 4 tiles of 64

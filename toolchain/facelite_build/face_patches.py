@@ -36,18 +36,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facelite.acne import acne_views
 from facelite.datasets import labelled_images
 from facelite.errors import DataError
+from facelite.files import write_file_atomic
 from facelite.image import load_image
 from facelite.preprocess import InputSpec, prepare_pixels
 from facelite.skin_measures import face_crop
@@ -79,7 +79,7 @@ class FaceGeometry:
                 "points": np.round(self.points.astype(np.float64), 3).tolist()}
 
     @staticmethod
-    def from_json(d: dict) -> "FaceGeometry":
+    def from_json(d: dict) -> FaceGeometry:
         return FaceGeometry(tuple(d["box"]), float(d["score"]), np.asarray(d["points"], np.float32).reshape(-1, 2))
 
 
@@ -125,16 +125,7 @@ def _digest(path: Path) -> str:
 
 
 def _write_json(path: Path, document: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file_atomic(path, json.dumps(document).encode(), error=DataError)
 
 
 def face_geometry(paths: Sequence[Path], cache: Path | None = None, finder: FaceFinder | None = None,
@@ -199,7 +190,7 @@ class PhotoSplit:
     moved_to_train: int
 
 
-def split_photos(recipe: "Recipe", root: Path, limit: int | None = None) -> PhotoSplit:
+def split_photos(recipe: Recipe, root: Path, limit: int | None = None) -> PhotoSplit:
     """Training and validation photos: `data.val` folders, else the seeded `val_fraction`
     split of the `data.train` folders' files (duplicates kept together)."""
     d = recipe.data
@@ -222,7 +213,7 @@ def split_photos(recipe: "Recipe", root: Path, limit: int | None = None) -> Phot
                       [[photos[i][0] for i in g] for g in groups], moved)
 
 
-def load_splits(recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
+def load_splits(recipe: Recipe, root: Path, limit: int | None = None) -> Splits:
     """The face_patches layout's Splits, with `info` saying what was left out."""
     photos = split_photos(recipe, root, limit)
     faces = face_geometry([p for p, _ in photos.train + photos.val])

@@ -16,7 +16,7 @@ Example:
     >>> from facelite_build.skin_graph import build_skin_model
     >>> model = build_skin_model(64)
     >>> model.output_shape
-    (None, 106)
+    (None, 107)
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ SRGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375),
 LUMA_601 = (0.299, 0.587, 0.114)      # sharpness / noise work on 8-bit-scale luma, as OpenCV's grey
 CLIP_LEVEL = 250.0                    # a channel at or above this (0..255) is clipped
 DARK_Y = 0.02                         # linear luminance below this is crushed shadow
+BRIGHT_Y = 0.28                       # linear luminance at or above this reaches mid-grey (L* ≈ 60)
 SCLERA_MAX_SATURATION = 0.35          # 1 − min/max of the linear channels (eyelid skin: 0.45 and up)
 SCLERA_MIN_BRIGHTNESS = 0.5           # × the brightest unclipped eye pixel's luminance
 SCLERA_FULL = 24.0                    # sclera pixels at which the sclera alone sets the white balance
@@ -173,6 +174,7 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     clipped = tf.cast(tf.reduce_max(rgb255, axis=-1, keepdims=True) >= CLIP_LEVEL, tf.float32)
     clipped_fraction = masked_mean(clipped, face)
     dark_fraction = masked_mean(tf.cast(y < DARK_Y, tf.float32), face)
+    bright_fraction = tf.reduce_mean(tf.cast(y >= BRIGHT_Y, tf.float32), axis=[1, 2])   # every crop pixel
     column = tf.constant((np.arange(size) < size // 2).astype(np.float32)[None, None, :, None])
     y_left, y_right = masked_mean(y, face * column), masked_mean(y, face * (1.0 - column))
     light_asymmetry = tf.abs(tf.math.log(tf.maximum(y_left, EPS) / tf.maximum(y_right, EPS)))
@@ -270,7 +272,7 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     table = tf.stack([count, mean_l, mean_a, mean_b, redness, sd_l, sd_b,
                       spot_fraction, spot_contrast, texture, shine_fraction], axis=-1)   # (N, 8, M)
     globals_ = tf.concat([sharpness, noise, skin_lightness, clipped_fraction, dark_fraction, cast,
-                          light_asymmetry, sclera_pixels, tone_ita, gain, exposure_gain, shading, baseline,
+                          light_asymmetry, sclera_pixels, bright_fraction, tone_ita, gain, exposure_gain, shading, baseline,
                           crop_gain], -1)
     return tf.concat([tf.reshape(table, [-1, N_ROWS * len(REGION_MEASURES)]), globals_], axis=-1)
 

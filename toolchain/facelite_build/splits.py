@@ -71,10 +71,10 @@ def keep_duplicates_together(train: np.ndarray, val: np.ndarray,
                              groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, int]:
     """(train, val, moved): a duplicate group stays in validation only when all its members
     were drawn for it; otherwise its validation members (`moved` of them) go to training."""
-    val_set = set(int(i) for i in val)
+    val_set = {int(i) for i in val}
     leaving = {i for group in groups if not set(group) <= val_set for i in group if i in val_set}
     val_kept = np.array(sorted(val_set - leaving), int)
-    train_all = np.array(sorted(set(int(i) for i in train) | leaving), int)
+    train_all = np.array(sorted({int(i) for i in train} | leaving), int)
     return train_all, val_kept, len(leaving)
 
 

@@ -156,17 +156,28 @@ static fl_status load_restorer(fl_analyzer *a, const fl_analyzer_options *o, fl_
     return FL_OK;
 }
 
+/* The variant stage `s` runs: the options' (`SkinAnalyzer._base`), except that skin_metrics,
+ * image arithmetic shipped in fp32 only, runs on its own choice (auto) when its bundle lacks
+ * the requested variant (`own_variant_if_missing`), so a quantised pipeline still measures skin. */
+static const char *stage_variant(const stage *st, fl_stage s, const char *variant)
+{
+    if (s != FL_STAGE_SKIN_METRICS || variant == NULL || strcmp(variant, "auto") == 0) return variant;
+    return fl_manifest_variant(&st->bundle->manifest, variant) != NULL ? variant : NULL;
+}
+
 static fl_status load_stage(fl_analyzer *a, const fl_analyzer_options *o, fl_stage s, fl_error *err)
 {
     stage *st = &a->stages[s];
     if (s == FL_STAGE_RESTORATION) return load_restorer(a, o, err);
-    fl_status status = fl_model_create(st->bundle, o->variant, o->accelerator, o->threads, &st->model, err);
+    fl_status status =
+        fl_model_create(st->bundle, stage_variant(st, s, o->variant), o->accelerator, o->threads, &st->model, err);
     if (status != FL_OK) return status;
     if ((status = check_stage(st, s, err)) != FL_OK) return status;
     st->spec = fl_bundle_input_spec(st->bundle);
     snprintf(st->name, sizeof st->name, "bundle:%s", fl_bundle_name(st->bundle));
     if (s == FL_STAGE_SKIN_METRICS) { /* the measurer makes its own input */
         status = fl_skin_measurer_create(st->bundle, st->model, &a->skin.measurer, err);
+        if (status == FL_OK) status = fl_score_table_read(st->bundle, &a->skin.scores, err);
         a->skin.measurer_name = fl_bundle_name(st->bundle), a->skin.measurer_version = fl_bundle_version(st->bundle);
         return status == FL_OK ? fl_ok(err) : status;
     }

@@ -11,11 +11,15 @@
 /* `quality.FRAME_MARGIN`: room the face needs around its landmarks. */
 #define FRAME_MARGIN 0.05
 
+/* What a failed check means for restoration (`quality.RESTORABLE_CHECKS`,
+ * `quality.RESTORATION_TOLERATES`). */
+enum { BLOCKS = 0, REPAIRED = 1, TOLERATED = 2 };
+
 typedef struct rule {
     const char *code;
     double threshold;
     int at_least;
-    int restorable;
+    int restoration; /* BLOCKS, REPAIRED or TOLERATED */
     const char *message;
 } rule;
 
@@ -24,14 +28,14 @@ typedef struct rule {
 /* `quality.CHECK_RULES`, in fl_check_code order. */
 static const rule RULES[FL_CHECK_COUNT] = {
     {"face_too_small", CROP_FACE_SCALE_PX / 2, 1, 0, "Move closer: your face is too small in the picture."},
-    {"low_resolution", 64.0, 1, 1, "Move closer or use the main camera: your face has too few pixels."},
+    {"low_resolution", 64.0, 1, TOLERATED, "Move closer or use the main camera: your face has too few pixels."},
     {"head_turned", 25.0, 0, 0, "Look straight at the camera: your head is turned."},
     {"head_tilted", 25.0, 0, 0, "Hold your head level: don't tilt it sideways, up or down."},
     {"eyes_closed", 0.15, 1, 0, "Keep your eyes open."},
     {"occluded", 0.27, 0, 0, "Keep your whole face in the frame and uncovered (hair, hands, mask)."},
     {"blur", 9.4, 1, 0, "Hold still and let the camera focus on your face."},
-    {"noisy", 3.5, 0, 1, "Add light: the picture is grainy."},
-    {"underexposed", 25.0, 1, 0, "Face the light: your face is too dark."},
+    {"noisy", 3.5, 0, REPAIRED, "Add light: the picture is grainy."},
+    {"underexposed", 0.001, 1, BLOCKS, "Face the light: your face is too dark."},
     {"overexposed", 0.55, 0, 0, "Move out of direct light: parts of your face are washed out."},
     {"colour_cast", 0.25, 0, 0, "Use daylight or white light: the light is strongly coloured."},
     {"uneven_light", 1.8, 0, 0, "Face the light so both sides of your face are lit evenly."},
@@ -39,7 +43,7 @@ static const rule RULES[FL_CHECK_COUNT] = {
 
 static const char *const MEASURES[FL_CAPTURE_COUNT] = {
     "sharpness", "noise", "skin_lightness", "clipped_fraction", "dark_fraction", "cast", "light_asymmetry",
-    "sclera_pixels"};
+    "sclera_pixels", "bright_fraction"};
 
 /* Image check -> the capture measure it reads (`quality.CAPTURE_CHECKS`). */
 static const struct {
@@ -47,7 +51,7 @@ static const struct {
     fl_capture_measure measure;
 } CAPTURE_CHECKS[] = {
     {FL_CHECK_BLUR, FL_CAPTURE_SHARPNESS},           {FL_CHECK_NOISY, FL_CAPTURE_NOISE},
-    {FL_CHECK_UNDEREXPOSED, FL_CAPTURE_SKIN_LIGHTNESS}, {FL_CHECK_OVEREXPOSED, FL_CAPTURE_CLIPPED_FRACTION},
+    {FL_CHECK_UNDEREXPOSED, FL_CAPTURE_BRIGHT_FRACTION}, {FL_CHECK_OVEREXPOSED, FL_CAPTURE_CLIPPED_FRACTION},
     {FL_CHECK_COLOUR_CAST, FL_CAPTURE_CAST},         {FL_CHECK_UNEVEN_LIGHT, FL_CAPTURE_LIGHT_ASYMMETRY},
 };
 
@@ -71,7 +75,11 @@ const char *fl_check_name(fl_check_code code) { return code < FL_CHECK_COUNT ? R
 const char *fl_check_message(fl_check_code code) { return code < FL_CHECK_COUNT ? RULES[code].message : NULL; }
 double fl_check_threshold(fl_check_code code) { return code < FL_CHECK_COUNT ? RULES[code].threshold : NAN; }
 int fl_check_at_least(fl_check_code code) { return code < FL_CHECK_COUNT && RULES[code].at_least; }
-int fl_check_restorable(fl_check_code code) { return code < FL_CHECK_COUNT && RULES[code].restorable; }
+int fl_check_restorable(fl_check_code code) { return code < FL_CHECK_COUNT && RULES[code].restoration == REPAIRED; }
+int fl_check_restoration_tolerates(fl_check_code code)
+{
+    return code < FL_CHECK_COUNT && RULES[code].restoration == TOLERATED;
+}
 const char *fl_capture_measure_name(fl_capture_measure measure)
 {
     return measure < FL_CAPTURE_COUNT ? MEASURES[measure] : NULL;
@@ -220,7 +228,7 @@ void fl_assess_capture(const float points[2 * FL_LANDMARK_COUNT], const double *
                 values[CAPTURE_CHECKS[i].check] = capture->values[CAPTURE_CHECKS[i].measure];
                 ran[CAPTURE_CHECKS[i].check] = 1;
             }
-    int failed = 0, blocking = 0;
+    int failed = 0, repaired = 0, blocking = 0;
     out->count = 0;
     for (int c = 0; c < FL_CHECK_COUNT; c++) {
         if (!ran[c]) continue;
@@ -231,9 +239,10 @@ void fl_assess_capture(const float points[2 * FL_LANDMARK_COUNT], const double *
         check->threshold = RULES[c].threshold;
         if (!check->passed) {
             failed++;
-            if (!RULES[c].restorable) blocking++;
+            repaired += RULES[c].restoration == REPAIRED;
+            blocking += RULES[c].restoration == BLOCKS;
         }
     }
     out->reliable = failed == 0;
-    out->restorable = failed > 0 && blocking == 0;
+    out->restorable = repaired > 0 && blocking == 0;
 }

@@ -42,6 +42,7 @@ typedef enum fl_capture_measure {
     FL_CAPTURE_CAST,
     FL_CAPTURE_LIGHT_ASYMMETRY,
     FL_CAPTURE_SCLERA_PIXELS,
+    FL_CAPTURE_BRIGHT_FRACTION,
     FL_CAPTURE_COUNT
 } fl_capture_measure;
 
@@ -68,7 +69,7 @@ typedef struct fl_quality_check {
 /** `quality.CaptureQuality`: the checks that ran, in order. */
 typedef struct fl_capture_quality {
     int reliable;   /**< every check that ran passed */
-    int restorable; /**< some check failed and every failure is restorable */
+    int restorable; /**< a restorable check failed and every other failure is restorable or tolerated */
     fl_head_pose pose;
     fl_quality_check checks[FL_CHECK_COUNT];
     size_t count;
@@ -83,6 +84,9 @@ double fl_check_threshold(fl_check_code code);
 int fl_check_at_least(fl_check_code code);
 /** 1 for the failures restoration repairs (`quality.RESTORABLE_CHECKS`). */
 int fl_check_restorable(fl_check_code code);
+/** 1 for the failures that do not stop restoration but remain after it
+ *  (`quality.RESTORATION_TOLERATES`). */
+int fl_check_restoration_tolerates(fl_check_code code);
 /** The `RawSkinMeasures.capture` key of a measure ("sharpness", ...), NULL past the end. */
 const char *fl_capture_measure_name(fl_capture_measure measure);
 

@@ -9,6 +9,7 @@
 #include "bundle.h"
 #include "facelite/preprocess.h"
 #include "restoration.h"
+#include "skin_measures.h"
 #include "status.h"
 
 struct fl_restorer {
@@ -22,6 +23,10 @@ struct fl_restorer {
     size_t padded_capacity;
     int *starts;            /* tile starts along y, then x */
     size_t starts_capacity;
+    uint8_t *cut;           /* fl_restore_face: the skin crop cut at the face's native side */
+    size_t cut_capacity;
+    uint8_t *large;         /* fl_restore_face: that cut restored, before the area resize */
+    size_t large_capacity;
 };
 
 static int number_array(const cJSON *array, float *values, int count)
@@ -136,6 +141,8 @@ void fl_restorer_destroy(fl_restorer *r)
     free(r->tensor);
     free(r->padded);
     free(r->starts);
+    free(r->cut);
+    free(r->large);
     free(r);
 }
 
@@ -224,5 +231,42 @@ fl_status fl_restore(fl_restorer *r, const fl_image *crop, uint8_t *dst, size_t 
             }
         }
     }
+    return fl_ok(err);
+}
+
+int fl_native_crop_side(const float points[2 * FL_LANDMARK_COUNT], int size, int scale)
+{
+    double m[6];
+    fl_skin_crop_matrix(points, size, m);
+    const double native = ceil((double)size / hypot(m[0], m[1]) - 1e-6);
+    const double least = (double)(size / scale);
+    return (int)fmin(fmax(native, least), (double)size);
+}
+
+fl_status fl_restore_face(fl_restorer *r, const fl_image *image, const float points[2 * FL_LANDMARK_COUNT], int size,
+                          uint8_t *dst, size_t dst_stride, float crop_points[2 * FL_LANDMARK_COUNT], fl_error *err)
+{
+    fl_status st = fl_image_check(image, err);
+    if (st != FL_OK) return st;
+    const int s = r->out.scale, side = fl_native_crop_side(points, size, s), big = side * s;
+    const int channels = fl_pixel_format_channels(image->format);
+    if (dst == NULL || dst_stride < (size_t)size * 3)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_restore_face: dst is NULL or its stride %zu is under a row "
+                       "of %d BGR pixels", dst_stride, size);
+    if (!fl_buffer_reserve((void **)&r->cut, &r->cut_capacity, (size_t)side * (size_t)side * (size_t)channels) ||
+        (big != size && !fl_buffer_reserve((void **)&r->large, &r->large_capacity, (size_t)big * (size_t)big * 3)))
+        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %dx%d restored crop", big, big);
+    st = fl_skin_crop(image, points, side, r->cut, NULL, crop_points, err);
+    const fl_image cut = {r->cut, side, side, (size_t)side * (size_t)channels, image->format};
+    if (big == size) { /* restored at the crop size already: no resize, as in Python */
+        if (st == FL_OK) st = fl_restore(r, &cut, dst, dst_stride, err);
+    } else {
+        const fl_image restored = {r->large, big, big, (size_t)big * 3, FL_PIXELS_BGR};
+        if (st == FL_OK) st = fl_restore(r, &cut, r->large, restored.stride, err);
+        if (st == FL_OK) st = fl_resize_pixels(&restored, size, size, FL_RESIZE_AREA, dst, dst_stride, r->scratch, err);
+    }
+    if (st != FL_OK) return st;
+    const float factor = (float)((double)size / (double)side);
+    for (size_t k = 0; k < 2 * FL_LANDMARK_COUNT; k++) crop_points[k] = crop_points[k] * factor;
     return fl_ok(err);
 }

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 
+#include "facelite/analyzer.h"
 #include "facelite/facelite.h"
 #include "facelite/image.h"
 
@@ -62,5 +63,20 @@ FL_API const fl_model_info *fl_restorer_model_info(const fl_restorer *restorer);
  *  pixels, rows `dst_stride` bytes apart. */
 FL_API fl_status fl_restore(fl_restorer *restorer, const fl_image *crop, uint8_t *dst, size_t dst_stride,
                             fl_error *err);
+
+/** `restoration.native_crop_side`: photo pixels across the `size` skin crop of the face
+ *  whose 68 landmarks are `points` (`fl_skin_crop_matrix`), rounded up and kept between
+ *  size / scale and size: where `fl_restore_face` cuts, so the cut neither drops detail the
+ *  photo has nor asks the restoration for more than x scale. */
+int fl_native_crop_side(const float points[2 * FL_LANDMARK_COUNT], int size, int scale);
+
+/** `FaceRestorer.restore_face`: the `size` skin crop of the face with 68 `points` in
+ *  `image` (any pixel format), restored: cut at `fl_native_crop_side` pixels, restored
+ *  x scale, area-averaged to `size` when larger. Into `dst` (size x size BGR, rows
+ *  `dst_stride` apart) and `crop_points` (the landmarks in its pixels: the cut's, times
+ *  size / side in float32). The restorer owns the buffers (reused across calls). */
+FL_API fl_status fl_restore_face(fl_restorer *restorer, const fl_image *image,
+                                 const float points[2 * FL_LANDMARK_COUNT], int size, uint8_t *dst, size_t dst_stride,
+                                 float crop_points[2 * FL_LANDMARK_COUNT], fl_error *err);
 
 #endif

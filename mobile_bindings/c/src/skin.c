@@ -6,7 +6,6 @@
 #include "buffer.h"
 #include "clock.h"
 #include "skin.h"
-#include "skin_scores.h"
 #include "status.h"
 
 static fl_status reserve(fl_skin_analyzer *s, size_t count, int size, fl_error *err)
@@ -22,10 +21,8 @@ void fl_skin_analyzer_release(fl_skin_analyzer *s)
 {
     free(s->slots);
     free(s->crops);
-    free(s->small);
-    free(s->large);
-    s->slots = NULL, s->crops = s->small = s->large = NULL;
-    s->slots_capacity = s->crops_capacity = s->small_capacity = s->large_capacity = 0;
+    s->slots = NULL, s->crops = NULL;
+    s->slots_capacity = s->crops_capacity = 0;
 }
 
 /* Face i's crop, in the pixel format of its slot. */
@@ -57,54 +54,19 @@ static void assess(const fl_skin_face *face, const fl_raw_skin *raw, int width, 
     fl_assess_capture(face->points, face->box, width, height, &capture, out);
 }
 
-/* `restoration.native_crop_side`: photo pixels across the face's `size` skin crop, rounded
- * up and kept between size / scale and size. TEMPORARY here until restoration.h has it
- * (/work/notes/cskin_requests.md). */
-static int native_crop_side(const float points[2 * FL_LANDMARK_COUNT], int size, int scale)
-{
-    double m[6];
-    fl_skin_crop_matrix(points, size, m);
-    const double native = ceil((double)size / hypot(m[0], m[1]) - 1e-6);
-    const double least = (double)(size / scale);
-    return (int)fmin(fmax(native, least), (double)size);
-}
-
-/* `FaceRestorer.restore_face` into face i's slot and crop: the skin crop cut at the face's
- * native side, restored x scale, area-averaged to `size` when larger, its points scaled by
- * size / side in float32. TEMPORARY here until restoration.h has it. */
-static fl_status restore_face(fl_skin_analyzer *s, const fl_image *image, const float *points, size_t i, int size,
-                              fl_scratch *scratch, fl_error *err)
-{
-    fl_skin_slot *slot = &s->slots[i];
-    const int scale = fl_restorer_scale(s->restorer), side = native_crop_side(points, size, scale);
-    const int big = side * scale, channels = fl_pixel_format_channels(image->format);
-    if (!fl_buffer_reserve((void **)&s->small, &s->small_capacity, (size_t)side * (size_t)side * 4) ||
-        !fl_buffer_reserve((void **)&s->large, &s->large_capacity, (size_t)big * (size_t)big * 3))
-        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a %dx%d restored crop", big, big);
-    double matrix[6];
-    fl_status st = fl_skin_crop(image, points, side, s->small, matrix, slot->points, err);
-    fl_image from = {s->small, side, side, (size_t)side * (size_t)channels, image->format};
-    fl_image restored = {s->large, big, big, (size_t)big * 3, FL_PIXELS_BGR};
-    if (st == FL_OK) st = fl_restore(s->restorer, &from, s->large, restored.stride, err);
-    slot->format = FL_PIXELS_BGR;
-    fl_image to = crop_image(s, i, size);
-    if (st == FL_OK) st = fl_resize_pixels(&restored, size, size, FL_RESIZE_AREA, (uint8_t *)to.pixels, to.stride,
-                                           scratch, err);
-    if (st != FL_OK) return st;
-    const float factor = (float)((double)size / (double)side);
-    for (size_t k = 0; k < 2 * FL_LANDMARK_COUNT; k++) slot->points[k] = slot->points[k] * factor;
-    return FL_OK;
-}
-
-/* `SkinAnalyzer._restore`: the faces whose slot says `restored`, restored (`restore_face`),
- * measured and gated again; `low_resolution` is the one failure a restored report may keep
- * and still be reliable. */
+/* `SkinAnalyzer._restore`: the faces whose slot says `restored`, restored (`fl_restore_face`),
+ * measured and gated again; the restored report is reliable only when it passes every check
+ * (`low_resolution` is a property of the photo, which restoration does not change). */
 static fl_status restore(fl_skin_analyzer *s, const fl_image *image, fl_skin_face *faces, size_t count, int size,
-                         fl_scratch *scratch, fl_error *err)
+                         fl_error *err)
 {
     for (size_t i = 0; i < count; i++) {
         if (!s->slots[i].restored) continue;
-        fl_status st = restore_face(s, image, faces[i].points, i, size, scratch, err);
+        fl_skin_slot *slot = &s->slots[i];
+        slot->format = FL_PIXELS_BGR;
+        fl_image to = crop_image(s, i, size);
+        fl_status st = fl_restore_face(s->restorer, image, faces[i].points, size, (uint8_t *)to.pixels, to.stride,
+                                       slot->points, err);
         if (st != FL_OK) return st;
     }
     for (size_t i = 0; i < count; i++) {
@@ -112,11 +74,7 @@ static fl_status restore(fl_skin_analyzer *s, const fl_image *image, fl_skin_fac
         if (!slot->restored) continue;
         fl_status st = measure(s, i, size, err);
         if (st != FL_OK) return st;
-        fl_capture_quality *q = &slot->quality;
-        assess(&faces[i], &slot->raw, image->width, image->height, q);
-        q->reliable = 1;
-        for (size_t k = 0; k < q->count; k++)
-            q->reliable &= q->checks[k].passed || q->checks[k].code == FL_CHECK_LOW_RESOLUTION;
+        assess(&faces[i], &slot->raw, image->width, image->height, &slot->quality);
     }
     return FL_OK;
 }
@@ -160,7 +118,7 @@ fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_s
 
     if (any_restored) {
         t0 = fl_now_ms();
-        if ((st = restore(s, image, faces, count, size, scratch, err)) != FL_OK) return st;
+        if ((st = restore(s, image, faces, count, size, err)) != FL_OK) return st;
         t->restoration_ms = fl_now_ms() - t0;
     }
 
@@ -183,7 +141,7 @@ fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_s
         if (s->acne.model != NULL) models[2 * n] = s->acne_name, models[2 * n + 1] = s->acne_version, n++;
         const fl_skin_slot *slot = &s->slots[i];
         if (slot->restored) models[2 * n] = s->restorer_name, models[2 * n + 1] = s->restorer_version, n++;
-        fl_skin_report_build(&slot->raw, &slot->quality, s->acne.model ? faces[i].acne : NULL, models, n,
+        fl_skin_report_build(&s->scores, &slot->raw, &slot->quality, s->acne.model ? faces[i].acne : NULL, models, n,
                              slot->restored, faces[i].report);
     }
     for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
@@ -217,7 +175,7 @@ static fl_scored_measures scored(const fl_raw_skin *raw, size_t row)
     return out;
 }
 
-void fl_skin_report_build(const fl_raw_skin *raw, const fl_capture_quality *quality,
+void fl_skin_report_build(const fl_score_table *table, const fl_raw_skin *raw, const fl_capture_quality *quality,
                           const fl_acne_grade *acne, const char *const *models, size_t model_count, int restored,
                           fl_skin_report *out)
 {
@@ -237,12 +195,12 @@ void fl_skin_report_build(const fl_raw_skin *raw, const fl_capture_quality *qual
     const fl_scored_measures none = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     const int face_measured = measured(raw, FL_SKIN_FACE_ROW);
     fl_scored_measures face = face_measured ? scored(raw, FL_SKIN_FACE_ROW) : none;
-    fl_region_scores(FL_SKIN_FACE_REGION, &face, acne ? acne->severity : NAN, out->face);
+    fl_region_scores(table, FL_SKIN_FACE_REGION, &face, acne ? acne->severity : NAN, out->face);
     for (size_t r = 0; r < FL_REGION_COUNT; r++) {
         out->region_measured[r] = measured(raw, r);
         if (!out->region_measured[r]) continue;
         fl_scored_measures m = scored(raw, r);
-        fl_region_scores(r, &m, acne && acne->has_region[r] ? acne->per_region[r] : NAN, out->regions[r]);
+        fl_region_scores(table, r, &m, acne && acne->has_region[r] ? acne->per_region[r] : NAN, out->regions[r]);
     }
     out->has_tone = face_measured && isfinite(raw->tone_ita);
     out->ita_deg = out->has_tone ? raw->tone_ita : NAN;

@@ -4,9 +4,9 @@
  * For the faces of one image, stage by stage as the Python code runs them (and timed the
  * same way): each face's eye-aligned skin crop (`fl_skin_crop`), its raw measures (the
  * `skin_metrics` bundle, `fl_skin_measure_crop`), the capture quality gate (`fl_assess_capture`),
- * restoration of the crops that fail only restorable checks when a restorer is given (the
- * face cut at crop size / scale from the photo, restored to the crop size, measured and
- * gated again), acne on each crop and its patches (acne.h) when an acne model is given, and
+ * restoration of the noisy crops (`restorable`: `noisy` failed, nothing else but `low_resolution`) when a restorer is given
+ * (`fl_restore_face`: the face cut at its native side from the photo, restored to the crop
+ * size, measured and gated again), acne on each crop and its patches (acne.h) when an acne model is given, and
  * the report (`skin.build_report`: skin_scores.h's formulas; a region without pixels is
  * left out, and so is the tone when the face has none). */
 #ifndef FACELITE_SRC_SKIN_H
@@ -21,6 +21,7 @@
 #include "quality.h"
 #include "restoration.h"
 #include "skin_measures.h"
+#include "skin_scores.h"
 
 /** One face's working state between the stages. */
 typedef struct fl_skin_slot {
@@ -35,6 +36,7 @@ typedef struct fl_skin_slot {
  *  use (grown to the most faces seen, freed by `fl_skin_analyzer_release`). */
 typedef struct fl_skin_analyzer {
     fl_skin_measurer *measurer; /**< required */
+    fl_score_table scores;      /**< the measurer bundle's `output.score_anchors` */
     fl_acne_model acne;         /**< acne.model NULL: no acne concern */
     fl_restorer *restorer;      /**< NULL: no restoration */
     /** (name, version) of the measurer's, the acne and the restoration bundles. */
@@ -43,10 +45,6 @@ typedef struct fl_skin_analyzer {
     size_t slots_capacity;      /**< bytes */
     uint8_t *crops;             /**< per face a crop of crop size^2 pixels of 4 bytes at most */
     size_t crops_capacity;
-    uint8_t *small;             /**< restoration: the crop cut at the face's native side */
-    size_t small_capacity;
-    uint8_t *large;             /**< restoration: that crop restored, before resizing to the crop size */
-    size_t large_capacity;
 } fl_skin_analyzer;
 
 /** One face of the image: its landmarks and detector box (extent convention, NULL: none)
@@ -69,8 +67,9 @@ fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_s
                                 fl_scratch *scratch, fl_timings *t, fl_error *err);
 
 /** `skin.build_report`: a face's report from its raw measures, gate verdict and acne grade
- *  (NULL: none); `models` (name, version) pairs, `restored` as it happened. */
-void fl_skin_report_build(const fl_raw_skin *raw, const fl_capture_quality *quality,
+ *  (NULL: none), scored with `table`; `models` (name, version) pairs, `restored` as it
+ *  happened. */
+void fl_skin_report_build(const fl_score_table *table, const fl_raw_skin *raw, const fl_capture_quality *quality,
                           const fl_acne_grade *acne, const char *const *models, size_t model_count, int restored,
                           fl_skin_report *out);
 

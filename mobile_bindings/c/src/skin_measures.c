@@ -24,14 +24,16 @@ static const char *const MEASURES[FL_SKIN_MEASURE_COUNT] = {
     "spot_fraction", "spot_contrast", "texture", "shine"};
 static const char *const CAPTURE[FL_SKIN_CAPTURE_COUNT] = {
     "sharpness", "noise", "skin_lightness", "clipped_fraction", "dark_fraction", "cast", "light_asymmetry",
-    "sclera_pixels"};
+    "sclera_pixels", "bright_fraction"};
 static const char *const LIGHTING[FL_SKIN_LIGHTING_COUNT] = {
     "gain_r", "gain_g", "gain_b", "exposure_gain", "shading", "redness_baseline"};
+static const char *const CROP_GAINS[FL_SKIN_CROP_GAIN_COUNT] = {"crop_gain_r", "crop_gain_g", "crop_gain_b"};
 static const char *const EYES[2] = {"right_eye", "left_eye"};
 
 const char *fl_skin_measure_name(size_t i) { return i < FL_SKIN_MEASURE_COUNT ? MEASURES[i] : NULL; }
 const char *fl_skin_capture_name(size_t i) { return i < FL_SKIN_CAPTURE_COUNT ? CAPTURE[i] : NULL; }
 const char *fl_skin_lighting_name(size_t i) { return i < FL_SKIN_LIGHTING_COUNT ? LIGHTING[i] : NULL; }
+const char *fl_skin_crop_gain_name(size_t i) { return i < FL_SKIN_CROP_GAIN_COUNT ? CROP_GAINS[i] : NULL; }
 
 const char *fl_skin_mask_name(size_t i)
 {
@@ -199,8 +201,10 @@ fl_status fl_skin_layout_read(const fl_bundle *bundle, fl_skin_layout *out, fl_e
         const char *const *names;
         size_t count;
         size_t *into;
-    } lists[] = {{CAPTURE, FL_SKIN_CAPTURE_COUNT, out->capture}, {LIGHTING, FL_SKIN_LIGHTING_COUNT, out->lighting}};
-    for (size_t l = 0; l < 2; l++)
+    } lists[] = {{CAPTURE, FL_SKIN_CAPTURE_COUNT, out->capture},
+                 {LIGHTING, FL_SKIN_LIGHTING_COUNT, out->lighting},
+                 {CROP_GAINS, FL_SKIN_CROP_GAIN_COUNT, out->crop_gains}};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
         for (size_t i = 0; i < lists[l].count; i++) {
             int at = index_of(globals, lists[l].names[i]);
             if (at < 0)
@@ -298,6 +302,7 @@ fl_status fl_skin_measure_crop(fl_skin_measurer *m, const uint8_t *crop, fl_pixe
         for (size_t k = 0; k < FL_SKIN_MEASURE_COUNT; k++) out->regions[r][k] = v[m->layout.table[r][k]];
     for (size_t k = 0; k < FL_SKIN_CAPTURE_COUNT; k++) out->capture[k] = v[m->layout.capture[k]];
     for (size_t k = 0; k < FL_SKIN_LIGHTING_COUNT; k++) out->lighting[k] = v[m->layout.lighting[k]];
+    for (size_t k = 0; k < FL_SKIN_CROP_GAIN_COUNT; k++) out->crop_gains[k] = v[m->layout.crop_gains[k]];
     out->tone_ita = v[m->layout.tone_ita];
     return fl_ok(err);
 }

@@ -24,14 +24,17 @@
 #define FL_SKIN_ROW_COUNT 8
 #define FL_SKIN_FACE_ROW 7
 #define FL_SKIN_MEASURE_COUNT 11
-#define FL_SKIN_CAPTURE_COUNT 8
+#define FL_SKIN_CAPTURE_COUNT 9
 #define FL_SKIN_LIGHTING_COUNT 6
+/** `CROP_GAINS`: crop_gain_r, crop_gain_g, crop_gain_b. */
+#define FL_SKIN_CROP_GAIN_COUNT 3
 
 /** Names in the Python module's order (NULL past the end): `REGION_MEASURES`,
- *  `CAPTURE_MEASURES`, `LIGHTING_MEASURES`, `MASK_CHANNELS`, `MEASURE_ROWS`. */
+ *  `CAPTURE_MEASURES`, `LIGHTING_MEASURES`, `CROP_GAINS`, `MASK_CHANNELS`, `MEASURE_ROWS`. */
 const char *fl_skin_measure_name(size_t index);
 const char *fl_skin_capture_name(size_t index);
 const char *fl_skin_lighting_name(size_t index);
+const char *fl_skin_crop_gain_name(size_t index);
 const char *fl_skin_mask_name(size_t index);
 const char *fl_skin_row_name(size_t index);
 
@@ -62,11 +65,12 @@ typedef struct fl_skin_layout {
     size_t table[FL_SKIN_ROW_COUNT][FL_SKIN_MEASURE_COUNT];
     size_t capture[FL_SKIN_CAPTURE_COUNT];
     size_t lighting[FL_SKIN_LIGHTING_COUNT];
+    size_t crop_gains[FL_SKIN_CROP_GAIN_COUNT];
     size_t tone_ita;
 } fl_skin_layout;
 
 /** Read the layout from a skin_metrics bundle's manifest (`output.rows`, `columns`,
- *  `globals`), checking it names everything this C core reads and that the input is rgb
+ *  `globals`; the crop gains are globals since bundle 2.1.0), checking it names everything this C core reads and that the input is rgb
  *  plus `MASK_CHANNELS` (as `SkinMeasurer` does); FL_ERR_BUNDLE_INVALID otherwise. */
 fl_status fl_skin_layout_read(const fl_bundle *bundle, fl_skin_layout *out, fl_error *err);
 
@@ -75,12 +79,14 @@ fl_status fl_skin_layout_read(const fl_bundle *bundle, fl_skin_layout *out, fl_e
 fl_status fl_skin_metrics_check(const fl_bundle *bundle, const fl_model *model, fl_error *err);
 
 /** `RawSkinMeasures` as numbers: regions[row][measure] (`fl_skin_row_name`,
- *  `fl_skin_measure_name` order), capture, tone and lighting. */
+ *  `fl_skin_measure_name` order), capture, tone, lighting and the crop gains (R, G, B:
+ *  the crop -> the colour the measures see, `normalised_crop`). */
 typedef struct fl_raw_skin {
     double regions[FL_SKIN_ROW_COUNT][FL_SKIN_MEASURE_COUNT];
     double capture[FL_SKIN_CAPTURE_COUNT];
     double tone_ita;
     double lighting[FL_SKIN_LIGHTING_COUNT];
+    double crop_gains[FL_SKIN_CROP_GAIN_COUNT];
 } fl_raw_skin;
 
 /** The measures of one face: the skin_metrics model and its reusable buffers. */

@@ -4,27 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "bundle.h"
 #include "skin_scores.h"
+#include "status.h"
 
-#define MAX_ANCHORS 3
-
-/* `skin_scores.REGION_KINDS`: which anchors a region's scores use, by fl_region_name index,
- * then the whole face (FL_SKIN_FACE_REGION). */
-enum { FACE, FOREHEAD, NOSE, CHEEK, UNDER_EYE, CHIN, KIND_COUNT };
-static const int REGION_KINDS[FL_REGION_COUNT + 1] = {FOREHEAD, NOSE, CHEEK, CHEEK, UNDER_EYE, UNDER_EYE, CHIN, FACE};
-
-/* `skin_scores.HEALTHY_RANGES`: (p10, p90) of each measured concern's raw number over the
- * healthy reference faces, by concern (fl_concern order, acne unused) and region kind. */
-static const double HEALTHY_RANGES[FL_CONCERN_COUNT][KIND_COUNT][2] = {
-    [FL_CONCERN_REDNESS] = {{1.9, 4.8}, {0.97, 3.9}, {1.2, 7.5}, {0.97, 5.8}, {-1.3, 5.0}, {2.4, 11.0}},
-    [FL_CONCERN_PIGMENTATION] = {{39.0, 100.0}, {38.0, 170.0}, {23.0, 160.0}, {3.1, 250.0}, {10.0, 480.0}, {19.0, 160.0}},
-    [FL_CONCERN_EVENNESS] = {{9.4, 18.0}, {9.0, 23.0}, {6.8, 13.0}, {5.1, 12.0}, {4.6, 18.0}, {7.1, 16.0}},
-    [FL_CONCERN_TEXTURE] = {{1.3, 2.4}, {1.2, 3.1}, {1.4, 2.9}, {0.71, 2.9}, {0.92, 5.7}, {1.0, 2.9}},
-    [FL_CONCERN_SHINE] = {{0.084, 1.2}, {0.0, 0.94}, {0.0, 6.0}, {0.0, 0.84}, {0.0, 8.7}, {0.0, 2.2}},
-};
-
-/* `skin_scores.ACNE_MAP`, the same for the face and every graded region. */
-static const double ACNE_RAW[] = {0.0, 0.5, 1.5}, ACNE_SCORE[] = {100.0, 70.0, 40.0};
+#define REGION_ROWS (FL_SKIN_FACE_REGION + 1)
 
 static const char *const CONCERN_NAMES[FL_CONCERN_COUNT] = {"acne",     "redness", "pigmentation",
                                                             "evenness", "texture", "shine"};
@@ -60,31 +46,86 @@ static double interp(double x, const double *xp, const double *fp, size_t n)
     return v;
 }
 
-size_t fl_score_anchors(fl_concern concern, size_t region, double raw[3], double score[3])
+/* The region name of row r: `fl_region_name`, then "face". */
+static const char *row_name(size_t r)
 {
-    if ((int)concern < 0 || (int)concern >= FL_CONCERN_COUNT || region > FL_SKIN_FACE_REGION) return 0;
-    if (concern == FL_CONCERN_ACNE) {
-        memcpy(raw, ACNE_RAW, sizeof ACNE_RAW);
-        memcpy(score, ACNE_SCORE, sizeof ACNE_SCORE);
-        return 3;
-    }
-    const double *range = HEALTHY_RANGES[concern][REGION_KINDS[region]]; /* `healthy_map` */
-    raw[0] = range[0], raw[1] = range[1];
-    score[0] = 100.0, score[1] = 70.0;
-    return 2;
+    return r == FL_SKIN_FACE_REGION ? "face" : fl_region_name(r);
 }
 
-double fl_score_of(fl_concern concern, size_t region, double raw)
+/* `ScoreMap.__post_init__`: >= 2 pairs of numbers, raw increasing, score decreasing. */
+static fl_status read_map(const cJSON *pairs, fl_score_map *out, const char *where, const char *concern,
+                          const char *kind, fl_error *err)
 {
-    double xs[MAX_ANCHORS], ys[MAX_ANCHORS];
-    const size_t n = fl_score_anchors(concern, region, xs, ys);
-    if (n == 0 || !isfinite(raw)) return NAN;
-    const double x0 = xs[n - 2], y0 = ys[n - 2], x1 = xs[n - 1], y1 = ys[n - 1];
+    const int n = cJSON_GetArraySize(pairs);
+    int ok = cJSON_IsArray(pairs) && n >= 2 && n <= FL_SCORE_ANCHOR_MAX;
+    size_t k = 0;
+    for (const cJSON *pair = ok ? pairs->child : NULL; ok && pair; pair = pair->next, k++) {
+        const cJSON *x = cJSON_GetArrayItem(pair, 0), *y = cJSON_GetArrayItem(pair, 1);
+        ok = cJSON_IsArray(pair) && cJSON_GetArraySize(pair) == 2 && cJSON_IsNumber(x) && cJSON_IsNumber(y) &&
+             isfinite(x->valuedouble) && isfinite(y->valuedouble);
+        if (!ok) break;
+        out->raw[k] = x->valuedouble;
+        out->score[k] = y->valuedouble;
+        ok = k == 0 || (out->raw[k] > out->raw[k - 1] && out->score[k] < out->score[k - 1]);
+    }
+    if (!ok)
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: output.score_anchors.anchors.%s.%s must be 2 to %d "
+                       "[raw, score] pairs with raw increasing and score decreasing; rebuild the bundle (facelite-build build "
+                       "models/skin_metrics/recipe.toml)", where, concern, kind, FL_SCORE_ANCHOR_MAX);
+    out->count = k;
+    return FL_OK;
+}
+
+fl_status fl_score_table_read(const fl_bundle *bundle, fl_score_table *out, fl_error *err)
+{
+    const char *where = fl_bundle_path(bundle);
+    const cJSON *output = cJSON_GetObjectItemCaseSensitive(bundle->manifest.doc, "output");
+    const cJSON *doc = cJSON_GetObjectItemCaseSensitive(output, "score_anchors");
+    const cJSON *anchors = cJSON_GetObjectItemCaseSensitive(doc, "anchors");
+    const cJSON *kinds = cJSON_GetObjectItemCaseSensitive(doc, "region_kinds");
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsObject(anchors) || !cJSON_IsObject(kinds))
+        return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: its manifest has no output.score_anchors (a skin_metrics "
+                       "bundle older than this facelite); rebuild it: facelite-build build models/skin_metrics/recipe.toml",
+                       where);
+    for (int c = 0; c < FL_CONCERN_COUNT; c++) {
+        const char *concern = fl_concern_name((fl_concern)c);
+        const cJSON *maps = cJSON_GetObjectItemCaseSensitive(anchors, concern);
+        if (!cJSON_IsObject(maps))
+            return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: output.score_anchors lacks '%s'; rebuild the bundle", where,
+                           concern);
+        for (size_t r = 0; r < REGION_ROWS; r++) {
+            const cJSON *kind = cJSON_GetObjectItemCaseSensitive(kinds, row_name(r));
+            if (!cJSON_IsString(kind))
+                return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: output.score_anchors.region_kinds lacks '%s'; rebuild "
+                               "the bundle", where, row_name(r));
+            const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(maps, kind->valuestring);
+            if (pairs == NULL)
+                return fl_fail(err, FL_ERR_BUNDLE_INVALID, "%s: output.score_anchors.anchors.%s lacks the region kind "
+                               "'%s' (of '%s'); rebuild the bundle", where, concern, kind->valuestring, row_name(r));
+            fl_status st = read_map(pairs, &out->maps[c][r], where, concern, kind->valuestring, err);
+            if (st != FL_OK) return st;
+        }
+    }
+    return fl_ok(err);
+}
+
+const fl_score_map *fl_score_map_of(const fl_score_table *table, fl_concern concern, size_t region)
+{
+    if ((int)concern < 0 || (int)concern >= FL_CONCERN_COUNT || region >= REGION_ROWS) return NULL;
+    return &table->maps[concern][region];
+}
+
+double fl_score_map_score(const fl_score_map *map, double raw)
+{
+    const size_t n = map->count;
+    if (n < 2 || !isfinite(raw)) return NAN;
+    const double x0 = map->raw[n - 2], y0 = map->score[n - 2], x1 = map->raw[n - 1], y1 = map->score[n - 1];
     double value;
     if (raw > x1)
         value = y1 + (raw - x1) * (y1 - y0) / (x1 - x0);
     else
-        value = interp(raw, xs, ys, n);
+        value = interp(raw, map->raw, map->score, n);
     value = value > 0.0 ? value : 0.0; /* max(0.0, value) */
     return 100.0 < value ? 100.0 : value;
 }
@@ -113,21 +154,23 @@ fl_band fl_band_of(double score)
     return s >= GOOD_FROM ? FL_BAND_GOOD : s >= FAIR_FROM ? FL_BAND_FAIR : FL_BAND_ATTENTION;
 }
 
-int fl_concern_score_of(fl_concern concern, size_t region, double raw, fl_concern_score *out)
+int fl_concern_score_of(const fl_score_table *table, fl_concern concern, size_t region, double raw,
+                        fl_concern_score *out)
 {
-    out->measured = isfinite(raw) && (int)concern >= 0 && (int)concern < FL_CONCERN_COUNT && region <= FL_SKIN_FACE_REGION;
-    out->score = out->measured ? fl_score_of(concern, region, raw) : NAN;
+    const fl_score_map *map = fl_score_map_of(table, concern, region);
+    out->measured = isfinite(raw) && map != NULL;
+    out->score = out->measured ? fl_score_map_score(map, raw) : NAN;
     out->band = out->measured ? fl_band_of(out->score) : FL_BAND_ATTENTION;
     out->raw = out->measured ? raw : NAN;
     return out->measured;
 }
 
-void fl_region_scores(size_t region, const fl_scored_measures *measures, double acne_severity,
-                      fl_concern_score out[FL_CONCERN_COUNT])
+void fl_region_scores(const fl_score_table *table, size_t region, const fl_scored_measures *measures,
+                      double acne_severity, fl_concern_score out[FL_CONCERN_COUNT])
 {
     for (int c = 0; c < FL_CONCERN_COUNT; c++) {
         const double raw = c == FL_CONCERN_ACNE ? acne_severity : fl_concern_raw((fl_concern)c, measures);
-        fl_concern_score_of((fl_concern)c, region, raw, &out[c]);
+        fl_concern_score_of(table, (fl_concern)c, region, raw, &out[c]);
     }
 }
 

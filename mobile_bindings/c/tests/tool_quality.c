@@ -2,7 +2,7 @@
  * (driven by tests/mobile_bindings/test_quality_parity.py; not a ctest case).
  *
  *   tool_quality rules      print the check table: [{"code", "threshold", "at_least",
- *                           "restorable", "message"}] in check order
+ *                           "restorable", "tolerated", "message"}] in check order
  *   tool_quality assess     read lines {"points": [[x, y] x 68], "box": [x, y, w, h] | null,
  *                           "image_size": [w, h], "capture": {measure: value} | null} from
  *                           stdin; print {"reliable", "restorable", "pose": {"yaw", "pitch",
@@ -46,6 +46,7 @@ static int print_rules(void)
         cJSON_AddNumberToObject(r, "threshold", fl_check_threshold((fl_check_code)c));
         cJSON_AddBoolToObject(r, "at_least", fl_check_at_least((fl_check_code)c));
         cJSON_AddBoolToObject(r, "restorable", fl_check_restorable((fl_check_code)c));
+        cJSON_AddBoolToObject(r, "tolerated", fl_check_restoration_tolerates((fl_check_code)c));
         cJSON_AddStringToObject(r, "message", fl_check_message((fl_check_code)c));
         cJSON_AddItemToArray(rules, r);
     }

@@ -5,7 +5,8 @@
  *   tool_skin_measures BUNDLE
  *       read lines {"image": PATH, "points": [[x, y] x 68], "dump": PREFIX | null} from stdin;
  *       print {"matrix": [6], "crop_points": [136], "regions": {row: {measure: v}},
- *       "capture": {name: v}, "tone_ita": v, "lighting": {name: v}} per line, or
+ *       "capture": {name: v}, "tone_ita": v, "lighting": {name: v}, "crop_gains": [r, g, b]}
+ *       per line, or
  *       {"error": MESSAGE}; with "dump", also write PREFIX.crop (the crop's bytes, BGR,
  *       256 x 256 x 3) and PREFIX.masks (256 x 256 x 9, interleaved as numpy's array).
  *
@@ -86,6 +87,9 @@ static cJSON *measure(fl_skin_measurer *measurer, const char *line, uint8_t *cro
     cJSON_AddItemToObject(out, "capture", named(fl_skin_capture_name, raw.capture, FL_SKIN_CAPTURE_COUNT));
     cJSON_AddNumberToObject(out, "tone_ita", raw.tone_ita);
     cJSON_AddItemToObject(out, "lighting", named(fl_skin_lighting_name, raw.lighting, FL_SKIN_LIGHTING_COUNT));
+    cJSON *gains = cJSON_AddArrayToObject(out, "crop_gains");
+    for (int i = 0; i < FL_SKIN_CROP_GAIN_COUNT; i++)
+        cJSON_AddItemToArray(gains, cJSON_CreateNumber(raw.crop_gains[i]));
 done:
     cJSON_Delete(in);
     return out;

@@ -24,7 +24,7 @@
  *  5. skin (`facelite.skin.SkinAnalyzer`; optional `skin_metrics` bundle), per face on its
  *     own eye-aligned skin crop: the raw measures of the `skin_metrics` bundle (lighting
  *     normalisation, per-region colour, spots, texture, shine, capture measures, ITA°),
- *     the capture quality gate, restoration of a low-resolution or noisy crop (when
+ *     the capture quality gate, restoration of a noisy crop (when
  *     asked, `restore`; `restoration` bundle), acne on the crop and its patches (`acne`
  *     bundle trained on face crops) and the 0-100 scores: `fl_skin_report`, the numbers
  *     of `SkinReport` (tests/mobile_bindings/test_pipeline_parity.py).
@@ -109,7 +109,8 @@ typedef struct fl_analyzer_options {
     /** Signature policy for the bundles opened here (NULL: `fl_bundle_options_init`'s). */
     const fl_bundle_options *bundle_options;
     /** Variant for every bundle: NULL or "auto" (each bundle's choice for the
-     *  accelerator), "fp32", "fp16", "dynamic" or "int8". */
+     *  accelerator), "fp32", "fp16", "dynamic" or "int8". The skin_metrics bundle (image
+     *  arithmetic, shipped in fp32 only) runs its own choice when it lacks this variant. */
     const char *variant;
     /** Where every model runs; each falls back to the CPU on its own (default AUTO). */
     fl_accelerator accelerator;
@@ -122,8 +123,8 @@ typedef struct fl_analyzer_options {
     int max_faces;
     /** Run the skin analysis (default 1; needs a `skin_metrics` bundle, else skipped). */
     int skin;
-    /** Let the skin analysis restore a face crop that fails only `low_resolution` or
-     *  `noisy` (default 0; needs a `restoration` bundle). */
+    /** Let the skin analysis restore a face crop that fails `noisy` and nothing else but
+     *  `low_resolution` (default 0; needs a `restoration` bundle). */
     int restore;
 } fl_analyzer_options;
 

@@ -29,6 +29,7 @@ public enum PixelFormat: Int { case gray = 1, rgb = 2, bgr = 3, rgba = 4, bgra =
 public struct Options {
     public var bundlesDir: String?
     public var bundlePaths: [Stage: String]
+    /// "auto", "fp32", "fp16", "dynamic" or "int8"; the skin_metrics bundle (fp32 only) runs its own choice when it lacks it.
     public var variant: String
     public var accelerator: Accelerator
     public var threads: Int

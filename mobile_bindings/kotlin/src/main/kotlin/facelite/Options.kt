@@ -31,7 +31,8 @@ enum class Stage(internal val code: Int, val bundleName: String) {
  *   `android/`), or pass their paths.
  * @property bundlePaths a bundle file per stage, overriding [bundlesDir].
  * @property variant "auto" (each bundle's choice for the accelerator), "fp32", "fp16",
- *   "dynamic" or "int8".
+ *   "dynamic" or "int8"; the skin_metrics bundle (fp32 only) runs its own choice when it
+ *   lacks this one.
  * @property minFaceScore detections below it are dropped; null: the detector bundle's own
  *   operating point.
  * @property skin run the skin analysis ([Face.skin]; needs a skin_metrics bundle).
