@@ -49,9 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +57,7 @@ import cv2
 import numpy as np
 
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
+from facelite.files import write_file_atomic
 from facelite.datasets import extent_box, read_pts
 from facelite.detection import Box
 from facelite.image import load_image
@@ -345,13 +344,6 @@ def run(which: str) -> dict:
     return report
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=("test", "tune"), default="test")
@@ -361,7 +353,7 @@ def main() -> None:
     report = run(args.set)
     text = json.dumps(report, indent=1)
     if args.out:
-        write_atomic(args.out, text)
+        write_file_atomic(args.out, text.encode())
     if args.json:
         print(text)
         return
