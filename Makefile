@@ -22,11 +22,12 @@ system-deps:
 demo: setup
 	@mkdir -p $(OUT)
 	@for b in models/*/*.flb; do $(VENV)/bin/facelite verify $$b --json > $(OUT)/verify-$$(basename $$b .flb).json && echo "verified $$b"; done
-	$(VENV)/bin/facelite analyze $(PHOTO) --annotate $(OUT)/analyze.jpg --json | tee $(OUT)/analyze.json
+	$(VENV)/bin/facelite analyze $(PHOTO) --skin --annotate $(OUT)/analyze.jpg --json | tee $(OUT)/analyze.json
+	$(VENV)/bin/facelite skin-report $(PHOTO) --out $(OUT)/skin_report.png
 	$(VENV)/bin/facelite evaluate models/expression/expression.flb --data $(DATA)/fer2013/val --variant all --json | tee $(OUT)/evaluate-expression.json
-	@echo "demo outputs in $(OUT)/ (annotated photo: $(OUT)/analyze.jpg)"
+	@echo "demo outputs in $(OUT)/ (annotated photo: $(OUT)/analyze.jpg, skin report: $(OUT)/skin_report.png)"
 
-## test: the whole suite, as CI runs it (about 5 minutes on 2 cores; must stay under 15).
+## test: the whole suite, as CI runs it (about 8 minutes on 2 busy cores; must stay under 20).
 test: setup system-deps
 	$(PY) -m pytest -q
 
