@@ -9,8 +9,8 @@ views of one face, in one batched call, and combines them:
   region of `ACNE_PATCH_REGIONS` (forehead, left_cheek, right_cheek, chin): the square
   whose area equals the region polygon's bounding box (side √(w·h), at least
   `MIN_PATCH_FRACTION` of the crop), centred on that box, polygons from
-  `regions.face_regions(crop.points, (S, S))`. A cheek whose polygon area is under
-  `CHEEK_VISIBLE_RATIO` of the other cheek's is left out: on a turned head the far cheek
+  `regions.face_regions(crop.points, (S, S))`. A cheek `regions.hidden_cheeks` finds (area under
+  `regions.CHEEK_VISIBLE_RATIO` of the other cheek's) is left out: on a turned head the far cheek
   is a sliver and its square would show the nose and the background, not cheek skin.
   Every view becomes a model input by `preprocess.prepare(crop.image, spec, box)` (the
   bundle's spec has `crop = "face"`, margin 0), exactly as the toolchain made its
@@ -48,7 +48,7 @@ import numpy as np
 from .classifier import ClassifierOptions, ImageClassifier
 from .errors import BundleError
 from .preprocess import prepare
-from .regions import face_regions
+from .regions import face_regions, hidden_cheeks
 
 WHOLE_VIEW = "face"
 """The view name of the whole skin crop (no box)."""
@@ -58,17 +58,7 @@ ACNE04 grades count lesions on the cheeks, forehead and chin)."""
 MIN_PATCH_FRACTION = 0.16
 """Smallest patch side as a fraction of the crop side (41 px of 256): the chin's box is
 short and wide, and a patch under ~40 crop pixels holds too few lesions to grade."""
-CHEEK_VISIBLE_RATIO = 0.4
-"""A cheek is graded only when its polygon's area is at least this share of the other's."""
-
 Box = tuple[float, float, float, float]
-
-
-def polygon_area(polygon: np.ndarray) -> float:
-    """Area of a simple polygon (N, 2) by the shoelace formula, in square pixels."""
-    p = np.asarray(polygon, np.float64).reshape(-1, 2)
-    x, y = p[:, 0], p[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def patch_box(polygon: np.ndarray, crop_size: int) -> Box:
@@ -86,13 +76,11 @@ def acne_views(points: np.ndarray, crop_size: int) -> list[tuple[str, Box | None
     """(view name, box in crop pixels or None for the whole crop) for a face whose 68
     landmarks in the crop are `points`: the whole crop first, then each visible patch."""
     regions = face_regions(points, (crop_size, crop_size))
-    cheeks = {name: polygon_area(regions[name]) for name in ("left_cheek", "right_cheek")}
-    widest = max(cheeks.values())
+    hidden = hidden_cheeks(regions)
     views: list[tuple[str, Box | None]] = [(WHOLE_VIEW, None)]
     for name in ACNE_PATCH_REGIONS:
-        if name in cheeks and cheeks[name] < CHEEK_VISIBLE_RATIO * widest:
-            continue
-        views.append((name, patch_box(regions[name], crop_size)))
+        if name not in hidden:
+            views.append((name, patch_box(regions[name], crop_size)))
     return views
 
 

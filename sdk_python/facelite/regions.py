@@ -48,6 +48,33 @@ REGION_NAMES = (
 )
 
 
+CHEEK_VISIBLE_RATIO = 0.4
+"""A cheek whose polygon covers less than this share of the other cheek's area is hidden:
+on a turned head the far cheek is a sliver of skin and background, too little to grade
+(acne) or to measure (the skin scores), so both leave it out."""
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    """Area of a simple polygon (N, 2) by the shoelace formula, in square pixels."""
+    p = np.asarray(polygon, np.float64).reshape(-1, 2)
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def hidden_cheeks(regions: dict[str, np.ndarray]) -> frozenset[str]:
+    """The cheeks of `face_regions(...)` smaller than `CHEEK_VISIBLE_RATIO` × the other's area.
+
+    Example:
+
+        >>> from facelite.mean_shape import fit_to_box
+        >>> hidden_cheeks(face_regions(fit_to_box((100, 100, 200, 220))))   # a frontal face
+        frozenset()
+    """
+    areas = {name: polygon_area(regions[name]) for name in ("left_cheek", "right_cheek")}
+    widest = max(areas.values())
+    return frozenset(name for name, area in areas.items() if area < CHEEK_VISIBLE_RATIO * widest)
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n > 1e-6 else np.array([0.0, -1.0], np.float32)

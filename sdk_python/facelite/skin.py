@@ -58,7 +58,7 @@ from .image import load_image
 from .options import TaskOptions
 from .paths import bundle_in, shipped_bundles_dir
 from .quality import CaptureQuality, assess_capture
-from .regions import REGION_NAMES
+from .regions import REGION_NAMES, face_regions, hidden_cheeks
 from .restoration import FaceRestorer, FaceRestorerOptions
 from .skin_measures import FACE, RawSkinMeasures, SkinMeasurer, SkinMeasurerOptions, face_crop
 from .skin_scores import ConcernScore, ScoreTable, Tone, region_scores, round_raw, tone
@@ -136,15 +136,18 @@ def _rounded_quality(doc: dict) -> dict:
 
 
 def build_report(raw: RawSkinMeasures, quality: CaptureQuality, acne: AcneGrade | None,
-                 models: dict[str, str], restored: bool = False, table: ScoreTable | None = None) -> SkinReport:
+                 models: dict[str, str], restored: bool = False, table: ScoreTable | None = None,
+                 hidden: frozenset[str] = frozenset()) -> SkinReport:
     """Scores, bands and tone from one face's raw measures, verdict and acne grade, scored
     with `table` (the skin_metrics bundle's anchors; default the shipped bundle's). A
-    region without pixels (outside the crop) is left out; so is the face's tone then."""
+    region without pixels (outside the crop) is left out, and so is a `hidden` one (the
+    far cheek of a turned head, `regions.hidden_cheeks`); the face's tone too when the
+    face row has no pixels."""
     per_region_acne = acne.per_region if acne else {}
 
     def measured(name: str) -> dict[str, float] | None:
         m = raw.regions.get(name)
-        return m if m and m.get("pixels", 0) > 0 else None
+        return m if m and m.get("pixels", 0) > 0 and name not in hidden else None
 
     face = region_scores(FACE, measured(FACE) or {}, acne.severity if acne else None, table)
     regions = {}
@@ -295,9 +298,10 @@ class SkinAnalyzer(VisionTask):
         if any(restored):
             timed("restoration", lambda: self._restore(pixels, points, boxes, crops, raws, qualities, restored))
         grades = (timed("acne", lambda: self.grader.grade_batch(crops)) if self.grader else [None] * n)
-        return [dataclasses.replace(build_report(raw, quality, grade, self._models(again), again, self.score_table),
-                                    timings_ms=t)
-                for raw, quality, grade, again, t in zip(raws, qualities, grades, restored, timings)]
+        hidden = [hidden_cheeks(face_regions(c.points, (c.size, c.size))) for c in crops]
+        return [dataclasses.replace(build_report(raw, quality, grade, self._models(again), again, self.score_table,
+                                                 gone), timings_ms=t)
+                for raw, quality, grade, again, gone, t in zip(raws, qualities, grades, restored, hidden, timings)]
 
     def analyze_image(self, image) -> list[SkinReport]:
         """A SkinReport per face found in the photo, best face first: the shipped face

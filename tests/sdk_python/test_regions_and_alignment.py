@@ -5,7 +5,7 @@ import pytest
 
 from facelite.align import EYE_LEFT_IMAGE, EYE_RIGHT_IMAGE, align_face, eye_centres
 from facelite.mean_shape import MEAN_SHAPE, fit_to_box
-from facelite.regions import REGION_NAMES, face_regions, region_mask
+from facelite.regions import REGION_NAMES, face_regions, hidden_cheeks, region_mask
 
 
 def _centre(poly):
@@ -63,3 +63,13 @@ def test_alignment_puts_the_eyes_at_their_canonical_places_for_a_tilted_face():
     moved = (aligned.matrix[:, :2] @ np.stack([left, right]).T).T + aligned.matrix[:, 2]
     assert moved == pytest.approx(np.array([EYE_LEFT_IMAGE, EYE_RIGHT_IMAGE]) * 100, abs=1e-3)
     assert aligned.to_image(moved) == pytest.approx(np.stack([left, right]), abs=1e-3)
+
+
+def test_the_far_cheek_of_a_turned_head_is_hidden_and_a_frontal_face_hides_none():
+    frontal = fit_to_box((100, 100, 200, 220))
+    assert hidden_cheeks(face_regions(frontal)) == frozenset()
+    turned = frontal.copy()
+    nose_x = float(frontal[30, 0])
+    right_of_nose = turned[:, 0] > nose_x  # image right = the subject's left side
+    turned[right_of_nose, 0] = nose_x + 0.2 * (turned[right_of_nose, 0] - nose_x)  # that side seen edge-on
+    assert hidden_cheeks(face_regions(turned)) == frozenset({"left_cheek"})

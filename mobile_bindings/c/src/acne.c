@@ -9,22 +9,7 @@
 
 /* `acne.ACNE_PATCH_REGIONS` as fl_region_name indices: forehead, left_cheek, right_cheek, chin. */
 static const int PATCH_REGIONS[] = {0, 2, 3, 6};
-#define LEFT_CHEEK 2
-#define RIGHT_CHEEK 3
 #define MIN_PATCH_FRACTION 0.16 /* acne.MIN_PATCH_FRACTION */
-#define CHEEK_VISIBLE_RATIO 0.4 /* acne.CHEEK_VISIBLE_RATIO */
-
-/* `acne.polygon_area`: the shoelace formula in double over the float32 vertices. */
-static double polygon_area(const float *xy, size_t n)
-{
-    double a = 0.0, b = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const size_t j = (i + 1) % n;
-        a += (double)xy[2 * i] * (double)xy[2 * j + 1];
-        b += (double)xy[2 * i + 1] * (double)xy[2 * j];
-    }
-    return 0.5 * fabs(a - b);
-}
 
 /* `acne.patch_box`: the square of the polygon's bounding box's area, centred on it. */
 static void patch_box(const float *xy, size_t n, int crop_size, double box[4])
@@ -45,18 +30,15 @@ size_t fl_acne_views(const float points[2 * FL_LANDMARK_COUNT], int crop_size, f
 {
     float regions[2 * FL_REGION_POINTS_TOTAL];
     fl_face_regions(points, crop_size, crop_size, regions);
-    const double left = polygon_area(regions + 2 * fl_region_offset(LEFT_CHEEK), fl_region_points(LEFT_CHEEK));
-    const double right = polygon_area(regions + 2 * fl_region_offset(RIGHT_CHEEK), fl_region_points(RIGHT_CHEEK));
-    const double widest = right > left ? right : left;
+    int hidden[FL_REGION_COUNT];
+    fl_hidden_cheeks(regions, hidden);
     size_t count = 0;
     views[count].region = FL_ACNE_WHOLE;
     memset(views[count].box, 0, sizeof views[count].box);
     count++;
     for (size_t k = 0; k < sizeof PATCH_REGIONS / sizeof PATCH_REGIONS[0]; k++) {
         const int r = PATCH_REGIONS[k];
-        if ((r == LEFT_CHEEK && left < CHEEK_VISIBLE_RATIO * widest) ||
-            (r == RIGHT_CHEEK && right < CHEEK_VISIBLE_RATIO * widest))
-            continue;
+        if (hidden[r]) continue;
         views[count].region = r;
         patch_box(regions + 2 * fl_region_offset((size_t)r), fl_region_points((size_t)r), crop_size, views[count].box);
         count++;

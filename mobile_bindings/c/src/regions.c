@@ -16,6 +16,28 @@ const char *fl_region_name(size_t index) { return index < FL_REGION_COUNT ? NAME
 
 size_t fl_region_points(size_t index) { return index < FL_REGION_COUNT ? COUNTS[index] : 0; }
 
+double fl_polygon_area(const float *xy, size_t n)
+{
+    double a = 0.0, b = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t j = (i + 1) % n;
+        a += (double)xy[2 * i] * (double)xy[2 * j + 1];
+        b += (double)xy[2 * i + 1] * (double)xy[2 * j];
+    }
+    return 0.5 * fabs(a - b);
+}
+
+void fl_hidden_cheeks(const float regions[2 * FL_REGION_POINTS_TOTAL], int hidden[FL_REGION_COUNT])
+{
+    const size_t left_cheek = 2, right_cheek = 3; /* fl_region_name order */
+    const double left = fl_polygon_area(regions + 2 * fl_region_offset(left_cheek), fl_region_points(left_cheek));
+    const double right = fl_polygon_area(regions + 2 * fl_region_offset(right_cheek), fl_region_points(right_cheek));
+    const double widest = right > left ? right : left;
+    for (size_t r = 0; r < FL_REGION_COUNT; r++) hidden[r] = 0;
+    hidden[left_cheek] = left < FL_CHEEK_VISIBLE_RATIO * widest;
+    hidden[right_cheek] = right < FL_CHEEK_VISIBLE_RATIO * widest;
+}
+
 size_t fl_region_offset(size_t index)
 {
     size_t offset = 0;

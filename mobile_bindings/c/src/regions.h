@@ -23,6 +23,16 @@ size_t fl_region_points(size_t index);
 void fl_face_regions(const float points[2 * FL_LANDMARK_COUNT], int width, int height,
                      float out[2 * FL_REGION_POINTS_TOTAL]);
 
+/** `regions.CHEEK_VISIBLE_RATIO`: a cheek under this share of the other's area is hidden. */
+#define FL_CHEEK_VISIBLE_RATIO 0.4
+
+/** `regions.polygon_area`: the shoelace formula in double over the float32 vertices. */
+double fl_polygon_area(const float *xy, size_t n);
+
+/** `regions.hidden_cheeks` over packed `fl_face_regions` output: `hidden[r]` is 1 for a
+ *  cheek whose area is under FL_CHEEK_VISIBLE_RATIO x the other cheek's, else 0. */
+void fl_hidden_cheeks(const float regions[2 * FL_REGION_POINTS_TOTAL], int hidden[FL_REGION_COUNT]);
+
 /** A polygon's pixel bounding box clipped to the image, [x0, x1) x [y0, y1)
  *  (docs/skin.md 1.2); empty (x1 <= x0 or y1 <= y0) for fewer than 3 vertices or a
  *  non-finite one. */

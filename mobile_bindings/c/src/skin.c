@@ -5,6 +5,7 @@
 
 #include "buffer.h"
 #include "clock.h"
+#include "regions.h"
 #include "skin.h"
 #include "status.h"
 
@@ -141,8 +142,12 @@ fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_s
         if (s->acne.model != NULL) models[2 * n] = s->acne_name, models[2 * n + 1] = s->acne_version, n++;
         const fl_skin_slot *slot = &s->slots[i];
         if (slot->restored) models[2 * n] = s->restorer_name, models[2 * n + 1] = s->restorer_version, n++;
+        float regions[2 * FL_REGION_POINTS_TOTAL];
+        int hidden[FL_REGION_COUNT];
+        fl_face_regions(slot->points, size, size, regions);
+        fl_hidden_cheeks(regions, hidden);
         fl_skin_report_build(&s->scores, &slot->raw, &slot->quality, s->acne.model ? faces[i].acne : NULL, models, n,
-                             slot->restored, faces[i].report);
+                             slot->restored, hidden, faces[i].report);
     }
     for (size_t k = 0; k < sizeof stages / sizeof stages[0]; k++)
         if (!isnan(*stages[k])) t->skin_ms += *stages[k];
@@ -177,7 +182,7 @@ static fl_scored_measures scored(const fl_raw_skin *raw, size_t row)
 
 void fl_skin_report_build(const fl_score_table *table, const fl_raw_skin *raw, const fl_capture_quality *quality,
                           const fl_acne_grade *acne, const char *const *models, size_t model_count, int restored,
-                          fl_skin_report *out)
+                          const int *hidden, fl_skin_report *out)
 {
     memset(out, 0, sizeof *out);
     out->reliable = quality->reliable;
@@ -197,7 +202,7 @@ void fl_skin_report_build(const fl_score_table *table, const fl_raw_skin *raw, c
     fl_scored_measures face = face_measured ? scored(raw, FL_SKIN_FACE_ROW) : none;
     fl_region_scores(table, FL_SKIN_FACE_REGION, &face, acne ? acne->severity : NAN, out->face);
     for (size_t r = 0; r < FL_REGION_COUNT; r++) {
-        out->region_measured[r] = measured(raw, r);
+        out->region_measured[r] = measured(raw, r) && !(hidden && hidden[r]);
         if (!out->region_measured[r]) continue;
         fl_scored_measures m = scored(raw, r);
         fl_region_scores(table, r, &m, acne && acne->has_region[r] ? acne->per_region[r] : NAN, out->regions[r]);

@@ -68,9 +68,9 @@ fl_status fl_skin_analyze_faces(fl_skin_analyzer *s, const fl_image *image, fl_s
 
 /** `skin.build_report`: a face's report from its raw measures, gate verdict and acne grade
  *  (NULL: none), scored with `table`; `models` (name, version) pairs, `restored` as it
- *  happened. */
+ *  happened; `hidden` (NULL: none) the regions left out (`fl_hidden_cheeks`). */
 void fl_skin_report_build(const fl_score_table *table, const fl_raw_skin *raw, const fl_capture_quality *quality,
                           const fl_acne_grade *acne, const char *const *models, size_t model_count, int restored,
-                          fl_skin_report *out);
+                          const int *hidden, fl_skin_report *out);
 
 #endif
