@@ -72,6 +72,13 @@ def run_c_pipeline(c_build, files: list[Path], *extra: str, variant: str = "fp32
     return {line["path"]: line.get("result", line) for line in lines}
 
 
+def runner_analyze(c_build, *args: str | Path, bundles: Path | None = None,
+                   timeout: float = 300) -> subprocess.CompletedProcess:
+    """`facelite-run BUNDLES --analyze ARGS...` (the shipped bundles by default)."""
+    return subprocess.run([str(c_build.runner), str(bundles or shipped_bundles_dir()), "--analyze", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="module")
 def photos(parity_photos) -> list[Path]:
     """The 25 ACNE04 then the 25 HELEN photos of `parity_photos` (conftest.py)."""
@@ -205,9 +212,7 @@ def test_c_pipeline_finds_the_python_faces_on_50_real_photos(c_build, photos, va
 def test_a_quantised_pipeline_measures_skin_with_the_skin_metrics_bundle_s_own_variant(c_build, photos):
     """`--variant int8`: every bundle that has int8 runs it, skin_metrics (fp32 only) runs its
     own choice, on both sides (facelite-run's engines = `FaceAnalyzer.info`)."""
-    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0]),
-                        "--skin", "--variant", "int8", "--threads", "2", "--json"], capture_output=True, text=True,
-                       timeout=300)
+    p = runner_analyze(c_build, "--input", photos[0], "--skin", "--variant", "int8", "--threads", "2", "--json")
     assert p.returncode == 0, p.stderr[-3000:]
     doc = json.loads(p.stdout)
     options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant="int8", num_threads=2),
@@ -250,8 +255,7 @@ def test_runner_analyze_prints_the_python_cli_document_for_a_folder(c_build, pho
         (folder / ("sub" if i % 2 else "") / f"{i:02d}_{p.name}").symlink_to(p)
     (folder / "notes.txt").write_text("not an image")
     (folder / ".hidden.jpg").write_bytes(b"")
-    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(folder),
-                        "--skin", "--variant", "fp32", "--threads", "2", "--json"], capture_output=True, text=True,
+    p = runner_analyze(c_build, "--input", folder, "--skin", "--variant", "fp32", "--threads", "2", "--json",
                        timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     doc = json.loads(p.stdout)
@@ -272,32 +276,26 @@ def test_runner_analyze_prints_the_python_cli_document_for_a_folder(c_build, pho
 
 
 def test_runner_analyze_times_the_pipeline_and_reports_errors(c_build, photos, tmp_path):
-    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0]),
-                        "--runs", "3", "--warmup", "1", "--json"], capture_output=True, text=True, timeout=300)
+    p = runner_analyze(c_build, "--input", photos[0], "--runs", "3", "--warmup", "1", "--json")
     assert p.returncode == 0, p.stderr[-3000:]
     doc = json.loads(p.stdout)
     assert doc["image"] == str(photos[0]) and doc["faces"]
     assert doc["pipeline"]["runs"] == 3 and doc["pipeline"]["avg_ms"] > 0 and doc["pipeline"]["peak_rss_mb"] > 0
-    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[1]),
-                        "--input", str(photos[0]), "--input", str(photos[1]), "--json"],
-                       capture_output=True, text=True, timeout=300)
+    p = runner_analyze(c_build, "--input", photos[1], "--input", photos[0], "--input", photos[1], "--json")
     several = json.loads(p.stdout)
     assert p.returncode == 0 and several["inputs"] == [str(photos[1]), str(photos[0]), str(photos[1])]
     assert [e["image"] for e in several["images"]] == several["inputs"] and several["n_images"] == 3
     assert several["images"][1]["faces"] == doc["faces"]
     assert doc["stages"]["skin_metrics"] == "off" and all(face["skin"] is None for face in doc["faces"])
-    p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", str(photos[0]),
-                        "--skin"], capture_output=True, text=True, timeout=300)
+    p = runner_analyze(c_build, "--input", photos[0], "--skin")
     assert p.returncode == 0 and p.stdout.startswith(f"{photos[0]}: {len(doc['faces'])} face(s) [bundle:face_detector]")
     assert "expression " in p.stdout and "    skin: " in p.stdout and "  redness " in p.stdout
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     for args, message in (([str(bad)], "bad.jpg"), ([str(tmp_path / "none.jpg")], "no such file or folder")):
-        p = subprocess.run([str(c_build.runner), str(shipped_bundles_dir()), "--analyze", "--input", *args, "--json"],
-                           capture_output=True, text=True, timeout=300)
+        p = runner_analyze(c_build, "--input", *args, "--json")
         assert p.returncode == 2 and message in json.loads(p.stdout)["error"], p.stdout
-    p = subprocess.run([str(c_build.runner), str(tmp_path), "--analyze", "--input", str(photos[0]), "--json"],
-                       capture_output=True, text=True, timeout=300)
+    p = runner_analyze(c_build, "--input", photos[0], "--json", bundles=tmp_path)
     assert p.returncode == 2 and "no face_detector or landmarks bundle" in json.loads(p.stdout)["error"]
 
 
