@@ -77,6 +77,34 @@ def tamper(src: Path, dst: Path, member: str = "int8.tflite") -> Path:
     return Path(dst)
 
 
+def measured_record(latency_ms: float, agreement: float | None, accelerator: str = "cpu") -> dict:
+    """A hand-made `variants.<name>.measured` entry (`facelite_build.measure` writes real ones)."""
+    return {"accelerator": accelerator, "threads": 2, "latency_ms": latency_ms, "repeats": 50,
+            "agreement": agreement, "host": {"cpu": "test", "cores": 2, "os": "test", "litert": None}}
+
+
+def with_measured(dst: Path, records: dict, src: Path | None = None) -> Path:
+    """A bundle at `dst` holding the variants named in `records` ({name: measured entry or
+    None}), each with that record. Built from the tiny fixture (`src`): a variant it lacks
+    (fp16, dynamic) is a copy of its fp32 model, described as fp32 is; no goldens."""
+    import copy
+
+    from facelite.bundle import Bundle, write_bundle
+
+    with Bundle.open(src or fixture_bundle("tiny")) as b:
+        manifest = copy.deepcopy(b.manifest)
+        manifest.pop("golden", None)
+        entries, models = {}, {}
+        for name, record in records.items():
+            source = name if name in b.variants else "fp32"
+            entries[name] = copy.deepcopy(b.manifest["variants"][source])
+            if record is not None:
+                entries[name]["measured"] = record
+            models[name] = bytes(b.variant_bytes(source))
+    manifest["variants"] = entries
+    return write_bundle(dst, manifest, models)
+
+
 def _tf():
     """TensorFlow, with Python, NumPy and TF seeded: a fixture is the same bytes whatever ran before it."""
     import facelite_build  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)

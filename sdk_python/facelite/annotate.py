@@ -4,6 +4,9 @@
 face with a skin report (`Face.skin`) gets each region tinted by its score and labelled
 with it. A region's score on a picture is its **lowest** concern score (the concern that
 most needs attention), coloured by band: green `good`, amber `fair`, red `attention`.
+A tracked face (VIDEO and LIVE_STREAM modes) is labelled with its track id, `#0`.
+`annotated_video(path, fps)` writes such drawings frame by frame as a video
+(`facelite analyze VIDEO --annotate OUT.mp4`).
 
 `skin_report_page` renders a readable page per face (`facelite skin-report`): the face's
 skin crop with the regions coloured and numbered as above, a bar per concern (the
@@ -26,8 +29,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Sequence
+from pathlib import Path
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -91,8 +96,82 @@ def draw_result(image: np.ndarray, result) -> np.ndarray:
             parts.append(_skin_summary(face.skin))
         if not parts:
             parts.append(f"face {b.score:.2f}")
+        if face.track_id is not None:
+            parts.insert(0, f"#{face.track_id}")
         label(out, "  ".join(parts), (int(b.x), int(b.y)), font_scale, max(1, thick // 2 + 1))
     return out
+
+
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+"""FourCC per annotated-video extension: codecs every OpenCV build writes."""
+
+
+class _VideoOut:
+    """Appends annotated frames to an open `cv2.VideoWriter` (see `annotated_video`)."""
+
+    def __init__(self, path: str, fourcc: int, fps: float, shown_as: str):
+        self._path, self._fourcc, self._fps, self._shown_as = path, fourcc, fps, shown_as
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray, result) -> None:
+        """Draw `result` on a copy of the BGR frame (`draw_result`) and append it."""
+        from .errors import UserError
+
+        frame = draw_result(image, result)
+        size = (frame.shape[1], frame.shape[0])
+        if self._writer is None:
+            self._writer, self._size = cv2.VideoWriter(self._path, self._fourcc, self._fps, size), size
+            if not self._writer.isOpened():
+                raise UserError(f"{self._shown_as}: OpenCV cannot write this video; use an .avi or .mp4 path")
+        elif size != self._size:
+            raise UserError(f"{self._shown_as}: frame {self.frames} is {size[0]}x{size[1]}, the video "
+                            f"{self._size[0]}x{self._size[1]}; a video's frames must share one size")
+        self._writer.write(frame)
+        self.frames += 1
+
+    def release(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+
+@contextlib.contextmanager
+def annotated_video(path, fps: float) -> Iterator[_VideoOut]:
+    """A video of annotated frames (`facelite analyze VIDEO --annotate OUT.mp4`): call
+    `.write(frame, result)` per analysed frame (drawn by `draw_result`, track ids included).
+
+    The codec follows the extension (`VIDEO_CODECS`); `fps` is the frame rate written
+    (30 when unknown). The video is written to a temp file beside `path` and renamed when
+    the block ends (`files.atomic_path`): an interrupted run, an error, or a run that
+    wrote no frame leaves nothing under the final name.
+
+    Example:
+
+        >>> import tempfile, pathlib, numpy as np
+        >>> from facelite.analyzer import AnalysisResult
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "out.avi"
+        >>> with annotated_video(out, 10) as video:
+        ...     for _ in range(3):
+        ...         video.write(np.zeros((48, 64, 3), np.uint8), AnalysisResult([], {}, (64, 48), "none"))
+        >>> int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT))
+        3
+    """
+    from .errors import UserError
+    from .files import atomic_path
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in VIDEO_CODECS:
+        raise UserError(f"--annotate {path}: name a video file ({', '.join(VIDEO_CODECS)}) for an annotated video")
+    with atomic_path(path, suffix=".tmp" + suffix) as tmp:
+        video = _VideoOut(tmp, cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix]), fps if fps and fps > 0 else 30.0,
+                          str(path))
+        try:
+            yield video
+        finally:
+            video.release()
+        if not video.frames:
+            raise UserError(f"--annotate {path}: no frame was analysed, so no video was written")
 
 
 def _skin_summary(report) -> str:

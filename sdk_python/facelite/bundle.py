@@ -126,6 +126,31 @@ def member_size_cap(name: str) -> int:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """What the build measured for one variant (the manifest's `variants.<name>.measured`):
+    its median invoke latency on `accelerator` with `threads` CPU threads (batch 1, every
+    variant of the bundle interleaved in one run on `host`) and its `agreement` with the
+    fp32 model (the fraction of validation samples with fp32's answer; None where the
+    task has no such notion). `facelite.engine.choose_variant` picks from these."""
+
+    accelerator: str
+    latency_ms: float
+    agreement: float | None
+    threads: int
+    repeats: int
+    host: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_manifest(cls, entry: Mapping[str, Any] | None) -> "Measured | None":
+        if not entry:
+            return None
+        agreement = entry.get("agreement")
+        return cls(accelerator=entry["accelerator"], latency_ms=float(entry["latency_ms"]),
+                   agreement=None if agreement is None else float(agreement), threads=int(entry["threads"]),
+                   repeats=int(entry["repeats"]), host=dict(entry.get("host", {})))
+
+
+@dataclass(frozen=True)
 class Variant:
     """One `.tflite` member of a bundle, as the manifest describes it."""
 
@@ -138,6 +163,7 @@ class Variant:
     output_dtype: str
     sparsity: float
     compatibility: dict[str, Any] = field(default_factory=dict)
+    measured: Measured | None = None
 
     def compatible_with(self, accelerator: str) -> bool:
         """True when the build's gate found every op supported on `accelerator`."""
@@ -284,9 +310,14 @@ def write_bundle(
                                              variant_outputs or {}, set(variants))
     if report is not None:
         members.append((REPORT, json.dumps(report, indent=2, sort_keys=True).encode()))
-    validate_manifest(manifest, where=f"{path}:{MANIFEST}")
-    members.insert(0, (MANIFEST, json.dumps(manifest, indent=2, allow_nan=False).encode()))
+    members.insert(0, (MANIFEST, manifest_bytes(manifest, where=f"{path}:{MANIFEST}")))
     return write_members(path, members)
+
+
+def manifest_bytes(manifest: Mapping[str, Any], where: str = MANIFEST) -> bytes:
+    """`manifest` validated (`validate_manifest`) and serialised as every writer stores it."""
+    validate_manifest(manifest, where=where)
+    return json.dumps(manifest, indent=2, allow_nan=False).encode()
 
 
 def write_members(path: str | os.PathLike, members: list[tuple[str, bytes]]) -> Path:
@@ -518,6 +549,7 @@ class Bundle:
                 output_dtype=v.get("output_dtype", v["input_dtype"]),
                 sparsity=float(v.get("sparsity", 0.0)),
                 compatibility=dict(v.get("compatibility", {})),
+                measured=Measured.from_manifest(v.get("measured")),
             )
             for name, v in manifest["variants"].items()
         }

@@ -1,7 +1,8 @@
 """Image classifiers over a bundle: expression (FER2013 labels) and the shared machinery.
 
-The input tensor comes from `facelite.preprocess.prepare`, the one path from an image to
-a model input — the evaluator uses it too, so a score measured by `facelite evaluate`
+The input comes from `facelite.preprocess.prepare_pixels` (steps 5–6 are the engine's,
+`Engine.run_pixels`, bit-identical to `prepare`), the one path from an image to a model
+input — the evaluator uses it too, so a score measured by `facelite evaluate`
 is the score `classify` gives on the same file.
 
 Example:
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .options import TaskOptions
-from .preprocess import prepare
+from .preprocess import prepare_pixels
 from .tasks import get_task
 from .vision_task import VisionTask
 
@@ -82,15 +83,19 @@ class ImageClassifier(VisionTask):
 
     def classify_batch(self, images, boxes=None) -> list[Classification]:
         """Several images [+ one face box each] in one batched model call."""
+        self._check_open()
         boxes = boxes or [None] * len(images)
-        x = np.stack([prepare(im, self.spec, b) for im, b in zip(images, boxes)])
-        return self.classify_tensor(x)
+        pixels = np.stack([prepare_pixels(im, self.spec, b)[0] for im, b in zip(images, boxes)])
+        return self._classifications(self.engine.run_pixels(pixels)[0])
 
     def classify_tensor(self, x: np.ndarray) -> list[Classification]:
         """Already-preprocessed float32 (N, H, W, C) → Classifications (outputs read by the
         classification task's rules, `tasks.ClassificationTask.scores`: logits softmaxed)."""
         self._check_open()
-        scores = _CLASSIFICATION.scores(self.engine.run(x)[0], self.bundle.manifest["output"])
+        return self._classifications(self.engine.run(x)[0])
+
+    def _classifications(self, output: np.ndarray) -> list[Classification]:
+        scores = _CLASSIFICATION.scores(output, self.bundle.manifest["output"])
         return to_classifications(scores, self.labels)
 
 

@@ -7,8 +7,18 @@ Only the commands and their printing live here; the exit codes, `--json`, `--deb
 
 `analyze` takes an image, a folder (every image in it and its sub-folders; a file that
 fails is reported in its entry as `"error"` and the run carries on; exit 0 when at
-least one image succeeded, 2 when every image failed) or a video (by extension,
-sampled every `--every` frames). No face is not an error: `faces: []`, exit 0. `--skin`
+least one image succeeded, 2 when every image failed) or a video (by extension). A video
+runs in VIDEO mode (`docs/video.md`): faces are tracked from frame to frame and carry a
+`track_id`; each frame is stamped with its timestamp from the file; `--every N` analyses
+every Nth frame only (default 1: tracking follows a face best on consecutive frames).
+`--camera SOURCE` (a camera index, a stream URL, or a video file played at its own frame
+rate) runs LIVE_STREAM mode: the newest frame is analysed and the frames the pipeline
+has no time for are dropped and counted (`dropped` at the end); it stops at the end of
+the source, at `--max-frames` frames read, or on Ctrl-C (exit 130, after the summary).
+Video and camera print a line per analysed frame as it comes (`--jsonl`: that line is
+the frame's JSON, and the last line the summary's), or, with `--json`, one document at
+the end with every frame. `--annotate OUT.mp4` (or .avi, .mkv) writes the annotated
+video; `--annotate FOLDER` one picture per frame. No face is not an error: `faces: []`, exit 0. `--skin`
 adds each face's skin report (`facelite.skin.SkinReport`: 0–100 scores per region and
 concern, tone, the capture verdict; `"skin": null` without it) and prints it; with
 `--annotate` the regions are then drawn tinted and numbered by score. `skin-report IMAGE
@@ -25,7 +35,9 @@ Examples:
     facelite analyze photo.jpg --skin --annotate out.jpg
     facelite skin-report photo.jpg --out report.png
     facelite analyze photos/ --annotate out/ --accelerator cpu
-    facelite analyze clip.mp4 --every 15 --json
+    facelite analyze clip.mp4 --json
+    facelite analyze clip.mp4 --annotate tracked.mp4 --jsonl
+    facelite analyze --camera 0 --max-frames 300 --annotate live.mp4
     facelite analyze photo.jpg --bundles my_models/ --stand-ins
     facelite evaluate models/expression/expression.flb --data ../shared/data/fer2013/val --variant all --json
     facelite verify models/expression/expression.flb
@@ -44,21 +56,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
 
-from .cli_core import CommandLine, Progress, log, whole_number
+from .cli_core import EXIT_INTERRUPTED, CommandLine, Progress, log, whole_number
 from .errors import UserError
 from .files import write_file_atomic
 from .options import Accelerator, StandIn
 from .signing import SignaturePolicy, SignatureWarning
-from .sources import VideoFile, image_paths, is_video
+from .sources import Camera, VideoFile, image_paths, is_video
+from .strict_json import dumps
 
 # -- analyze ------------------------------------------------------------------------
 
 
-def _analyzer(args, skin: bool | None = None):
+def _analyzer(args, skin: bool | None = None, **mode):
+    """The FaceAnalyzer the flags ask for; `mode`: `running_mode` (and `result_callback`)."""
     from .analyzer import FaceAnalyzer, FaceAnalyzerOptions
     from .options import BaseOptions
 
@@ -66,7 +81,7 @@ def _analyzer(args, skin: bool | None = None):
         base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant,
                                  **_trust_options(args)),
         bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score,
-        skin=args.skin if skin is None else skin, restore=args.restore))
+        skin=args.skin if skin is None else skin, restore=args.restore, **mode))
 
 
 def _annotate(image, result, out: Path) -> None:
@@ -82,7 +97,8 @@ def _summary(name: str, doc: dict) -> str:
     lines = [f"{name}: {len(doc['faces'])} face(s) [{doc['detector']}]"]
     for i, f in enumerate(doc["faces"]):
         b = f["box"]
-        bits = [f"  face {i}: box {b['x']:.0f},{b['y']:.0f} {b['w']:.0f}x{b['h']:.0f} score {b['score']:.2f}"]
+        who = f"face {i}" if f.get("track_id") is None else f"track {f['track_id']}"
+        bits = [f"  {who}: box {b['x']:.0f},{b['y']:.0f} {b['w']:.0f}x{b['h']:.0f} score {b['score']:.2f}"]
         if f["expression"]:
             bits.append(f"expression {f['expression']['top'][0]} {f['expression']['top'][1]:.2f}")
         lines.append("  ".join(bits))
@@ -150,11 +166,20 @@ def cmd_analyze(args, out) -> int:
 
 
 def _analyze(args, out) -> int:
-    target = Path(args.target)
     annotate = Path(args.annotate) if args.annotate else None
+    if (args.camera is None) == (args.target is None):
+        raise UserError("analyze: give an image, folder or video to analyse, or --camera SOURCE, "
+                        "one of the two")
+    if args.jsonl and out.json:
+        raise UserError("--jsonl and --json: choose one (--jsonl: a JSON line per frame as it comes; "
+                        "--json: one document at the end)")
+    if args.camera is not None:
+        return _analyze_camera(args, annotate, out)
+    target = Path(args.target)
     if is_video(target):
-        with VideoFile(target) as video, _analyzer(args) as analyzer:
-            return _analyze_video(analyzer, video, args, annotate, out)
+        return _analyze_video(args, target, annotate, out)
+    if args.jsonl:
+        raise UserError(f"--jsonl: for a video or --camera (a line per frame); use --json for {target}")
     files = image_paths(target)  # ImageError: missing, or no image anywhere in the folder tree
     with _analyzer(args) as analyzer:
         engines = _engines(analyzer, args)
@@ -191,18 +216,130 @@ def _analyze_folder(analyzer, folder: Path, files: list[Path], annotate: Path | 
     return 0
 
 
-def _analyze_video(analyzer, video: VideoFile, args, annotate: Path | None, out) -> int:
-    engines = _engines(analyzer, args)
-    frames = []
-    for frame, result in analyzer.analyze_video(video, args.every, args.max_frames):
-        entry = {"frame": frame.index, "time_s": frame.time_s, **result.to_json()}
-        frames.append(entry)
-        if annotate is not None:
-            _annotate(frame.image, result, annotate / f"frame_{frame.index:06d}.jpg")
-        out.line(_summary(f"frame {frame.index}", entry))
-    out.result({"video": str(video.path), "fps": video.fps, "every": args.every, "n_frames": len(frames),
-                "stages": analyzer.stages, "engines": engines, "frames": frames})
+def _analyze_video(args, target: Path, annotate: Path | None, out) -> int:
+    """VIDEO mode over a video file's frames (every `--every`th), stamped with the file's timestamps."""
+    every = args.every or 1
+    with VideoFile(target) as video, _analyzer(args, running_mode="video") as analyzer, \
+            _FrameOutput(args, out, annotate, video.fps / every if video.fps else 0.0) as frames:
+        engines = _engines(analyzer, args)
+        for frame in video.frames(every, args.max_frames):
+            frames.add(frame.index, frame.image, frame.timestamp_ms,
+                       analyzer.analyze_video_frame(frame.image, frame.timestamp_ms))
+    doc = {"video": str(video.path), "running_mode": "video", "fps": video.fps, "every": every,
+           "n_frames": frames.count, "stages": analyzer.stages, "engines": engines, **frames.summary()}
+    out.result(doc, dumps(doc) if args.jsonl else
+               f"{video.path}: {frames.count} frame(s) analysed; {_tracks_text(frames.tracks)}")
     return 0
+
+
+def _analyze_camera(args, annotate: Path | None, out) -> int:
+    """LIVE_STREAM mode on a camera, stream or file (`sources.Camera`): the newest frame is
+    analysed, the ones the pipeline has no time for are dropped; Ctrl-C ends the run with
+    the summary and exit 130."""
+    if args.every is not None:
+        raise UserError("--every samples a video file; --camera analyses the newest frame and drops the ones "
+                        "it has no time for (counted in `dropped`)")
+    with Camera(args.camera) as camera, _FrameOutput(args, out, annotate, camera.fps) as frames:
+        index_of = _FrameIndices()
+        analyzer = _analyzer(args, running_mode="live_stream", result_callback=lambda result, image, ms: frames.add(
+            index_of.pop(ms), image, ms, result))
+        read, interrupted = 0, False
+        with analyzer:
+            engines = _engines(analyzer, args)
+            try:
+                for frame in camera.frames(args.max_frames):
+                    index_of.add(frame.timestamp_ms, frame.index)
+                    analyzer.analyze_async(frame.image, frame.timestamp_ms)
+                    read += 1
+            except KeyboardInterrupt:
+                interrupted = True
+            dropped = analyzer.dropped_frames   # closing analyses the pending frame: no more drops
+    doc = {"camera": args.camera, "running_mode": "live_stream", "fps": camera.fps, "n_read": read,
+           "n_frames": frames.count, "dropped": dropped, "interrupted": interrupted, "stages": analyzer.stages,
+           "engines": engines, **frames.summary()}
+    text = (f"{camera.name}: {read} frame(s) read, {frames.count} analysed, {dropped} dropped"
+            f"{' (interrupted)' if interrupted else ''}; {_tracks_text(frames.tracks)}")
+    out.result(doc, dumps(doc) if args.jsonl else text)
+    if interrupted:
+        log(f"error: interrupted after {read} frame(s) read, {dropped} dropped")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+class _FrameIndices:
+    """Source frame index by timestamp, for the LIVE_STREAM callback (which gets the
+    timestamp): entries up to a delivered timestamp are dropped frames, removed with it,
+    so at most the frames in flight are held."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._index: dict[int, int] = {}
+
+    def add(self, timestamp_ms: int, index: int) -> None:
+        with self._lock:
+            self._index[timestamp_ms] = index
+
+    def pop(self, timestamp_ms: int) -> int:
+        with self._lock:
+            while True:
+                ms, index = next(iter(self._index.items()))
+                del self._index[ms]
+                if ms == timestamp_ms:
+                    return index
+
+
+class _FrameOutput:
+    """Where each analysed frame goes: a text or `--jsonl` line on stdout at once, the
+    `--json` document's `frames` (kept only with `--json`), the annotated video or
+    folder, and the tracks seen (id → first and last frame, frames seen)."""
+
+    def __init__(self, args, out, annotate: Path | None, fps: float):
+        self.out, self.jsonl, self.count = out, args.jsonl, 0
+        self.entries: list[dict] = []
+        self.tracks: dict[int, dict] = {}
+        self._folder = annotate if annotate is not None and not is_video(annotate) else None
+        self._video_path = annotate if annotate is not None and is_video(annotate) else None
+        self._fps = fps
+        self._stack = contextlib.ExitStack()
+        self._video = None
+
+    def __enter__(self) -> "_FrameOutput":
+        if self._video_path is not None:
+            from .annotate import annotated_video
+
+            self._video = self._stack.enter_context(annotated_video(self._video_path, self._fps))
+        return self
+
+    def __exit__(self, *exc) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+    def add(self, index: int, image, timestamp_ms: int, result) -> None:
+        entry = {"frame": index, "timestamp_ms": timestamp_ms, **result.to_json()}
+        self.count += 1
+        for face in result.faces:
+            if face.track_id is not None:
+                track = self.tracks.setdefault(face.track_id, {"first_frame": index, "n_frames": 0})
+                track["last_frame"] = index
+                track["n_frames"] += 1
+        if self.out.json:
+            self.entries.append(entry)
+        self.out.line(dumps(entry) if self.jsonl else _summary(f"frame {index} ({timestamp_ms} ms)", entry))
+        if self._video is not None:
+            self._video.write(image, result)
+        elif self._folder is not None:
+            _annotate(image, result, self._folder / f"frame_{index:06d}.jpg")
+
+    def summary(self) -> dict:
+        """The summary document's `tracks` (and `frames`, with `--json`)."""
+        tracks = [{"track_id": k, **v} for k, v in sorted(self.tracks.items())]
+        return {"tracks": tracks, **({"frames": self.entries} if self.out.json else {})}
+
+
+def _tracks_text(tracks: dict[int, dict]) -> str:
+    if not tracks:
+        return "no face tracked"
+    return "tracks " + ", ".join(f"{k} (frames {v['first_frame']}-{v['last_frame']}, {v['n_frames']} seen)"
+                                 for k, v in sorted(tracks.items()))
 
 
 def cmd_skin_report(args, out) -> int:
@@ -272,7 +409,8 @@ def _evaluate(args, out) -> int:
 
     doc = evaluate(args.bundle, args.data, args.variant, batch_size=args.batch,
                    num_threads=args.threads, accelerator=args.accelerator, progress=progress,
-                   classes=args.classes, policy=SignaturePolicy(**_trust_options(args)), labels_file=args.labels)
+                   classes=args.classes, policy=SignaturePolicy(**_trust_options(args)), labels_file=args.labels,
+                   files=args.files)
     lines = []
     truth = doc.get("ground_truth")
     if truth:
@@ -280,6 +418,10 @@ def _evaluate(args, out) -> int:
         left_out = ", ".join(f"{k} {v}" for k, v in left_out.items() if k != "not_in_bundle")
         lines.append(f"truth: FER+ majority labels from {truth['file']}: {truth['scored']} of {truth['rows']} rows "
                      f"scored; left out: {left_out}" + (f"; {truth['note']}" if "note" in truth else ""))
+    if "files" in doc:
+        f = doc["files"]
+        lines.append(f"files: {f['evaluated']} of the {f['listed']} listed in {f['list']} evaluated "
+                     f"({f['not_samples']} not samples)")
     for name, r in (doc.get("variants") or {doc["variant"]: doc}).items():
         keys = [k for k in ("n", "accuracy", "nme", "recall", "precision", "false_boxes_per_image",
                             "agreement_vs_fp32", "psnr_db") if k in r]
@@ -359,17 +501,25 @@ def command_line() -> CommandLine:
         p.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
 
     a = cli.command("analyze", cmd_analyze, "faces, landmarks, regions, expression, skin")
-    a.add_argument("target", help="image file, folder of images (searched with its sub-folders), or video")
-    a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder/video "
+    a.add_argument("target", nargs="?", help="image file, folder of images (searched with its sub-folders), "
+                   "or video (VIDEO mode: faces tracked, with track ids)")
+    a.add_argument("--camera", metavar="SOURCE", help="LIVE_STREAM mode on a camera index (0 is the first camera), "
+                   "a stream URL, or a video file played at its frame rate; frames the pipeline has no time for "
+                   "are dropped and counted; stops at the end, at --max-frames, or on Ctrl-C (exit 130)")
+    a.add_argument("--annotate", metavar="OUT", help="draw results: a file for an image, a folder for a folder; "
+                   "a video file (.mp4, .avi, .mkv) or a folder of pictures for a video or --camera "
                    "(with --skin: regions tinted and numbered by score)")
+    a.add_argument("--jsonl", action="store_true", help="video and --camera: print each frame's JSON on one line as "
+                   "it is analysed, then the summary's (--json prints one document at the end)")
     analyzer_arguments(a)
     a.add_argument("--skin", action="store_true",
                    help="measure skin: each face's report (scores per region and concern, tone, photo verdict)")
     a.add_argument("--restore", action="store_true",
                    help="with --skin: restore low-resolution or noisy face crops first (needs a restoration bundle)")
-    a.add_argument("--every", type=whole_number(1), default=10, metavar="N",
-                   help="video: analyse every Nth frame (default 10)")
-    a.add_argument("--max-frames", type=whole_number(0), default=0, help="video: stop after this many analysed frames")
+    a.add_argument("--every", type=whole_number(1), default=None, metavar="N",
+                   help="video: analyse every Nth frame (default 1; tracking follows faces best frame by frame)")
+    a.add_argument("--max-frames", type=whole_number(0), default=0,
+                   help="video: stop after this many analysed frames; --camera: after this many frames read")
     threads(a)
     trust_arguments(a)
 
@@ -392,6 +542,9 @@ def command_line() -> CommandLine:
     e.add_argument("--labels", type=Path, metavar="FILE",
                    help="classification: score against FER+ majority labels from this vote file "
                         "(ferplus_votes.csv) instead of the folder names")
+    e.add_argument("--files", type=Path, metavar="LIST",
+                   help="evaluate only the files listed (one path per line, relative to --data), e.g. the "
+                        "deduplicated val.txt of facelite-build splits")
     e.add_argument("--accelerator", default="cpu", choices=accelerators)
     trust_arguments(e)
     threads(e)

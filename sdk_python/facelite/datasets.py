@@ -10,6 +10,9 @@ in the same order:
   ACNE04 levels);
 - a **300W folder** holds `NAME.pts` (68 iBUG points) beside `NAME.jpg` (or another image
   suffix); the face box of such an annotation is the points' extent (`extent_box`);
+- a **file list** (`read_file_list`) names the files of a folder to use, one path per
+  line relative to that folder (e.g. a deduplicated validation split written by
+  `facelite-build splits`);
 - a **FER+ vote file** (`ferplus_votes.csv`) gives ten crowd votes per image over
   `FERPLUS_VOTES` (`read_ferplus_votes`), and `ferplus_majority` is the FER+ paper's
   majority label.
@@ -104,6 +107,35 @@ def labelled_images(root: str | os.PathLike, labels: Sequence[str] | None = None
     if not items:
         raise DataError(f"{base}: the label folders ({', '.join(folders)}) hold no images")
     return labels, items
+
+
+def read_file_list(path: str | os.PathLike, folder: str | os.PathLike) -> list[Path]:
+    """A file list → the listed files under `folder`, in the list's order.
+
+    One path per line, relative to `folder` (absolute paths are taken as they are);
+    blank lines and lines starting with `#` are ignored. An unreadable or empty list, or a
+    listed file that does not exist, is a DataError (a wrong `folder` is the usual cause).
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "a.jpg").touch()
+    >>> _ = (root / "list.txt").write_text("# held out\na.jpg\n\n")
+    >>> [p.name for p in read_file_list(root / "list.txt", root)]
+    ['a.jpg']
+    """
+    path, base = Path(path), Path(folder)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as a file list ({exc}); pass a text file of paths, "
+                        "one per line (e.g. val.txt from facelite-build splits)") from None
+    files = [base / line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not files:
+        raise DataError(f"{path}: lists no files; expected one path per line, relative to {base}")
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} of its {len(files)} files are not under {base} (first: "
+                        f"{missing[0]}); the list's paths are relative to the data folder: check --data")
+    return files
 
 
 def read_pts(path: str | os.PathLike) -> np.ndarray:

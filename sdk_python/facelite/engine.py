@@ -10,9 +10,12 @@ across calls. This module is the only code in the project that imports or calls 
 Accelerators: `gpu`/`npu` are tried through LiteRT's `CompiledModel`; when that fails
 (no GPU/NPU runtime on this host, unsupported ops) the engine falls back to the CPU
 interpreter and says why in `engine.info.fallback_reason`. `auto` tries NPU, then GPU,
-then CPU, only with variants the build's compatibility gate marked as supported. Which
-variant each accelerator prefers is `PREFERENCE`, applied by `choose_variant` (the one
-rule: the bench and the CLI ask it too).
+then CPU, only with variants the build's compatibility gate marked as supported, and
+only where the platform shows such a device (`accelerator_present`: a probe of a missing
+GPU/NPU cost about 90 ms of a 148 ms create); a failed probe is remembered for the rest
+of the process. Which variant each accelerator gets is `choose_variant` (the one rule:
+the bench and the CLI ask it too): the fastest variant the build measured on that
+accelerator whose agreement with fp32 clears `AGREEMENT_FLOOR`, else `PREFERENCE`.
 
 Native logs: LiteRT's C++ side prints INFO lines straight to file descriptor 2 ("INFO:
 Created TensorFlow Lite XNNPACK delegate for CPU.", dozens of lines when probing a
@@ -42,6 +45,17 @@ from it. It checks structure, not meaning: a kernel may still refuse the model (
 BundleError too), and a model built to attack a kernel's arithmetic (a constant that
 asks a resize for a huge output) is the signature's to stop.
 
+Pixels in (`run_pixels`): the tasks hand the engine uint8 pixels after preprocessing
+steps 1–4 and it writes steps 5–6 straight into LiteRT's own input tensor, with no float
+tensor in between: an int8/uint8 input through a 256-entry table per channel
+(`preprocess.quantize_table`, built once per spec and input quantization, bit-identical
+to normalise + quantize for any mean and std), a float input by one vectorised
+normalise. int8/uint8 outputs are dequantized through a 256-entry table
+(`preprocess.dequantize_table`) in one gather. What `run`/`run_pixels` return is always
+freshly allocated (LiteRT's output tensors are read once, never handed out), so a caller
+may keep results across calls; the reused buffers are LiteRT's input tensor, the tables
+and, for a GPU/NPU compiled model, one staging array.
+
 Timing: `bind(x)` sets one input and returns the raw invoke as a zero-argument callable
 (the interpreter's `invoke`, or the CompiledModel's run on pre-made buffers), so a timer
 around it measures LiteRT alone; `outputs()` reads what the last bound invoke produced.
@@ -54,6 +68,7 @@ Example:
     >>> eng.info.variant, eng.info.accelerator                                  # doctest: +SKIP
     ('fp32', 'cpu')
     >>> probs = eng.run(x)[0]        # x: float32 (N, H, W, C) from facelite.preprocess  # doctest: +SKIP
+    >>> probs = eng.run_pixels(pixels)[0]   # pixels: uint8 (N, H, W, C) from prepare_pixels  # doctest: +SKIP
     >>> invoke = eng.bind(x[:1]); invoke(); probs1 = eng.outputs()[0]            # doctest: +SKIP
     >>> Engine.from_bytes(tflite_bytes).input_details[0].dtype                   # doctest: +SKIP
     dtype('int8')
@@ -64,6 +79,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import glob
 import math
 import os
 import struct
@@ -76,10 +92,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .bundle import Bundle
+from .bundle import VARIANT_NAMES, Bundle
 from .errors import BundleError, UserError
 from .options import Accelerator
-from .preprocess import dequantize, quantize
+from .preprocess import InputSpec, dequantize, dequantize_table, normalize, quantize, quantize_table
 
 try:  # LiteRT (ai-edge-litert) is the runtime; tflite_runtime is the legacy fallback.
     from ai_edge_litert import schema_py_generated as tfl
@@ -95,7 +111,8 @@ except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is
 
 ACCELERATORS = tuple(a.value for a in Accelerator)
 
-# Variant preference per accelerator (first present and compatible wins).
+# Variant preference per accelerator when the bundle records no measurement for it
+# (first present and compatible wins).
 PREFERENCE = {
     "npu": ("int8",),
     "gpu": ("fp16", "fp32"),
@@ -104,6 +121,33 @@ PREFERENCE = {
 
 # The order `auto` tries accelerators in.
 AUTO_ORDER = ("npu", "gpu", "cpu")
+
+AGREEMENT_FLOOR = 0.98
+"""Least recorded agreement with fp32 (`Measured.agreement`: the fraction of validation
+samples on which the variant gives the fp32 model's answer) a variant needs before `auto`
+may pick it for speed. Why 0.98: a variant that changes at most 2 answers in 100 cannot
+move accuracy by more than a validation split can tell (the shipped classifiers' 95%
+intervals are ±1.5 points on expression's 3,589 samples, ±3.5 on acne's 775). fp16 clears
+it (0.99+); dynamic and int8 did not in the first shipped builds (0.77-0.96)."""
+
+SPEEDUP_MARGIN = 0.10
+"""A lower-fidelity variant replaces a higher-fidelity pick only when its recorded latency
+is at least this fraction lower: build-host medians move by about that between runs, and
+fp16 (expanded to fp32 at load on a CPU) would otherwise win or lose on noise."""
+
+PROBE_ENV = "FACELITE_PROBE_ACCELERATORS"
+"""Set to a non-empty value, `auto` probes GPU and NPU even where `accelerator_present`
+sees no device node (a device this rule does not know)."""
+
+# Device nodes through which LiteRT's accelerators reach hardware on Linux and Android:
+# GPU delegates (OpenCL/OpenGL/Vulkan) need a DRM render node, Adreno's kgsl, Mali's or
+# NVIDIA's driver node; NPU dispatch libraries (Qualcomm QNN/Hexagon FastRPC, MediaTek
+# APU, Google Edge TPU, and the kernel's accel class: Intel NPU, AMD XDNA) theirs.
+DEVICE_NODES = {
+    "gpu": ("/dev/dri/renderD*", "/dev/kgsl-3d0", "/dev/mali*", "/dev/nvidia*"),
+    "npu": ("/dev/accel/accel*", "/dev/fastrpc-*", "/dev/adsprpc-smd", "/dev/apusys", "/dev/edgetpu*",
+            "/dev/apex_*"),
+}
 
 VERBOSE_ENV = ("FACELITE_VERBOSE", "FACELITE_DEBUG")
 """Environment variables that, when non-empty, let LiteRT's native logs through."""
@@ -176,8 +220,14 @@ def _accelerator_name(accelerator: Accelerator | str) -> str:
 def choose_variant(bundle: Bundle, accelerator: Accelerator | str) -> str | None:
     """The bundle variant to run on `accelerator`, or None if none is compatible.
 
-    The one variant-preference rule (`PREFERENCE`); `auto` takes the first accelerator of
-    `AUTO_ORDER` with a compatible variant, and the CPU runs any variant.
+    The one variant rule: `measured_choice` when the build recorded a measurement of
+    every variant on `accelerator`, else the first of `PREFERENCE` present and compatible
+    (the CPU runs any variant). `auto` takes the first accelerator of `AUTO_ORDER` with a
+    compatible variant. The C core's `fl_bundle_choose_variant` is the same rule.
+
+        >>> from facelite.bundle import Bundle
+        >>> choose_variant(Bundle.open("models/expression/expression.flb"), "cpu")  # doctest: +SKIP
+        'fp32'
     """
     accelerator = _accelerator_name(accelerator)
     if accelerator == "auto":
@@ -186,6 +236,9 @@ def choose_variant(bundle: Bundle, accelerator: Accelerator | str) -> str | None
             if name is not None:
                 return name
         return None
+    measured = measured_choice(bundle, accelerator)
+    if measured is not None:
+        return measured
     for name in PREFERENCE[accelerator]:
         v = bundle.variants.get(name)
         if v is not None and v.compatible_with(accelerator):
@@ -193,6 +246,61 @@ def choose_variant(bundle: Bundle, accelerator: Accelerator | str) -> str | None
     if accelerator == "cpu" and bundle.variants:  # any variant runs on the CPU
         return sorted(bundle.variants)[0]
     return None
+
+
+def measured_choice(bundle: Bundle, accelerator: str) -> str | None:
+    """The fastest variant the build measured on `accelerator` whose agreement with fp32
+    clears `AGREEMENT_FLOOR`; None when some variant has no record for `accelerator` (the
+    records of one bundle come from one interleaved run, so only a full set compares) or
+    none qualifies (a null agreement never does: unknown fidelity is not traded for speed).
+
+    Variants are walked in fidelity order (fp32, fp16, dynamic, int8); a later one
+    replaces the pick only when its latency is at most (1 - `SPEEDUP_MARGIN`) × the
+    pick's, so ties and noise go to fidelity.
+    """
+    if not bundle.variants or any(v.measured is None or v.measured.accelerator != accelerator
+                                  for v in bundle.variants.values()):
+        return None
+    best, best_ms = None, 0.0
+    for name in VARIANT_NAMES:
+        v = bundle.variants.get(name)
+        if v is None or not v.compatible_with(accelerator):
+            continue
+        m = v.measured
+        if m.agreement is None or m.agreement < AGREEMENT_FLOOR:
+            continue
+        if best is None or m.latency_ms <= best_ms * (1.0 - SPEEDUP_MARGIN):
+            best, best_ms = name, m.latency_ms
+    return best
+
+
+def accelerator_present(accelerator: str) -> tuple[bool, str]:
+    """(whether `auto` should probe `accelerator` here, why).
+
+    On Linux and Android a GPU or NPU is reachable only through a device node
+    (`DEVICE_NODES`, looked for once per process): with none of them, probing LiteRT
+    would only spend time failing. Elsewhere (macOS's Metal, Windows) the platform has no
+    such tell and the probe runs. `FACELITE_PROBE_ACCELERATORS` forces the probe. The C
+    core's `fl_accelerator_present` is the same rule.
+
+        >>> accelerator_present("cpu")
+        (True, 'the CPU is always present')
+    """
+    if accelerator == "cpu":
+        return True, "the CPU is always present"
+    if os.environ.get(PROBE_ENV):
+        return True, f"{PROBE_ENV} is set"
+    if not sys.platform.startswith("linux"):
+        return True, f"{sys.platform} has no device nodes to look for"
+    patterns = DEVICE_NODES[accelerator]
+    if _device_node_found(patterns):
+        return True, f"a {accelerator.upper()} device node is present"
+    return False, f"no {accelerator.upper()} device on this host (none of {', '.join(patterns)})"
+
+
+@functools.lru_cache(maxsize=None)
+def _device_node_found(patterns: tuple[str, ...]) -> bool:
+    return any(glob.glob(p) for p in patterns)
 
 
 # -- model structure (before LiteRT sees the bytes) ---------------------------------------
@@ -422,6 +530,10 @@ class Engine:
         for acc in candidates:
             if acc == "cpu":
                 break
+            present, why = accelerator_present(acc)
+            if accelerator == "auto" and not present:
+                reasons.append(f"{acc}: {why}")
+                continue
             name = variant if variant != "auto" else choose_variant(self.bundle, acc)
             if name is None:
                 reasons.append(f"{acc}: no variant in the bundle is marked compatible")
@@ -494,6 +606,9 @@ class Engine:
         """Create the CPU interpreter (kept even beside a CompiledModel: it answers the
         tensor-detail and signature questions) and remember the compiled model, if any."""
         self._compiled = None if compiled is None else _CompiledHandle(compiled)
+        self._tables: dict[tuple, np.ndarray] = {}  # (role, spec or tensor index) -> 256-entry table
+        self._staging: np.ndarray | None = None  # a compiled model's input, reused
+        self._spec = None if self.bundle is None else self.bundle.input_spec
         try:
             with quiet_native_stderr():
                 self._interp = Interpreter(model_content=model, num_threads=self.num_threads)
@@ -561,6 +676,22 @@ class Engine:
 
     __call__ = run
 
+    def run_pixels(self, pixels: np.ndarray, spec: InputSpec | None = None) -> list[np.ndarray]:
+        """uint8 pixels (N, H, W, C) after preprocessing steps 1–4 → one float32 array
+        (N, ...) per model output: the same numbers as `run(normalize(pixels, spec))`, bit
+        for bit, without the float tensor (the module's doc, "Pixels in").
+
+        `spec` is the bundle's `input_spec` by default (a `from_bytes` engine must pass one).
+        The returned arrays are the caller's: later calls never overwrite them.
+        """
+        pixels, spec = self._check_pixels(pixels, spec)
+        if self._compiled is not None:
+            return _stack([self._compiled_run(self._pixels_in(pixels[i : i + 1], spec)) for i in range(len(pixels))])
+        n = len(pixels)
+        if n != self._batch and not self._resize(n):
+            return _stack([self._invoke_pixels(pixels[i : i + 1], spec) for i in range(n)])
+        return self._invoke_pixels(pixels, spec)
+
     def bind(self, x: np.ndarray) -> Callable[[], None]:
         """Set one sample (float32 (1, H, W, C) or (H, W, C)) as the input and return the
         raw invoke: a zero-argument callable that runs LiteRT and nothing else (no
@@ -597,6 +728,83 @@ class Engine:
         if tuple(x.shape[1:]) != expected:
             raise UserError(f"input shape {tuple(x.shape[1:])} does not match the model's {expected}")
         return x
+
+    def _check_pixels(self, pixels: np.ndarray, spec: InputSpec | None) -> tuple[np.ndarray, InputSpec]:
+        if spec is None:
+            if self.bundle is None:
+                raise UserError(f"{self.name}: run_pixels needs the InputSpec of a model loaded without a bundle")
+            spec = self._spec
+        pixels = np.asarray(pixels)
+        if pixels.dtype != np.uint8:
+            raise UserError(f"run_pixels takes uint8 pixels (preprocess.prepare_pixels), not {pixels.dtype}; "
+                            "pass float tensors to run()")
+        if pixels.ndim == len(self.input_shape) - 1:
+            pixels = pixels[None]
+        expected = self.input_shape[1:]
+        if tuple(pixels.shape[1:]) != expected or spec.channels != expected[-1]:
+            raise UserError(f"pixels of shape {tuple(pixels.shape[1:])} (spec: {spec.channels} channels) do not "
+                            f"match the model's input {expected}")
+        return pixels, spec
+
+    def _input_table(self, spec: InputSpec) -> np.ndarray:
+        """`quantize_table` of `spec` for this model's integer input, cached: (256,) when
+        every channel has the same table, else (1, 256, C) (cv2.LUT's per-channel form)."""
+        key = ("in", spec.mean, spec.std, spec.channels)
+        table = self._tables.get(key)
+        if table is None:
+            scale, zp = self._input["quantization"]
+            if scale:
+                table = quantize_table(spec, scale, zp, self.input_dtype)
+            else:  # an unquantized integer input takes the normalised values cast, as `run` does
+                levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], spec.channels, axis=1)
+                table = normalize(levels, spec).astype(self.input_dtype)
+            same = bool((table == table[:, :1]).all())
+            table = self._tables[key] = np.ascontiguousarray(table[:, 0] if same else table[None])
+        return table
+
+    def _write_pixels(self, out: np.ndarray, pixels: np.ndarray, spec: InputSpec) -> None:
+        """Steps 5–6 of `pixels` into `out` (this model's input dtype and shape)."""
+        if out.dtype == np.float32:
+            np.subtract(pixels, np.asarray(spec.mean, np.float32), out=out)
+            np.divide(out, np.asarray(spec.std, np.float32), out=out)
+            return
+        table = self._input_table(spec)
+        c = pixels.shape[-1]
+        if out.dtype.itemsize == 1 and c <= 4:
+            import cv2  # noqa: PLC0415 - decoding loaded it already; kept off `import facelite.engine`
+
+            src = pixels.reshape(-1, pixels.shape[-2], c) if c > 1 else pixels.reshape(-1, pixels.shape[-2])
+            dst = out.reshape(src.shape)
+            got = cv2.LUT(src, table, dst=dst)
+            if got is not dst and not np.shares_memory(got, dst):  # cv2 made its own array
+                np.copyto(dst, got)
+            return
+        out[...] = table[pixels] if table.ndim == 1 else table[0][pixels, np.arange(c)]
+
+    def _pixels_in(self, pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
+        """The model input of `pixels` in a staging array reused across calls (compiled models)."""
+        shape = pixels.shape
+        if self._staging is None or self._staging.shape != shape:
+            self._staging = np.empty(shape, self.input_dtype)
+        self._write_pixels(self._staging, pixels, spec)
+        return self._staging
+
+    def _invoke_pixels(self, pixels: np.ndarray, spec: InputSpec) -> list[np.ndarray]:
+        self._write_pixels(self._interp.tensor(self._input["index"])(), pixels, spec)  # LiteRT's own buffer;
+        self._interp.invoke()  # the view above is gone by now, as invoke requires
+        return [self._read_output(d) for d in self._outputs]
+
+    def _read_output(self, detail: dict) -> np.ndarray:
+        """Output `detail` of the last invoke as a fresh float32 array (one pass)."""
+        view = self._interp.tensor(detail["index"])()
+        scale, zp = detail["quantization"]
+        if view.dtype.itemsize != 1 or not scale:
+            return self._dequantize(view.copy(), detail)
+        key = ("out", detail["index"])
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = dequantize_table(view.dtype, scale, zp)
+        return table[view.view(np.uint8)]
 
     def _resize(self, n: int) -> bool:
         try:

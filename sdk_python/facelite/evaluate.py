@@ -52,9 +52,15 @@ as null.
 Ratios (accuracy, recall, precision, agreement, NME) are reported rounded to 5 decimals
 (1/3 → 0.33333), PSNR to 3.
 
+With a file list (`files`, `--files LIST`; `facelite.datasets.read_file_list`: one path
+per line, relative to `data`) only the listed samples are evaluated — e.g. the
+deduplicated validation split `facelite-build splits` writes — and the result's `files`
+says how many were listed, evaluated, and listed but not a sample (`not_samples`: no
+annotation, or left out by a FER+ label file).
+
 Files that cannot be read are not silently dropped: they are listed in `skipped` with
 the reason, and `n` counts only what was evaluated. Duplicate images (FER2013 has some)
-are evaluated as they are — deduplicating is the dataset's job.
+are evaluated as they are unless a file list leaves them out.
 
 Inference is batched (`batch_size`, default 64) and images are decoded on a thread
 pool, so FER2013 val (3,589 images) takes seconds per variant.
@@ -79,7 +85,7 @@ import numpy as np
 
 from .bundle import VARIANT_NAMES, Bundle
 from .datasets import (FER2013_NAMES, FERPLUS_EMOTIONS, FERPLUS_VOTES, NO_MAJORITY, FerPlusVotes,
-                       ferplus_majority, list_images, read_ferplus_votes)
+                       ferplus_majority, list_images, read_ferplus_votes, read_file_list)
 from .errors import DataError, UserError
 from .image import load_image
 from .signing import SignaturePolicy, enforce_signature_policy
@@ -92,13 +98,15 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
              batch_size: int = BATCH_SIZE, num_threads: int = 2, accelerator: str = "cpu",
              progress: Callable[[str], None] | None = None,
              classes: Sequence[str] | None = None, policy: SignaturePolicy | None = None,
-             labels_file: str | os.PathLike | None = None) -> dict[str, Any]:
+             labels_file: str | os.PathLike | None = None,
+             files: str | os.PathLike | None = None) -> dict[str, Any]:
     """Evaluate one variant (flat result) or `variant="all"` (`{"variants": {...}}`).
 
     `classes` restricts a classifier's arg-max to those labels (see the module docstring);
     a name that is not a label of the bundle is a DataError listing the labels.
     `labels_file`, a FER+ vote file, scores a classifier against FER+ majority labels
-    instead of folder names (the result's `ground_truth` says what was left out). The
+    instead of folder names (the result's `ground_truth` says what was left out). `files`,
+    a file list, restricts evaluation to the listed samples (the result's `files`). The
     bundle must pass the signature `policy` (default: `SignaturePolicy()`) like any bundle
     a task runs.
     """
@@ -126,6 +134,9 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
         context = bundle.labels
     else:
         items, context = task.eval_items(data, bundle, list(classes) if classes else None)
+    selection = None
+    if files is not None:
+        items, selection = _listed(items, read_file_list(files, data), files, data)
     engines = {n: Engine(bundle, n, accelerator, num_threads) for n in run}
     for engine in engines.values():
         require_engine(bundle, engine)
@@ -161,6 +172,8 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
             "signature": signature.to_json()}
     if ground_truth is not None:
         head["ground_truth"] = ground_truth
+    if selection is not None:
+        head["files"] = selection
     if variant == "all":
         return {**head, "variants": {n: per_variant[n] for n in names}}
     return {**head, "variant": variant, **per_variant[variant]}
@@ -212,6 +225,18 @@ def ferplus_items(data: Path, votes: FerPlusVotes, labels: Sequence[str]) -> tup
         report["note"] = (f"the bundle has no label for FER+ {missing}: those images are left out, so accuracy is "
                           f"over the {len(to_label)} classes the bundle and FER+ share")
     return sorted(items), report
+
+
+def _listed(items: list, listed: list[Path], list_path, data: Path) -> tuple[list, dict]:
+    """The samples whose image is listed, and the `files` report."""
+    wanted = {os.path.normpath(p) for p in listed}
+    kept = [item for item in items if os.path.normpath(item[0]) in wanted]
+    if not kept:
+        raise DataError(f"{list_path}: none of its {len(wanted)} files is a sample of {data} "
+                        "(annotated image, or labelled for --labels); check --data and the list")
+    report = {"list": str(list_path), "listed": len(wanted), "evaluated": len(kept),
+              "not_samples": len(wanted) - len(kept)}
+    return kept, report
 
 
 def _batched(items: list, prepare: Callable, batch_size: int, workers: int) -> Iterator[tuple[list, list]]:

@@ -45,7 +45,7 @@ from .errors import BundleError
 from .image import load_image
 from .mean_shape import haar_box_to_extent
 from .options import StandIn, TaskOptions, check_range
-from .preprocess import normalize, prepare_pixels
+from .preprocess import prepare_pixels
 from .tasks import get_task
 from .vision_task import VisionTask
 
@@ -137,7 +137,7 @@ class FaceDetector(VisionTask):
             boxes = [b for b in boxes if b.w > 1 and b.h > 1][: self.options.max_faces]
         else:
             x, placement = prepare_pixels(pixels, self.spec)
-            outs = [o[0] for o in self.engine.run(normalize(x, self.spec)[None])]
+            outs = [o[0] for o in self.engine.run_pixels(x[None])]
             boxes = self._decoder.to_image(self._decoder.boxes(outs), placement, (w, h))
         return DetectionResult(boxes, self.name, (w, h))
 

@@ -112,6 +112,44 @@ def read_regular_file(path: str | os.PathLike, max_bytes: int, kind: str, error:
 
 
 @contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, mode: int = 0o644, error: type[UserError] = UserError,
+                suffix: str = ".tmp") -> Iterator[str]:
+    """A temp file name beside `path` for a writer that opens files by name (OpenCV's
+    `VideoWriter`), renamed over `path` when the block ends and removed when it raises,
+    so an interrupted write never leaves a half-written file under the final name;
+    `suffix` ends the temp name (a writer that picks its format by extension needs
+    `.mp4` there); `mode` sets the permissions.
+
+    Example:
+
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "clip.mp4"
+        >>> with atomic_path(target, suffix=".tmp.mp4") as tmp:
+        ...     _ = pathlib.Path(tmp).write_bytes(b"frames")
+        >>> target.read_bytes()
+        b'frames'
+    """
+    import tempfile
+
+    p = os.fspath(path)
+    folder = os.path.dirname(p) or "."
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(p)}.", suffix=suffix, dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise error(f"{p}: cannot write there ({exc.strerror}); use a writable folder") from None
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, mode: int = 0o644,
                   error: type[UserError] = UserError) -> Iterator[BinaryIO]:
     """A binary file to write `path` through: a temp file beside it, fsynced and renamed
@@ -128,26 +166,10 @@ def atomic_writer(path: str | os.PathLike, mode: int = 0o644,
         >>> target.read_bytes()
         b'done'
     """
-    import tempfile
-
-    p = os.fspath(path)
-    folder = os.path.dirname(p) or "."
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(p)}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise error(f"{p}: cannot write there ({exc.strerror}); use a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, mode, error) as tmp, open(tmp, "wb") as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_file_atomic(path: str | os.PathLike, data: bytes, mode: int = 0o644,

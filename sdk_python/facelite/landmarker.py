@@ -35,7 +35,7 @@ import numpy as np
 from .image import load_image
 from .mean_shape import fit_to_box
 from .options import StandIn, TaskOptions
-from .preprocess import normalize, prepare_pixels
+from .preprocess import prepare_pixels
 from .tasks import get_task
 from .vision_task import VisionTask
 
@@ -99,12 +99,15 @@ class FaceLandmarker(VisionTask):
         if self.is_stand_in:
             return [LandmarksResult(fit_to_box(tuple(b)[:4]), STAND_IN) for b in boxes]
         crops, placements = zip(*(prepare_pixels(image, self.spec, b) for b in boxes))
-        x = np.stack([normalize(c, self.spec) for c in crops])
-        return [LandmarksResult(pts, self.source) for pts in self.points_from_tensor(x, placements)]
+        points = self._to_image(self.engine.run_pixels(np.stack(crops))[0], placements)
+        return [LandmarksResult(pts, self.source) for pts in points]
 
     def points_from_tensor(self, x: np.ndarray, placements) -> list[np.ndarray]:
-        """Preprocessed crops (N, H, W, C) + their Placements → (68, 2) image points each
-        (decoded by the landmarks task's rules, `tasks.LandmarksTask`)."""
+        """Preprocessed float32 crops (N, H, W, C) + their Placements → (68, 2) image points
+        each (decoded by the landmarks task's rules, `tasks.LandmarksTask`)."""
         self._check_open()
-        points = _LANDMARKS.points(self.engine.run(x)[0])
+        return self._to_image(self.engine.run(x)[0], placements)
+
+    def _to_image(self, output: np.ndarray, placements) -> list[np.ndarray]:
+        points = _LANDMARKS.points(output)
         return [_LANDMARKS.to_image(pts, p, self.spec) for pts, p in zip(points, placements)]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import ClassVar
 
 from .bundle import VARIANT_NAMES
 from .errors import UserError
@@ -56,9 +57,16 @@ class Accelerator(_Choice):
 
 
 class RunningMode(_Choice):
-    """How a task is fed. `IMAGE`: independent images, one call each. `VIDEO` (frames with
-    timestamps, tracked between frames) and `LIVE_STREAM` (asynchronous, results through
-    a callback) are declared for the API's shape but not implemented yet."""
+    """How a task is fed, as in MediaPipe Tasks (docs/video.md).
+
+    `IMAGE`: independent images, one call each (`analyze`, `detect`, `classify`).
+    `VIDEO`: the frames of one clip in order with increasing timestamps
+    (`FaceAnalyzer.analyze_video_frame`); faces are tracked from frame to frame and their
+    points smoothed. `LIVE_STREAM`: as VIDEO, but asynchronous (`FaceAnalyzer.analyze_async`),
+    results through the options' `result_callback`, frames dropped rather than queued when
+    the caller outruns the analyzer. Only `FaceAnalyzer` runs VIDEO and LIVE_STREAM; each
+    task's options say which modes it runs (`TaskOptions.running_modes`).
+    """
 
     IMAGE = "image"
     VIDEO = "video"
@@ -66,6 +74,7 @@ class RunningMode(_Choice):
 
 
 IMPLEMENTED_RUNNING_MODES = (RunningMode.IMAGE,)
+"""The modes a task runs unless its options class declares more (`TaskOptions.running_modes`)."""
 
 
 class StandIn(_Choice):
@@ -132,9 +141,11 @@ class TaskOptions:
 
     Attributes:
         base_options: bundle, variant, accelerator and threads (`BaseOptions`).
-        running_mode: `RunningMode.IMAGE` (the only mode implemented so far).
+        running_mode: a `RunningMode` or its value, one of the class's `running_modes`
+            (IMAGE for every task; VIDEO and LIVE_STREAM for `FaceAnalyzerOptions`).
     """
 
+    running_modes: ClassVar[tuple[RunningMode, ...]] = IMPLEMENTED_RUNNING_MODES
     base_options: BaseOptions = field(default_factory=BaseOptions)
     running_mode: RunningMode | str = RunningMode.IMAGE
 
@@ -143,9 +154,10 @@ class TaskOptions:
             raise UserError(f"{type(self).__name__}: base_options must be a facelite.BaseOptions, "
                             f"not {type(self.base_options).__name__}")
         mode = RunningMode.parse(self.running_mode, "running_mode")
-        if mode not in IMPLEMENTED_RUNNING_MODES:
-            raise UserError(f"running_mode '{mode}': not implemented yet; use RunningMode.IMAGE "
-                            "(one image per call) and pass video frames one by one")
+        if mode not in self.running_modes:
+            raise UserError(f"running_mode '{mode}': not implemented yet for {type(self).__name__}; use "
+                            f"{' or '.join('RunningMode.' + m.name for m in self.running_modes)}, or FaceAnalyzer "
+                            "with FaceAnalyzerOptions(running_mode='video') for tracked video frames")
         object.__setattr__(self, "running_mode", mode)
 
 

@@ -283,17 +283,25 @@ def _apply_taps(image: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tu
 
 
 def _resample(image: np.ndarray, rows, cols, color: str) -> np.ndarray:
-    """Colour-convert only the source pixels some tap reads, then resize through the taps.
+    """Resize through the taps, then colour-convert, in the cheapest order that is exact.
 
-    Exact: colour conversion is per pixel, so converting the gathered pixels gives what
-    converting the whole image would. `rows`/`cols` taps index the source image.
+    Reordering channels (`rgb`/`bgr`) and replicating a grey channel commute with the
+    per-channel resize, so they are done on the small output (a grey picture is resized
+    as one channel). Luma does not commute (it rounds), so for a colour image to `gray`
+    or `gray_as_rgb` only the source pixels some tap reads are converted (exact: the
+    conversion is per pixel), resized as one channel, then replicated. `rows`/`cols`
+    taps index the source image.
     """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2 or color in ("rgb", "bgr"):
+        return to_color(_apply_taps(image, rows, cols), color)
     (iy, wy), (ix, wx) = rows, cols
     used_rows, ry = np.unique(iy, return_inverse=True)
     used_cols, rx = np.unique(ix, return_inverse=True)
     whole = len(used_rows) == image.shape[0] and len(used_cols) == image.shape[1]
-    sub = to_color(image if whole else image[np.ix_(used_rows, used_cols)], color)
-    return _apply_taps(sub, (ry.reshape(iy.shape), wy), (rx.reshape(ix.shape), wx))
+    gray = bgr_to_gray(image if whole else image[np.ix_(used_rows, used_cols)])
+    return to_color(_apply_taps(gray, (ry.reshape(iy.shape), wy), (rx.reshape(ix.shape), wx)), color)
 
 
 def _taps_sum(src: np.ndarray, idx: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
@@ -302,7 +310,7 @@ def _taps_sum(src: np.ndarray, idx: np.ndarray, weights: np.ndarray, axis: int) 
     for t in range(idx.shape[1]):
         w = weights[:, t].astype(np.int32)
         w = w[:, None, None] if axis == 0 else w[None, :, None]
-        part = np.take(src, idx[:, t], axis=axis).astype(np.int32) * w
+        part = np.take(src, idx[:, t], axis=axis) * w  # uint8 · int32 widens to int32 as it multiplies
         if acc is None:
             acc = part
         else:
@@ -400,12 +408,13 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int) 
     """
     image = np.asarray(image)
     squeeze = image.ndim == 2
-    img = (image[:, :, None] if squeeze else image).astype(np.int32)
+    img = image[:, :, None] if squeeze else image
+    if img.dtype != np.uint8:  # uint8 samples widen to int32 as they are weighted; others first
+        img = img.astype(np.int32)
     m = np.asarray(matrix, np.float64).reshape(2, 3)
     inv = invert_affine(m)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    xs += 0.5
-    ys += 0.5
+    xs = np.arange(width, dtype=np.float64)[None, :] + 0.5  # broadcast to (height, width) below
+    ys = np.arange(height, dtype=np.float64)[:, None] + 0.5
     sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2] - 0.5
     sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2] - 0.5
     one = 1 << WARP_BITS
@@ -416,7 +425,7 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, width: int, height: int) 
     h, w = img.shape[:2]
     cx0, cx1 = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
     cy0, cy1 = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
-    wx0, wx1 = (one - fx)[..., None], fx[..., None]
+    wx0, wx1 = (one - fx)[..., None], fx[..., None]  # int32
     wy0, wy1 = (one - fy)[..., None], fy[..., None]
     acc = (img[cy0, cx0] * wx0 + img[cy0, cx1] * wx1) * wy0 + (img[cy1, cx0] * wx0 + img[cy1, cx1] * wx1) * wy1
     shift = 2 * WARP_BITS
@@ -487,4 +496,33 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """Integer model output → float32: (q − zero_point) · scale."""
     return (q.astype(np.float32) - zero_point) * np.float32(scale)
+
+
+PIXEL_LEVELS = np.arange(256, dtype=np.uint8)
+"""The 256 values an 8-bit pixel can take."""
+
+
+def quantize_table(spec: InputSpec, scale: float, zero_point: int, dtype) -> np.ndarray:
+    """Steps 5–6 tabulated: (256, C) of `dtype`, row v = what `quantize(normalize(v))` gives
+    a pixel of value v in each channel.
+
+    Why: both steps are per element, so looking a pixel up in this table is the float path,
+    bit for bit, for any mean and std (no integer mean needed), at the cost of one gather
+    instead of five float passes. `facelite.engine.Engine.run_pixels` builds it once per
+    (spec, input quantization).
+
+        >>> spec = InputSpec((1, 2, 2, 1), "gray", "bilinear", (127.5,), (127.5,))
+        >>> quantize_table(spec, 2 / 255, 0, np.int8)[[0, 127, 128, 255], 0].tolist()
+        [-128, 0, 0, 127]
+    """
+    levels = np.repeat(PIXEL_LEVELS[:, None], spec.channels, axis=1)
+    return quantize(normalize(levels, spec), scale, zero_point, dtype)
+
+
+def dequantize_table(dtype, scale: float, zero_point: int) -> np.ndarray:
+    """`dequantize` of every 8-bit value, float32 (256,), indexed by the value's byte
+    (an int8 −1 is row 255): reading an int8/uint8 output through it is `dequantize`
+    exactly, in one gather."""
+    raw = PIXEL_LEVELS.view(np.dtype(dtype))
+    return dequantize(raw, scale, zero_point)
 

@@ -3,8 +3,9 @@
 Every task (`ExpressionClassifier`, `SkinAnalyzer`, `FaceDetector`, `FaceLandmarker`,
 `FaceAnalyzer`) is created the same way, MediaPipe-Tasks style, from an options
 dataclass that holds one `BaseOptions`, and holds LiteRT engines that `close()` (or a
-`with` block) releases. Running modes other than `RunningMode.IMAGE` will be added here,
-once for every task.
+`with` block) releases. Every task runs in `RunningMode.IMAGE`; `FaceAnalyzer` also runs
+`VIDEO` and `LIVE_STREAM` (tracked faces, docs/video.md); an options class lists its
+modes in `running_modes`.
 
 Example:
 

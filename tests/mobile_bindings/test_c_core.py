@@ -244,3 +244,27 @@ def test_variant_choice_per_accelerator_is_facelite_engine_choose_variant(c_buil
         with Bundle.open(path) as b:
             expected = " ".join(f"{a}={choose_variant(b, a) or 'none'}" for a in ("auto", "cpu", "gpu", "npu"))
         assert line == expected, path
+
+
+MEASURED_CASES = [  # hand-made records: (latency ms, agreement) per variant, accelerator cpu unless named
+    {"fp32": (1.0, 1.0), "fp16": (1.0, 0.999), "dynamic": (8.0, 0.99), "int8": (0.5, 0.98)},
+    {"fp32": (1.0, 1.0), "int8": (0.2, 0.979)},
+    {"fp32": (1.0, 1.0), "int8": (0.2, None)},
+    {"fp32": (1.0, 1.0), "fp16": (0.91, 1.0)},
+    {"fp32": (1.0, 1.0), "fp16": (0.9, 1.0)},
+    {"fp32": (0.4, 1.0), "dynamic": (3.2, 0.99), "int8": (0.3, 0.985)},
+    {"fp32": (1.0, 1.0), "int8": None},
+    {"fp32": (1.0, 1.0, "gpu"), "int8": (0.1, 1.0, "gpu")},
+    {"fp32": (1.0, 1.0, "npu"), "int8": (0.1, 1.0, "npu")},
+]
+
+
+def test_variant_choice_from_measured_records_is_facelite_engine_choose_variant(c_build, tmp_path):
+    from fixture_bundles import measured_record, with_measured
+
+    paths = [with_measured(tmp_path / f"{i}.flb", {v: None if r is None else measured_record(*r) for v, r in case.items()})
+             for i, case in enumerate(MEASURED_CASES)]
+    for path, (_, line) in zip(paths, c_check(c_build, "choose", paths)):
+        with Bundle.open(path) as b:
+            expected = " ".join(f"{a}={choose_variant(b, a) or 'none'}" for a in ("auto", "cpu", "gpu", "npu"))
+        assert line == expected, path

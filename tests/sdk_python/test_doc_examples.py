@@ -7,7 +7,8 @@ import pytest
 
 MODULES = ["image", "detection", "regions", "align", "mean_shape", "skin", "skin_scores", "landmarker", "annotate",
            "preprocess", "analyzer", "face_detector", "options", "vision_task", "sources", "cli_core",
-           "schema", "tasks", "verify", "engine", "forecast", "skin_context", "skin_history", "quality", "files", "datasets"]
+           "schema", "tasks", "verify", "engine", "forecast", "skin_context", "skin_history", "quality", "files", "datasets",
+           "live_stream", "smoothing", "tracking"]
 
 
 @pytest.mark.parametrize("name", MODULES)

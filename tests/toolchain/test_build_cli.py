@@ -86,6 +86,21 @@ def test_built_bundle_stores_pixel_goldens_and_each_variant_matches_its_own_outp
         assert report["variants"][name]["max_abs_err"] == 0.0   # same LiteRT, same bytes
 
 
+def test_built_bundle_records_each_variants_latency_and_agreement_for_variant_auto(built):
+    from facelite.engine import choose_variant
+
+    _, _, out = built
+    with Bundle.open(out / "work" / "tiny.flb") as b:
+        m = b.manifest
+        measured = {name: v.measured for name, v in b.variants.items()}
+        chosen = choose_variant(b, "cpu")
+    assert all(r.accelerator == "cpu" and r.latency_ms > 0 and r.threads == 2 for r in measured.values())
+    assert len({r.repeats for r in measured.values()}) == 1 and measured["fp32"].host["cores"] >= 1
+    assert measured["fp32"].agreement == 1.0
+    assert measured["int8"].agreement == m["metrics"]["int8"]["agreement_vs_fp32"]  # the build's own figure
+    assert chosen in b.variants
+
+
 def test_reported_sparsity_matches_the_recipe_target_within_two_points(built):
     _, result, out = built
     with Bundle.open(out / "work" / "tiny.flb") as b:

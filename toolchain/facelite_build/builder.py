@@ -209,6 +209,7 @@ def _quantization_aware(recipe: Recipe, splits: Splits, model, opts: BuildOption
 def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
     from .dataset import normalized
     from .gates import enforce
+    from .measure import measure_variants
     from .package import package
     from .quantize import VARIANT_TARGET
     from .verify import run_tflite
@@ -239,6 +240,9 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         metrics[v] = task.metrics(out, splits.val, recipe, fp32_tflite)
         log(f"[package] {v}: {metrics[v]}")
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
+    measured = measure_variants(variants, x_val[:1], metrics)
+    log("[package] median invoke on this host: " + ", ".join(
+        f"{v} {m['latency_ms']:.3g} ms (agreement {m['agreement']})" for v, m in measured.items()))
 
     count = task.golden_count or GOLDEN_COUNT
     gidx = np.sort(np.random.default_rng(recipe.data.seed).permutation(len(x_val))[:count])
@@ -246,7 +250,8 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     golden_out = task.reference_outputs(keras_val, fp32_tflite)[gidx]
     golden_variant_out = {v: out[gidx].reshape(golden_out.shape) for v, out in val_out.items() if v != "fp32"}
     meta = {
-        v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v]}
+        v: {"target": VARIANT_TARGET[v], "sparsity": prune_summary["sparsity"], "compatibility": compat[v],
+            "measured": measured[v]}
         for v in variants
     }
     report = {

@@ -12,6 +12,14 @@ KEY` or else the development key (not for production); `keygen OUT.pem` makes a 
 (`OUT.pem` private, `OUT.pub` public, for `facelite verify --trusted-keys`), and
 `sign BUNDLE --key KEY [--out SIGNED]` (re-)signs an existing bundle.
 
+`measure BUNDLE [--out OUT.flb]` times every variant on this host and records it with
+its agreement with fp32 in the manifest (`facelite_build.measure`: what `variant="auto"`
+picks from), signed again; the package stage records the same for every new bundle.
+
+`splits RECIPE --out DIR` writes the recipe's held-out files (`facelite_build.splits`):
+`val.txt` without exact or near copies of training files, `val_exact.txt` as the shipped
+bundles held out (identical files only kept together), for `facelite evaluate --files`.
+
 `slim BUNDLE --variants int8[,fp16] --out OUT.flb` writes a copy with only those variants
 and their goldens (`facelite_build.slim`), signed again; `inspect` shows each variant's
 shipping size (what a slim bundle of that variant alone weighs).
@@ -89,6 +97,32 @@ def cmd_slim(args, out) -> int:
     return 0
 
 
+def cmd_measure(args, out) -> int:
+    from facelite.bundle import Bundle
+
+    from .measure import measure_bundle
+
+    path = measure_bundle(args.bundle, out=args.out, num_threads=args.threads, repeats=args.repeats,
+                          signing_key=args.signing_key)
+    with Bundle.open(path) as b:
+        doc = {"bundle": str(path), "variants": {n: e["measured"] for n, e in b.manifest["variants"].items()}}
+    out.result(doc, "\n".join(f"{path}: {n} {m['latency_ms']:.3g} ms median invoke ({m['threads']} threads), "
+                               f"agreement with fp32 {m['agreement']}" for n, m in doc["variants"].items()))
+    return 0
+
+
+def cmd_splits(args, out) -> int:
+    from .recipe import load_recipe
+    from .splits import write_split_lists
+
+    recipe = load_recipe(args.recipe)
+    doc = write_split_lists(recipe, recipe.data_dir(args.data), args.out)
+    out.result(doc, f"{doc['val']} held-out files ({doc['removed']} of {doc['val_exact']} removed: a copy in "
+                    f"training) -> {doc['lists']['val']}; evaluate with --data {doc['base']} --files "
+                    f"{doc['lists']['val']}")
+    return 0
+
+
 def command_line() -> CommandLine:
     cli = CommandLine("facelite-build", "Run build stages from a recipe; inspect or verify bundles.",
                       version=__version__,
@@ -126,6 +160,19 @@ def command_line() -> CommandLine:
     slim.add_argument("--out", type=Path, required=True, help="the slim bundle to write (never the input)")
     slim.add_argument("--signing-key", type=Path, metavar="KEY",
                       help="sign with this PEM Ed25519 private key (default: the development key)")
+    measure = cli.command("measure", cmd_measure, "record each variant's latency on this host and agreement "
+                                                  "with fp32 in a bundle (what variant auto picks from)")
+    measure.add_argument("bundle", type=Path)
+    measure.add_argument("--out", type=Path, help="write the measured bundle here (default: in place)")
+    measure.add_argument("--threads", type=whole_number(1), help="CPU threads (default: the runtime's default)")
+    measure.add_argument("--repeats", type=whole_number(1), default=50, help="timed rounds (default 50)")
+    measure.add_argument("--signing-key", type=Path, metavar="KEY",
+                         help="sign with this PEM Ed25519 private key (default: the development key)")
+    splits = cli.command("splits", cmd_splits, "write a recipe's held-out file lists, duplicates of training out")
+    splits.add_argument("recipe", type=Path)
+    splits.add_argument("--data", type=Path, help="data root (default: the recipe's, FACELITE_DATA)")
+    splits.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="folder for val.txt (deduplicated), val_exact.txt, removed.txt and splits.json")
     add_bundle_commands(cli)
     return cli
 

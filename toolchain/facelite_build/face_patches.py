@@ -18,7 +18,7 @@ views are cut again at every load, from the cached points, by the runtime's code
 The split is by photo (all views of a photo on one side): the seeded `val_fraction`
 split of the image-folder layout over the same file list (so the held-out photos are
 those the whole-photo model held out, less the ones with a copy in training), with exact
-duplicates kept together
+and near duplicates (`splits.duplicate_groups`) kept together
 (`splits.keep_duplicates_together`). Photos where no face is found are left out and
 counted. What was left out and why goes to `Splits.info` (build log and bundle report).
 
@@ -54,7 +54,7 @@ from facelite.skin_measures import face_crop
 
 from .data import Examples, Splits
 from .paths import cache_root
-from .splits import exact_duplicate_groups, keep_duplicates_together, seeded_subset, split_indices
+from .splits import duplicate_groups, keep_duplicates_together, seeded_subset, split_indices
 
 if TYPE_CHECKING:
     from .recipe import Recipe
@@ -190,9 +190,11 @@ class PhotoSplit:
     moved_to_train: int
 
 
-def split_photos(recipe: Recipe, root: Path, limit: int | None = None) -> PhotoSplit:
+def split_photos(recipe: Recipe, root: Path, limit: int | None = None, near: bool | None = True) -> PhotoSplit:
     """Training and validation photos: `data.val` folders, else the seeded `val_fraction`
-    split of the `data.train` folders' files (duplicates kept together)."""
+    split of the `data.train` folders' files (duplicates kept together; `near=False`:
+    identical files only, the rule acne 2.0.0 was trained with; `None`: no duplicate
+    handling, the acne 1.x split)."""
     d = recipe.data
     labels = d.labels or None
     photos: list[Photo] = []
@@ -204,10 +206,10 @@ def split_photos(recipe: Recipe, root: Path, limit: int | None = None) -> PhotoS
         val: list[Photo] = []
         for split in d.val:
             val.extend(labelled_images(root / split, labels, require_all=True)[1])
-        groups = exact_duplicate_groups([p for p, _ in photos + val])
+        groups = duplicate_groups([p for p, _ in photos + val], near) if near is not None else []
         return PhotoSplit(list(labels), photos, val, [[(photos + val)[i][0] for i in g] for g in groups], 0)
     tr, va = split_indices(len(photos), d.val_fraction, d.seed)
-    groups = exact_duplicate_groups([p for p, _ in photos])
+    groups = duplicate_groups([p for p, _ in photos], near) if near is not None else []
     tr, va, moved = keep_duplicates_together(tr, va, groups)
     return PhotoSplit(list(labels), [photos[i] for i in tr], [photos[i] for i in va],
                       [[photos[i][0] for i in g] for g in groups], moved)

@@ -73,6 +73,7 @@ def variant_entry(name: str, data: bytes, meta: Mapping[str, Any], input_spec: I
         "output_quant": io["output_quant"],
         "sparsity": float(meta.get("sparsity", 0.0)),
         "compatibility": dict(meta.get("compatibility", {})),
+        **({"measured": dict(meta["measured"])} if meta.get("measured") else {}),
     }
 
 
@@ -102,7 +103,8 @@ def package(
     the manifest's normalisation (or float32 normalised tensors), `golden_outputs` the
     Keras fp32 model's outputs on them and `golden_variant_outputs[v]` the reference
     runtime's outputs of variant `v`; `verify` replays them through every variant.
-    `variant_meta[name]` gives `target`, `sparsity` and `compatibility` (the gates' result). `output` is the manifest's `output` block as the task
+    `variant_meta[name]` gives `target`, `sparsity` and `compatibility` (the gates' result),
+    and `measured` when the build timed it (`facelite_build.measure`). `output` is the manifest's `output` block as the task
     entry writes it (`facelite_build.tasks`: `kind` plus the task's extras); its `shape`
     defaults to the golden outputs' shape with a batch of 1.
     Per-variant dtypes/quant params describe the model's first input and output.

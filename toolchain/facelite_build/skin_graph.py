@@ -71,60 +71,88 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     return (t / t.sum()).astype(np.float32)
 
 
-def blur(x: tf.Tensor, sigma: float) -> tf.Tensor:
-    """Separable Gaussian of every channel of NHWC `x`, zero outside (SAME padding)."""
-    taps = gaussian_taps(sigma)
-    c = x.shape[-1]
-    kx = tf.constant(np.tile(taps[None, :, None, None], (1, 1, c, 1)))
-    ky = tf.constant(np.tile(taps[:, None, None, None], (1, 1, c, 1)))
-    x = tf.nn.depthwise_conv2d(x, kx, [1, 1, 1, 1], "SAME")
-    return tf.nn.depthwise_conv2d(x, ky, [1, 1, 1, 1], "SAME")
+def blur(p: tf.Tensor, sigma) -> tf.Tensor:
+    """Separable Gaussian of every plane of (N, k, H, W) `p`, zero outside (SAME padding);
+    `sigma` one value, or one per plane (taps zero-padded to the widest: adding 0·v is exact).
+
+    Each pass is one depthwise convolution over (N, rows, 1, k·cols): a whole image row of
+    every plane as the channels, the taps along the rows; then the transpose for the other
+    axis. Why: LiteRT's depthwise kernel vectorises over channels, and a handful of
+    channels (the natural NHWC layout) leaves most of each vector idle.
+    """
+    _, k, h, w = p.shape
+    sigmas = [float(sigma)] * k if np.ndim(sigma) == 0 else [float(v) for v in sigma]
+    taps = [gaussian_taps(v) for v in sigmas]
+    r = max(len(t) for t in taps) // 2
+    kernel = np.zeros((2 * r + 1, k), np.float32)
+    for plane, t in enumerate(taps):
+        kernel[r - len(t) // 2:r + len(t) // 2 + 1, plane] = t
+
+    def along_rows(v: tf.Tensor, rows: int, cols: int) -> tf.Tensor:      # (N, rows, k, cols), blurred along rows
+        taps_per_channel = np.repeat(kernel, cols, axis=1)[:, None, :, None]   # channel = plane · cols + col
+        out = tf.nn.depthwise_conv2d(tf.reshape(v, [-1, rows, 1, k * cols]), tf.constant(taps_per_channel),
+                                     [1, 1, 1, 1], "SAME")
+        return tf.reshape(out, [-1, rows, k, cols])
+
+    v = along_rows(tf.transpose(p, [0, 2, 1, 3]), h, w)                    # (N, H, k, W)
+    v = along_rows(tf.transpose(v, [0, 3, 2, 1]), w, h)                    # (N, W, k, H)
+    return tf.transpose(v, [0, 2, 3, 1])
 
 
-def masked_blur(values: tf.Tensor, mask: tf.Tensor, sigma: float) -> tf.Tensor:
-    """Mask-normalised blur: blur(v·m) / blur(m), so pixels outside `mask` do not leak in."""
-    n = values.shape[-1]
-    both = blur(tf.concat([values * mask, mask], axis=-1), sigma)
-    return both[..., :n] / tf.maximum(both[..., n:], EPS)
+def power(v: tf.Tensor, exponent: float) -> tf.Tensor:
+    """v^exponent for v > 0 as exp(exponent · ln v): LiteRT's POW is a scalar loop, EXP and
+    LOG are vectorised (a few float32 ulps from POW)."""
+    return tf.exp(tf.math.log(v) * exponent)
 
 
 def srgb_to_linear(c: tf.Tensor) -> tf.Tensor:
     v = c / 255.0
-    return tf.where(v <= 0.04045, v / 12.92, tf.pow((tf.maximum(v, 0.04045) + 0.055) / 1.055, 2.4))
+    return tf.where(v <= 0.04045, v / 12.92, power((tf.maximum(v, 0.04045) + 0.055) / 1.055, 2.4))
 
 
-def luminance(lin: tf.Tensor) -> tf.Tensor:
-    r, g, b = SRGB_TO_XYZ[1]
-    return lin[..., 0:1] * r + lin[..., 1:2] * g + lin[..., 2:3] * b
+def luminance(lin: tf.Tensor, axis: int = 1) -> tf.Tensor:
+    """Y of linear RGB whose channels lie along `axis` (1: the graph's planes)."""
+    r, g, b = tf.split(lin, 3, axis=axis)
+    yr, yg, yb = SRGB_TO_XYZ[1]
+    return r * yr + g * yg + b * yb
 
 
-def lab(lin: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """CIELAB (D65 white = the matrix's image of sRGB white) of linear RGB, each (N, H, W, 1)."""
+def lab(lin: tf.Tensor, axis: int = -1) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """CIELAB (D65 white = the matrix's image of sRGB white) of linear RGB whose channels
+    lie along `axis`; L*, a*, b* each keep that axis (size 1)."""
     white = [sum(row) for row in SRGB_TO_XYZ]
-    xyz = [(lin[..., 0:1] * m[0] + lin[..., 1:2] * m[1] + lin[..., 2:3] * m[2]) / w
-           for m, w in zip(SRGB_TO_XYZ, white)]
+    r, g, b = tf.split(lin, 3, axis=axis)
+    xyz = [(r * m[0] + g * m[1] + b * m[2]) / w for m, w in zip(SRGB_TO_XYZ, white)]
     d = 6.0 / 29.0
     t0, k = d ** 3, 3.0 * d * d
 
     def f(t):
-        return tf.where(t > t0, tf.pow(tf.maximum(t, t0), 1.0 / 3.0), t / k + 4.0 / 29.0)
+        return tf.where(t > t0, power(tf.maximum(t, t0), 1.0 / 3.0), t / k + 4.0 / 29.0)
 
     fx, fy, fz = (f(v) for v in xyz)
     return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
 
 
 def masked_mean(v: tf.Tensor, m: tf.Tensor) -> tf.Tensor:
-    """Σ(v·m) / max(Σm, 1) over H, W: (N, C)."""
-    return tf.reduce_sum(v * m, axis=[1, 2]) / tf.maximum(tf.reduce_sum(m, axis=[1, 2]), 1.0)
+    """Σ(v·m) / max(Σm, 1) over the planes' H, W: (N, k) for (N, k, H, W) `v`."""
+    return tf.reduce_sum(v * m, axis=[2, 3]) / tf.maximum(tf.reduce_sum(m, axis=[2, 3]), 1.0)
 
 
 def region_sums(features: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
-    """(N, H, W, F) features and (N, H, W, R) masks → (N, R, F) sums Σ m_r · f."""
-    _, h, w, f = features.shape
-    r = masks.shape[-1]
-    fm = tf.reshape(features, [-1, h * w, f])
-    mm = tf.reshape(masks, [-1, h * w, r])
-    return tf.matmul(mm, fm, transpose_a=True)
+    """(N, F, H, W) feature planes and (N, R, H, W) masks → (N, R, F) sums Σ m_r · f (one matmul)."""
+    _, f, h, w = features.shape
+    r = masks.shape[1]
+    return tf.matmul(tf.reshape(masks, [-1, r, h * w]), tf.reshape(features, [-1, f, h * w]), transpose_b=True)
+
+
+def nhwc(plane: tf.Tensor) -> tf.Tensor:
+    """(N, 1, H, W) plane ↔ (N, H, W, 1) image: the same memory, for pooling and convolution."""
+    return tf.reshape(plane, [-1, plane.shape[2], plane.shape[3], 1])
+
+
+def planar(image: tf.Tensor) -> tf.Tensor:
+    """(N, H, W, 1) image → (N, 1, H, W) plane (the inverse of `nhwc`)."""
+    return tf.reshape(image, [-1, 1, image.shape[1], image.shape[2]])
 
 
 def flat_field(lin: tf.Tensor, skin: tf.Tensor, face: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -132,62 +160,77 @@ def flat_field(lin: tf.Tensor, skin: tf.Tensor, face: tf.Tensor) -> tuple[tf.Ten
 
     F is the skin's luminance averaged over `SHADING_POOL` cells, blurred by
     `SHADING_SIGMA` cells (mask-normalised) and resized back; `lin · mean_face(Y) / F`
-    keeps the face's mean luminance.
+    keeps the face's mean luminance. Planes (N, k, S, S) in and out.
     """
-    size = lin.shape[2]
+    size = lin.shape[3]
     y = luminance(lin)
-    pooled = tf.nn.avg_pool2d(tf.concat([y * skin, skin], axis=-1), SHADING_POOL, SHADING_POOL, "VALID")
-    small = blur(pooled, SHADING_SIGMA)
-    small = small[..., 0:1] / tf.maximum(small[..., 1:2], EPS)
-    field = tf.maximum(tf.image.resize(small, [size, size], method="bilinear"), EPS)
-    return lin * (masked_mean(y, face)[:, None, None, :] / field), field
+    both = tf.reshape(tf.concat([y * skin, skin], axis=1), [-1, size, size, 1])          # (2N, S, S, 1)
+    pooled = tf.nn.avg_pool2d(both, SHADING_POOL, SHADING_POOL, "VALID")
+    cells = pooled.shape[1]
+    small = blur(tf.reshape(pooled, [-1, 2, cells, cells]), SHADING_SIGMA)
+    small = small[:, 0:1] / tf.maximum(small[:, 1:2], EPS)
+    field = tf.maximum(planar(tf.image.resize(nhwc(small), [size, size], method="bilinear")), EPS)
+    return lin * (masked_mean(y, face)[:, :, None, None] / field), field
 
 
 def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     """The whole computation of docs/skin.md §3–§6 on a (N, S, S, 12) input → (N, OUTPUT_SIZE).
 
+    The input is turned into planes (N, 12, S, S) first and every step works on whole
+    planes: LiteRT slices, broadcasts and reduces a plane much faster than one channel of
+    an interleaved image (the arithmetic is the same).
+
     `normalise=False` leaves the light as it came (gains 1, no flat field, no exposure
     scaling): the "before" column of docs/skin.md's relighting table (recipe switch
     `measures.normalise`); never shipped.
     """
-    rgb255 = x[..., 0:3]
-    masks = x[..., 3:]
-    regions = masks[..., :N_REGIONS]
-    skin = tf.reduce_max(regions, axis=-1, keepdims=True)                     # all seven regions
-    face = tf.reduce_max(tf.stack([regions[..., REGION_NAMES.index(r)] for r in FACE_REGIONS], -1),
-                         axis=-1, keepdims=True)
-    eyes = tf.reduce_max(masks[..., N_REGIONS:], axis=-1, keepdims=True)
+    planes = tf.transpose(x, [0, 3, 1, 2])
+    channels = tf.split(planes, planes.shape[1], axis=1)
+    rgb255, masks = planes[:, 0:3], channels[3:]
+    regions = masks[:N_REGIONS]
+
+    def union(mask_list):
+        out = mask_list[0]
+        for m in mask_list[1:]:
+            out = tf.maximum(out, m)
+        return out
+
+    skin = union(regions)                                                       # all seven regions
+    face = union([regions[REGION_NAMES.index(r)] for r in FACE_REGIONS])
+    eyes = union(masks[N_REGIONS:])
     size = x.shape[2]
 
     # §4 capture measures, on the photo as it came.
     lin = srgb_to_linear(rgb255)
     y = luminance(lin)
-    luma = rgb255[..., 0:1] * LUMA_601[0] + rgb255[..., 1:2] * LUMA_601[1] + rgb255[..., 2:3] * LUMA_601[2]
-    inner = 1.0 - tf.nn.max_pool2d(1.0 - face, 3, 1, "VALID")                   # 3×3 window inside the face
-    lap = tf.nn.conv2d(luma, tf.constant(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)[:, :, None, None]),
-                       1, "VALID")
+    r255, g255, b255 = channels[0:3]
+    luma = nhwc(r255 * LUMA_601[0] + g255 * LUMA_601[1] + b255 * LUMA_601[2])
+    inner = planar(1.0 - tf.nn.max_pool2d(1.0 - nhwc(face), 3, 1, "VALID"))    # 3×3 window inside the face
+    lap = planar(tf.nn.conv2d(luma, tf.constant(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)[:, :, None, None]),
+                              1, "VALID"))
     lap_mean = masked_mean(lap, inner)
     sharpness = masked_mean(lap * lap, inner) - lap_mean * lap_mean
-    immerkaer = tf.nn.conv2d(luma, tf.constant(np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)[:, :, None, None]),
-                             1, "VALID")
+    immerkaer = planar(tf.nn.conv2d(luma, tf.constant(np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)[:, :, None, None]),
+                                    1, "VALID"))
     noise = masked_mean(tf.abs(immerkaer), inner) * (math.sqrt(math.pi / 2.0) / 6.0)
-    clipped = tf.cast(tf.reduce_max(rgb255, axis=-1, keepdims=True) >= CLIP_LEVEL, tf.float32)
+    clipped = tf.cast(tf.maximum(tf.maximum(r255, g255), b255) >= CLIP_LEVEL, tf.float32)
     clipped_fraction = masked_mean(clipped, face)
     dark_fraction = masked_mean(tf.cast(y < DARK_Y, tf.float32), face)
-    bright_fraction = tf.reduce_mean(tf.cast(y >= BRIGHT_Y, tf.float32), axis=[1, 2])   # every crop pixel
-    column = tf.constant((np.arange(size) < size // 2).astype(np.float32)[None, None, :, None])
+    bright_fraction = tf.reduce_mean(tf.cast(y >= BRIGHT_Y, tf.float32), axis=[2, 3])   # every crop pixel
+    column = tf.constant((np.arange(size) < size // 2).astype(np.float32)[None, None, None, :])
     y_left, y_right = masked_mean(y, face * column), masked_mean(y, face * (1.0 - column))
     light_asymmetry = tf.abs(tf.math.log(tf.maximum(y_left, EPS) / tf.maximum(y_right, EPS)))
 
     # §3.2 white balance: the sclera (bright, unclipped, low-saturation eye pixels).
-    lmax = tf.reduce_max(lin, axis=-1, keepdims=True)
-    lmin = tf.reduce_min(lin, axis=-1, keepdims=True)
+    lin_r, lin_g, lin_b = tf.split(lin, 3, axis=1)
+    lmax = tf.maximum(tf.maximum(lin_r, lin_g), lin_b)
+    lmin = tf.minimum(tf.minimum(lin_r, lin_g), lin_b)
     saturation = 1.0 - lmin / tf.maximum(lmax, EPS)
     usable = eyes * (1.0 - clipped)
     y_eye_max = tf.reduce_max(y * usable, axis=[1, 2, 3], keepdims=True)
     sclera = usable * tf.cast(saturation < SCLERA_MAX_SATURATION, tf.float32) \
         * tf.cast(y >= SCLERA_MIN_BRIGHTNESS * y_eye_max, tf.float32) * tf.cast(y_eye_max > 0.0, tf.float32)
-    sclera_pixels = tf.reduce_sum(sclera, axis=[1, 2])
+    sclera_pixels = tf.reduce_sum(sclera, axis=[2, 3])
     rgb_s, y_s = masked_mean(lin, sclera), masked_mean(y, sclera)
     ln_gain_s = tf.math.log(tf.maximum(y_s, EPS)) - tf.math.log(tf.maximum(rgb_s, EPS))
     # weight 0 (no sclera): the camera's own white balance stands (docs/skin.md §3.2: why not grey world)
@@ -197,7 +240,7 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     if not normalise:
         ln_gain = ln_gain * 0.0
     gain = tf.exp(ln_gain)
-    lin_wb = lin * gain[:, None, None, :]
+    lin_wb = lin * gain[:, :, None, None]
 
     # §3.3 uneven light: divide by the smooth illumination field of the skin (flat field).
     if normalise:
@@ -205,13 +248,13 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     else:
         lin_flat, field = lin_wb, flat_field(lin_wb, skin, face)[1]
     far = 1e9
-    field_face_max = tf.reduce_max(field * face - (1.0 - face) * far, axis=[1, 2])
-    field_face_min = -tf.reduce_max(-field * face - (1.0 - face) * far, axis=[1, 2])
+    field_face_max = tf.reduce_max(field * face - (1.0 - face) * far, axis=[2, 3])
+    field_face_min = -tf.reduce_max(-field * face - (1.0 - face) * far, axis=[2, 3])
     shading = tf.math.log(tf.maximum(field_face_max, EPS) / tf.maximum(field_face_min, EPS)) \
-        * tf.cast(tf.reduce_sum(face, axis=[1, 2]) > 0.0, tf.float32)
+        * tf.cast(tf.reduce_sum(face, axis=[2, 3]) > 0.0, tf.float32)
 
     # §3.4 tone: white balanced (sclera) and flat, not yet exposure normalised.
-    l_tone, _, b_tone = lab(lin_flat)
+    l_tone, _, b_tone = lab(lin_flat, axis=1)
     skin_lightness = masked_mean(l_tone, face)
     tone_ita = tf.atan2(skin_lightness - 50.0, masked_mean(b_tone, face)) * (180.0 / math.pi)
 
@@ -223,49 +266,59 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     skin_gain = (Y_REFERENCE * tf.constant(REFERENCE_SKIN, tf.float32)) / tf.maximum(skin_rgb, EPS)
     exposure_gain = Y_REFERENCE / tf.maximum(masked_mean(luminance(lin_wb), face), EPS)
     if normalise:
-        lin_k = lin_wb * skin_gain[:, None, None, :]
+        lin_k = lin_wb * skin_gain[:, :, None, None]
         lin_n = flat_field(lin_k, skin, face)[0]
-        lin_n = lin_n * (Y_REFERENCE / tf.maximum(masked_mean(luminance(lin_n), face), EPS))[:, None, None, :]
+        lin_n = lin_n * (Y_REFERENCE / tf.maximum(masked_mean(luminance(lin_n), face), EPS))[:, :, None, None]
     else:
         skin_gain = skin_gain * 0.0 + 1.0
         exposure_gain = exposure_gain * 0.0 + 1.0
         lin_n = lin
     crop_gain = gain * skin_gain                                                    # crop as it came → balanced
-    l_star, a_star, b_star = lab(lin_n)
+    l_star, a_star, b_star = lab(lin_n, axis=1)
 
-    # §5 per-pixel features against the local skin.
-    local = masked_blur(tf.concat([l_star, tf.sqrt(a_star * a_star + b_star * b_star)], -1), skin, LOCAL_SIGMA)
+    # §5 per-pixel features against the local skin: the three mask-normalised blurs
+    # (σ LOCAL_SIGMA of L* and C*, and the two of the texture band) in one blur call.
     chroma = tf.sqrt(a_star * a_star + b_star * b_star)
-    darker = local[..., 0:1] - l_star
+    lum_skin = l_star * skin
+    sig_local, (sig_fine, sig_coarse) = LOCAL_SIGMA, TEXTURE_SIGMAS
+    blurred = blur(tf.concat([lum_skin, chroma * skin, skin, lum_skin, skin, lum_skin, skin], 1),
+                   (sig_local, sig_local, sig_local, sig_fine, sig_fine, sig_coarse, sig_coarse))
+    local_skin = tf.maximum(blurred[:, 2:3], EPS)
+    darker = blurred[:, 0:1] / local_skin - l_star
     spot = tf.cast(darker > SPOT_DELTA_L, tf.float32)
-    shine = tf.cast(-darker > SHINE_DELTA_L, tf.float32) * tf.cast(chroma < SHINE_CHROMA_RATIO * local[..., 1:2], tf.float32)
-    band = masked_blur(l_star, skin, TEXTURE_SIGMAS[0]) - masked_blur(l_star, skin, TEXTURE_SIGMAS[1])
+    shine = tf.cast(-darker > SHINE_DELTA_L, tf.float32) \
+        * tf.cast(chroma < SHINE_CHROMA_RATIO * (blurred[:, 1:2] / local_skin), tf.float32)
+    band = blurred[:, 3:4] / tf.maximum(blurred[:, 4:5], EPS) - blurred[:, 5:6] / tf.maximum(blurred[:, 6:7], EPS)
 
-    # §6 region statistics: masked sums over the seven regions and the face.
-    rows = tf.concat([regions, face], axis=-1)                                 # (N, H, W, 8)
+    # §6 region statistics: every masked sum over the seven regions and the face in one
+    # matrix product. L* and b* are centred on the face's means first, so the spreads come
+    # from Σx and Σx² of the same product without cancellation (values about the face's
+    # mean are of the order of the spread itself).
+    rows = tf.concat([*regions, face], axis=1)                                 # (N, 8, H, W)
     unclipped = 1.0 - clipped
-    feats = tf.concat([l_star, b_star, spot, spot * darker, band * band, shine], -1)
-    sums = region_sums(feats, rows)                                            # (N, 8, 6)
-    colour = region_sums(tf.concat([a_star, b_star], -1) * unclipped, rows)     # a clipped pixel's colour is unknown
-    count = tf.reduce_sum(rows, axis=[1, 2])
+    centre_l, centre_b = masked_mean(l_star, face), masked_mean(b_star, face)
+    lc = l_star - centre_l[:, :, None, None]
+    bc = b_star - centre_b[:, :, None, None]
+    feats = tf.concat([tf.ones_like(l_star), lc, lc * lc, bc, bc * bc, spot, spot * darker, band * band, shine,
+                       a_star * unclipped, b_star * unclipped, unclipped], 1)
+    sums = region_sums(feats, rows)                                            # (N, 8, 12)
+    count = sums[..., 0]
     denom = tf.maximum(count, 1.0)
-    denom_c = tf.maximum(tf.reduce_sum(rows * unclipped, axis=[1, 2]), 1.0)
-    mean_l, mean_a, mean_b = sums[..., 0] / denom, colour[..., 0] / denom_c, colour[..., 1] / denom_c
-    mean_b_all = sums[..., 1] / denom                                          # evenness: every pixel
-    spot_n = sums[..., 2]
+    denom_c = tf.maximum(sums[..., 11], 1.0)                                   # a clipped pixel's colour is unknown
+    mean_lc, mean_bc = sums[..., 1] / denom, sums[..., 3] / denom
+    mean_l = mean_lc + centre_l * tf.cast(count > 0.0, tf.float32)
+    mean_a, mean_b = sums[..., 9] / denom_c, sums[..., 10] / denom_c
+    spot_n = sums[..., 5]
     spot_fraction = spot_n / denom
-    spot_contrast = sums[..., 3] / tf.maximum(spot_n, 1.0)
-    texture = tf.sqrt(tf.maximum(sums[..., 4] / denom, 0.0))
-    shine_fraction = sums[..., 5] / denom
-    # spreads about each row's own mean (two passes: no E[x²] − E[x]² cancellation)
-    dev_l = l_star - mean_l[:, None, None, :]
-    dev_b = b_star - mean_b_all[:, None, None, :]
-    sd_l = tf.sqrt(tf.reduce_sum(rows * dev_l * dev_l, axis=[1, 2]) / denom)
-    sd_b = tf.sqrt(tf.reduce_sum(rows * dev_b * dev_b, axis=[1, 2]) / denom)
+    spot_contrast = sums[..., 6] / tf.maximum(spot_n, 1.0)
+    texture = tf.sqrt(tf.maximum(sums[..., 7] / denom, 0.0))
+    shine_fraction = sums[..., 8] / denom
+    sd_l = tf.sqrt(tf.maximum(sums[..., 2] / denom - mean_lc * mean_lc, 0.0))
+    sd_b = tf.sqrt(tf.maximum(sums[..., 4] / denom - mean_bc * mean_bc, 0.0))
     # redness baseline: mean a* of the face pixels at or below the face's mean a* (its calm skin)
     face_a = mean_a[:, N_ROWS - 1:N_ROWS]
-    calm = face * unclipped * tf.cast(a_star <= face_a[:, None, None, :], tf.float32)
-    calm_pixels = tf.reduce_sum(calm, axis=[1, 2])
+    calm = face * unclipped * tf.cast(a_star <= face_a[:, :, None, None], tf.float32)
+    calm_pixels = tf.reduce_sum(calm, axis=[2, 3])
     baseline = tf.where(calm_pixels > 0.0, masked_mean(a_star, calm), face_a)   # none: a uniform face (rounding)
     redness = (mean_a - baseline) * tf.cast(count > 0.0, tf.float32)
 

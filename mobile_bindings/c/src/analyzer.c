@@ -3,7 +3,9 @@
  * This file wires the stages together, in the Python code's order, and owns every buffer
  * they use; each stage's arithmetic has its own file: detection.c (boxes), landmarks.c,
  * alignment.c, regions.c, classification.c (expression scores), skin.c (the per-face skin
- * analysis: skin_measures.c, quality.c, restoration.c, acne.c, skin_scores.c). */
+ * analysis: skin_measures.c, quality.c, restoration.c, acne.c, skin_scores.c). VIDEO mode
+ * (`FaceAnalyzer.analyze_video_frame`) runs the same stages on the faces tracking.c
+ * follows, their points smoothed by one_euro.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "regions.h"
 #include "skin.h"
 #include "status.h"
+#include "tracking.h"
 
 #define SKIPPED "skipped (no bundle)"
 #define SKIPPED_V1_ACNE "skipped (acne bundle grades whole photos; needs one trained on face crops)"
@@ -47,6 +50,8 @@ typedef struct stage {
 
 typedef struct face {
     fl_box box;
+    int64_t track_id; /* -1 in IMAGE mode */
+    int expression_due, skin_due; /* the stage runs on this face (this frame) */
     double extent[4]; /* the box in the landmarks' extent convention (x, y, w, h) */
     float landmarks[2 * FL_LANDMARK_COUNT];
     float regions[2 * FL_REGION_POINTS_TOTAL];
@@ -58,6 +63,8 @@ typedef struct face {
 
 struct fl_result {
     int width, height;
+    int video, detections; /* a VIDEO frame; detector runs for this result */
+    int64_t timestamp_ms;
     const char *detector, *landmarks_source;
     const char *stages[FL_STAGE_COUNT];
     size_t face_count;
@@ -78,6 +85,13 @@ struct fl_analyzer {
     fl_skin_face *skin_faces;   /* max_faces */
     fl_decoded_image decoded;
     fl_result result;
+    /* VIDEO mode */
+    fl_running_mode mode;
+    int expression_every, skin_every, smoothing;
+    fl_tracker tracker;
+    int has_timestamp;
+    int64_t last_timestamp;
+    double *smoothed; /* one face's points, then one face's expression scores, in double */
 };
 
 const char *fl_stage_bundle_name(fl_stage s)
@@ -95,6 +109,11 @@ void fl_analyzer_options_init(fl_analyzer_options *o)
     o->max_faces = FL_DEFAULT_MAX_FACES;
     o->skin = 1;
     o->restore = 0;
+    o->running_mode = FL_RUNNING_MODE_IMAGE;
+    o->detect_every_n_frames = 15;
+    o->expression_every_n_frames = 1;
+    o->skin_every_n_frames = 10;
+    o->smoothing = 1;
 }
 
 /* -- creation ---------------------------------------------------------------------------- */
@@ -213,6 +232,16 @@ static fl_status check_options(const fl_analyzer_options *o, fl_error *err)
                        o->min_face_score);
     if (o->threads < 0)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "threads %d: must be 0 (LiteRT decides) or more", o->threads);
+    if (o->running_mode != FL_RUNNING_MODE_IMAGE && o->running_mode != FL_RUNNING_MODE_VIDEO)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                       "running_mode %d: must be FL_RUNNING_MODE_IMAGE (0) or FL_RUNNING_MODE_VIDEO (1)",
+                       (int)o->running_mode);
+    const char *names[] = {"detect_every_n_frames", "expression_every_n_frames", "skin_every_n_frames"};
+    const int every[] = {o->detect_every_n_frames, o->expression_every_n_frames, o->skin_every_n_frames};
+    for (int k = 0; k < 3; k++)
+        if (every[k] < 1)
+            return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "%s %d: must be a whole number >= 1 (1 = every frame)",
+                           names[k], every[k]);
     if (o->bundles_dir != NULL) {
         struct stat st;
         if (stat(o->bundles_dir, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -309,6 +338,19 @@ fl_status fl_analyzer_create(const fl_analyzer_options *options, fl_analyzer **o
         st = fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu faces", a->max_faces);
         goto fail;
     }
+    a->mode = options->running_mode;
+    a->expression_every = options->expression_every_n_frames;
+    a->skin_every = options->skin_every_n_frames;
+    a->smoothing = options->smoothing != 0;
+    a->smoothed = malloc((2 * FL_LANDMARK_COUNT + a->stages[FL_STAGE_EXPRESSION].label_count) * sizeof *a->smoothed);
+    if (a->smoothed == NULL) {
+        st = fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for smoothing");
+        goto fail;
+    }
+    if ((st = fl_tracker_create(&a->tracker, a->max_faces, options->detect_every_n_frames,
+                                a->stages[FL_STAGE_EXPRESSION].label_count, a->stages[FL_STAGE_ACNE].label_count,
+                                err)) != FL_OK)
+        goto fail;
     a->result.detector = det->name;
     a->result.landmarks_source = a->stages[FL_STAGE_LANDMARKS].name;
     for (int s = 0; s < FL_STAGE_COUNT; s++) a->result.stages[s] = a->stages[s].name;
@@ -342,6 +384,8 @@ void fl_analyzer_destroy(fl_analyzer *a)
     free(a->aligned);
     free(a->scores);
     free(a->result.faces);
+    free(a->smoothed);
+    fl_tracker_release(&a->tracker);
     free(a);
 }
 
@@ -365,29 +409,53 @@ const fl_model_info *fl_analyzer_model_info(const fl_analyzer *a, fl_stage s)
 
 /* -- the pipeline -------------------------------------------------------------------------- */
 
-static size_t tensor_count(const fl_input_spec *spec)
+static const char *const MODE_NAMES[] = {"IMAGE", "VIDEO"};
+static const char *const MODE_CALLS[] = {"fl_analyze(analyzer, image, ...)",
+                                         "fl_analyze_video_frame(analyzer, frame, timestamp_ms, ...)"};
+
+/* FL_ERR_INVALID_ARGUMENT unless the analyzer runs in `mode` (`FaceAnalyzer._check_mode`). */
+static fl_status check_mode(const fl_analyzer *a, fl_running_mode mode, const char *call, fl_error *err)
 {
-    return (size_t)spec->height * (size_t)spec->width * (size_t)spec->channels;
+    if (a->mode == mode) return FL_OK;
+    return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                   "%s: this analyzer runs in %s mode (fl_analyzer_options.running_mode); give it frames with %s, "
+                   "or create one with running_mode FL_RUNNING_MODE_%s for %s",
+                   call, MODE_NAMES[a->mode], MODE_CALLS[a->mode], MODE_NAMES[mode], call);
 }
 
-/* The whole image through the detector; boxes in image pixels, the elongated ones dropped. */
-static fl_status detect(fl_analyzer *a, const fl_image *image, fl_error *err)
+/* `FaceAnalyzer._face_boxes`: the whole image through the detector; boxes in image pixels,
+ * best first, the elongated ones dropped, in a->boxes; their number in *count. */
+static fl_status face_boxes(fl_analyzer *a, const fl_image *image, size_t *count, fl_error *err)
 {
     stage *st = &a->stages[FL_STAGE_DETECTOR];
     fl_placement where;
-    fl_status status = fl_prepare(image, st->spec, NULL, st->tensor, &where, a->scratch, err);
-    if (status == FL_OK) status = fl_model_run(st->model, st->tensor, tensor_count(st->spec), err);
+    *count = 0;
+    fl_status status = fl_model_run_image(st->model, image, st->spec, NULL, &where, a->scratch, err);
     if (status != FL_OK) return status;
     size_t n = fl_detection_decode(&a->decoder, st->model, a->boxes);
     n = fl_detection_to_image(&a->decoder, &where, image->width, image->height, a->boxes, n);
-    fl_result *r = &a->result;
-    r->face_count = 0;
     for (size_t i = 0; i < n; i++) {
         const fl_box *b = &a->boxes[i];
         double longer = b->w > b->h ? b->w : b->h, shorter = b->w < b->h ? b->w : b->h;
-        if (longer <= FL_MAX_FACE_BOX_ASPECT * shorter) r->faces[r->face_count++].box = *b;
+        if (longer <= FL_MAX_FACE_BOX_ASPECT * shorter) a->boxes[(*count)++] = *b;
     }
     return FL_OK;
+}
+
+/* IMAGE mode: every box a face, on which every stage runs. */
+static fl_status detect(fl_analyzer *a, const fl_image *image, fl_error *err)
+{
+    fl_result *r = &a->result;
+    size_t n;
+    fl_status status = face_boxes(a, image, &n, err);
+    for (size_t i = 0; status == FL_OK && i < n; i++) {
+        face *f = &r->faces[i];
+        f->box = a->boxes[i];
+        f->track_id = -1;
+        f->expression_due = f->skin_due = 1;
+    }
+    r->face_count = status == FL_OK ? n : 0;
+    return status;
 }
 
 static fl_status landmarks(fl_analyzer *a, const fl_image *image, fl_error *err)
@@ -398,7 +466,7 @@ static fl_status landmarks(fl_analyzer *a, const fl_image *image, fl_error *err)
         fl_box e = fl_box_to_extent(f->box, a->decoder.box_margin);
         f->extent[0] = e.x, f->extent[1] = e.y, f->extent[2] = e.w, f->extent[3] = e.h;
         fl_status status =
-            fl_landmarks_detect(st->model, st->spec, image, f->extent, st->tensor, a->scratch, f->landmarks, err);
+            fl_landmarks_detect(st->model, st->spec, image, f->extent, a->scratch, f->landmarks, err);
         if (status != FL_OK) return status;
     }
     return FL_OK;
@@ -418,10 +486,13 @@ static fl_status align_regions(fl_analyzer *a, const fl_image *image, fl_error *
         a->aligned = grown;
         a->aligned_faces = a->result.face_count;
     }
+    const int expression = a->stages[FL_STAGE_EXPRESSION].model != NULL;
     for (size_t i = 0; i < a->result.face_count; i++) {
         face *f = &a->result.faces[i];
-        fl_status st = fl_align_face(image, f->landmarks, FL_ALIGNED_SIZE, aligned_crop(a, i), NULL, err);
-        if (st != FL_OK) return st;
+        if (expression && f->expression_due) { /* the aligned crop is the expression's input */
+            fl_status st = fl_align_face(image, f->landmarks, FL_ALIGNED_SIZE, aligned_crop(a, i), NULL, err);
+            if (st != FL_OK) return st;
+        }
         fl_face_regions(f->landmarks, image->width, image->height, f->regions);
     }
     return FL_OK;
@@ -431,8 +502,7 @@ static fl_status align_regions(fl_analyzer *a, const fl_image *image, fl_error *
 static fl_status classify(fl_analyzer *a, stage *st, const fl_image *pixels, const double *box, float *scores,
                           fl_classification *out, fl_error *err)
 {
-    fl_status status = fl_prepare(pixels, st->spec, box, st->tensor, NULL, a->scratch, err);
-    if (status == FL_OK) status = fl_model_run(st->model, st->tensor, tensor_count(st->spec), err);
+    fl_status status = fl_model_run_image(st->model, pixels, st->spec, box, NULL, a->scratch, err);
     if (status != FL_OK) return status;
     size_t n;
     const float *raw = fl_model_output(st->model, 0, &n);
@@ -452,7 +522,7 @@ static fl_status expression(fl_analyzer *a, const fl_image *image, fl_error *err
     stage *st = &a->stages[FL_STAGE_EXPRESSION];
     for (size_t i = 0; i < a->result.face_count; i++) {
         face *f = &a->result.faces[i];
-        f->has_expression = st->model != NULL;
+        f->has_expression = st->model != NULL && f->expression_due;
         if (!f->has_expression) continue;
         int channels = fl_pixel_format_channels(image->format);
         fl_image crop = {aligned_crop(a, i), FL_ALIGNED_SIZE, FL_ALIGNED_SIZE,
@@ -463,18 +533,19 @@ static fl_status expression(fl_analyzer *a, const fl_image *image, fl_error *err
     return FL_OK;
 }
 
-/* Skin (`SkinAnalyzer.analyze_faces`, skin.c): every face's report and acne grade. */
+/* Skin (`SkinAnalyzer.analyze_faces`, skin.c): the report and acne grade of every face due. */
 static fl_status skin(fl_analyzer *a, const fl_image *image, fl_error *err)
 {
     fl_result *r = &a->result;
     const stage *acne = &a->stages[FL_STAGE_ACNE];
     float *rows = a->scores + a->max_faces * a->stages[FL_STAGE_EXPRESSION].label_count;
+    size_t due = 0;
     for (size_t i = 0; i < r->face_count; i++) {
         face *f = &r->faces[i];
-        f->has_skin = a->skin.measurer != NULL;
+        f->has_skin = a->skin.measurer != NULL && f->skin_due;
         f->has_acne = f->has_skin && acne->model != NULL;
         fl_skin_face sf = {f->landmarks, f->extent, &f->skin, &f->acne_grade, rows + i * acne->label_count};
-        a->skin_faces[i] = sf;
+        if (f->has_skin) a->skin_faces[due++] = sf;
     }
     if (a->skin.measurer == NULL) {
         fl_timings *t = &r->timings;
@@ -482,12 +553,13 @@ static fl_status skin(fl_analyzer *a, const fl_image *image, fl_error *err)
         t->skin_ms = 0.0;
         return FL_OK;
     }
-    fl_status st = fl_skin_analyze_faces(&a->skin, image, a->skin_faces, r->face_count, a->scratch, &r->timings, err);
+    fl_status st = fl_skin_analyze_faces(&a->skin, image, a->skin_faces, due, a->scratch, &r->timings, err);
     for (size_t i = 0; st == FL_OK && i < r->face_count; i++) {
         face *f = &r->faces[i];
         if (!f->has_acne) continue;
-        fl_classification c = {acne->labels[f->acne_grade.top], a->skin_faces[i].acne_scores[f->acne_grade.top],
-                               acne->label_count, acne->labels, a->skin_faces[i].acne_scores};
+        float *scores = rows + i * acne->label_count;
+        fl_classification c = {acne->labels[f->acne_grade.top], scores[f->acne_grade.top], acne->label_count,
+                               acne->labels, scores};
         f->acne = c;
     }
     return st;
@@ -503,9 +575,11 @@ static fl_status run_pipeline(fl_analyzer *a, const fl_image *image, double load
     double skin_ms; /* skin() fills the skin stages' own timings */
     double *slots[] = {&t->detect_ms, &t->landmarks_ms, &t->align_regions_ms, &t->expression_ms, &skin_ms};
     memset(t, 0, sizeof *t);
+    t->smoothing_ms = NAN;
     r->face_count = 0;
     r->width = image->width;
     r->height = image->height;
+    r->video = 0, r->detections = 1, r->timestamp_ms = 0;
     double t0 = fl_now_ms();
     fl_status st = fl_image_check(image, err);
     if (st != FL_OK) return st;
@@ -528,7 +602,8 @@ fl_status fl_analyze(fl_analyzer *a, const fl_image *image, const fl_result **ou
     if (a == NULL || image == NULL || out == NULL)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_analyze: analyzer, image and out must not be NULL");
     *out = NULL;
-    return run_pipeline(a, image, 0.0, out, err);
+    fl_status st = check_mode(a, FL_RUNNING_MODE_IMAGE, "fl_analyze", err);
+    return st == FL_OK ? run_pipeline(a, image, 0.0, out, err) : st;
 }
 
 fl_status fl_analyze_file(fl_analyzer *a, const char *path, const fl_result **out, fl_error *err)
@@ -536,10 +611,226 @@ fl_status fl_analyze_file(fl_analyzer *a, const char *path, const fl_result **ou
     if (a == NULL || path == NULL || out == NULL)
         return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_analyze_file: analyzer, path and out must not be NULL");
     *out = NULL;
+    fl_status st = check_mode(a, FL_RUNNING_MODE_IMAGE, "fl_analyze_file", err);
+    if (st != FL_OK) return st;
     double t0 = fl_now_ms();
-    fl_status st = fl_image_load(path, &a->decoded, err);
+    st = fl_image_load(path, &a->decoded, err);
     if (st != FL_OK) return st;
     return run_pipeline(a, &a->decoded.image, fl_now_ms() - t0, out, err);
+}
+
+/* -- VIDEO mode (docs/video.md, `FaceAnalyzer._analyze_tracked`) -------------------------- */
+
+/* What the tracker's callbacks need: the analyzer and the frame. */
+typedef struct frame_context {
+    fl_analyzer *analyzer;
+    const fl_image *image;
+} frame_context;
+
+/* `_detect_for_tracker`: the frame's face boxes and their landmark extents. */
+static fl_status detect_for_tracker(void *context, fl_box *boxes, double (*extents)[4], size_t *count,
+                                    fl_error *err)
+{
+    frame_context *c = context;
+    fl_analyzer *a = c->analyzer;
+    double t0 = fl_now_ms();
+    fl_status st = face_boxes(a, c->image, count, err);
+    for (size_t i = 0; st == FL_OK && i < *count; i++) {
+        fl_box e = fl_box_to_extent(a->boxes[i], a->decoder.box_margin);
+        boxes[i] = a->boxes[i];
+        extents[i][0] = e.x, extents[i][1] = e.y, extents[i][2] = e.w, extents[i][3] = e.h;
+    }
+    a->result.timings.detect_ms += fl_now_ms() - t0;
+    return st;
+}
+
+/* `_landmarks_for_tracker`: 68 points in each extent box. */
+static fl_status landmarks_for_tracker(void *context, const double (*extents)[4], size_t count, float *points,
+                                       fl_error *err)
+{
+    frame_context *c = context;
+    fl_analyzer *a = c->analyzer;
+    const stage *st = &a->stages[FL_STAGE_LANDMARKS];
+    double t0 = fl_now_ms();
+    fl_status status = FL_OK;
+    for (size_t i = 0; status == FL_OK && i < count; i++)
+        status = fl_landmarks_detect(st->model, st->spec, c->image, extents[i], a->scratch,
+                                     points + i * 2 * FL_LANDMARK_COUNT, err);
+    a->result.timings.landmarks_ms += fl_now_ms() - t0;
+    return status;
+}
+
+/* A tracked face's reported points (smoothed, or raw) and box (`Box(*extent_box(p),
+ * score=track.score)`, from the float32 points as numpy computes it). */
+static void track_face(fl_analyzer *a, fl_track *track, double seconds, face *f)
+{
+    double *p = a->smoothed;
+    if (a->smoothing)
+        fl_point_smoother_apply(&track->smoother, track->points, seconds, p);
+    else
+        memcpy(p, track->points, sizeof track->points);
+    for (int c = 0; c < 2 * FL_LANDMARK_COUNT; c++) f->landmarks[c] = (float)p[c];
+    float x0 = f->landmarks[0], y0 = f->landmarks[1], x1 = x0, y1 = y0;
+    for (int k = 1; k < FL_LANDMARK_COUNT; k++) {
+        const float x = f->landmarks[2 * k], y = f->landmarks[2 * k + 1];
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+    }
+    fl_box box = {x0, y0, (float)(x1 - x0), (float)(y1 - y0), track->score};
+    f->box = box;
+    f->track_id = track->id;
+    memcpy(f->extent, track->crop, sizeof f->extent); /* the skin's face box: the crop the points came from */
+    f->expression_due = fl_track_due(track, a->expression_every);
+    f->skin_due = fl_track_due(track, a->skin_every);
+}
+
+/* After the stages ran on the faces due: each track keeps its new results (expression
+ * probabilities through its ScoreSmoother), and every face reports its track's last ones. */
+static void carry_results(fl_analyzer *a, double seconds)
+{
+    fl_result *r = &a->result;
+    const stage *ex = &a->stages[FL_STAGE_EXPRESSION];
+    for (size_t i = 0; i < r->face_count; i++) {
+        face *f = &r->faces[i];
+        fl_track *track = a->tracker.tracks[i];
+        if (f->has_expression) {
+            if (a->smoothing) {
+                double *smoothed = a->smoothed + 2 * FL_LANDMARK_COUNT;
+                track->expression_top =
+                    fl_score_smooth(track->score_filters, ex->label_count, f->expression.scores, seconds, smoothed);
+                for (size_t k = 0; k < ex->label_count; k++) track->expression[k] = (float)smoothed[k];
+            } else {
+                track->expression_top = 0;
+                for (size_t k = 0; k < ex->label_count; k++) {
+                    track->expression[k] = f->expression.scores[k];
+                    if (ex->labels[k] == f->expression.label) track->expression_top = k; /* the classifier's top */
+                }
+            }
+            track->has_expression = 1;
+        }
+        if (f->has_skin) {
+            track->skin = f->skin;
+            track->has_skin = 1;
+            track->has_acne = f->has_acne;
+            if (f->has_acne) {
+                track->acne = f->acne_grade;
+                memcpy(track->acne_scores, f->acne.scores, a->stages[FL_STAGE_ACNE].label_count * sizeof(float));
+            }
+        }
+        f->has_expression = track->has_expression;
+        if (track->has_expression) {
+            fl_classification c = {ex->labels[track->expression_top], track->expression[track->expression_top],
+                                   ex->label_count, ex->labels, track->expression};
+            f->expression = c;
+        }
+        f->has_skin = track->has_skin;
+        f->has_acne = track->has_acne;
+        if (track->has_skin) f->skin = track->skin;
+        if (track->has_acne) {
+            const stage *acne = &a->stages[FL_STAGE_ACNE];
+            f->acne_grade = track->acne;
+            fl_classification c = {acne->labels[track->acne.top], track->acne_scores[track->acne.top],
+                                   acne->label_count, acne->labels, track->acne_scores};
+            f->acne = c;
+        }
+    }
+}
+
+static fl_status check_timestamp(fl_analyzer *a, int64_t timestamp_ms, fl_error *err)
+{
+    if (a->has_timestamp && timestamp_ms <= a->last_timestamp)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                       "timestamp_ms %lld: must be greater than the previous frame's %lld; timestamps strictly "
+                       "increase within a clip (call fl_analyzer_reset to start a new clip)",
+                       (long long)timestamp_ms, (long long)a->last_timestamp);
+    a->has_timestamp = 1;
+    a->last_timestamp = timestamp_ms;
+    return FL_OK;
+}
+
+static fl_status run_video_frame(fl_analyzer *a, const fl_image *image, double load_ms, int64_t timestamp_ms,
+                                 const fl_result **out, fl_error *err)
+{
+    fl_result *r = &a->result;
+    fl_timings *t = &r->timings;
+    memset(t, 0, sizeof *t);
+    r->face_count = 0;
+    r->width = image->width;
+    r->height = image->height;
+    r->video = 1, r->detections = 0, r->timestamp_ms = timestamp_ms;
+    double t0 = fl_now_ms();
+    fl_status st = fl_image_check(image, err);
+    if (st != FL_OK) return st;
+    t->load_ms = load_ms + (fl_now_ms() - t0);
+
+    frame_context context = {a, image};
+    long before = a->tracker.detections_run;
+    st = fl_tracker_step(&a->tracker, image->width, image->height, detect_for_tracker, landmarks_for_tracker,
+                         &context, err);
+    if (st != FL_OK) return st;
+    r->detections = (int)(a->tracker.detections_run - before);
+
+    t0 = fl_now_ms();
+    const double seconds = (double)timestamp_ms / 1000.0;
+    for (size_t i = 0; i < a->tracker.count; i++) track_face(a, a->tracker.tracks[i], seconds, &r->faces[i]);
+    r->face_count = a->tracker.count;
+    t->smoothing_ms = fl_now_ms() - t0;
+
+    typedef fl_status (*step_fn)(fl_analyzer *, const fl_image *, fl_error *);
+    static const step_fn steps[] = {align_regions, expression, skin};
+    double skin_ms;
+    double *slots[] = {&t->align_regions_ms, &t->expression_ms, &skin_ms};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        t0 = fl_now_ms();
+        if ((st = steps[k](a, image, err)) != FL_OK) {
+            r->face_count = 0;
+            return st;
+        }
+        *slots[k] = fl_now_ms() - t0;
+    }
+    carry_results(a, seconds);
+    t->total_ms = t->load_ms + t->detect_ms + t->landmarks_ms + t->smoothing_ms + t->align_regions_ms +
+                  t->expression_ms + t->skin_ms;
+    *out = r;
+    return fl_ok(err);
+}
+
+fl_status fl_analyze_video_frame(fl_analyzer *a, const fl_image *image, int64_t timestamp_ms, const fl_result **out,
+                                 fl_error *err)
+{
+    if (a == NULL || image == NULL || out == NULL)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                       "fl_analyze_video_frame: analyzer, image and out must not be NULL");
+    *out = NULL;
+    fl_status st = check_mode(a, FL_RUNNING_MODE_VIDEO, "fl_analyze_video_frame", err);
+    if (st == FL_OK) st = check_timestamp(a, timestamp_ms, err);
+    return st == FL_OK ? run_video_frame(a, image, 0.0, timestamp_ms, out, err) : st;
+}
+
+fl_status fl_analyze_video_frame_file(fl_analyzer *a, const char *path, int64_t timestamp_ms, const fl_result **out,
+                                      fl_error *err)
+{
+    if (a == NULL || path == NULL || out == NULL)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                       "fl_analyze_video_frame_file: analyzer, path and out must not be NULL");
+    *out = NULL;
+    fl_status st = check_mode(a, FL_RUNNING_MODE_VIDEO, "fl_analyze_video_frame_file", err);
+    if (st == FL_OK) st = check_timestamp(a, timestamp_ms, err);
+    if (st != FL_OK) return st;
+    double t0 = fl_now_ms();
+    st = fl_image_load(path, &a->decoded, err);
+    if (st != FL_OK) return st;
+    return run_video_frame(a, &a->decoded.image, fl_now_ms() - t0, timestamp_ms, out, err);
+}
+
+void fl_analyzer_reset(fl_analyzer *a)
+{
+    if (a == NULL) return;
+    fl_tracker_reset(&a->tracker);
+    a->has_timestamp = 0;
+    a->result.face_count = 0;
 }
 
 /* -- results ------------------------------------------------------------------------------ */
@@ -575,6 +866,24 @@ const float *fl_result_landmarks(const fl_result *r, size_t i)
 const char *fl_result_landmarks_source(const fl_result *r, size_t i)
 {
     return face_at(r, i) ? r->landmarks_source : NULL;
+}
+
+int64_t fl_result_track_id(const fl_result *r, size_t i)
+{
+    const face *f = face_at(r, i);
+    return f ? f->track_id : -1;
+}
+
+int fl_result_timestamp_ms(const fl_result *r, int64_t *timestamp_ms)
+{
+    if (r == NULL || !r->video) return 0;
+    if (timestamp_ms != NULL) *timestamp_ms = r->timestamp_ms;
+    return 1;
+}
+
+int fl_result_detections(const fl_result *r)
+{
+    return r ? r->detections : 0;
 }
 
 const float *fl_result_region_at(const fl_result *r, size_t i, size_t index, size_t *point_count)

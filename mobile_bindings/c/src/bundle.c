@@ -203,7 +203,11 @@ fl_status fl_bundle_variant(const fl_bundle *b, const char *name, fl_variant_inf
     return fl_ok(err);
 }
 
-/* The variant preference per accelerator (facelite.engine.PREFERENCE). */
+/* facelite.engine.AGREEMENT_FLOOR and SPEEDUP_MARGIN (their docstrings say why). */
+#define FL_AGREEMENT_FLOOR 0.98
+#define FL_SPEEDUP_MARGIN 0.10
+
+/* The variant preference per accelerator without measurements (facelite.engine.PREFERENCE). */
 static const char *const PREFER_NPU[] = {"int8", NULL};
 static const char *const PREFER_GPU[] = {"fp16", "fp32", NULL};
 static const char *const PREFER_CPU[] = {"fp32", "dynamic", "fp16", "int8", NULL};
@@ -211,6 +215,27 @@ static const char *const PREFER_CPU[] = {"fp32", "dynamic", "fp16", "int8", NULL
 static int compatible(const fl_variant_entry *e, fl_accelerator a)
 {
     return a == FL_ACCELERATOR_CPU || (a == FL_ACCELERATOR_GPU && e->gpu_ok) || (a == FL_ACCELERATOR_NPU && e->npu_ok);
+}
+
+/* facelite.engine.measured_choice: the fastest variant measured on `accelerator` whose
+ * agreement clears the floor, walking fidelity order and replacing the pick only when at
+ * least FL_SPEEDUP_MARGIN faster; NULL unless every variant has a record for `accelerator`. */
+static const char *measured_choice(const fl_manifest *m, fl_accelerator accelerator)
+{
+    if (m->variant_count == 0) return NULL;
+    for (size_t i = 0; i < m->variant_count; i++)
+        if (m->variants[i].measured_accelerator != accelerator) return NULL;
+    const char *best = NULL;
+    double best_ms = 0.0;
+    for (size_t i = 0; i < m->variant_count; i++) { /* variants[] is in fidelity order */
+        const fl_variant_entry *e = &m->variants[i];
+        if (!compatible(e, accelerator) || !e->has_agreement || e->agreement < FL_AGREEMENT_FLOOR) continue;
+        if (best == NULL || e->latency_ms <= best_ms * (1.0 - FL_SPEEDUP_MARGIN)) {
+            best = e->name;
+            best_ms = e->latency_ms;
+        }
+    }
+    return best;
 }
 
 const char *fl_bundle_choose_variant(const fl_bundle *b, fl_accelerator accelerator)
@@ -224,6 +249,8 @@ const char *fl_bundle_choose_variant(const fl_bundle *b, fl_accelerator accelera
         }
         return NULL;
     }
+    const char *measured = measured_choice(&b->manifest, accelerator);
+    if (measured) return measured;
     const char *const *prefer = accelerator == FL_ACCELERATOR_NPU   ? PREFER_NPU
                                 : accelerator == FL_ACCELERATOR_GPU ? PREFER_GPU
                                                                     : PREFER_CPU;

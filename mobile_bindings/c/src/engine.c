@@ -4,15 +4,22 @@
  * the variant for an accelerator (fl_bundle_choose_variant), GPU/NPU tried only with a
  * variant the build marked compatible and only when fully accelerated, otherwise the CPU
  * with the reason kept; int8 inputs quantized and outputs dequantized from the tensors'
- * own parameters (docs/preprocessing.md step 6, facelite/preprocess.h). The variant's
+ * own parameters (docs/preprocessing.md step 6, facelite/preprocess.h). Pixels in
+ * (`fl_model_set_pixels`, `fl_model_run_image`, the twin of `Engine.run_pixels`): steps
+ * 5-6 are written straight into the input buffer, an integer input through a 256-entry
+ * table per channel made by fl_normalize + fl_quantize themselves, so bit-identical. The variant's
  * bytes are sha256-checked, then handed to LiteRT from the bundle's mapping; the model
  * holds a reference on the bundle so that mapping outlives it. Inputs and outputs live
  * in 64-byte-aligned host buffers of our own that LiteRT reads and writes in place. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <glob.h>
+#endif
 
 #include "bundle.h"
 #include "facelite/preprocess.h"
@@ -48,6 +55,10 @@ struct fl_model {
     size_t output_slot[MAX_TENSORS]; /* outputs[k] is the signature's output output_slot[k] */
     LiteRtTensorBuffer input_buffers[MAX_TENSORS], output_buffers[MAX_TENSORS];
     int dequantized; /* floats of the last invoke are up to date */
+    uint8_t *pixels; /* fl_model_run_image's steps 1-4, one input's worth */
+    int table_channels; /* channels of `table` (0: none built yet), for table_mean/table_std */
+    float table_mean[FL_MAX_INPUT_CHANNELS], table_std[FL_MAX_INPUT_CHANNELS];
+    int32_t table[FL_MAX_INPUT_CHANNELS][256]; /* steps 5-6 of pixel value v in channel c */
 };
 
 const char *fl_accelerator_name(fl_accelerator a)
@@ -73,6 +84,52 @@ fl_status fl_accelerator_parse(const char *name, fl_accelerator *out, fl_error *
     }
     return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "accelerator '%.40s' is not one of auto, cpu, gpu, npu",
                    name ? name : "(null)");
+}
+
+/* facelite.engine.DEVICE_NODES: the device nodes through which LiteRT's GPU delegates and
+ * NPU dispatch libraries reach hardware on Linux and Android. */
+static const char *const GPU_NODES[] = {"/dev/dri/renderD*", "/dev/kgsl-3d0", "/dev/mali*", "/dev/nvidia*", NULL};
+static const char *const NPU_NODES[] = {"/dev/accel/accel*", "/dev/fastrpc-*", "/dev/adsprpc-smd", "/dev/apusys",
+                                        "/dev/edgetpu*", "/dev/apex_*", NULL};
+
+static int any_node(const char *const *patterns)
+{
+#if defined(__linux__)
+    for (size_t i = 0; patterns[i]; i++) {
+        glob_t g;
+        int found = glob(patterns[i], 0, NULL, &g) == 0 && g.gl_pathc > 0;
+        globfree(&g);
+        if (found) return 1;
+    }
+    return 0;
+#else
+    (void)patterns;
+    return 1; /* no device nodes to look for: probe */
+#endif
+}
+
+int fl_accelerator_present(fl_accelerator accelerator)
+{
+    static atomic_int cached[4]; /* 0: not looked yet, 1: absent, 2: present (once per process) */
+    if (accelerator != FL_ACCELERATOR_GPU && accelerator != FL_ACCELERATOR_NPU) return 1;
+    const char *force = getenv("FACELITE_PROBE_ACCELERATORS");
+    if (force && force[0]) return 1;
+    int known = atomic_load(&cached[accelerator]);
+    if (known) return known == 2;
+    int present = any_node(accelerator == FL_ACCELERATOR_GPU ? GPU_NODES : NPU_NODES);
+    atomic_store(&cached[accelerator], present ? 2 : 1);
+    return present;
+}
+
+/* The reason `auto` skips an accelerator with no device (facelite.engine.accelerator_present). */
+static void absent_reason(fl_accelerator accelerator, char *out, size_t cap)
+{
+    const char *const *nodes = accelerator == FL_ACCELERATOR_GPU ? GPU_NODES : NPU_NODES;
+    size_t used = (size_t)snprintf(out, cap, "no %s device on this host (none of ",
+                                   accelerator == FL_ACCELERATOR_GPU ? "GPU" : "NPU");
+    for (size_t i = 0; nodes[i] && used + 1 < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", nodes[i]);
+    if (used + 1 < cap) snprintf(out + used, cap - used, ")");
 }
 
 static double now_ms(void)
@@ -362,6 +419,12 @@ fl_status fl_model_create(fl_bundle *bundle, const char *variant, fl_accelerator
     fl_status st = FL_OK;
     for (size_t i = 0; i < n_tries && chosen == NULL; i++) {
         const char *acc = fl_accelerator_name(tries[i]);
+        if (accelerator == FL_ACCELERATOR_AUTO && !fl_accelerator_present(tries[i])) {
+            char why[256];
+            absent_reason(tries[i], why, sizeof why);
+            append_reason(m, acc, why);
+            continue;
+        }
         const char *name = variant ? variant : fl_bundle_choose_variant(bundle, tries[i]);
         if (name == NULL) {
             append_reason(m, acc, "no variant in the bundle is marked compatible");
@@ -423,6 +486,7 @@ void fl_model_destroy(fl_model *m)
     }
     release_runtime(&m->rt);
     fl_bundle_destroy(m->bundle);
+    free(m->pixels);
     free(m);
 }
 
@@ -465,6 +529,90 @@ fl_status fl_model_set_input(fl_model *m, const float *input, size_t count, fl_e
         return fl_ok(err);
     }
     return fl_quantize(input, count, t->info.scale, t->info.zero_point, t->info.dtype, t->host, err);
+}
+
+/* The integer input's table for `spec` (kept while the spec's mean and std stay the same):
+ * the 256 pixel values of every channel through fl_normalize and fl_quantize. */
+static fl_status input_table(fl_model *m, const fl_input_spec *spec, fl_error *err)
+{
+    const tensor *t = &m->inputs[0];
+    const int ch = spec->channels;
+    if (m->table_channels == ch && !memcmp(m->table_mean, spec->mean, (size_t)ch * sizeof(float)) &&
+        !memcmp(m->table_std, spec->std, (size_t)ch * sizeof(float)))
+        return FL_OK;
+    uint8_t levels[256 * FL_MAX_INPUT_CHANNELS];
+    float x[256 * FL_MAX_INPUT_CHANNELS];
+    int32_t q[256 * FL_MAX_INPUT_CHANNELS]; /* room for the widest integer input */
+    for (int v = 0; v < 256; v++)
+        for (int c = 0; c < ch; c++) levels[v * ch + c] = (uint8_t)v;
+    const size_t n = 256 * (size_t)ch;
+    fl_status st = fl_normalize(levels, 256, spec, x, err);
+    if (st == FL_OK) st = fl_quantize(x, n, t->info.scale, t->info.zero_point, t->info.dtype, q, err);
+    if (st != FL_OK) return st;
+    for (size_t i = 0; i < n; i++) {
+        int32_t v;
+        switch (t->info.dtype) {
+        case FL_DTYPE_INT8: v = ((const int8_t *)q)[i]; break;
+        case FL_DTYPE_UINT8: v = ((const uint8_t *)q)[i]; break;
+        case FL_DTYPE_INT16: v = ((const int16_t *)q)[i]; break;
+        default: v = q[i]; break;
+        }
+        m->table[i % (size_t)ch][i / (size_t)ch] = v;
+    }
+    memcpy(m->table_mean, spec->mean, (size_t)ch * sizeof(float));
+    memcpy(m->table_std, spec->std, (size_t)ch * sizeof(float));
+    m->table_channels = ch;
+    return FL_OK;
+}
+
+#define LOOK_UP(type)                                                                                              \
+    do {                                                                                                           \
+        type *o = t->host;                                                                                         \
+        for (size_t i = 0; i < count; i += ch)                                                                     \
+            for (size_t c = 0; c < ch; c++) o[i + c] = (type)m->table[c][pixels[i + c]];                           \
+    } while (0)
+
+fl_status fl_model_set_pixels(fl_model *m, const uint8_t *pixels, size_t count, const fl_input_spec *spec,
+                              fl_error *err)
+{
+    if (m == NULL || pixels == NULL || spec == NULL)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_model_set_pixels: model, pixels and spec must not be NULL");
+    tensor *t = &m->inputs[0];
+    const size_t ch = spec->channels > 0 ? (size_t)spec->channels : 0;
+    if (count != t->info.count || ch == 0 || ch > FL_MAX_INPUT_CHANNELS || t->info.rank < 1 ||
+        (size_t)t->info.shape[t->info.rank - 1] != ch)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT,
+                       "%zu pixels of %d channels do not match the model's input of %zu values (%s); pass one NHWC "
+                       "sample after fl_prepare_pixels", count, spec->channels, t->info.count, t->info.name);
+    m->dequantized = 0;
+    if (t->info.dtype == FL_DTYPE_FLOAT32) return fl_normalize(pixels, count / ch, spec, t->host, err);
+    fl_status st = input_table(m, spec, err);
+    if (st != FL_OK) return st;
+    switch (t->info.dtype) {
+    case FL_DTYPE_INT8: LOOK_UP(int8_t); break;
+    case FL_DTYPE_UINT8: LOOK_UP(uint8_t); break;
+    case FL_DTYPE_INT16: LOOK_UP(int16_t); break;
+    default: LOOK_UP(int32_t); break;
+    }
+    return fl_ok(err);
+}
+
+#undef LOOK_UP
+
+fl_status fl_model_run_image(fl_model *m, const fl_image *image, const fl_input_spec *spec, const double box[4],
+                             fl_placement *placement, fl_scratch *scratch, fl_error *err)
+{
+    if (m == NULL || spec == NULL)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_model_run_image: model and spec must not be NULL");
+    const size_t count = (size_t)spec->height * (size_t)spec->width * (size_t)spec->channels;
+    if (count != m->inputs[0].info.count)
+        return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "a %dx%dx%d input spec does not match the model's input of %zu "
+                       "values", spec->height, spec->width, spec->channels, m->inputs[0].info.count);
+    if (m->pixels == NULL && (m->pixels = malloc(count)) == NULL)
+        return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for %zu input pixels", count);
+    fl_status st = fl_prepare_pixels(image, spec, box, m->pixels, placement, scratch, err);
+    if (st == FL_OK) st = fl_model_set_pixels(m, m->pixels, count, spec, err);
+    return st == FL_OK ? fl_model_invoke(m, err) : st;
 }
 
 fl_status fl_model_invoke(fl_model *m, fl_error *err)

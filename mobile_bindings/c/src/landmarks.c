@@ -18,13 +18,11 @@ fl_status fl_landmarks_check(const fl_bundle *bundle, const fl_model *model, fl_
 }
 
 fl_status fl_landmarks_detect(fl_model *model, const fl_input_spec *spec, const fl_image *image,
-                              const double extent[4], float *tensor, fl_scratch *scratch,
+                              const double extent[4], fl_scratch *scratch,
                               float points[2 * FL_LANDMARK_COUNT], fl_error *err)
 {
     fl_placement where;
-    size_t count = (size_t)spec->height * (size_t)spec->width * (size_t)spec->channels;
-    fl_status st = fl_prepare(image, spec, extent, tensor, &where, scratch, err);
-    if (st == FL_OK) st = fl_model_run(model, tensor, count, err);
+    fl_status st = fl_model_run_image(model, image, spec, extent, &where, scratch, err);
     if (st != FL_OK) return st;
     size_t n;
     const float *out = fl_model_output(model, 0, &n);

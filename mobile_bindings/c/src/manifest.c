@@ -206,6 +206,16 @@ fl_status fl_manifest_load(const uint8_t *data, size_t size, const fl_zip *zip, 
         if (golden)
             e->golden_outputs = k == 0 ? out->golden_outputs
                                        : get_string(get(golden, "variant_outputs"), FL_VARIANT_NAMES[k], NULL);
+        const cJSON *measured = get(v, "measured");
+        if (measured) { /* the schema made every field present and typed */
+            static const char *const accelerators[] = {"auto", "cpu", "gpu", "npu", NULL};
+            e->measured_accelerator = (fl_accelerator)enum_index(get_string(measured, "accelerator", "auto"),
+                                                                 accelerators);
+            e->latency_ms = get(measured, "latency_ms")->valuedouble;
+            const cJSON *agreement = get(measured, "agreement");
+            e->has_agreement = cJSON_IsNumber(agreement);
+            e->agreement = e->has_agreement ? agreement->valuedouble : 0.0;
+        }
         const cJSON *tol = get(get(tolerances, FL_VARIANT_NAMES[k]), "max_abs_err");
         e->has_tolerance = cJSON_IsNumber(tol);
         e->tolerance = e->has_tolerance ? tol->valuedouble : 0.0;

@@ -30,6 +30,12 @@ typedef struct fl_variant_entry {
     const char *golden_outputs; /* golden/<v>_outputs.npy, golden.outputs for fp32, or NULL */
     int has_tolerance;          /* verify.tolerance.<v>.max_abs_err is a number */
     double tolerance;
+    /* measured (facelite.bundle.Measured): the build's median invoke latency on
+     * measured_accelerator (FL_ACCELERATOR_AUTO: no record) and agreement with fp32. */
+    fl_accelerator measured_accelerator;
+    double latency_ms;
+    int has_agreement; /* measured.agreement is a number, not null */
+    double agreement;
 } fl_variant_entry;
 
 typedef struct fl_manifest {

@@ -139,7 +139,13 @@ static cJSON *skin_json(const fl_skin_report *s, fl_json_style style)
 static cJSON *face_json(const fl_result *r, size_t i, fl_json_style style)
 {
     const fl_box *b = fl_result_box(r, i);
-    cJSON *doc = cJSON_CreateObject(), *box = cJSON_AddObjectToObject(doc, "box");
+    cJSON *doc = cJSON_CreateObject();
+    const int64_t track_id = fl_result_track_id(r, i);
+    if (track_id >= 0)
+        cJSON_AddItemToObject(doc, "track_id", cJSON_CreateNumber((double)track_id));
+    else
+        cJSON_AddNullToObject(doc, "track_id");
+    cJSON *box = cJSON_AddObjectToObject(doc, "box");
     add_number(box, "x", py_round(b->x, 2, style));
     add_number(box, "y", py_round(b->y, 2, style));
     add_number(box, "w", py_round(b->w, 2, style));
@@ -160,7 +166,14 @@ static cJSON *face_json(const fl_result *r, size_t i, fl_json_style style)
 
 static cJSON *result_json(const fl_result *r, fl_json_style style)
 {
-    cJSON *doc = cJSON_CreateObject(), *size = cJSON_AddArrayToObject(doc, "image_size");
+    cJSON *doc = cJSON_CreateObject();
+    int64_t timestamp_ms;
+    if (fl_result_timestamp_ms(r, &timestamp_ms)) { /* VIDEO: the frame's, first */
+        char text[32];
+        snprintf(text, sizeof text, "%lld", (long long)timestamp_ms);
+        cJSON_AddItemToObject(doc, "timestamp_ms", cJSON_CreateRaw(text));
+    }
+    cJSON *size = cJSON_AddArrayToObject(doc, "image_size");
     cJSON_AddItemToArray(size, cJSON_CreateNumber(fl_result_image_width(r)));
     cJSON_AddItemToArray(size, cJSON_CreateNumber(fl_result_image_height(r)));
     cJSON_AddStringToObject(doc, "detector", fl_result_detector(r));
@@ -171,11 +184,11 @@ static cJSON *result_json(const fl_result *r, fl_json_style style)
     cJSON *faces = cJSON_AddArrayToObject(doc, "faces");
     for (size_t i = 0; faces && i < fl_result_face_count(r); i++) cJSON_AddItemToArray(faces, face_json(r, i, style));
     const fl_timings *t = fl_result_timings(r);
-    const char *names[] = {"load",      "detect",        "landmarks", "align_regions", "expression", "skin_crop",
-                           "skin_measures", "quality", "restoration", "acne",          "total"};
-    const double values[] = {t->load_ms,          t->detect_ms,  t->landmarks_ms,   t->align_regions_ms,
-                             t->expression_ms,    t->skin_crop_ms, t->skin_measures_ms, t->quality_ms,
-                             t->restoration_ms,   t->acne_ms,    t->total_ms};
+    const char *names[] = {"load",       "detect",    "landmarks",     "smoothing", "align_regions", "expression",
+                           "skin_crop",  "skin_measures", "quality", "restoration", "acne",          "total"};
+    const double values[] = {t->load_ms,        t->detect_ms,      t->landmarks_ms,   t->smoothing_ms,
+                             t->align_regions_ms, t->expression_ms, t->skin_crop_ms,  t->skin_measures_ms,
+                             t->quality_ms,     t->restoration_ms, t->acne_ms,        t->total_ms};
     cJSON *timings = cJSON_AddObjectToObject(doc, "timings_ms");
     for (size_t k = 0; timings && k < sizeof names / sizeof names[0]; k++)
         if (!isnan(values[k])) add_number(timings, names[k], py_round(values[k], 2, style));

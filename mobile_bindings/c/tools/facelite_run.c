@@ -8,12 +8,24 @@
  *                [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]
  *   facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--skin [--restore]] [--variant V]
  *                [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]
+ *   facelite-run BUNDLES_DIR --analyze --video FRAME... [--fps F | --timestamps MS,MS,...]
+ *                [--detect-every N] [--expression-every N] [--skin-every N] [--no-smoothing] [--exact]
+ *                [--skin [--restore]] [--variant V] [--accelerator A] [--threads N]
  *
  * --analyze runs the face pipeline (facelite/analyzer.h) over the bundles of BUNDLES_DIR
  * (<name>/<name>.flb) and prints the document `facelite analyze IMAGE|DIR [--skin [--restore]] --json` prints
  * (several --input: the folder form, "inputs" instead of "dir", images in the order given,
  * folders expanded), plus a "pipeline" object (analyzer init, first analysis, cold start,
  * and with --runs the latency of the first image analysed again, peak RSS).
+ *
+ * --video runs VIDEO mode (docs/video.md: tracking, smoothing) over image files as the
+ * frames of one clip, in the order given (the C core has no video decoder: a phone hands
+ * camera frames to `fl_analyze_video_frame`), stamped round(i * 1000 / fps) ms (--fps,
+ * default 30) or with the given --timestamps. It prints a JSON line per frame as it comes
+ * (`facelite analyze VIDEO --jsonl`'s: "frame", then the result with "timestamp_ms" and each
+ * face's "track_id"; plus "image" and "detections", how many times the detector ran on the
+ * frame), then a summary line (frames, detections, tracks, engines, per-frame latency).
+ * --exact writes every number unrounded (for parity checks).
  *
  * Exit 0 on success, 2 for a bad bundle or argument (the message says which), 1 otherwise.
  * With --golden on the CPU, a variant that does not reproduce its goldens is a bad bundle too
@@ -50,6 +62,11 @@ typedef struct args {
     int threads, runs, warmup;
     int golden, json, progress;
     int analyze, skin, restore, runs_given, warmup_given, threads_given;
+    int video, exact, smoothing, detect_every, expression_every, skin_every; /* --video */
+    double fps;
+    const char *timestamps;
+    const char **frames; /* --video's files, in order (pointers into argv) */
+    int n_frames;
     const char *inputs[MAX_INPUTS]; /* --input, in order */
     int n_inputs;
     const char *outputs;
@@ -83,6 +100,9 @@ static const char USAGE[] =
     "                    [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]\n"
     "       facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--skin [--restore]]\n"
     "                    [--variant V] [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]\n"
+    "       facelite-run BUNDLES_DIR --analyze --video FRAME... [--fps F | --timestamps MS,MS,...]\n"
+    "                    [--detect-every N] [--expression-every N] [--skin-every N] [--no-smoothing]\n"
+    "                    [--exact] [--skin [--restore]] [--variant V] [--accelerator A] [--threads N]\n"
     "\n"
     "Times one variant of a facelite bundle in LiteRT (init, first, warm-up and timed invokes,\n"
     "peak RSS) and, with --golden, compares its outputs on the bundle's golden inputs with the\n"
@@ -96,7 +116,13 @@ static const char USAGE[] =
     "printing what `facelite analyze --json` prints; several --input paths give one document\n"
     "listing every image. --skin adds each face's skin report (skin_metrics required; acne\n"
     "when its bundle grades face crops), --restore lets it restore low-resolution crops.\n"
-    "--runs N times the first image N more times. Defaults there: 2 threads, no timed runs.\n";
+    "--runs N times the first image N more times. Defaults there: 2 threads, no timed runs.\n"
+    "\n"
+    "--video analyses the image files given as the frames of one clip in VIDEO mode (faces\n"
+    "tracked and smoothed, docs/video.md), stamped round(i * 1000 / fps) ms (default 30 fps) or\n"
+    "with --timestamps; a JSON line per frame, then a summary line. --detect-every,\n"
+    "--expression-every, --skin-every (defaults 15, 1, 10) and --no-smoothing set the VIDEO\n"
+    "options; --exact prints numbers unrounded.\n";
 
 /* -- arguments ------------------------------------------------------------------------------ */
 
@@ -164,6 +190,8 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
     a->threads = 1;
     a->runs = 50;
     a->warmup = 5;
+    a->fps = 30.0;
+    a->smoothing = 1, a->detect_every = 15, a->expression_every = 1, a->skin_every = 10;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -183,6 +211,14 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             a->skin = 1, takes_value = 0;
         } else if (strcmp(o, "--restore") == 0) {
             a->restore = 1, takes_value = 0;
+        } else if (strcmp(o, "--video") == 0) { /* the frames: every argument after it up to the next option */
+            a->video = 1, takes_value = 0;
+            a->frames = (const char **)argv + i + 1;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) a->n_frames++, i++;
+        } else if (strcmp(o, "--exact") == 0) {
+            a->exact = 1, takes_value = 0;
+        } else if (strcmp(o, "--no-smoothing") == 0) {
+            a->smoothing = 0, takes_value = 0;
         } else if (strcmp(o, "--allow-unsigned") == 0) {
             a->options.signature = FL_SIGNATURE_OPTIONAL, takes_value = 0;
         } else if (strcmp(o, "--no-development-key") == 0) {
@@ -208,6 +244,19 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             a->warmup_given = 1;
         } else if (strcmp(o, "--outputs") == 0) {
             a->outputs = value;
+        } else if (strcmp(o, "--fps") == 0) {
+            char *end = NULL;
+            a->fps = strtod(value, &end);
+            if (*end != '\0' || !(a->fps > 0.0 && a->fps <= 1000.0))
+                return fail(f, 2, "--fps %s: give frames per second, more than 0 and at most 1000", value);
+        } else if (strcmp(o, "--timestamps") == 0) {
+            a->timestamps = value;
+        } else if (strcmp(o, "--detect-every") == 0) {
+            rc = parse_int(o, value, 1, 1000000, &a->detect_every, f);
+        } else if (strcmp(o, "--expression-every") == 0) {
+            rc = parse_int(o, value, 1, 1000000, &a->expression_every, f);
+        } else if (strcmp(o, "--skin-every") == 0) {
+            rc = parse_int(o, value, 1, 1000000, &a->skin_every, f);
         } else if (strcmp(o, "--trusted-keys") == 0) {
             rc = add_keys(a, value, f);
         } else if (o[0] == '-' && o[1] != '\0') {
@@ -223,7 +272,12 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
     if (a->bundle == NULL) return fail(f, 2, "no bundle given; usage: facelite-run BUNDLE [options] (see --help)");
     if (a->n_inputs && !a->analyze) return fail(f, 2, "--input is for --analyze; see facelite-run --help");
     if ((a->skin || a->restore) && !a->analyze) return fail(f, 2, "--skin and --restore are for --analyze");
-    if (a->analyze && !a->n_inputs) return fail(f, 2, "--analyze needs --input IMAGE|DIR");
+    if (a->video && !a->analyze) return fail(f, 2, "--video is for --analyze; see facelite-run --help");
+    if (a->video && a->n_inputs) return fail(f, 2, "--video FRAME... and --input: give one of the two");
+    if (a->video && a->n_frames == 0) return fail(f, 2, "--video needs the frames' image files after it");
+    if ((a->exact || a->timestamps || !a->smoothing) && !a->video)
+        return fail(f, 2, "--exact, --timestamps and --no-smoothing are for --analyze --video");
+    if (a->analyze && !a->video && !a->n_inputs) return fail(f, 2, "--analyze needs --input IMAGE|DIR or --video FRAME...");
     if (a->analyze && (a->golden || a->outputs))
         return fail(f, 2, "--analyze runs the whole pipeline; --golden and --outputs are for one bundle");
     if (a->analyze) { /* facelite analyze's defaults: 2 threads; no timed repeats unless asked */
@@ -973,6 +1027,132 @@ done:
     return rc;
 }
 
+/* -- --analyze --video: VIDEO mode over image files as frames ------------------------------------ */
+
+/* The frames' timestamps: --timestamps as given, else round(i * 1000 / fps) (Python's round). */
+static int frame_timestamps(const args *a, int64_t *out, failure *f)
+{
+    if (a->timestamps == NULL) {
+        for (int i = 0; i < a->n_frames; i++) out[i] = (int64_t)nearbyint((double)i * 1000.0 / a->fps);
+        return 0;
+    }
+    const char *p = a->timestamps;
+    int n = 0;
+    while (*p != '\0') {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || (*end != ',' && *end != '\0') || n == a->n_frames)
+            return fail(f, 2, "--timestamps %s: give one whole number of milliseconds per frame (%d), separated by "
+                              "commas", a->timestamps, a->n_frames);
+        out[n++] = (int64_t)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (n != a->n_frames)
+        return fail(f, 2, "--timestamps: %d given for %d frames; give one per frame", n, a->n_frames);
+    return 0;
+}
+
+/* One frame's line: "frame", "image", "detections", then the result document. */
+static int print_frame(int index, const char *path, const fl_result *r, const args *a, failure *f)
+{
+    fl_json_style style = a->exact ? FL_JSON_EXACT : FL_JSON_ROUNDED;
+    size_t n = fl_result_json(r, style, NULL, 0);
+    char *text = n ? malloc(n + 1) : NULL;
+    cJSON *doc = text != NULL && fl_result_json(r, style, text, n + 1) == n ? cJSON_Parse(text) : NULL;
+    free(text);
+    cJSON *line = cJSON_CreateObject();
+    if (doc == NULL || line == NULL) {
+        cJSON_Delete(doc);
+        cJSON_Delete(line);
+        return fail(f, 1, "out of memory printing frame %d", index);
+    }
+    cJSON_AddNumberToObject(line, "frame", index);
+    while (doc->child != NULL) {
+        cJSON *item = cJSON_DetachItemViaPointer(doc, doc->child);
+        cJSON_AddItemToObject(line, item->string, item);
+    }
+    cJSON_Delete(doc);
+    cJSON_AddStringToObject(line, "image", path);
+    cJSON_AddNumberToObject(line, "detections", fl_result_detections(r));
+    exact_numbers(line);
+    char *out = cJSON_PrintUnformatted(line);
+    cJSON_Delete(line);
+    if (out == NULL) return fail(f, 1, "out of memory printing frame %d", index);
+    puts(out);
+    fflush(stdout);
+    free(out);
+    return 0;
+}
+
+static int run_video(const args *a, cJSON *doc, failure *f)
+{
+    fl_error err;
+    fl_analyzer_options options;
+    fl_analyzer *an = NULL;
+    int64_t *stamps = malloc((size_t)a->n_frames * sizeof *stamps);
+    double *samples = malloc((size_t)a->n_frames * sizeof *samples);
+    int rc = stamps && samples ? frame_timestamps(a, stamps, f) : fail(f, 1, "out of memory for %d frames", a->n_frames);
+    if (rc != 0) goto done;
+    fl_analyzer_options_init(&options);
+    options.bundles_dir = a->bundle;
+    options.bundle_options = &a->options;
+    options.variant = a->variant;
+    options.accelerator = a->accelerator;
+    options.threads = a->threads;
+    options.skin = a->skin;
+    options.restore = a->restore;
+    options.running_mode = FL_RUNNING_MODE_VIDEO;
+    options.detect_every_n_frames = a->detect_every;
+    options.expression_every_n_frames = a->expression_every;
+    options.skin_every_n_frames = a->skin_every;
+    options.smoothing = a->smoothing;
+    double t0 = now_ms();
+    if (fl_analyzer_create(&options, &an, &err) != FL_OK) {
+        rc = fail_status(f, &err);
+        goto done;
+    }
+    double init = now_ms() - t0;
+    long detections = 0;
+    int64_t tracks = 0;
+    for (int i = 0; i < a->n_frames && rc == 0; i++) {
+        const fl_result *r;
+        t0 = now_ms();
+        if (fl_analyze_video_frame_file(an, a->frames[i], stamps[i], &r, &err) != FL_OK) {
+            rc = fail(f, fl_status_is_user_error(err.code) ? 2 : 1, "frame %d (%s): %s", i, a->frames[i], err.message);
+            break;
+        }
+        samples[i] = now_ms() - t0;
+        detections += fl_result_detections(r);
+        for (size_t k = 0; k < fl_result_face_count(r); k++)
+            if (fl_result_track_id(r, k) + 1 > tracks) tracks = fl_result_track_id(r, k) + 1;
+        rc = print_frame(i, a->frames[i], r, a, f);
+    }
+    if (rc != 0) goto done;
+    cJSON_AddNumberToObject(doc, "n_frames", a->n_frames);
+    cJSON_AddStringToObject(doc, "running_mode", "video");
+    cJSON_AddNumberToObject(doc, "detections_run", (double)detections);
+    cJSON_AddNumberToObject(doc, "tracks_started", (double)tracks);
+    add_engines(doc, an);
+    cJSON *pipeline = cJSON_AddObjectToObject(doc, "pipeline");
+    cJSON_AddNumberToObject(pipeline, "init_ms", round_to(init, 4));
+    cJSON_AddNumberToObject(pipeline, "first_ms", round_to(samples[0], 4));
+    double sum = 0.0;
+    for (int i = 0; i < a->n_frames; i++) sum += samples[i];
+    qsort(samples, (size_t)a->n_frames, sizeof *samples, compare_doubles);
+    cJSON_AddNumberToObject(pipeline, "avg_ms", round_to(sum / a->n_frames, 4));
+    cJSON_AddNumberToObject(pipeline, "p50_ms", round_to(percentile(samples, (size_t)a->n_frames, 50), 4));
+    cJSON_AddNumberToObject(pipeline, "p90_ms", round_to(percentile(samples, (size_t)a->n_frames, 90), 4));
+    cJSON_AddNumberToObject(pipeline, "peak_rss_mb", round_to(rss_mb("VmHWM"), 2));
+    cJSON_AddNumberToObject(pipeline, "threads", a->threads);
+    cJSON_AddStringToObject(pipeline, "runner", "facelite-run");
+done:
+    fl_analyzer_destroy(an);
+    free(stamps);
+    free(samples);
+    return rc;
+}
+
 /* A number of the analysis document (made raw text by exact_numbers), NaN when absent. */
 static double number_in(const cJSON *object, const char *key)
 {
@@ -1114,7 +1294,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) json |= strcmp(argv[i], "--json") == 0;
     cJSON *doc = cJSON_CreateObject();
     int rc = doc == NULL ? fail(&f, 1, "out of memory") : parse_args(argc, argv, &a, &f);
-    if (rc == 0) rc = a.analyze ? run_analyze(&a, doc, &f) : run(&a, doc, &f);
+    if (rc == 0) rc = a.video ? run_video(&a, doc, &f) : a.analyze ? run_analyze(&a, doc, &f) : run(&a, doc, &f);
     if (rc != 0) {
         fprintf(stderr, "error: %s\n", f.message);
         if (json && cJSON_GetObjectItemCaseSensitive(doc, "golden")) { /* measured, then failed its goldens */
@@ -1134,7 +1314,7 @@ int main(int argc, char **argv)
             free(text);
             cJSON_Delete(e);
         }
-    } else if (a.json) {
+    } else if (a.json || a.video) { /* --video: the summary line after the frames' */
         char *text = cJSON_PrintUnformatted(doc);
         if (text == NULL) {
             fprintf(stderr, "error: out of memory printing the result\n");

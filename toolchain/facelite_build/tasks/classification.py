@@ -2,7 +2,9 @@
 
 Data: `data.layout = "image_folder"`, one `<split>/<label>/` folder per label
 (`facelite.datasets.labelled_images`); validation is the `data.val` folders, else a
-seeded `data.val_fraction` of the training images. `data.layout = "face_patches"` reads
+seeded `data.val_fraction` of the training images; a validation image with an exact or
+near copy in training (`splits.duplicates_across`) is dropped from a `data.val` folder, or
+moved to training in a seeded split. `data.layout = "face_patches"` reads
 the same folders of face photos and trains on each face's skin crop and patches
 (`facelite_build.face_patches`, the acne model). Targets are class indices, one-hot
 (with `training.label_smoothing`) for the cross-entropy loss; `training.class_weights`
@@ -21,7 +23,7 @@ from facelite.metrics import accuracy, psnr_db, top1_agreement
 from facelite.preprocess import CROPS
 
 from ..data import Examples, Splits, load_image_folder
-from ..splits import split_indices
+from ..splits import duplicates_across, split_indices
 from .base import BuildTask, rounded
 
 if TYPE_CHECKING:
@@ -53,7 +55,16 @@ class Classification(BuildTask):
         else:
             tr, va = split_indices(len(train), d.val_fraction, d.seed)
             train, val = train.take(tr), train.take(va)
-        return Splits(train, val, list(labels))
+        # a validation image with a copy in training: dropped from a fixed val folder, else moved to training
+        copies, report = duplicates_across(train.names, val.names)
+        rest = np.array([i for i in range(len(val)) if i not in set(copies)], int)
+        if d.val:
+            report.dropped = len(copies)
+        else:
+            report.moved = len(copies)
+            train = Examples.concat([train, val.take(np.array(copies, int))])
+        val = val.take(rest)
+        return Splits(train, val, list(labels), {"duplicates": report.to_json()})
 
     def n_outputs(self, labels: list[str]) -> int:
         return len(labels)

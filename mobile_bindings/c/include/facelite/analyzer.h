@@ -29,6 +29,17 @@
  *     bundle trained on face crops) and the 0-100 scores: `fl_skin_report`, the numbers
  *     of `SkinReport` (tests/mobile_bindings/test_pipeline_parity.py).
  *
+ * Running modes (docs/video.md, as `FaceAnalyzerOptions.running_mode`): FL_RUNNING_MODE_IMAGE
+ * (the default) analyses every image on its own with `fl_analyze`; FL_RUNNING_MODE_VIDEO takes
+ * the frames of one clip in order with `fl_analyze_video_frame` and strictly increasing
+ * timestamps: faces are tracked (tracking.c: the detector runs when there is no track,
+ * every `detect_every_n_frames` frames or when a track is lost; `fl_result_track_id` stays
+ * with its face), their points smoothed (one_euro.c, the One Euro filter) and expression
+ * and skin run at their own rates (`expression_every_n_frames`, `skin_every_n_frames`;
+ * between runs a face carries its last result). Step for step as `facelite`'s VIDEO mode
+ * (tests/mobile_bindings/test_video_parity.py). There is no LIVE_STREAM mode in C: a phone
+ * app runs VIDEO mode on its camera thread and drops the frames it has no time for.
+ *
  * Memory: every buffer (tensors, crops, the result) belongs to the analyzer and is
  * reused: once it has seen an image of a given size with as many faces, `fl_analyze`
  * allocates nothing but what LiteRT does (`fl_analyze_file` reuses its decoded pixels,
@@ -96,6 +107,12 @@ FL_API const char *fl_stage_bundle_name(fl_stage stage);
 /** Skin regions per face (`fl_region_name`). */
 #define FL_REGION_COUNT 7
 
+/** How an analyzer is fed (`facelite.RunningMode`; LIVE_STREAM is the app's own thread). */
+typedef enum fl_running_mode {
+    FL_RUNNING_MODE_IMAGE = 0, /**< `fl_analyze`, `fl_analyze_file`: every image on its own */
+    FL_RUNNING_MODE_VIDEO = 1  /**< `fl_analyze_video_frame(_file)`: the frames of one clip, tracked */
+} fl_running_mode;
+
 /** How to build an analyzer. Start from `fl_analyzer_options_init`. */
 typedef struct fl_analyzer_options {
     /** A folder of `<name>/<name>.flb` bundles (names from `fl_stage_bundle_name`), used
@@ -126,10 +143,25 @@ typedef struct fl_analyzer_options {
     /** Let the skin analysis restore a face crop that fails `noisy` and nothing else but
      *  `low_resolution` (default 0; needs a `restoration` bundle). */
     int restore;
+    /** FL_RUNNING_MODE_IMAGE (default) or FL_RUNNING_MODE_VIDEO. */
+    fl_running_mode running_mode;
+    /** VIDEO: the detector runs at least every this many frames to find new faces (and
+     *  whenever a track is lost); default 15, at least 1. */
+    int detect_every_n_frames;
+    /** VIDEO: a tracked face's expression runs on its frames 0, n, 2n, ...; in between it
+     *  carries the last (smoothed) result. Default 1, at least 1. */
+    int expression_every_n_frames;
+    /** VIDEO: the same for the skin analysis (reports are not smoothed). Default 10. */
+    int skin_every_n_frames;
+    /** VIDEO: One Euro smoothing of points and expression probabilities (default 1); 0
+     *  reports the raw values. */
+    int smoothing;
 } fl_analyzer_options;
 
 /** Defaults: no bundles, variant auto, accelerator AUTO, 2 threads, the manifest's score
- *  threshold, FL_DEFAULT_MAX_FACES faces, skin on, restoration off. */
+ *  threshold, FL_DEFAULT_MAX_FACES faces, skin on, restoration off, IMAGE mode (VIDEO
+ *  settings: detection every 15 frames, expression every frame, skin every 10, smoothing
+ *  on, as `FaceAnalyzerOptions`). */
 FL_API void fl_analyzer_options_init(fl_analyzer_options *options);
 
 typedef struct fl_analyzer fl_analyzer;
@@ -162,12 +194,29 @@ FL_API const fl_model *fl_analyzer_model(const fl_analyzer *analyzer, fl_stage s
 FL_API const fl_model_info *fl_analyzer_model_info(const fl_analyzer *analyzer, fl_stage stage);
 
 /** Analyse caller-owned pixels (any `fl_pixel_format`, with stride; alpha ignored).
- *  `*out` belongs to the analyzer, valid until its next analyze call. */
+ *  `*out` belongs to the analyzer, valid until its next analyze call. IMAGE mode only
+ *  (FL_ERR_INVALID_ARGUMENT in VIDEO mode). */
 FL_API fl_status fl_analyze(fl_analyzer *analyzer, const fl_image *image, const fl_result **out, fl_error *err);
 
 /** Decode the JPEG/PNG file at `path` (`fl_image_load`, into a buffer the analyzer keeps)
- *  and analyse it; the decoding time is the result's `load_ms`. */
+ *  and analyse it; the decoding time is the result's `load_ms`. IMAGE mode only. */
 FL_API fl_status fl_analyze_file(fl_analyzer *analyzer, const char *path, const fl_result **out, fl_error *err);
+
+/** VIDEO mode: the next frame of the clip (pixels as for `fl_analyze`) at `timestamp_ms`,
+ *  which must be greater than the previous frame's (FL_ERR_INVALID_ARGUMENT naming both
+ *  otherwise; the frame is then not analysed and the clip goes on). Faces are tracked and
+ *  smoothed (docs/video.md); `*out` as for `fl_analyze`. FL_ERR_INVALID_ARGUMENT in IMAGE
+ *  mode. */
+FL_API fl_status fl_analyze_video_frame(fl_analyzer *analyzer, const fl_image *image, int64_t timestamp_ms,
+                                        const fl_result **out, fl_error *err);
+
+/** `fl_analyze_video_frame` on a decoded JPEG/PNG file (the decoding time is `load_ms`). */
+FL_API fl_status fl_analyze_video_frame_file(fl_analyzer *analyzer, const char *path, int64_t timestamp_ms,
+                                             const fl_result **out, fl_error *err);
+
+/** Start a new clip: no tracks (track ids from 0 again), any timestamp accepted next. The
+ *  last result is no longer valid. Harmless in IMAGE mode. */
+FL_API void fl_analyzer_reset(fl_analyzer *analyzer);
 
 /* ----------------------------------------------------------------------------------
  * Results
@@ -274,6 +323,7 @@ typedef struct fl_timings {
     double load_ms; /**< decoding (`fl_analyze_file`), or checking the caller's pixels */
     double detect_ms;
     double landmarks_ms;
+    double smoothing_ms;     /**< VIDEO: smoothing the points; NaN (no `smoothing` key) for an image */
     double align_regions_ms;
     double expression_ms;
     double skin_crop_ms;     /**< the faces' skin crops */
@@ -300,6 +350,15 @@ FL_API const fl_box *fl_result_box(const fl_result *result, size_t face);
 FL_API const float *fl_result_landmarks(const fl_result *result, size_t face);
 /** Where the points came from: "bundle:<name>". */
 FL_API const char *fl_result_landmarks_source(const fl_result *result, size_t face);
+/** VIDEO: the id of face `face`'s track, the same on every frame it is followed (from 0
+ *  per clip); -1 in IMAGE mode and past the end. Faces come in ascending track id. */
+FL_API int64_t fl_result_track_id(const fl_result *result, size_t face);
+/** VIDEO: 1 and the frame's timestamp in `*timestamp_ms` (may be NULL); 0 for an image. */
+FL_API int fl_result_timestamp_ms(const fl_result *result, int64_t *timestamp_ms);
+/** How many times the detector ran for this result: 1 for an image; in VIDEO mode 0 on a
+ *  tracked frame, 1 on a detection frame, 2 when a track was lost after the frame's
+ *  scheduled detection ran (`FaceTracker.detections_run`'s increase). */
+FL_API int fl_result_detections(const fl_result *result);
 
 /** Region `index`'s name, in `facelite.regions.REGION_NAMES` order: "forehead", "nose",
  *  "left_cheek", "right_cheek", "left_under_eye", "right_under_eye", "chin" (subject's
@@ -331,8 +390,9 @@ typedef enum fl_json_style {
 } fl_json_style;
 
 /**
- * The result as the JSON document `AnalysisResult.to_json` gives: `image_size`,
- * `detector`, `stages`, `faces` (`box`, `landmarks`, `landmarks_source`, `regions`,
+ * The result as the JSON document `AnalysisResult.to_json` gives: `timestamp_ms` (VIDEO
+ * only), `image_size`, `detector`, `stages`, `faces` (`track_id`: null for an image, `box`,
+ * `landmarks`, `landmarks_source`, `regions`,
  * `expression`, `skin`: `SkinReport.to_json`) and `timings_ms`; a non-finite number is
  * written null, as Python does.
  * Writes at most `capacity` bytes, NUL included, into `buffer` (which may be NULL when

@@ -129,6 +129,15 @@ FL_API const char *fl_accelerator_name(fl_accelerator accelerator);
 /** The accelerator named `name` (case-sensitive, as above); FL_ERR_INVALID_ARGUMENT naming the choices otherwise. */
 FL_API fl_status fl_accelerator_parse(const char *name, fl_accelerator *out, fl_error *err);
 
+/** 1 when `FL_ACCELERATOR_AUTO` should try `accelerator` on this host
+ *  (`facelite.engine.accelerator_present`): on Linux and Android a GPU or NPU is reached
+ *  only through a device node (/dev/dri/renderD*, /dev/kgsl-3d0, /dev/mali*, /dev/nvidia*;
+ *  /dev/accel/accel*, /dev/fastrpc-*, /dev/adsprpc-smd, /dev/apusys, /dev/edgetpu*,
+ *  /dev/apex_*), so with none of them the probe is skipped; elsewhere, or with the
+ *  environment variable FACELITE_PROBE_ACCELERATORS set, 1. The CPU is always 1. Looked
+ *  up once per process. */
+FL_API int fl_accelerator_present(fl_accelerator accelerator);
+
 /** The manifest's `task`. */
 typedef enum fl_task {
     FL_TASK_CLASSIFICATION = 0,

@@ -180,6 +180,22 @@ FL_API fl_status fl_prepare_pixels(const fl_image *src, const fl_input_spec *spe
 FL_API fl_status fl_prepare(const fl_image *src, const fl_input_spec *spec, const double box[4], float *out_tensor,
                             fl_placement *placement, fl_scratch *scratch, fl_error *err);
 
+/* -- steps 5-6 into a model's input (engine.c) ------------------------------------------ */
+
+/** Set input 0 from one sample of uint8 pixels after preprocessing steps 1-4 (`count`
+ *  values, NHWC, batch 1; `spec`: their mean and std): steps 5-6 are written straight into
+ *  the model's input, bit-identical to `fl_normalize` then `fl_model_set_input`. An
+ *  int8/uint8 input goes through a 256-entry table per channel, built on the first call
+ *  and whenever the spec's mean or std change (exact for any mean and std). */
+FL_API fl_status fl_model_set_pixels(fl_model *model, const uint8_t *pixels, size_t count, const fl_input_spec *spec,
+                                     fl_error *err);
+/** Preprocess `image` [+ `box`] with `spec` (steps 1-4, `fl_prepare_pixels`, into a pixel
+ *  buffer the model keeps), `fl_model_set_pixels`, then `fl_model_invoke`: what `fl_prepare`
+ *  + `fl_model_run` do, without the float tensor. `placement` may be NULL. */
+FL_API fl_status fl_model_run_image(fl_model *model, const fl_image *image, const fl_input_spec *spec,
+                                    const double box[4], fl_placement *placement, fl_scratch *scratch,
+                                    fl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,152 @@
+"""What a bundle records about each variant's speed and fidelity, for `variant="auto"`.
+
+`facelite.engine.choose_variant` picks, per accelerator, the fastest variant whose
+agreement with fp32 clears `facelite.engine.AGREEMENT_FLOOR`; this module writes what it
+picks from (`variants.<name>.measured` in the manifest, `facelite.bundle.Measured`):
+
+- **latency_ms**: the median of the raw LiteRT invoke (`Engine.bind`, batch 1, the
+  runtime's default thread count `BaseOptions().num_threads`) on the build host, every
+  variant timed in one run, interleaved round by round after a warm-up, so that a busy
+  host slows them all alike and the medians compare;
+- **agreement**: the fraction of validation samples on which the variant gives the fp32
+  model's answer, the figure the build's evaluation already computes
+  (`metrics.<variant>.agreement_vs_fp32`; 1 for fp32 itself; None where the task has no
+  such notion, e.g. landmarks' raw points, and a None never qualifies for speed);
+- **host**: CPU model, logical cores, OS and LiteRT version, so a reader can tell whose
+  machine the numbers describe.
+
+The package stage records it for every new bundle; `facelite-build measure BUNDLE`
+records it into an existing one (no retraining: the agreement comes from the manifest's
+metrics), re-signing it as the package stage does (development key unless given one).
+
+Example:
+
+    >>> from facelite_build.measure import measure_bundle
+    >>> measure_bundle("models/expression/expression.flb")          # doctest: +SKIP
+    PosixPath('models/expression/expression.flb')
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from facelite.bundle import MANIFEST, Bundle, manifest_bytes, write_members
+from facelite.engine import Engine
+from facelite.errors import BundleError, UserError
+from facelite.options import BaseOptions
+from facelite.signing import SIGNATURE_MEMBER, sign_bundle
+
+WARMUP_ROUNDS = 5
+"""Untimed rounds first (LiteRT's first invokes pack weights and warm caches)."""
+REPEATS = 50
+"""Timed rounds; each round invokes every variant once, in a rotating order."""
+
+
+def build_host() -> dict[str, Any]:
+    """The machine the numbers come from: CPU model, logical cores, OS, LiteRT version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        litert = importlib.metadata.version("ai-edge-litert")
+    except importlib.metadata.PackageNotFoundError:
+        litert = None
+    return {"cpu": cpu[:256], "cores": os.cpu_count() or 1, "os": platform.platform()[:256], "litert": litert}
+
+
+def interleaved_latency_ms(engines: Mapping[str, Engine], x: np.ndarray, warmup: int = WARMUP_ROUNDS,
+                           repeats: int = REPEATS) -> dict[str, float]:
+    """Median raw-invoke milliseconds per engine on one sample `x` (float32 (1, H, W, C)).
+
+    Round r invokes every engine once, starting from the r-th (rotating), so neither
+    position in a round nor a burst of load on the host favours one variant.
+    """
+    if repeats < 1:
+        raise UserError(f"repeats {repeats}: must be at least 1")
+    names = list(engines)
+    invokes = {n: engines[n].bind(x) for n in names}
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(warmup + repeats):
+        for k in range(len(names)):
+            name = names[(r + k) % len(names)]
+            t0 = time.perf_counter()
+            invokes[name]()
+            if r >= warmup:
+                samples[name].append((time.perf_counter() - t0) * 1000.0)
+    return {n: float(np.median(samples[n])) for n in names}
+
+
+def recorded_agreement(metrics: Mapping[str, Any], variant: str) -> float | None:
+    """Variant `variant`'s agreement with fp32 as the build's evaluation measured it on the
+    validation split (`metrics.<variant>.agreement_vs_fp32`); 1.0 for fp32; None if absent."""
+    if variant == "fp32":
+        return 1.0
+    value = (metrics.get(variant) or {}).get("agreement_vs_fp32") if isinstance(metrics, Mapping) else None
+    return None if value is None else float(value)
+
+
+def measure_engines(engines: Mapping[str, Engine], x: np.ndarray, metrics: Mapping[str, Any],
+                   repeats: int = REPEATS) -> dict[str, dict[str, Any]]:
+    """Per variant, its `measured` manifest record (see the module doc). `engines` are CPU
+    engines of every variant of one bundle, all with the same thread count; `x` one
+    float32 sample; `metrics` the manifest's `metrics` block (the agreement's source)."""
+    threads = {e.num_threads for e in engines.values()}
+    if len(threads) != 1:
+        raise UserError(f"time every variant with one thread count, got {sorted(threads)}")
+    latency = interleaved_latency_ms(engines, x, repeats=repeats)
+    host = build_host()
+    return {name: {"accelerator": "cpu", "threads": next(iter(threads)), "latency_ms": round(ms, 4),
+                   "repeats": repeats, "agreement": recorded_agreement(metrics, name), "host": dict(host)}
+            for name, ms in latency.items()}
+
+
+def measure_variants(variants: Mapping[str, bytes], x: np.ndarray, metrics: Mapping[str, Any],
+                     num_threads: int | None = None, repeats: int = REPEATS) -> dict[str, dict[str, Any]]:
+    """`measure_engines` on freshly converted `.tflite` bytes (the package stage's), with
+    the runtime's default thread count unless `num_threads` is given."""
+    threads = num_threads or BaseOptions().num_threads
+    engines = {name: Engine.from_bytes(data, num_threads=threads, name=name) for name, data in variants.items()}
+    return measure_engines(engines, x, metrics, repeats)
+
+
+def measure_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None,
+                   num_threads: int | None = None, repeats: int = REPEATS,
+                   signing_key: str | os.PathLike | None = None) -> Path:
+    """Record every variant's `measured` entry into the bundle at `path` (or a copy at
+    `out`) and sign the result (with `signing_key`, else the development key); returns it.
+
+    Every other member keeps its bytes; only `manifest.json` changes (and the signature,
+    which covers it). The timed input is the first golden input (normalised as the
+    runtime does), or zeros for a bundle without goldens. Raises BundleError for a bundle
+    that fails its checksums (as `facelite-build sign` does).
+    """
+    from .package import DEVELOPMENT_KEY
+
+    path = Path(path)
+    threads = num_threads or BaseOptions().num_threads
+    with Bundle.open(path) as bundle:
+        problems = bundle.verify_checksums()
+        if problems:
+            raise BundleError(f"{path}: will not re-sign a bundle that fails its own checks: {problems[0]}")
+        engines = {name: Engine(bundle, name, "cpu", threads) for name in bundle.variants}
+        x = bundle.golden()[0][:1] if bundle.has_golden else np.zeros(bundle.manifest["input"]["shape"], np.float32)
+        manifest = copy.deepcopy(bundle.manifest)
+        for name, record in measure_engines(engines, x, manifest.get("metrics", {}), repeats).items():
+            manifest["variants"][name]["measured"] = record
+        members = [(MANIFEST, manifest_bytes(manifest, where=f"{path}:{MANIFEST}"))]
+        members += [(name, bytes(bundle.member_view(name))) for name in bundle.member_names()
+                    if name not in (MANIFEST, SIGNATURE_MEMBER)]
+        del engines
+    written = write_members(out if out is not None else path, members)
+    return sign_bundle(written, signing_key if signing_key is not None else DEVELOPMENT_KEY)
