@@ -5,7 +5,7 @@ DATA   ?= $(if $(FACELITE_DATA),$(FACELITE_DATA),../shared/data)
 PHOTO  ?= $(DATA)/acne04/level0/level0_1.jpg
 OUT    ?= out
 
-.PHONY: setup system-deps demo test fixture-bundles clean
+.PHONY: setup system-deps demo test fixture-bundles measure-bundles clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ test: setup system-deps
 ## fixture-bundles: rewrite the tiny test bundles committed under tests/fixtures/bundles/.
 fixture-bundles: setup
 	$(PY) scripts/make_fixture_bundles.py
+
+## measure-bundles: record each shipped variant's latency on this host and agreement with fp32
+## (what variant="auto" picks from; docs/bundle.md "Variant choice"), re-signed with the development key.
+measure-bundles: setup
+	@for b in models/*/*.flb; do $(VENV)/bin/facelite-build measure $$b || exit 1; done
 
 clean:
 	rm -rf $(OUT) build .pytest_cache

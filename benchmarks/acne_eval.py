@@ -2,8 +2,9 @@
 sizes, accuracy and per-class recall per variant and combination rule, and by ITA° group.
 
 The held-out photos are the acne recipe's own validation split
-(`facelite_build.face_patches.split_photos`: seeded 80/20 by photo, exact duplicates
-kept together); each photo's face comes from the face-geometry cache the build filled
+(`facelite_build.face_patches.split_photos`: seeded 80/20 by photo, exact and near
+duplicates kept together; `--duplicates exact` keeps identical files only together, the
+split acne 2.0.0 was built and first measured on); each photo's face comes from the face-geometry cache the build filled
 (the shipped detector and landmarker, fp32; found now where missing), cut with
 `skin_measures.face_crop` and graded by `acne.AcneGrader` — the runtime path. Photos
 where no face is found are counted and left out.
@@ -200,12 +201,15 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline", type=Path, default=None, help="a whole-photo acne bundle (1.x) to compare")
     ap.add_argument("--variants", default="all", help="comma-separated, or all (default)")
     ap.add_argument("--no-tone", action="store_true", help="skip the ITA° groups")
+    ap.add_argument("--duplicates", choices=("near", "exact"), default="near",
+                    help="held-out photos without exact and near copies in training (default), or without "
+                         "identical copies only (the split acne 2.0.0 was measured on)")
     ap.add_argument("--export-views", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
     a = ap.parse_args(argv)
 
     recipe = load_recipe(a.recipe)
-    photos = split_photos(recipe, recipe.data_dir(a.data))
+    photos = split_photos(recipe, recipe.data_dir(a.data), near=a.duplicates == "near")
     faces = face_geometry([p for p, _ in photos.val])
     has_face = np.array([faces[p] is not None for p, _ in photos.val])
     with_face = [ph for ph, ok in zip(photos.val, has_face) if ok]

@@ -15,7 +15,9 @@ the frame's shape, then its raw BGR bytes) or a photo path; the worker converts 
 (MediaPipe's input) and times only the `process()` call:
 
     facemesh_static   FaceMesh(static_image_mode=True, refine_landmarks=False): every
-                      image on its own (a detection, then the 468-point mesh)
+                      image on its own (a detection, then the 468-point mesh);
+                      `refine_landmarks=True` adds the iris/lips attention model (about
+                      1 ms more here), which facelite has no counterpart of
     facemesh_video    FaceMesh(static_image_mode=False, ...): frames of one clip, the
                       mesh tracked from the previous frame; `new_clip` starts another
     blazeface         FaceDetection(model_selection=0): BlazeFace short-range, detection only
@@ -47,10 +49,10 @@ MEDIAPIPE_VERSION = "0.10.14"
 VENV_ENV = "FACELITE_MEDIAPIPE_VENV"
 OPS = ("facemesh_static", "facemesh_video", "blazeface")
 
-# The worker, run by the MediaPipe venv's python. argv: max_faces threads.
+# The worker, run by the MediaPipe venv's python. argv: threads max_faces refine_landmarks(0/1).
 WORKER = r"""
 import json, os, sys, time
-threads, max_faces = int(sys.argv[1]), int(sys.argv[2])
+threads, max_faces, refine = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 cpus = sorted(os.sched_getaffinity(0))
 if len(cpus) > threads:
     os.sched_setaffinity(0, cpus[:threads])
@@ -59,7 +61,7 @@ import mediapipe as mp
 import numpy as np
 
 def facemesh(static):
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=static, refine_landmarks=False,
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=static, refine_landmarks=refine,
                                            max_num_faces=max_faces, min_detection_confidence=0.5)
 
 solutions = {"facemesh_static": facemesh(True), "facemesh_video": facemesh(False),
@@ -71,7 +73,8 @@ out = sys.stdout
 sys.stdout = sys.stderr  # anything MediaPipe prints stays off the protocol
 def reply(doc):
     out.write(json.dumps(doc) + "\n"); out.flush()
-reply({"ready": True, "mediapipe": mp.__version__, "numpy": np.__version__, "cpus": len(os.sched_getaffinity(0))})
+reply({"ready": True, "mediapipe": mp.__version__, "numpy": np.__version__, "cpus": len(os.sched_getaffinity(0)),
+       "refine_landmarks": refine})
 stdin = sys.stdin.buffer
 for line in iter(stdin.readline, b""):
     req = json.loads(line)
@@ -151,10 +154,12 @@ def pin_cpus(threads: int) -> int:
 class MediaPipeWorker:
     """The worker process: `time(op, frame)` → Timing; `new_clip()` before each clip of video frames."""
 
-    def __init__(self, threads: int = 2, max_faces: int = 1, venv: str | os.PathLike | None = None):
+    def __init__(self, threads: int = 2, max_faces: int = 1, venv: str | os.PathLike | None = None,
+                 refine_landmarks: bool = False):
         python = venv_python(venv)
         self._log = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen([str(python), "-c", WORKER, str(threads), str(max_faces)],
+        self._proc = subprocess.Popen([str(python), "-c", WORKER, str(threads), str(max_faces),
+                                       "1" if refine_landmarks else "0"],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
         self.info = self._read()
         self.info.pop("ready", None)

@@ -64,7 +64,7 @@ def measure(args) -> dict:
     ms: dict[str, list[float]] = {s: [] for s in SIDES}
     faces: dict[str, int] = dict.fromkeys(SIDES, 0)
     stages: dict[str, dict[str, list[float]]] = {"facelite": {}, "facelite_no_skin": {}}
-    with MediaPipeWorker(args.threads, args.max_faces, args.mediapipe_venv) as mp:
+    with MediaPipeWorker(args.threads, args.max_faces, args.mediapipe_venv, args.refine_landmarks) as mp:
         def run(side: str, image) -> tuple[float, int, dict | None]:
             if side in analyzers:
                 t0 = time.perf_counter()
@@ -110,7 +110,8 @@ def print_text(doc: dict) -> None:
     mp = doc["mediapipe"]
     print(f"pipeline: {doc['photos']} HELEN photos at {doc['side_px']} px, {doc['threads']} threads on "
           f"{doc['cpus']} CPUs, variant {doc['variant']} ({', '.join(sorted(set(doc['variants_used'].values())))}), "
-          f"at most {doc['max_faces']} face(s); MediaPipe {mp['mediapipe']} on {mp['cpus']} CPUs; interleaved")
+          f"at most {doc['max_faces']} face(s); MediaPipe {mp['mediapipe']} on {mp['cpus']} CPUs"
+          f"{', FaceMesh refine_landmarks=True' if mp['refine_landmarks'] else ''}; interleaved")
     print(f"{'side':24s} {'median ms':>10s} {'p90 ms':>8s} {'photos with a face':>19s}")
     for side in SIDES:
         print(f"{LABELS[side]:24s} {doc['median_ms'][side]:10.2f} {doc['p90_ms'][side]:8.2f} "
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default="auto", choices=("auto", "fp32", "fp16", "int8", "dynamic"),
                    help="facelite's model variant (default auto)")
     p.add_argument("--max-faces", type=int, default=1, help="faces per photo on both sides (default 1, MediaPipe's)")
+    p.add_argument("--refine-landmarks", action="store_true",
+                   help="FaceMesh with refine_landmarks=True (its iris/lips attention model; not the issue's setting)")
     p.add_argument("--bundles", help="folder of <name>/<name>.flb (default: the shipped bundles)")
     p.add_argument("--data", default=default_data(), help="the shared data folder (FACELITE_DATA)")
     p.add_argument("--mediapipe-venv", help="the MediaPipe venv (default FACELITE_MEDIAPIPE_VENV or "

@@ -4,13 +4,14 @@ Why: `benchmarks/video.py` measures VIDEO mode's landmark error and jitter, whic
 clips whose true 68 points are known on every frame. No such video dataset is at hand,
 so a real HELEN photo (with its .pts annotation) is placed on a 640x480 frame and moved
 by a known affine per frame; the same affine moves the annotated points, which stay
-ground truth. Motions (one cycle of a sine over the clip, so speeds and directions change
-as a head's do):
+ground truth. Motions (a sine of period `PERIOD_S` = 2 s, so speeds and directions change
+as a head's do, at the same speed whatever the clip's length; a 60-frame clip is one
+period):
 
     translation  ±15% of the frame's width sideways, ±5% of its height up and down
     zoom         the face's size ×(1 ± 0.25)
     rotation     ±20° in the image plane
-    brightness   no motion; the pixels' gain ramps 1 → 0.4 → 1
+    brightness   no motion; the pixels' gain ramps 1 → 0.4 → 1 over each period
     still        no motion (with `noise_sigma`: sensor-like noise drawn anew per frame)
 
 Pixels and points move through the same matrix: `cv2.warpAffine`'s pixel-centre
@@ -42,6 +43,8 @@ MOVING = ("translation", "zoom", "rotation", "brightness")
 FRAME_SIZE = (640, 480)
 """(width, height) of the frames."""
 FPS = 30
+PERIOD_S = 2.0
+"""Seconds of one cycle of every motion."""
 FACE_WIDTH = 200
 """Width in frame pixels of the annotated points' extent before any motion."""
 
@@ -55,11 +58,12 @@ class Frame:
     timestamp_ms: int
 
 
-def motion(name: str, t: float, size: tuple[int, int] = FRAME_SIZE) -> tuple[np.ndarray, float]:
-    """(2x3 affine about the frame's centre, pixel gain) of motion `name` at clip time t ∈ [0, 1]."""
+def motion(name: str, seconds: float, size: tuple[int, int] = FRAME_SIZE) -> tuple[np.ndarray, float]:
+    """(2x3 affine about the frame's centre, pixel gain) of motion `name` at `seconds` into the clip."""
     if name not in MOTIONS:
         raise ValueError(f"motion {name!r}: use one of {', '.join(MOTIONS)}")
     w, h = size
+    t = (seconds / PERIOD_S) % 1.0
     wave = math.sin(2 * math.pi * t)
     angle, scale, dx, dy, gain = 0.0, 1.0, 0.0, 0.0, 1.0
     if name == "translation":
@@ -98,7 +102,7 @@ def clip(photo: np.ndarray, points: np.ndarray, name: str, n_frames: int, size: 
     image, pts, shift = placed(photo, points, size, face_width)
     rng = np.random.default_rng(seed)
     for i in range(n_frames):
-        m, gain = motion(name, i / max(1, n_frames - 1), size)
+        m, gain = motion(name, i / FPS, size)
         total = np.vstack([m, (0, 0, 1)]) @ np.vstack([shift, (0, 0, 1)])
         frame = cv2.warpAffine(image, total[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if gain != 1.0 or noise_sigma:

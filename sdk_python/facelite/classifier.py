@@ -86,7 +86,7 @@ class ImageClassifier(VisionTask):
         self._check_open()
         boxes = boxes or [None] * len(images)
         pixels = np.stack([prepare_pixels(im, self.spec, b)[0] for im, b in zip(images, boxes)])
-        return self._classifications(self.engine.run_pixels(pixels)[0])
+        return self._classifications(self.engine.run_pixels(pixels, self.spec)[0])
 
     def classify_tensor(self, x: np.ndarray) -> list[Classification]:
         """Already-preprocessed float32 (N, H, W, C) → Classifications (outputs read by the

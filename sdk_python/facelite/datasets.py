@@ -118,7 +118,7 @@ def read_file_list(path: str | os.PathLike, folder: str | os.PathLike) -> list[P
 
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "a.jpg").touch()
-    >>> _ = (root / "list.txt").write_text("# held out\na.jpg\n\n")
+    >>> _ = (root / "list.txt").write_text("# held out\\na.jpg\\n\\n")
     >>> [p.name for p in read_file_list(root / "list.txt", root)]
     ['a.jpg']
     """

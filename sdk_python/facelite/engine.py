@@ -112,11 +112,13 @@ except ImportError:  # pragma: no cover - exercised only where ai-edge-litert is
 ACCELERATORS = tuple(a.value for a in Accelerator)
 
 # Variant preference per accelerator when the bundle records no measurement for it
-# (first present and compatible wins).
+# (first present and compatible wins). `dynamic` comes last on the CPU: bundles built
+# before its depthwise fix (`facelite_build.quantize.float_depthwise_weights`) run it
+# 3-8x slower than fp32.
 PREFERENCE = {
     "npu": ("int8",),
     "gpu": ("fp16", "fp32"),
-    "cpu": ("fp32", "dynamic", "fp16", "int8"),
+    "cpu": ("fp32", "fp16", "int8", "dynamic"),
 }
 
 # The order `auto` tries accelerators in.
@@ -657,6 +659,13 @@ class Engine:
         """Input/output names, shapes, dtypes and quantization as JSON (for `inspect`)."""
         return {"inputs": [t.to_json() for t in self.input_details],
                 "outputs": [t.to_json() for t in self.output_details]}
+
+    @property
+    def delegate_partitions(self) -> int:
+        """How many delegate kernels (XNNPack partitions) LiteRT's CPU interpreter made of
+        the graph: 1 when XNNPack takes every op; each op it leaves out runs in LiteRT's own
+        kernels between partitions (benchmarks/variants.py prints this per variant)."""
+        return sum(op["op_name"] == "DELEGATE" for op in self._interp._get_ops_details())
 
     # -- running -----------------------------------------------------------------
 

@@ -137,7 +137,7 @@ class FaceDetector(VisionTask):
             boxes = [b for b in boxes if b.w > 1 and b.h > 1][: self.options.max_faces]
         else:
             x, placement = prepare_pixels(pixels, self.spec)
-            outs = [o[0] for o in self.engine.run_pixels(x[None])]
+            outs = [o[0] for o in self.engine.run_pixels(x[None], self.spec)]
             boxes = self._decoder.to_image(self._decoder.boxes(outs), placement, (w, h))
         return DetectionResult(boxes, self.name, (w, h))
 

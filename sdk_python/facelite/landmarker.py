@@ -99,7 +99,7 @@ class FaceLandmarker(VisionTask):
         if self.is_stand_in:
             return [LandmarksResult(fit_to_box(tuple(b)[:4]), STAND_IN) for b in boxes]
         crops, placements = zip(*(prepare_pixels(image, self.spec, b) for b in boxes))
-        points = self._to_image(self.engine.run_pixels(np.stack(crops))[0], placements)
+        points = self._to_image(self.engine.run_pixels(np.stack(crops), self.spec)[0], placements)
         return [LandmarksResult(pts, self.source) for pts in points]
 
     def points_from_tensor(self, x: np.ndarray, placements) -> list[np.ndarray]:

@@ -513,7 +513,7 @@ def quantize_table(spec: InputSpec, scale: float, zero_point: int, dtype) -> np.
 
         >>> spec = InputSpec((1, 2, 2, 1), "gray", "bilinear", (127.5,), (127.5,))
         >>> quantize_table(spec, 2 / 255, 0, np.int8)[[0, 127, 128, 255], 0].tolist()
-        [-128, 0, 0, 127]
+        [-127, 0, 0, 127]
     """
     levels = np.repeat(PIXEL_LEVELS[:, None], spec.channels, axis=1)
     return quantize(normalize(levels, spec), scale, zero_point, dtype)

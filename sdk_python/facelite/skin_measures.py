@@ -163,13 +163,18 @@ def normalised_crop(crop: FaceCrop, crop_gains) -> FaceCrop:
     return FaceCrop(linear_to_srgb8(srgb_to_linear(crop.image) * gains), crop.matrix, crop.points)
 
 
-def crop_masks(crop: FaceCrop) -> np.ndarray:
+def crop_masks(crop: FaceCrop, out: np.ndarray | None = None) -> np.ndarray:
     """(S, S, len(MASK_CHANNELS)) uint8 0/1: the seven skin regions of `face_regions` in crop
-    coordinates, then the two eye polygons, each rasterised by `region_mask` (docs/skin.md §1)."""
+    coordinates, then the two eye polygons, each rasterised by `region_mask` (docs/skin.md §1).
+
+    `out`: a zeroed (S, S, len(MASK_CHANNELS)) array of any dtype to write them into
+    instead (only each polygon's box is written), e.g. the channels of a model input, so
+    the masks are not built and then copied."""
     s = crop.size
     regions = face_regions(crop.points, (s, s))
     polygons = [regions[name] for name in REGION_NAMES] + [crop.points[36:42], crop.points[42:48]]
-    out = np.zeros((s, s, len(polygons)), np.uint8)
+    if out is None:
+        out = np.zeros((s, s, len(polygons)), np.uint8)
     for k, polygon in enumerate(polygons):
         m = region_mask(polygon, (s, s))
         h, w = m.mask.shape
@@ -269,7 +274,14 @@ class SkinMeasurer(VisionTask):
                 raise UserError(f"face crop of shape {crop.image.shape}; this skin_metrics bundle measures "
                                 f"{self.crop_size}×{self.crop_size}×3 crops (face_crop(image, points, "
                                 f"{self.crop_size}))")
-        x = np.stack([normalize(measure_pixels(c), self.spec) for c in crops])
+        # measure_pixels, written straight into the float32 input (one buffer, masks only
+        # in their polygons' boxes); the shipped spec's normalisation is the identity.
+        x = np.zeros((len(crops), self.crop_size, self.crop_size, 3 + len(MASK_CHANNELS)), np.float32)
+        for i, crop in enumerate(crops):
+            x[i, ..., :3] = crop.image[..., ::-1]
+            crop_masks(crop, x[i, ..., 3:])
+        if any(v != 0 for v in self.spec.mean) or any(v != 1 for v in self.spec.std):
+            x = normalize(x, self.spec)
         out = self.engine.run(x)[0]
         return [self._raw(row) for row in out]
 

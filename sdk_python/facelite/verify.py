@@ -258,8 +258,9 @@ def shipping_bytes(bundle: Bundle) -> dict[str, int]:
 
 
 def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = None) -> dict[str, Any]:
-    """Manifest summary: variants (bytes, target, sparsity, compatibility, tensors), size
-    ratio, offsets, and the signature (`"signature"`, as `verify_bundle` reports it).
+    """Manifest summary: variants (bytes, target, sparsity, compatibility, measured latency
+    and agreement, tensors), what `variant="auto"` runs per accelerator (`auto_variant`),
+    size ratio, offsets, and the signature (`"signature"`, as `verify_bundle` reports it).
 
     Reading tensor details loads every variant into LiteRT, whose flatbuffer parser is not
     hardened against hostile bytes (`facelite.engine`), so the signature policy (`policy`,
@@ -267,7 +268,7 @@ def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = Non
     installed package) is enforced first, as every other loader does: a bundle it refuses
     raises BundleError (exit 2) naming what failed, before any model is parsed.
     """
-    from .engine import Engine
+    from .engine import Engine, choose_variant
 
     with Bundle.open(path) as bundle:
         signature = enforce_signature_policy(bundle, policy)
@@ -278,7 +279,7 @@ def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = Non
                 "file": v["file"], "bytes": int(v["bytes"]), "target": v["target"],
                 "sparsity": float(v.get("sparsity", 0.0)), "input_dtype": v["input_dtype"],
                 "output_dtype": v.get("output_dtype", v["input_dtype"]),
-                "compatibility": v.get("compatibility", {}),
+                "compatibility": v.get("compatibility", {}), "measured": v.get("measured"),
             }
             try:  # a malformed model is reported per variant, as is one that does not fit the task
                 engine = Engine(bundle, name, "cpu", 1)
@@ -298,6 +299,7 @@ def inspect_bundle(path: str | os.PathLike, policy: SignaturePolicy | None = Non
             "golden_input_domain": m.get("golden", {}).get("input_domain", "normalized") if "golden" in m else None,
             "golden_variant_outputs": sorted(m.get("golden", {}).get("variant_outputs", {})),
             "member_offsets": bundle.member_offsets(), "signature": signature.to_json(),
+            "auto_variant": {acc: choose_variant(bundle, acc) for acc in ("cpu", "gpu", "npu")},
         }
         for name, size in shipping_bytes(bundle).items():
             variants[name]["shipping_bytes"] = size

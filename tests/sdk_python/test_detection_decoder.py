@@ -77,7 +77,7 @@ def test_letterboxed_detector_maps_boxes_back_to_the_photo(bundles, monkeypatch)
     heat, size = np.zeros((1, 16, 16, 1), np.float32), np.zeros((1, 16, 16, 2), np.float32)
     heat[0, 7, 7, 0], size[0, 7, 7] = 0.9, (0.25, 0.25)     # centre (30, 30) in input pixels, 16×16
     outs = [heat if d.shape[-1] == 1 else size for d in det.engine.output_details]   # 1 channel: heatmap
-    monkeypatch.setattr(det.engine, "run", lambda x: outs)
+    monkeypatch.setattr(det.engine, "run_pixels", lambda x, spec=None: outs)
     (b,) = det.detect(np.zeros((100, 200, 3), np.uint8)).boxes
     # 200×100 → scale 0.32, pad_y 16: input (22, 22, 16, 16) → photo ((22-0)/0.32, (22-16)/0.32, 50, 50)
     assert (b.x, b.y, b.w, b.h) == pytest.approx((68.75, 18.75, 50, 50))

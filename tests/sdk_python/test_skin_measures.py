@@ -100,6 +100,17 @@ def test_masks_are_the_regions_and_eyes_rasterised_in_crop_coordinates():
     assert (x[..., :3] == crop.image[..., ::-1]).all()      # R, G, B first
 
 
+def test_the_measurer_feeds_the_graph_exactly_measure_pixels(measurer, shared_data):
+    """measure_crops writes the masks straight into the float32 input; the graph must see
+    the very tensor `measure_pixels` defines (what the goldens and the C core feed)."""
+    image_path, pts_path = pts_pairs(shared_data / "landmarks300w" / "helen_train")[0]
+    crops = [face_crop(load_image(image_path), read_pts(pts_path)), face_crop(skin_photo(), POINTS)]
+    for crop, raw in zip(crops, measurer.measure_crops(crops)):
+        x = measure_pixels(crop).astype(np.float32)[None]
+        expected = measurer._raw(measurer.engine.run(x)[0][0])
+        assert raw == expected
+
+
 def test_measures_name_every_region_and_count_the_face_union(measurer):
     crop = face_crop(skin_photo(), POINTS)
     raw = measurer.measure_crops([crop])[0]

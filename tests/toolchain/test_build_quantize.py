@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from ai_edge_litert import schema_py_generated as schema
+
+from facelite.engine import Engine
 from facelite_build.quantize import VARIANT_TARGET, VARIANTS, ConversionError, convert, op_from_message
 from facelite_build.verify import compare, io_details, run_tflite
 
@@ -44,6 +48,30 @@ def test_float_variants_shrink_in_order(variants):
     sizes = {v: len(b) for v, b in variants.items()}
     assert sizes["fp16"] < 0.6 * sizes["fp32"]
     assert sizes["dynamic"] < 0.4 * sizes["fp32"]
+
+
+def test_dynamic_variant_keeps_depthwise_weights_float_so_xnnpack_runs_the_whole_graph():
+    """A hybrid (int8-weight) depthwise convolution is not XNNPack's: it split the shipped
+    models into 8 partitions and made `dynamic` 8x slower than fp32."""
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((12, 12, 8))
+    x = keras.layers.Conv2D(128, 1, activation="relu")(inp)  # 1,024 weights: int8 in `dynamic`
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)  # 1,152: int8 from the converter
+    x = keras.layers.Conv2D(128, 1, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(4)(x))
+    dynamic = convert(model, "dynamic")
+    m = schema.ModelT.InitFromPackedBuf(bytearray(dynamic), 0)
+    sub = m.subgraphs[0]
+    kinds = {max(m.operatorCodes[op.opcodeIndex].builtinCode, m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode):
+             sub.tensors[op.inputs[1]].type for op in sub.operators if len(op.inputs) > 1}
+    assert kinds[schema.BuiltinOperator.DEPTHWISE_CONV_2D] == schema.TensorType.FLOAT32
+    assert kinds[schema.BuiltinOperator.CONV_2D] == schema.TensorType.INT8  # still dynamic-range elsewhere
+    engine = Engine.from_bytes(dynamic, 1)
+    assert engine.delegate_partitions == 1
+    x = np.random.default_rng(0).normal(size=(2, 12, 12, 8)).astype(np.float32)
+    reference = Engine.from_bytes(convert(model, "fp32"), 1).run(x)[0]
+    np.testing.assert_allclose(engine.run(x)[0], reference, atol=0.05 * np.abs(reference).max())
 
 
 def test_int8_is_at_most_30_percent_of_fp32_for_a_weight_heavy_model(data):

@@ -44,10 +44,13 @@ from facelite.errors import BundleError, UserError
 from facelite.options import BaseOptions
 from facelite.signing import SIGNATURE_MEMBER, sign_bundle
 
-WARMUP_ROUNDS = 5
+WARMUP_ROUNDS = 10
 """Untimed rounds first (LiteRT's first invokes pack weights and warm caches)."""
-REPEATS = 50
-"""Timed rounds; each round invokes every variant once, in a rotating order."""
+REPEATS = 200
+"""Timed rounds; each round invokes every variant once, in a rotating order. Invokes of the
+shipped models take 0.2-3 ms, so a descheduled thread on a shared host skews a few of them:
+with 50 rounds the medians of one variant moved by up to 2x between runs, with 200 they
+hold (every bundle is measured in seconds)."""
 
 
 def build_host() -> dict[str, Any]:

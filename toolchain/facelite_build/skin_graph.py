@@ -71,9 +71,11 @@ def gaussian_taps(sigma: float) -> np.ndarray:
     return (t / t.sum()).astype(np.float32)
 
 
-def blur(p: tf.Tensor, sigma) -> tf.Tensor:
-    """Separable Gaussian of every plane of (N, k, H, W) `p`, zero outside (SAME padding);
-    `sigma` one value, or one per plane (taps zero-padded to the widest: adding 0·v is exact).
+def separable(p: tf.Tensor, taps_h, taps_w) -> tf.Tensor:
+    """Plane i of (N, k, H, W) `p` filtered along H by `taps_h[i]`, then along W by
+    `taps_w[i]` (odd lengths, centred, zero outside: SAME padding); taps of different
+    lengths are zero-padded to the longest (adding 0·v is exact), and a pass whose taps
+    are all `[1]` is skipped.
 
     Each pass is one depthwise convolution over (N, rows, 1, k·cols): a whole image row of
     every plane as the channels, the taps along the rows; then the transpose for the other
@@ -81,22 +83,41 @@ def blur(p: tf.Tensor, sigma) -> tf.Tensor:
     channels (the natural NHWC layout) leaves most of each vector idle.
     """
     _, k, h, w = p.shape
-    sigmas = [float(sigma)] * k if np.ndim(sigma) == 0 else [float(v) for v in sigma]
-    taps = [gaussian_taps(v) for v in sigmas]
-    r = max(len(t) for t in taps) // 2
-    kernel = np.zeros((2 * r + 1, k), np.float32)
-    for plane, t in enumerate(taps):
-        kernel[r - len(t) // 2:r + len(t) // 2 + 1, plane] = t
 
-    def along_rows(v: tf.Tensor, rows: int, cols: int) -> tf.Tensor:      # (N, rows, k, cols), blurred along rows
+    def kernel_of(taps) -> np.ndarray | None:
+        taps = [np.asarray(t, np.float32).ravel() for t in taps]
+        if all(len(t) == 1 and t[0] == 1.0 for t in taps):
+            return None
+        r = max(len(t) for t in taps) // 2
+        kernel = np.zeros((2 * r + 1, k), np.float32)
+        for plane, t in enumerate(taps):
+            kernel[r - len(t) // 2:r + len(t) // 2 + 1, plane] = t
+        return kernel
+
+    def along_rows(v: tf.Tensor, kernel: np.ndarray, rows: int, cols: int) -> tf.Tensor:
+        """(N, rows, k, cols) filtered along rows."""
         taps_per_channel = np.repeat(kernel, cols, axis=1)[:, None, :, None]   # channel = plane · cols + col
         out = tf.nn.depthwise_conv2d(tf.reshape(v, [-1, rows, 1, k * cols]), tf.constant(taps_per_channel),
                                      [1, 1, 1, 1], "SAME")
         return tf.reshape(out, [-1, rows, k, cols])
 
-    v = along_rows(tf.transpose(p, [0, 2, 1, 3]), h, w)                    # (N, H, k, W)
-    v = along_rows(tf.transpose(v, [0, 3, 2, 1]), w, h)                    # (N, W, k, H)
+    kh, kw = kernel_of(taps_h), kernel_of(taps_w)
+    v = tf.transpose(p, [0, 2, 1, 3])                                      # (N, H, k, W)
+    if kh is not None:
+        v = along_rows(v, kh, h, w)
+    v = tf.transpose(v, [0, 3, 2, 1])                                      # (N, W, k, H)
+    if kw is not None:
+        v = along_rows(v, kw, w, h)
     return tf.transpose(v, [0, 2, 3, 1])
+
+
+def blur(p: tf.Tensor, sigma) -> tf.Tensor:
+    """Separable Gaussian (`gaussian_taps`) of every plane of (N, k, H, W) `p`, zero
+    outside; `sigma` one value, or one per plane."""
+    k = p.shape[1]
+    sigmas = [sigma] * k if np.ndim(sigma) == 0 else list(sigma)
+    taps = [gaussian_taps(float(v)) for v in sigmas]
+    return separable(p, taps, taps)
 
 
 def power(v: tf.Tensor, exponent: float) -> tf.Tensor:
@@ -204,14 +225,17 @@ def skin_metrics(x: tf.Tensor, normalise: bool = True) -> tf.Tensor:
     lin = srgb_to_linear(rgb255)
     y = luminance(lin)
     r255, g255, b255 = channels[0:3]
-    luma = nhwc(r255 * LUMA_601[0] + g255 * LUMA_601[1] + b255 * LUMA_601[2])
-    inner = planar(1.0 - tf.nn.max_pool2d(1.0 - nhwc(face), 3, 1, "VALID"))    # 3×3 window inside the face
-    lap = planar(tf.nn.conv2d(luma, tf.constant(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)[:, :, None, None]),
-                              1, "VALID"))
+    luma = r255 * LUMA_601[0] + g255 * LUMA_601[1] + b255 * LUMA_601[2]
+    # Second differences of the luma along H and W, and the 3×3 box sum of `face`; the
+    # Laplacian is their sum, Immerkær's kernel their product [1, −2, 1]ᵀ[1, −2, 1]. Zero
+    # outside the crop, so a border pixel's box sum is under 9: `inner` is the VALID 3×3
+    # erosion of `face` (every window inside the face and the crop).
+    d2 = separable(tf.concat([luma, luma, face], 1), ([1, -2, 1], [1], [1, 1, 1]), ([1], [1, -2, 1], [1, 1, 1]))
+    inner = tf.cast(d2[:, 2:3] > 8.5, tf.float32)                              # 3×3 window inside the face
+    lap = d2[:, 0:1] + d2[:, 1:2]
+    immerkaer = separable(d2[:, 0:1], ([1],), ([1, -2, 1],))
     lap_mean = masked_mean(lap, inner)
     sharpness = masked_mean(lap * lap, inner) - lap_mean * lap_mean
-    immerkaer = planar(tf.nn.conv2d(luma, tf.constant(np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)[:, :, None, None]),
-                                    1, "VALID"))
     noise = masked_mean(tf.abs(immerkaer), inner) * (math.sqrt(math.pi / 2.0) / 6.0)
     clipped = tf.cast(tf.maximum(tf.maximum(r255, g255), b255) >= CLIP_LEVEL, tf.float32)
     clipped_fraction = masked_mean(clipped, face)

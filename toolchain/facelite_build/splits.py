@@ -13,15 +13,18 @@ Two rules, both reproducible from the recipe alone (`data.seed`):
 `seeded_subset` is what `--limit` uses for quick builds.
 
 Duplicates (ACNE04 holds the same photo under two names, sometimes with two grades;
-7.8% of FER2013 PublicTest are copies of training images, some re-encoded or shifted in
-brightness): `duplicate_groups` joins files with identical bytes (MD5) and, with
-`near=True` (the default everywhere), files whose perceptual hashes differ in at most
-`NEAR_DUPLICATE_BITS` of 64 bits, into groups (union-find, so a chain of near copies is
-one group). `keep_duplicates_together` moves a group to training unless every member was
-drawn for validation, so no validation photo has a copy in training and the rest of the
-seeded split stays as it was; where validation is a fixed folder (FER2013 `val`),
-`drop_duplicates_of_train` drops the validation files with a copy in training instead.
-Both report what they moved or dropped (`DuplicateReport`).
+15% of FER2013 PublicTest are exact or near copies of training images): a group of copies
+of one picture never straddles train and validation. `duplicate_groups` joins files
+with identical bytes (MD5) and, with `near=True` (the default everywhere), near copies
+(below) into groups (union-find, so a chain of near copies is one group).
+`duplicates_across` names the validation files whose group holds a training file: a
+seeded split (`split_pairs`, `face_patches.split_photos` through
+`keep_duplicates_together`) moves them to training, a fixed validation folder (FER2013
+`val`) drops them; `Splits.info["duplicates"]` (`DuplicateReport`) says how many.
+`near=False` keeps identical files only together, `near=None` looks for none (the splits
+the shipped 1.x/2.0 bundles were built with, to re-measure them). `split_files` gives a
+recipe's (train, val) files for any layout and `write_split_lists` the lists behind
+`facelite-build splits` (val.txt for `facelite evaluate --files`).
 
 Near duplicates are found in two steps, both measured on sample pairs of FER2013
 train+val, 300W and ACNE04 (docs/dedup.md has the counts and what the pairs showed):
@@ -44,7 +47,7 @@ train+val, 300W and ACNE04 (docs/dedup.md has the counts and what the pairs show
 Candidates are found without comparing all pairs: the 64 bits are cut into
 `NEAR_DUPLICATE_BITS + 1` chunks and only hashes equal on some chunk are compared (by the
 pigeonhole principle every pair within the threshold agrees on at least one chunk), so
-FER2013's 32k images take about 15 s, decoding included.
+FER2013's 32k images take about 12 s to hash and group on one core, decoding included.
 
 Example:
 

@@ -210,7 +210,7 @@ fl_status fl_bundle_variant(const fl_bundle *b, const char *name, fl_variant_inf
 /* The variant preference per accelerator without measurements (facelite.engine.PREFERENCE). */
 static const char *const PREFER_NPU[] = {"int8", NULL};
 static const char *const PREFER_GPU[] = {"fp16", "fp32", NULL};
-static const char *const PREFER_CPU[] = {"fp32", "dynamic", "fp16", "int8", NULL};
+static const char *const PREFER_CPU[] = {"fp32", "fp16", "int8", "dynamic", NULL};
 
 static int compatible(const fl_variant_entry *e, fl_accelerator a)
 {

@@ -141,10 +141,8 @@ static cJSON *face_json(const fl_result *r, size_t i, fl_json_style style)
     const fl_box *b = fl_result_box(r, i);
     cJSON *doc = cJSON_CreateObject();
     const int64_t track_id = fl_result_track_id(r, i);
-    if (track_id >= 0)
+    if (track_id >= 0) /* VIDEO only, first (`Face.to_json`) */
         cJSON_AddItemToObject(doc, "track_id", cJSON_CreateNumber((double)track_id));
-    else
-        cJSON_AddNullToObject(doc, "track_id");
     cJSON *box = cJSON_AddObjectToObject(doc, "box");
     add_number(box, "x", py_round(b->x, 2, style));
     add_number(box, "y", py_round(b->y, 2, style));

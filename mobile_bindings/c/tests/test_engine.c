@@ -123,6 +123,12 @@ static void accelerators(void)
     m = NULL;
     CHECK_STATUS(fl_model_create(b, NULL, FL_ACCELERATOR_AUTO, 0, &m, &err), FL_OK, &err, NULL);
     if (m) CHECK(fl_model_get_info(m)->variant != NULL, "auto variant");
+    /* auto probes no GPU where the host shows no GPU device node, and says so */
+    if (m && !fl_accelerator_present(FL_ACCELERATOR_GPU))
+        CHECK(fl_model_get_info(m)->fallback_reason && strstr(fl_model_get_info(m)->fallback_reason,
+                                                              "gpu: no GPU device on this host (none of "),
+              "auto skips the absent GPU: %s", fl_model_get_info(m)->fallback_reason);
+    CHECK(fl_accelerator_present(FL_ACCELERATOR_CPU), "the CPU is always present");
     fl_model_destroy(m);
     m = NULL;
     CHECK_STATUS(fl_model_create(b, "fp8", FL_ACCELERATOR_CPU, 1, &m, &err), FL_ERR_INVALID_ARGUMENT, &err,

@@ -355,9 +355,10 @@ FL_API const char *fl_result_landmarks_source(const fl_result *result, size_t fa
 FL_API int64_t fl_result_track_id(const fl_result *result, size_t face);
 /** VIDEO: 1 and the frame's timestamp in `*timestamp_ms` (may be NULL); 0 for an image. */
 FL_API int fl_result_timestamp_ms(const fl_result *result, int64_t *timestamp_ms);
-/** How many times the detector ran for this result: 1 for an image; in VIDEO mode 0 on a
- *  tracked frame, 1 on a detection frame, 2 when a track was lost after the frame's
- *  scheduled detection ran (`FaceTracker.detections_run`'s increase). */
+/** How many times the detector ran for this result (`FaceTracker.detections_run`'s
+ *  increase): 1 for an image; in VIDEO mode 1 on a frame where it ran (no track, the
+ *  schedule, or a track lost on the frame; a track lost after the frame's detection
+ *  frees that detection instead of running it again), else 0. */
 FL_API int fl_result_detections(const fl_result *result);
 
 /** Region `index`'s name, in `facelite.regions.REGION_NAMES` order: "forehead", "nose",
@@ -391,7 +392,7 @@ typedef enum fl_json_style {
 
 /**
  * The result as the JSON document `AnalysisResult.to_json` gives: `timestamp_ms` (VIDEO
- * only), `image_size`, `detector`, `stages`, `faces` (`track_id`: null for an image, `box`,
+ * only), `image_size`, `detector`, `stages`, `faces` (`track_id`: VIDEO only, `box`,
  * `landmarks`, `landmarks_source`, `regions`,
  * `expression`, `skin`: `SkinReport.to_json`) and `timings_ms`; a non-finite number is
  * written null, as Python does.

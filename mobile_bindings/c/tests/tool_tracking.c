@@ -1,0 +1,116 @@
+/* tool_tracking.c: the C tracker (tracking.h) driven line by line from stdin, its model
+ * calls answered by the caller (tests/mobile_bindings/test_video_parity.py runs the same
+ * scripted detector and landmarker for `facelite.tracking.FaceTracker` and for this tool,
+ * so both trackers see the same answers to the same questions). Not a ctest case.
+ *
+ *   tool_tracking MAX_FACES DETECT_EVERY_N_FRAMES
+ *
+ * In:  "frame W H" (step one W x H frame) or "reset".
+ * Out, during a step: "detect" -> the caller answers "N x y w h score ex ey ew eh ..." (N
+ *      detections, best first: box, score, landmark extent); "landmarks N x y w h ..." (N
+ *      crops) -> the caller answers N x 136 numbers (each crop's 68 points, x0 y0 ...).
+ * Out, after a step: "step DETECTIONS_RUN K" then, per track in ascending id, "id started
+ *      frames_tracked score crop_x crop_y crop_w crop_h". Numbers with 17 significant digits.
+ * Exit 0 at the end of input, 2 for a usage or protocol error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracking.h"
+
+static char *line = NULL;
+static size_t line_cap = 0;
+
+/* The next input line's numbers into `values` (at most `cap`); how many, or -1 at EOF. */
+static long read_numbers(double *values, size_t cap)
+{
+    if (getline(&line, &line_cap, stdin) < 0) return -1;
+    long n = 0;
+    char *p = line, *end;
+    while ((size_t)n < cap) {
+        double v = strtod(p, &end);
+        if (end == p) break;
+        values[n++] = v;
+        p = end;
+    }
+    return n;
+}
+
+static fl_status detect(void *context, fl_box *boxes, double (*extents)[4], size_t *count, fl_error *err)
+{
+    fl_tracker *t = context;
+    double v[1 + 9 * 1024];
+    printf("detect\n");
+    fflush(stdout);
+    long n = read_numbers(v, sizeof v / sizeof v[0]);
+    if (n < 1 || v[0] < 0 || (size_t)v[0] > t->max_faces || n != 1 + 9 * (long)v[0]) {
+        snprintf(err->message, sizeof err->message, "bad detections line");
+        return err->code = FL_ERR_INVALID_ARGUMENT;
+    }
+    *count = (size_t)v[0];
+    for (size_t i = 0; i < *count; i++) {
+        const double *d = v + 1 + 9 * i;
+        fl_box b = {d[0], d[1], d[2], d[3], d[4]};
+        boxes[i] = b;
+        memcpy(extents[i], d + 5, 4 * sizeof(double));
+    }
+    return FL_OK;
+}
+
+static fl_status landmarks(void *context, const double (*extents)[4], size_t count, float *points, fl_error *err)
+{
+    (void)context;
+    static double v[136 * 1024];
+    printf("landmarks %zu", count);
+    for (size_t i = 0; i < count; i++)
+        for (int k = 0; k < 4; k++) printf(" %.17g", extents[i][k]);
+    printf("\n");
+    fflush(stdout);
+    long n = read_numbers(v, sizeof v / sizeof v[0]);
+    if (n != 136 * (long)count) {
+        snprintf(err->message, sizeof err->message, "bad points line: %ld numbers for %zu crops", n, count);
+        return err->code = FL_ERR_INVALID_ARGUMENT;
+    }
+    for (long i = 0; i < n; i++) points[i] = (float)v[i];
+    return FL_OK;
+}
+
+int main(int argc, char **argv)
+{
+    fl_tracker t;
+    fl_error err;
+    if (argc != 3 || atoi(argv[1]) < 1 || atoi(argv[2]) < 1) {
+        fprintf(stderr, "usage: tool_tracking MAX_FACES DETECT_EVERY_N_FRAMES (protocol on stdin)\n");
+        return 2;
+    }
+    if (fl_tracker_create(&t, (size_t)atoi(argv[1]), atoi(argv[2]), 0, 0, &err) != FL_OK) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return 2;
+    }
+    int rc = 0;
+    while (rc == 0 && getline(&line, &line_cap, stdin) >= 0) {
+        int w, h;
+        if (strncmp(line, "reset", 5) == 0) {
+            fl_tracker_reset(&t);
+        } else if (sscanf(line, "frame %d %d", &w, &h) == 2) {
+            if (fl_tracker_step(&t, w, h, detect, landmarks, &t, &err) != FL_OK) {
+                fprintf(stderr, "error: %s\n", err.message);
+                rc = 2;
+                break;
+            }
+            printf("step %ld %zu\n", t.detections_run, t.count);
+            for (size_t k = 0; k < t.count; k++) {
+                const fl_track *tr = t.tracks[k];
+                printf("%d %d %ld %.17g %.17g %.17g %.17g %.17g\n", tr->id, tr->started, tr->frames_tracked, tr->score,
+                       tr->crop[0], tr->crop[1], tr->crop[2], tr->crop[3]);
+            }
+            fflush(stdout);
+        } else {
+            fprintf(stderr, "error: expected 'frame W H' or 'reset', got %s", line);
+            rc = 2;
+        }
+    }
+    fl_tracker_release(&t);
+    free(line);
+    return rc;
+}
