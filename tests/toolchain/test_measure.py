@@ -15,12 +15,12 @@ from fixture_bundles import fixture_bundle
 
 def test_measure_records_every_variant_and_keeps_every_other_member(tmp_path, capsys):
     src, out = fixture_bundle("expression"), tmp_path / "measured.flb"
-    assert main(["measure", str(src), "--out", str(out), "--repeats", "3", "--json"]) == 0
+    assert main(["measure", str(src), "--out", str(out), "--rounds", "2", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     with Bundle.open(src) as before, Bundle.open(out) as after:
         assert set(doc["variants"]) == set(after.variants) == set(before.variants)
         for name, v in after.variants.items():
-            assert v.measured.latency_ms > 0 and v.measured.repeats == 3 and v.measured.threads == 2
+            assert v.measured.latency_ms > 0 and v.measured.repeats == 16 and v.measured.threads == 2
         assert after.variants["fp32"].measured.agreement == 1.0
         kept = [n for n in before.member_names() if n not in (MANIFEST, SIGNATURE_MEMBER)]
         assert all(before.member_bytes(n) == after.member_bytes(n) for n in kept)
@@ -33,7 +33,7 @@ def test_measure_in_place_replaces_an_earlier_record(tmp_path):
     path = tmp_path / "m.flb"
     path.write_bytes(fixture_bundle("tiny").read_bytes())
     for _ in range(2):
-        assert main(["measure", str(path), "--repeats", "2", "--threads", "1"]) == 0
+        assert main(["measure", str(path), "--rounds", "1", "--threads", "1"]) == 0
     with Bundle.open(path) as b:
         assert {v.measured.threads for v in b.variants.values()} == {1}
 
@@ -45,7 +45,7 @@ def test_agreement_is_the_builds_validation_figure_and_fp32_agrees_with_itself()
     assert recorded_agreement(metrics, "fp16") is None and recorded_agreement({}, "dynamic") is None
 
 
-def test_latency_is_timed_interleaved_for_every_engine():
+def test_latency_is_timed_in_blocks_interleaved_across_engines_with_the_switch_untimed():
     calls = []
 
     class Fake:
@@ -57,5 +57,6 @@ def test_latency_is_timed_interleaved_for_every_engine():
         def bind(self, x):
             return lambda: calls.append(self.name)
 
-    medians = interleaved_latency_ms({"a": Fake("a"), "b": Fake("b")}, None, warmup=1, repeats=2)
-    assert set(medians) == {"a", "b"} and calls == ["a", "b", "b", "a", "a", "b"]
+    medians = interleaved_latency_ms({"a": Fake("a"), "b": Fake("b")}, None, rounds=2, block=2, settle=1, warmup=1)
+    assert set(medians) == {"a", "b"}
+    assert calls == ["a", "a", "b", "b", "b", "b", "a", "a", "a", "a", "b", "b"]  # rotating start per round

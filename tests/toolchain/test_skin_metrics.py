@@ -112,3 +112,48 @@ def test_the_normalise_switch_leaves_the_light_as_it_came():
     (_, on), (_, off) = (layout.decode(skin_metrics(tf.constant(x), n).numpy()) for n in (True, False))
     assert (off["crop_gain_r"], off["crop_gain_b"], off["exposure_gain"]) == (1.0, 1.0, 1.0)
     assert on["crop_gain_r"] != pytest.approx(1.0, abs=0.05) and on["crop_gain_b"] > 1.0
+
+
+def test_the_planar_blur_is_a_separable_gaussian_with_zeros_outside():
+    import tensorflow as tf
+    from facelite_build.skin_graph import blur, gaussian_taps
+
+    planes = np.random.default_rng(3).uniform(0.0, 100.0, (2, 3, 28, 30)).astype(np.float32)
+    sigmas = (0.8, 2.4, 4.0)                                      # one per plane, as the graph's spot/texture blur
+    got = blur(tf.constant(planes), sigmas).numpy()
+    for i, sigma in enumerate(sigmas):
+        taps = gaussian_taps(sigma).astype(np.float64)
+        for n in range(2):
+            cols = np.apply_along_axis(lambda v: np.convolve(v, taps, "same"), 0, planes[n, i].astype(np.float64))
+            want = np.apply_along_axis(lambda v: np.convolve(v, taps, "same"), 1, cols)
+            np.testing.assert_allclose(got[n, i], want, rtol=1e-5, atol=1e-3)
+
+
+def test_sharpness_and_noise_are_the_3x3_kernels_over_the_eroded_face():
+    """docs/skin.md §4 read literally (VALID 3×3 Laplacian and Immerkær kernels of the luma,
+    over the pixels whose whole window is in `face`) against the graph's separable form."""
+    import tensorflow as tf
+    from facelite.tasks import MeasuresLayout
+    from facelite_build.skin_graph import skin_metrics
+
+    rng = np.random.default_rng(5)
+    x = np.zeros((1, 32, 32, 3 + len(MASK_CHANNELS)), np.float32)
+    x[..., :3] = rng.integers(0, 256, (32, 32, 3))
+    x[0, 0:20, 3:29, 3] = 1.0                                     # forehead, touching the crop's top edge
+    x[0, 18:30, 8:20, 5] = 1.0                                    # left cheek, overlapping it
+    layout = MeasuresLayout(MEASURE_ROWS, REGION_MEASURES, GLOBAL_MEASURES)
+    _, values = layout.decode(skin_metrics(tf.constant(x)).numpy()[0])
+
+    rgb = x[0, ..., :3].astype(np.float64)
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    face = x[0][..., [3, 4, 5, 6, 9]].max(-1) > 0                 # forehead, nose, cheeks, chin
+    lap, imm, inner = [], [], []
+    for i in range(1, 31):
+        for j in range(1, 31):
+            w = luma[i - 1:i + 2, j - 1:j + 2]
+            lap.append(w[0, 1] + w[2, 1] + w[1, 0] + w[1, 2] - 4 * w[1, 1])
+            imm.append((w * np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]])).sum())
+            inner.append(face[i - 1:i + 2, j - 1:j + 2].all())
+    lap, imm, inner = np.array(lap)[inner], np.array(imm)[inner], np.array(inner)
+    assert values["sharpness"] == pytest.approx(lap.var(), rel=1e-4)
+    assert values["noise"] == pytest.approx(np.sqrt(np.pi / 2) / 6 * np.abs(imm).mean(), rel=1e-4)

@@ -103,7 +103,7 @@ def cmd_measure(args, out) -> int:
     from .measure import measure_bundle
 
     path = measure_bundle(args.bundle, out=args.out, num_threads=args.threads, signing_key=args.signing_key,
-                          **({"repeats": args.repeats} if args.repeats else {}))
+                          **({"rounds": args.rounds} if args.rounds else {}))
     with Bundle.open(path) as b:
         doc = {"bundle": str(path), "variants": {n: e["measured"] for n, e in b.manifest["variants"].items()}}
     out.result(doc, "\n".join(f"{path}: {n} {m['latency_ms']:.3g} ms median invoke ({m['threads']} threads), "
@@ -165,8 +165,8 @@ def command_line() -> CommandLine:
     measure.add_argument("bundle", type=Path)
     measure.add_argument("--out", type=Path, help="write the measured bundle here (default: in place)")
     measure.add_argument("--threads", type=whole_number(1), help="CPU threads (default: the runtime's default)")
-    measure.add_argument("--repeats", type=whole_number(1),
-                         help="timed rounds (default facelite_build.measure.REPEATS, 200)")
+    measure.add_argument("--rounds", type=whole_number(1),
+                         help="timed rounds of 10 invokes per variant (default facelite_build.measure.ROUNDS, 20)")
     measure.add_argument("--signing-key", type=Path, metavar="KEY",
                          help="sign with this PEM Ed25519 private key (default: the development key)")
     splits = cli.command("splits", cmd_splits, "write a recipe's held-out file lists, duplicates of training out")

@@ -6,8 +6,8 @@ picks from (`variants.<name>.measured` in the manifest, `facelite.bundle.Measure
 
 - **latency_ms**: the median of the raw LiteRT invoke (`Engine.bind`, batch 1, the
   runtime's default thread count `BaseOptions().num_threads`) on the build host, every
-  variant timed in one run, interleaved round by round after a warm-up, so that a busy
-  host slows them all alike and the medians compare;
+  variant timed in one run, in blocks interleaved round by round after a warm-up, so
+  that a busy host slows them all alike and the medians compare (`interleaved_latency_ms`);
 - **agreement**: the fraction of validation samples on which the variant gives the fp32
   model's answer, the figure the build's evaluation already computes
   (`metrics.<variant>.agreement_vs_fp32`; 1 for fp32 itself; None where the task has no
@@ -44,13 +44,19 @@ from facelite.errors import BundleError, UserError
 from facelite.options import BaseOptions
 from facelite.signing import SIGNATURE_MEMBER, sign_bundle
 
-WARMUP_ROUNDS = 10
+WARMUP_ROUNDS = 2
 """Untimed rounds first (LiteRT's first invokes pack weights and warm caches)."""
-REPEATS = 200
-"""Timed rounds; each round invokes every variant once, in a rotating order. Invokes of the
-shipped models take 0.2-3 ms, so a descheduled thread on a shared host skews a few of them:
-with 50 rounds the medians of one variant moved by up to 2x between runs, with 200 they
-hold (every bundle is measured in seconds)."""
+ROUNDS = 20
+"""Timed rounds; each round runs every variant's block once, starting from a rotating variant."""
+BLOCK = 10
+"""Invokes per variant per round; the first `SETTLE` of each block are not timed."""
+SETTLE = 2
+"""Invokes that absorb the switch between variants: each interpreter has its own thread
+pool, whose workers keep spinning a while after an invoke and slow the next variant's
+first invokes (timing single invokes in turn doubled fp32's median on 2 cores)."""
+REPEATS = ROUNDS * (BLOCK - SETTLE)
+"""Timed invokes per variant (160): shipped models take 0.1-3 ms an invoke, so medians of
+this many hold within about 10% between runs on a busy 2-core host."""
 
 
 def build_host() -> dict[str, Any]:
@@ -68,25 +74,30 @@ def build_host() -> dict[str, Any]:
     return {"cpu": cpu[:256], "cores": os.cpu_count() or 1, "os": platform.platform()[:256], "litert": litert}
 
 
-def interleaved_latency_ms(engines: Mapping[str, Engine], x: np.ndarray, warmup: int = WARMUP_ROUNDS,
-                           repeats: int = REPEATS) -> dict[str, float]:
-    """Median raw-invoke milliseconds per engine on one sample `x` (float32 (1, H, W, C)).
+def interleaved_latency_ms(engines: Mapping[str, Engine], x: np.ndarray, rounds: int = ROUNDS,
+                           block: int = BLOCK, settle: int = SETTLE,
+                           warmup: int = WARMUP_ROUNDS) -> dict[str, float]:
+    """Median raw-invoke milliseconds per engine on one sample `x` (float32 (1, H, W, C)),
+    over `rounds` × (`block` − `settle`) timed invokes each.
 
-    Round r invokes every engine once, starting from the r-th (rotating), so neither
-    position in a round nor a burst of load on the host favours one variant.
+    Round r runs a block of `block` invokes of every engine, starting from the r-th
+    (rotating), so a burst of load on the host slows every variant alike and no variant
+    always follows the same one; the first `settle` invokes of a block are not timed.
     """
-    if repeats < 1:
-        raise UserError(f"repeats {repeats}: must be at least 1")
+    if rounds < 1 or block <= settle:
+        raise UserError(f"rounds {rounds}, block {block}, settle {settle}: need rounds >= 1 and block > settle")
     names = list(engines)
     invokes = {n: engines[n].bind(x) for n in names}
     samples: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(warmup + repeats):
+    for r in range(warmup + rounds):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
-            t0 = time.perf_counter()
-            invokes[name]()
-            if r >= warmup:
-                samples[name].append((time.perf_counter() - t0) * 1000.0)
+            invoke = invokes[name]
+            for i in range(block):
+                t0 = time.perf_counter()
+                invoke()
+                if r >= warmup and i >= settle:
+                    samples[name].append((time.perf_counter() - t0) * 1000.0)
     return {n: float(np.median(samples[n])) for n in names}
 
 
@@ -100,31 +111,31 @@ def recorded_agreement(metrics: Mapping[str, Any], variant: str) -> float | None
 
 
 def measure_engines(engines: Mapping[str, Engine], x: np.ndarray, metrics: Mapping[str, Any],
-                   repeats: int = REPEATS) -> dict[str, dict[str, Any]]:
+                   rounds: int = ROUNDS) -> dict[str, dict[str, Any]]:
     """Per variant, its `measured` manifest record (see the module doc). `engines` are CPU
     engines of every variant of one bundle, all with the same thread count; `x` one
     float32 sample; `metrics` the manifest's `metrics` block (the agreement's source)."""
     threads = {e.num_threads for e in engines.values()}
     if len(threads) != 1:
         raise UserError(f"time every variant with one thread count, got {sorted(threads)}")
-    latency = interleaved_latency_ms(engines, x, repeats=repeats)
+    latency = interleaved_latency_ms(engines, x, rounds=rounds)
     host = build_host()
     return {name: {"accelerator": "cpu", "threads": next(iter(threads)), "latency_ms": round(ms, 4),
-                   "repeats": repeats, "agreement": recorded_agreement(metrics, name), "host": dict(host)}
+                   "repeats": rounds * (BLOCK - SETTLE), "agreement": recorded_agreement(metrics, name), "host": dict(host)}
             for name, ms in latency.items()}
 
 
 def measure_variants(variants: Mapping[str, bytes], x: np.ndarray, metrics: Mapping[str, Any],
-                     num_threads: int | None = None, repeats: int = REPEATS) -> dict[str, dict[str, Any]]:
+                     num_threads: int | None = None, rounds: int = ROUNDS) -> dict[str, dict[str, Any]]:
     """`measure_engines` on freshly converted `.tflite` bytes (the package stage's), with
     the runtime's default thread count unless `num_threads` is given."""
     threads = num_threads or BaseOptions().num_threads
     engines = {name: Engine.from_bytes(data, num_threads=threads, name=name) for name, data in variants.items()}
-    return measure_engines(engines, x, metrics, repeats)
+    return measure_engines(engines, x, metrics, rounds)
 
 
 def measure_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None,
-                   num_threads: int | None = None, repeats: int = REPEATS,
+                   num_threads: int | None = None, rounds: int = ROUNDS,
                    signing_key: str | os.PathLike | None = None) -> Path:
     """Record every variant's `measured` entry into the bundle at `path` (or a copy at
     `out`) and sign the result (with `signing_key`, else the development key); returns it.
@@ -145,7 +156,7 @@ def measure_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None
         engines = {name: Engine(bundle, name, "cpu", threads) for name in bundle.variants}
         x = bundle.golden()[0][:1] if bundle.has_golden else np.zeros(bundle.manifest["input"]["shape"], np.float32)
         manifest = copy.deepcopy(bundle.manifest)
-        for name, record in measure_engines(engines, x, manifest.get("metrics", {}), repeats).items():
+        for name, record in measure_engines(engines, x, manifest.get("metrics", {}), rounds).items():
             manifest["variants"][name]["measured"] = record
         members = [(MANIFEST, manifest_bytes(manifest, where=f"{path}:{MANIFEST}"))]
         members += [(name, bytes(bundle.member_view(name))) for name in bundle.member_names()

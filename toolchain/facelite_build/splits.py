@@ -47,7 +47,7 @@ train+val, 300W and ACNE04 (docs/dedup.md has the counts and what the pairs show
 Candidates are found without comparing all pairs: the 64 bits are cut into
 `NEAR_DUPLICATE_BITS + 1` chunks and only hashes equal on some chunk are compared (by the
 pigeonhole principle every pair within the threshold agrees on at least one chunk), so
-FER2013's 32k images take about 12 s to hash and group on one core, decoding included.
+FER2013's 32k images take about 13 s to hash, group and confirm on one core, decoding included.
 
 Example:
 
