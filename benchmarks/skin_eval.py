@@ -49,6 +49,12 @@ measures are cached per skin_metrics bundle under `--out`):
 
     FACELITE_CACHE=/work/tmp/report/cache python benchmarks/skin_eval.py --out /work/tmp/report \\
         [--unnormalised-bundle raw/skin_metrics.flb] [--acne-bundle acne.flb] [--json results.json]
+
+`--speed BEFORE.flb` instead (a minute; no `--out` needed): the per-face skin stage with
+the skin_metrics bundle BEFORE against the shipped one, interleaved face by face (the order
+alternating) on `SPEED_PHOTOS` HELEN photos shrunk to `SPEED_SIDE` px with their annotated
+landmarks: medians of `skin_crop`, `skin_measures` (each bundle) and `acne` (ms), the
+ratio, and the largest difference of any output between the two bundles.
 """
 
 from __future__ import annotations
@@ -93,6 +99,9 @@ SHADOW_DEPTH = 0.5
 TARGET_POINTS = 5.0
 TARGET_GAP_FRACTION = 0.2
 CPU = BaseOptions(accelerator="cpu", variant="fp32")
+SPEED_PHOTOS = 30
+SPEED_SIDE = 512
+SPEED_ROUNDS = 3
 
 
 # -- re-lighting -------------------------------------------------------------------------
@@ -467,9 +476,58 @@ def print_summary(doc: dict) -> None:
           f"{two['page']}")
 
 
+def speed(before: Path) -> dict:
+    """`--speed`: the skin stage with skin_metrics bundle `before` against the shipped one
+    (module docstring). Timing on a shared host is noisy: compare the ratio, not the ms."""
+    import time
+
+    from facelite.acne import AcneGrader, AcneGraderOptions
+    from facelite.datasets import pts_pairs, read_pts
+
+    root = Path(os.environ.get("FACELITE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    photos = []
+    for image_path, pts_path in pts_pairs(root / "landmarks300w" / "helen_train")[:SPEED_PHOTOS]:
+        image, points = load_image(image_path), read_pts(pts_path)
+        f = SPEED_SIDE / max(image.shape[:2])
+        size = (round(image.shape[1] * f), round(image.shape[0] * f))
+        photos.append((cv2.resize(image, size, interpolation=cv2.INTER_AREA), (points * f).astype(np.float32)))
+    options = {"before": BaseOptions(accelerator="cpu", variant="fp32", bundle_path=before),
+               "after": CPU}
+    times: dict[str, list[float]] = {k: [] for k in ("skin_crop", "skin_measures.before", "skin_measures.after", "acne")}
+    worst = 0.0
+    measurers = {k: SkinMeasurer.create_from_options(SkinMeasurerOptions(base_options=o)) for k, o in options.items()}
+    try:
+        with AcneGrader.create_from_options(AcneGraderOptions(base_options=CPU)) as grader:
+            for r in range(SPEED_ROUNDS):
+                for k, (image, points) in enumerate(photos):
+                    t = time.perf_counter()
+                    crop = face_crop(image, points)
+                    times["skin_crop"].append(time.perf_counter() - t)
+                    rows = {}
+                    for which in (("before", "after") if (r + k) % 2 == 0 else ("after", "before")):
+                        t = time.perf_counter()
+                        measurers[which].measure_crops([crop])
+                        times[f"skin_measures.{which}"].append(time.perf_counter() - t)
+                        rows[which] = measurers[which].engine.outputs()[0]
+                    worst = max(worst, float(np.abs(rows["before"] - rows["after"]).max()))
+                    t = time.perf_counter()
+                    grader.grade_batch([crop])
+                    times["acne"].append(time.perf_counter() - t)
+    finally:
+        for m in measurers.values():
+            m.close()
+    med = {k: round(1e3 * float(np.median(v)), 2) for k, v in times.items()}
+    return {"photos": len(photos), "rounds": SPEED_ROUNDS, "median_ms": med,
+            "skin_measures_ratio": round(med["skin_measures.after"] / med["skin_measures.before"], 3),
+            "max_abs_output_difference": worst,
+            "bundles": {k: measurers[k].bundle.manifest["version"] for k in measurers}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, required=True, help="folder for the pictures and the raw-measure cache")
+    ap.add_argument("--out", type=Path, help="folder for the pictures and the raw-measure cache (required but with --speed)")
+    ap.add_argument("--speed", type=Path, metavar="BEFORE.flb",
+                    help="only time the skin stage: this skin_metrics bundle against the shipped one")
     ap.add_argument("--unnormalised-bundle", type=Path,
                     help="a skin_metrics bundle built with the lighting normalisation off (stability before)")
     ap.add_argument("--acne-bundle", type=Path, help="the acne bundle (default: the shipped one)")
@@ -477,6 +535,14 @@ def main() -> None:
                     help=f"stability photos per level (default {STABILITY_PER_LEVEL})")
     ap.add_argument("--json", type=Path, help="write every number here")
     a = ap.parse_args()
+    if a.speed:
+        doc = {"speed": speed(a.speed)}
+        print(json.dumps(doc["speed"], indent=1))
+        if a.json:
+            write_file_atomic(a.json, json.dumps(doc, indent=1).encode())
+        return
+    if a.out is None:
+        ap.error("--out is required (but with --speed)")
 
     photos = acne04_photos()
     test = held_out(photos)

@@ -95,7 +95,8 @@ import numpy as np
 from .bundle import VARIANT_NAMES, Bundle
 from .errors import BundleError, UserError
 from .options import Accelerator
-from .preprocess import InputSpec, dequantize, dequantize_table, normalize, quantize, quantize_table
+from .preprocess import (PIXEL_LEVELS, InputSpec, dequantize, dequantize_table, normalize, quantize,
+                         quantize_table)
 
 try:  # LiteRT (ai-edge-litert) is the runtime; tflite_runtime is the legacy fallback.
     from ai_edge_litert import schema_py_generated as tfl
@@ -765,8 +766,7 @@ class Engine:
             if scale:
                 table = quantize_table(spec, scale, zp, self.input_dtype)
             else:  # an unquantized integer input takes the normalised values cast, as `run` does
-                levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None], spec.channels, axis=1)
-                table = normalize(levels, spec).astype(self.input_dtype)
+                table = normalize(np.repeat(PIXEL_LEVELS[:, None], spec.channels, axis=1), spec).astype(self.input_dtype)
             same = bool((table == table[:, :1]).all())
             table = self._tables[key] = np.ascontiguousarray(table[:, 0] if same else table[None])
         return table
@@ -799,8 +799,10 @@ class Engine:
         return self._staging
 
     def _invoke_pixels(self, pixels: np.ndarray, spec: InputSpec) -> list[np.ndarray]:
-        self._write_pixels(self._interp.tensor(self._input["index"])(), pixels, spec)  # LiteRT's own buffer;
-        self._interp.invoke()  # the view above is gone by now, as invoke requires
+        # Written into LiteRT's own input buffer through a view that is dropped before the
+        # invoke (LiteRT refuses to run while a view of its tensors is alive).
+        self._write_pixels(self._interp.tensor(self._input["index"])(), pixels, spec)
+        self._interp.invoke()
         return [self._read_output(d) for d in self._outputs]
 
     def _read_output(self, detail: dict) -> np.ndarray:

@@ -406,17 +406,33 @@ class DetectionTask(Task):
             "name the model outputs 'heatmap', 'size', 'offset' or map them in manifest "
             "output.outputs as {role: output name}")
 
+    def score_threshold(self, output_spec: Mapping[str, Any], variant: str | None) -> float:
+        """The operating point `variant` runs at: `output.score_threshold_by_variant[variant]`
+        (the build chooses one per variant on the training split, because a quantized
+        variant's heatmap peaks sit lower than fp32's), else `output.score_threshold`, else
+        0.5. The C core's `fl_detection_decoder_init` applies the same rule.
+
+            >>> det, out = get_task("detection"), {"score_threshold": 0.4, "score_threshold_by_variant": {"int8": 0.36}}
+            >>> det.score_threshold(out, "int8"), det.score_threshold(out, "fp16")
+            (0.36, 0.4)
+        """
+        by_variant = output_spec.get("score_threshold_by_variant") or {}
+        if variant in by_variant:
+            return float(by_variant[variant])
+        return float(output_spec.get("score_threshold", 0.5))
+
     def decoder(self, bundle, engine, score_threshold: float | None = None,
                 iou_threshold: float | None = None, max_boxes: int = MAX_FACES) -> HeatmapDecoder:
-        """The decoder of `bundle` run by `engine`; thresholds default to the manifest's
-        operating point (`output.score_threshold`, `output.iou_threshold`), else 0.5 / 0.4."""
+        """The decoder of `bundle` run by `engine`; a `score_threshold` given (the user's
+        `min_score`) wins over the manifest's operating point for the engine's variant
+        (`score_threshold`), `iou_threshold` over `output.iou_threshold`, else 0.4."""
         out = bundle.manifest["output"]
         spec = bundle.input_spec
         channels = [d.shape[-1] for d in engine.output_details]
         roles = self.output_roles(out, engine.output_names, channels, str(bundle.path))
         return HeatmapDecoder(
             dict(out), roles, (spec.width, spec.height),
-            float(out.get("score_threshold", 0.5) if score_threshold is None else score_threshold),
+            self.score_threshold(out, engine.variant) if score_threshold is None else float(score_threshold),
             float(out.get("iou_threshold", 0.4) if iou_threshold is None else iou_threshold),
             int(max_boxes))
 

@@ -209,6 +209,39 @@ def test_c_pipeline_finds_the_python_faces_on_50_real_photos(c_build, photos, va
           f"{worst.skin_scores:.3g}, max raw/lighting/ITA relative diff {worst.skin_raw:.3g}")
 
 
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_c_and_python_run_the_detector_at_the_operating_point_of_its_variant(c_build, photos, tmp_path, variant):
+    """A detector whose manifest gives fp32 and int8 far-apart operating points
+    (`output.score_threshold_by_variant`; `analyzer.c` through `fl_detection_decoder_init`):
+    C takes the variant's threshold as Python does — the same faces on every photo, none
+    with int8, whose 0.999 no face clears, at least one a photo with fp32's 0.2."""
+    from facelite_build.package import rewrite_manifest
+
+    bundles = tmp_path / "bundles"
+    for folder in shipped_bundles_dir().iterdir():
+        if folder.is_dir() and folder.name != "face_detector" and bundle_in(shipped_bundles_dir(), folder.name):
+            bundles.joinpath(folder.name).mkdir(parents=True)
+            bundles.joinpath(folder.name, f"{folder.name}.flb").symlink_to(bundle_in(shipped_bundles_dir(), folder.name))
+    (bundles / "face_detector").mkdir()
+    rewrite_manifest(bundle_in(shipped_bundles_dir(), "face_detector"),
+                     lambda m: m["output"].update(score_threshold_by_variant={"fp32": 0.2, "int8": 0.999}),
+                     out=bundles / "face_detector" / "face_detector.flb")
+    files = photos[:6] + photos[-6:]
+    p = subprocess.run([str(c_build.tool("tool_analyze")), str(bundles), variant, "cpu", "2", "--no-skin",
+                        *map(str, files)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    c = {line["path"]: line["result"] for line in map(json.loads, p.stdout.splitlines())}
+    options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant=variant, num_threads=2),
+                                  bundles_dir=bundles, skin=False)
+    with FaceAnalyzer.create_from_options(options) as analyzer:
+        py = {str(f): analyzer.analyze(f) for f in files}
+    for path, result in py.items():
+        c_scores = [f["box"]["score"] for f in c[path]["faces"]]
+        assert c_scores == pytest.approx([f.box.score for f in result.faces], abs=SCORES_MAX_ABS), path
+    counts = [len(r.faces) for r in py.values()]
+    assert (max(counts) == 0) if variant == "int8" else (min(counts) >= 1)
+
+
 def test_a_quantised_pipeline_measures_skin_with_the_skin_metrics_bundle_s_own_variant(c_build, photos):
     """`--variant int8`: every bundle that has int8 runs it, skin_metrics (fp32 only) runs its
     own choice, on both sides (facelite-run's engines = `FaceAnalyzer.info`)."""

@@ -87,7 +87,8 @@ def test_landmark_points_are_68_pairs_mapped_through_the_placement():
 
 
 class _FakeEngine:
-    def __init__(self, names, channels):
+    def __init__(self, names, channels, variant="fp32"):
+        self.variant = variant
         self.output_names = names
         self.output_details = [SimpleNamespace(shape=(1, 16, 16, c)) for c in channels]
 

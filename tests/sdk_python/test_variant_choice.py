@@ -5,9 +5,8 @@ no GPU or NPU on a host that has no such device."""
 
 from __future__ import annotations
 
-import pytest
-
 import facelite.engine as engine_mod
+import pytest
 from facelite.bundle import Bundle
 from facelite.engine import AGREEMENT_FLOOR, SPEEDUP_MARGIN, Engine, accelerator_present, choose_variant
 from facelite.errors import BundleError

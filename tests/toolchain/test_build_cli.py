@@ -67,7 +67,9 @@ def test_build_writes_a_verified_bundle_with_all_four_variants(built):
         assert b.verify_checksums() == []
         assert all(off % 4 == 0 for off in b.member_offsets().values())
         m = b.manifest
+        assert b.report()["data"]["duplicate_rule"] == "near"  # data.duplicates, the default
     assert m["variants"]["int8"]["input_dtype"] == "int8"
+    assert m["metrics"]["split"] == "val" and m["metrics"]["duplicate_rule"] == "near"
     assert {"fp32", "int8", "fp32_keras"} <= set(m["metrics"])
     assert 0.0 <= m["metrics"]["int8"]["agreement_vs_fp32"] <= 1.0
     assert m["build"]["recipe_sha256"] and result["package"]["bundle"] == str(path)

@@ -109,6 +109,7 @@ def test_detection_metrics_score_perfect_outputs_as_full_recall_without_false_bo
     outputs = np.stack([make_targets(b[None], 160, 8)[..., :5] for b in boxes]).reshape(2, -1)
     val = Examples(np.zeros((2, 160, 160, 3), np.uint8), boxes, ["a", "b"])
     m = get_task("detection").metrics(outputs, val, r)
-    assert m == {"n": 2, "recall": 1.0, "precision": 1.0, "false_boxes_per_image": 0.0, "iou_threshold": 0.5}
+    assert m == {"n": 2, "recall": 1.0, "precision": 1.0, "false_boxes_per_image": 0.0, "iou_threshold": 0.5,
+                 "score_threshold": 0.4}
     m = get_task("detection").metrics(outputs[::-1], val, r)   # each image gets the other's box
     assert m["recall"] == 0.0 and m["false_boxes_per_image"] == 1.0

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -47,12 +48,14 @@ def log(msg: str) -> None:
 
 
 def load_splits(recipe: Recipe, opts: BuildOptions) -> Splits:
-    """Train and validation examples as the recipe's task reads them (seeded, deterministic)."""
+    """Train and validation examples as the recipe's task reads them (seeded, deterministic);
+    `info["duplicate_rule"]` records the recipe's `data.duplicates` (build log, bundle report)."""
     root = recipe.data_dir(opts.data)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found; pass --data DIR or set FACELITE_DATA")
     t0 = time.perf_counter()
     splits = get_task(recipe.task).load_splits(recipe, root, opts.limit)
+    splits.info = {"duplicate_rule": recipe.data.duplicates, **splits.info}
     log(f"  data: {len(splits.train)} train / {len(splits.val)} val examples from {root} "
         f"({time.perf_counter() - t0:.1f}s)")
     if splits.info:
@@ -206,6 +209,19 @@ def _quantization_aware(recipe: Recipe, splits: Splits, model, opts: BuildOption
     return qat, {"epochs": q.qat_epochs, "seconds": round(time.perf_counter() - t0, 1), **logs}
 
 
+def variant_runner(variants: Mapping[str, bytes], spec):
+    """`examples` → every variant's flat outputs on them, as the package stage runs variants
+    (`verify.run_tflite`): what `BuildTask.operating_points` chooses from."""
+    from .dataset import normalized
+    from .verify import run_tflite
+
+    def run(examples) -> dict[str, np.ndarray]:
+        x = normalized(examples, spec)
+        return {v: run_tflite(blob, x).reshape(len(x), -1) for v, blob in variants.items()}
+
+    return run
+
+
 def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = None) -> dict:
     from .dataset import normalized
     from .gates import enforce
@@ -230,16 +246,22 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     spec = recipe.input_spec
     x_val = normalized(splits.val, spec)
     keras_val = keras_outputs(model, x_val)
-    metrics: dict = {"split": "val", "n": int(len(x_val))}
+    output, chosen = task.operating_points(recipe, splits.train, variant_runner(variants, spec))
+    output = {**task.output(recipe), **output}
+    if chosen:
+        log(f"[package] operating points on the training split: {output}")
+    metrics: dict = {"split": "val", "duplicate_rule": recipe.data.duplicates, "n": int(len(x_val))}
     t0 = time.perf_counter()
-    metrics["fp32_keras"] = task.metrics(keras_val, splits.val, recipe)
+    metrics["fp32_keras"] = task.variant_metrics(keras_val, splits.val, recipe, None, output, "fp32")
     fp32_tflite = run_tflite(variants["fp32"], x_val) if "fp32" in variants else keras_val
     val_out = {}
     for v, blob in variants.items():
         out = val_out[v] = fp32_tflite if v == "fp32" else run_tflite(blob, x_val)
-        metrics[v] = task.metrics(out, splits.val, recipe, fp32_tflite)
+        metrics[v] = task.variant_metrics(out, splits.val, recipe, fp32_tflite, output, v)
         log(f"[package] {v}: {metrics[v]}")
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
+    if chosen:
+        metrics["operating_points"] = chosen
     measured = measure_variants(variants, x_val[:1], metrics)
     log("[package] median invoke on this host: " + ", ".join(
         f"{v} {m['latency_ms']:.3g} ms (agreement {m['agreement']})" for v, m in measured.items()))
@@ -270,7 +292,7 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
         task=recipe.task,
         labels=splits.labels,
         input_spec=spec,
-        output=task.output(recipe),
+        output=output,
         verify_tolerance=(
             {"fp16": {"max_abs_err": recipe.gates.fp16_max_abs_err}} if recipe.gates.fp16_max_abs_err > 0 else None
         ),

@@ -20,6 +20,10 @@ picks from), signed again; the package stage records the same for every new bund
 `val.txt` without exact or near copies of training files, `val_exact.txt` as the shipped
 bundles held out (identical files only kept together), for `facelite evaluate --files`.
 
+`thresholds RECIPE BUNDLE [--out OUT.flb]` chooses each variant's operating point (a
+detector's score threshold) on the recipe's training split and records it in the
+manifest, signed again (`facelite_build.thresholds`); the package stage chooses the same.
+
 `slim BUNDLE --variants int8[,fp16] --out OUT.flb` writes a copy with only those variants
 and their goldens (`facelite_build.slim`), signed again; `inspect` shows each variant's
 shipping size (what a slim bundle of that variant alone weighs).
@@ -111,6 +115,17 @@ def cmd_measure(args, out) -> int:
     return 0
 
 
+def cmd_thresholds(args, out) -> int:
+    from .thresholds import record_operating_points
+
+    fields = record_operating_points(args.recipe, args.bundle, data=args.data, out=args.out,
+                                     signing_key=args.signing_key)
+    path = args.out or args.bundle
+    out.result({"bundle": str(path), **fields}, "\n".join(
+        f"{path}: {key} {value}" for key, value in fields.items()))
+    return 0
+
+
 def cmd_splits(args, out) -> int:
     from .recipe import load_recipe
     from .splits import write_split_lists
@@ -169,6 +184,15 @@ def command_line() -> CommandLine:
                          help="timed rounds of 10 invokes per variant (default facelite_build.measure.ROUNDS, 20)")
     measure.add_argument("--signing-key", type=Path, metavar="KEY",
                          help="sign with this PEM Ed25519 private key (default: the development key)")
+    thresholds = cli.command("thresholds", cmd_thresholds,
+                             "choose each variant's operating point (detection: score threshold) on the "
+                             "recipe's training split and record it in the bundle, without retraining")
+    thresholds.add_argument("recipe", type=Path)
+    thresholds.add_argument("bundle", type=Path)
+    thresholds.add_argument("--data", type=Path, help="data root (default: the recipe's, FACELITE_DATA)")
+    thresholds.add_argument("--out", type=Path, help="write the bundle here (default: in place)")
+    thresholds.add_argument("--signing-key", type=Path, metavar="KEY",
+                            help="sign with this PEM Ed25519 private key (default: the development key)")
     splits = cli.command("splits", cmd_splits, "write a recipe's held-out file lists, duplicates of training out")
     splits.add_argument("recipe", type=Path)
     splits.add_argument("--data", type=Path, help="data root (default: the recipe's, FACELITE_DATA)")

@@ -18,8 +18,8 @@ views are cut again at every load, from the cached points, by the runtime's code
 The split is by photo (all views of a photo on one side): the seeded `val_fraction`
 split of the image-folder layout over the same file list (so the held-out photos are
 those the whole-photo model held out, less the ones with a copy in training), with exact
-and near duplicates (`splits.duplicate_groups`) kept together
-(`splits.keep_duplicates_together`). Photos where no face is found are left out and
+and near duplicates (`splits.duplicate_groups`; the rule the recipe's `data.duplicates`
+names) kept together (`splits.keep_duplicates_together`). Photos where no face is found are left out and
 counted. What was left out and why goes to `Splits.info` (build log and bundle report).
 
 Example (shared data, a few seconds; recipe `models/acne/recipe.toml`):
@@ -54,7 +54,8 @@ from facelite.skin_measures import face_crop
 
 from .data import Examples, Splits
 from .paths import cache_root
-from .splits import duplicate_groups, keep_duplicates_together, seeded_subset, split_indices
+from .splits import (FROM_RECIPE, duplicate_groups, keep_duplicates_together, near_switch, seeded_subset,
+                     split_indices)
 
 if TYPE_CHECKING:
     from .recipe import Recipe
@@ -190,12 +191,13 @@ class PhotoSplit:
     moved_to_train: int
 
 
-def split_photos(recipe: Recipe, root: Path, limit: int | None = None, near: bool | None = True) -> PhotoSplit:
+def split_photos(recipe: Recipe, root: Path, limit: int | None = None,
+                 near: bool | None | str = FROM_RECIPE) -> PhotoSplit:
     """Training and validation photos: `data.val` folders, else the seeded `val_fraction`
     split of the `data.train` folders' files (duplicates kept together; `near=False`:
     identical files only, the rule acne 2.0.0 was trained with; `None`: no duplicate
-    handling, the acne 1.x split)."""
-    d = recipe.data
+    handling, the acne 1.x split; by default the recipe's `data.duplicates`)."""
+    d, near = recipe.data, near_switch(recipe, near)
     labels = d.labels or None
     photos: list[Photo] = []
     for split in d.train:

@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import importlib.metadata
 import os
 import platform
@@ -37,12 +36,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-
-from facelite.bundle import MANIFEST, Bundle, manifest_bytes, write_members
+from facelite.bundle import Bundle
 from facelite.engine import Engine
-from facelite.errors import BundleError, UserError
+from facelite.errors import UserError
 from facelite.options import BaseOptions
-from facelite.signing import SIGNATURE_MEMBER, sign_bundle
 
 WARMUP_ROUNDS = 2
 """Untimed rounds first (LiteRT's first invokes pack weights and warm caches)."""
@@ -121,7 +118,8 @@ def measure_engines(engines: Mapping[str, Engine], x: np.ndarray, metrics: Mappi
     latency = interleaved_latency_ms(engines, x, rounds=rounds)
     host = build_host()
     return {name: {"accelerator": "cpu", "threads": next(iter(threads)), "latency_ms": round(ms, 4),
-                   "repeats": rounds * (BLOCK - SETTLE), "agreement": recorded_agreement(metrics, name), "host": dict(host)}
+                   "repeats": rounds * (BLOCK - SETTLE), "agreement": recorded_agreement(metrics, name),
+                   "host": dict(host)}
             for name, ms in latency.items()}
 
 
@@ -138,29 +136,23 @@ def measure_bundle(path: str | os.PathLike, out: str | os.PathLike | None = None
                    num_threads: int | None = None, rounds: int = ROUNDS,
                    signing_key: str | os.PathLike | None = None) -> Path:
     """Record every variant's `measured` entry into the bundle at `path` (or a copy at
-    `out`) and sign the result (with `signing_key`, else the development key); returns it.
+    `out`), re-signed (`package.rewrite_manifest`: only `manifest.json` and the signature
+    change; `signing_key`, else the development key); returns it.
 
-    Every other member keeps its bytes; only `manifest.json` changes (and the signature,
-    which covers it). The timed input is the first golden input (normalised as the
-    runtime does), or zeros for a bundle without goldens. Raises BundleError for a bundle
-    that fails its checksums (as `facelite-build sign` does).
+    The timed input is the first golden input (normalised as the runtime does), or zeros
+    for a bundle without goldens. Raises BundleError for a bundle that fails its checksums.
     """
-    from .package import DEVELOPMENT_KEY
+    from .package import rewrite_manifest
 
-    path = Path(path)
     threads = num_threads or BaseOptions().num_threads
     with Bundle.open(path) as bundle:
-        problems = bundle.verify_checksums()
-        if problems:
-            raise BundleError(f"{path}: will not re-sign a bundle that fails its own checks: {problems[0]}")
         engines = {name: Engine(bundle, name, "cpu", threads) for name in bundle.variants}
         x = bundle.golden()[0][:1] if bundle.has_golden else np.zeros(bundle.manifest["input"]["shape"], np.float32)
-        manifest = copy.deepcopy(bundle.manifest)
-        for name, record in measure_engines(engines, x, manifest.get("metrics", {}), rounds).items():
-            manifest["variants"][name]["measured"] = record
-        members = [(MANIFEST, manifest_bytes(manifest, where=f"{path}:{MANIFEST}"))]
-        members += [(name, bytes(bundle.member_view(name))) for name in bundle.member_names()
-                    if name not in (MANIFEST, SIGNATURE_MEMBER)]
+        records = measure_engines(engines, x, bundle.manifest.get("metrics", {}), rounds)
         del engines
-    written = write_members(out if out is not None else path, members)
-    return sign_bundle(written, signing_key if signing_key is not None else DEVELOPMENT_KEY)
+
+    def record(manifest: dict) -> None:
+        for name, entry in records.items():
+            manifest["variants"][name]["measured"] = entry
+
+    return rewrite_manifest(path, record, out=out, signing_key=signing_key)

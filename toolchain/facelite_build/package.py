@@ -13,18 +13,19 @@ production), so a rebuilt shipped bundle is signed as the committed one was.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import importlib.metadata
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from facelite.bundle import VARIANT_NAMES, write_bundle
-from facelite.errors import UserError
+from facelite.bundle import MANIFEST, VARIANT_NAMES, Bundle, manifest_bytes, write_bundle, write_members
+from facelite.errors import BundleError, UserError
 from facelite.preprocess import InputSpec
-from facelite.signing import sign_bundle
+from facelite.signing import SIGNATURE_MEMBER, sign_bundle
 
 from . import __version__
 from .verify import io_details
@@ -154,3 +155,27 @@ def package(
         report=dict(report) if report is not None else None,
     )
     return sign_bundle(path, signing_key if signing_key is not None else DEVELOPMENT_KEY)
+
+
+def rewrite_manifest(path: str | os.PathLike, edit: Callable[[dict], None], out: str | os.PathLike | None = None,
+                     signing_key: str | os.PathLike | None = None) -> Path:
+    """The bundle at `path` with `edit(manifest)` applied (in place, or a copy at `out`),
+    re-signed as `package` signs (`signing_key`, else the development key); returns it.
+
+    Every other member keeps its bytes; only `manifest.json` (validated against the schema)
+    and the signature change. What records new facts in a shipped bundle without
+    retraining uses it (`facelite-build thresholds`). Raises BundleError for a bundle
+    that fails its own checksums: such a bundle is never re-signed.
+    """
+    path = Path(path)
+    with Bundle.open(path) as bundle:
+        problems = bundle.verify_checksums()
+        if problems:
+            raise BundleError(f"{path}: will not re-sign a bundle that fails its own checks: {problems[0]}")
+        manifest = copy.deepcopy(bundle.manifest)
+        edit(manifest)
+        members = [(MANIFEST, manifest_bytes(manifest, where=f"{path}:{MANIFEST}"))]
+        members += [(name, bytes(bundle.member_view(name))) for name in bundle.member_names()
+                    if name not in (MANIFEST, SIGNATURE_MEMBER)]
+    written = write_members(out if out is not None else path, members)
+    return sign_bundle(written, signing_key if signing_key is not None else DEVELOPMENT_KEY)

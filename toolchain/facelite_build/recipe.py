@@ -27,7 +27,9 @@ from facelite.preprocess import COLORS, CROPS, RESIZES, InputSpec
 from .distribute import STRATEGIES
 from .errors import RecipeError
 from .paths import data_root, resolve, weights_root
+from .splits import DUPLICATE_RULES
 from .tasks import TASKS, get_task
+from .vote_targets import TARGET_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,7 +51,9 @@ class DataConfig:
     pts300w layout: `train` lists subset folders; subsets also named in `val` are split
     by a seeded file list, `val_fraction` of them held out (all of them when it is 0).
     `box_margin` grows the points' extent into a detection box; `jitter` adds that many
-    shifted/scaled extra face crops per training face (landmarks).
+    shifted/scaled extra face crops per training face (landmarks). `duplicates` is the rule
+    that keeps copies of one picture on one side of the split (`splits.DUPLICATE_RULES`):
+    "near" (exact and near copies, docs/dedup.md), "exact" (identical files) or "none".
     """
 
     layout: str = "image_folder"
@@ -61,6 +65,11 @@ class DataConfig:
     box_margin: float = 0.1
     jitter: int = 0
     labels: list[str] = field(default_factory=list)
+    duplicates: str = "near"
+    # classification: a FER+ vote file under `path` whose crowd votes are the targets, made
+    # as `targets` says (facelite_build.vote_targets: majority, probability, cross_entropy)
+    votes: str = ""
+    targets: str = "majority"
 
 
 @dataclass
@@ -257,6 +266,8 @@ def _check_choice(value: str, choices, where: str, file: str) -> None:
 def _validate(r: Recipe, file: str) -> None:
     _check_choice(r.task, tuple(TASKS), "task", file)
     _check_choice(r.data.layout, LAYOUTS, "data.layout", file)
+    _check_choice(r.data.duplicates, tuple(DUPLICATE_RULES), "data.duplicates", file)
+    _check_choice(r.data.targets, TARGET_MODES, "data.targets", file)
     _check_choice(r.input.color, COLORS, "input.color", file)
     _check_choice(r.input.resize, RESIZES, "input.resize", file)
     _check_choice(r.input.crop, CROPS, "input.crop", file)

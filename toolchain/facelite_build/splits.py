@@ -22,8 +22,11 @@ seeded split (`split_pairs`, `face_patches.split_photos` through
 `keep_duplicates_together`) moves them to training, a fixed validation folder (FER2013
 `val`) drops them; `Splits.info["duplicates"]` (`DuplicateReport`) says how many.
 `near=False` keeps identical files only together, `near=None` looks for none (the splits
-the shipped 1.x/2.0 bundles were built with, to re-measure them). `split_files` gives a
-recipe's (train, val) files for any layout and `write_split_lists` the lists behind
+the shipped 1.x/2.0 bundles were built with, to re-measure them). A recipe chooses with
+`data.duplicates` ("near", the default; "exact"; "none"): `DUPLICATE_RULES` maps it to the
+switch and `near_switch` is the one place it is read, the default of every `near` below
+(`--set data.duplicates=near` rebuilds a shipped recipe on the deduplicated split).
+`split_files` gives a recipe's (train, val) files for any layout and `write_split_lists` the lists behind
 `facelite-build splits` (val.txt for `facelite evaluate --files`).
 
 Near duplicates are found in two steps, both measured on sample pairs of FER2013
@@ -78,6 +81,21 @@ if TYPE_CHECKING:
 
 Pair = tuple[Path, Path]
 T = TypeVar("T")
+
+
+DUPLICATE_RULES: dict[str, bool | None] = {"near": True, "exact": False, "none": None}
+"""A recipe's `data.duplicates` → the `near` switch of the splits below: "near" keeps exact
+and near copies together, "exact" identical files only (how acne 2.0.0 was built), "none"
+looks for no copies (how expression 1.2.0 and the 300W 1.0.x bundles were built)."""
+
+FROM_RECIPE = "recipe"
+"""Default of every `near` argument: the rule the recipe's `data.duplicates` names."""
+
+
+def near_switch(recipe: "Recipe", near: bool | None | str = FROM_RECIPE) -> bool | None:
+    """`near` when given (True, False or None), else the recipe's `data.duplicates` rule
+    through `DUPLICATE_RULES`: the one place the recipe key reaches the splits."""
+    return DUPLICATE_RULES[recipe.data.duplicates] if near == FROM_RECIPE else near
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -253,7 +271,7 @@ class DuplicateReport:
     """What a split did about duplicates: `groups` (of two or more files) and the `files`
     in them, `straddling` (groups with members drawn for both sides), how many
     validation files were `moved` to training or `dropped`, and `rule` (exact or near,
-    with the threshold)."""
+    with the threshold; "none" when none were looked for)."""
 
     rule: str
     groups: int
@@ -270,11 +288,15 @@ def _rule(near: bool, max_bits: int) -> str:
     return f"md5, or dct-phash <= {max_bits} bits and detail match >= {DETAIL_MATCH}" if near else "md5"
 
 
-def duplicates_across(train_paths: Sequence[str | Path], val_paths: Sequence[str | Path], near: bool = True,
+def duplicates_across(train_paths: Sequence[str | Path], val_paths: Sequence[str | Path],
+                      near: bool | None = True,
                       max_bits: int = NEAR_DUPLICATE_BITS) -> tuple[list[int], DuplicateReport]:
     """(sorted indices of `val_paths` whose `duplicate_groups` group over train + val holds
     a training file, report). The caller moves them to training (a seeded split) or drops
-    them (a fixed validation folder) and records which in the report."""
+    them (a fixed validation folder) and records which in the report. `near=None` looks
+    for none (rule "none", nothing found)."""
+    if near is None:
+        return [], DuplicateReport("none", 0, 0, 0)
     n_train = len(train_paths)
     groups = duplicate_groups(list(train_paths) + list(val_paths), near, max_bits)
     straddling = [g for g in groups if g[0] < n_train <= g[-1]]
@@ -294,16 +316,17 @@ def keep_duplicates_together(train: np.ndarray, val: np.ndarray,
 
 
 def split_pairs(recipe: "Recipe", root: Path, limit: int | None = None,
-                near: bool | None = True) -> tuple[list[Pair], list[Pair]]:
+                near: bool | None | str = FROM_RECIPE) -> tuple[list[Pair], list[Pair]]:
     """(train pairs, val pairs) of (image, .pts) files under `root` for a 300W recipe.
 
     A held-out photo with a copy in training (`duplicates_across`: 300W holds one photo
     per annotated face, so a group photo is there several times) moves to training;
     `near=False` looks for identical files only, `near=None` for none (the split the
-    shipped 1.0 bundles were built with). With `limit` (quick builds), about
+    shipped 1.0 bundles were built with); by default the recipe's `data.duplicates` says
+    which (`near_switch`). With `limit` (quick builds), about
     `limit` seeded train pairs and a quarter as many (at least 50) val pairs are kept.
     """
-    d = recipe.data
+    d, near = recipe.data, near_switch(recipe, near)
     subsets = list(dict.fromkeys(d.train + [s for s in d.val if s not in d.train]))
     train: list[Pair] = []
     val: list[Pair] = []
@@ -329,12 +352,13 @@ def split_pairs(recipe: "Recipe", root: Path, limit: int | None = None,
     return train, val
 
 
-def split_files(recipe: "Recipe", root: Path, near: bool | None = True) -> tuple[list[Path], list[Path]]:
+def split_files(recipe: "Recipe", root: Path,
+                near: bool | None | str = FROM_RECIPE) -> tuple[list[Path], list[Path]]:
     """(training, validation) image files of a recipe, as its build splits them (no `limit`):
     300W pairs (`split_pairs`), face_patches photos (`face_patches.split_photos`), or
     labelled image folders (`data.val` folders with copies of training images dropped, or
-    the seeded `val_fraction` with copies moved to training)."""
-    d = recipe.data
+    the seeded `val_fraction` with copies moved to training); `near` as in `split_pairs`."""
+    d, near = recipe.data, near_switch(recipe, near)
     if d.layout == "pts300w":
         train, val = split_pairs(recipe, root, near=near)
         return [p[0] for p in train], [p[0] for p in val]

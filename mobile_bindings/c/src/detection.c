@@ -272,6 +272,18 @@ static double number_or(const cJSON *obj, const char *key, double fallback)
     return cJSON_IsNumber(v) ? v->valuedouble : fallback;
 }
 
+/* `DetectionTask.score_threshold`: the operating point of `variant` (NULL: none named),
+ * output.score_threshold_by_variant[variant], else output.score_threshold, else 0.5. */
+static double variant_score_threshold(const cJSON *out, const char *variant)
+{
+    const cJSON *by_variant = cJSON_GetObjectItemCaseSensitive(out, "score_threshold_by_variant");
+    if (variant != NULL && cJSON_IsObject(by_variant)) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(by_variant, variant);
+        if (cJSON_IsNumber(v)) return v->valuedouble;
+    }
+    return number_or(out, "score_threshold", 0.5);
+}
+
 static fl_status packed_roles(fl_detection_decoder *d, const cJSON *out, const output_shape *s, const char *where,
                               fl_error *err)
 {
@@ -349,7 +361,7 @@ fl_status fl_detection_decoder_init(fl_detection_decoder *d, const fl_bundle *bu
     d->stride = (int)stride->valuedouble;
     const cJSON *activation = cJSON_GetObjectItemCaseSensitive(out, "heatmap_activation");
     d->logits = cJSON_IsString(activation) && strcmp(activation->valuestring, "logits") == 0;
-    d->score_threshold = min_score >= 0 ? min_score : number_or(out, "score_threshold", 0.5);
+    d->score_threshold = min_score >= 0 ? min_score : variant_score_threshold(out, fl_model_get_info(model)->variant);
     d->score_threshold32 = (float)d->score_threshold;
     d->iou_threshold = number_or(out, "iou_threshold", 0.4);
     d->box_margin = number_or(out, "box_margin", 0.0);

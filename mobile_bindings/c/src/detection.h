@@ -37,7 +37,8 @@ typedef struct fl_detection_decoder {
 } fl_detection_decoder;
 
 /** The decoder of `bundle` run by `model` (`DetectionTask.decoder` with its
- *  `output_roles`): `min_score` < 0 takes output.score_threshold (else 0.5),
+ *  `output_roles`): `min_score` < 0 takes the operating point of the model's variant
+ *  (output.score_threshold_by_variant[variant], else output.score_threshold, else 0.5),
  *  output.iou_threshold (else 0.4). FL_ERR_BUNDLE_INVALID when the outputs' roles cannot
  *  be told apart or their shapes do not fit. Free with `fl_detection_decoder_free`. */
 fl_status fl_detection_decoder_init(fl_detection_decoder *d, const fl_bundle *bundle, const fl_model *model,

@@ -72,7 +72,8 @@ static jni_analyzer *checked(JNIEnv *env, jlong handle, int need_result)
 JNIEXPORT jlong JNICALL Java_facelite_Native_create(JNIEnv *env, jclass cls, jstring bundles_dir, jobjectArray paths,
                                                     jstring variant, jint accelerator, jint threads,
                                                     jdouble min_face_score, jint max_faces, jboolean skin,
-                                                    jboolean restore)
+                                                    jboolean restore, jint running_mode, jint detect_every,
+                                                    jint expression_every, jint skin_every, jboolean smoothing)
 {
     (void)cls;
     fl_analyzer_options o;
@@ -87,6 +88,11 @@ JNIEXPORT jlong JNICALL Java_facelite_Native_create(JNIEnv *env, jclass cls, jst
     o.max_faces = max_faces;
     o.skin = skin == JNI_TRUE;
     o.restore = restore == JNI_TRUE;
+    o.running_mode = (fl_running_mode)running_mode;
+    o.detect_every_n_frames = detect_every;
+    o.expression_every_n_frames = expression_every;
+    o.skin_every_n_frames = skin_every;
+    o.smoothing = smoothing == JNI_TRUE;
     jsize n = paths ? (*env)->GetArrayLength(env, paths) : 0;
     for (jsize i = 0; i < n && i < FL_STAGE_COUNT; i++) {
         path_strings[i] = (jstring)(*env)->GetObjectArrayElement(env, paths, i);
@@ -152,10 +158,12 @@ static jint faces_found(JNIEnv *env, const jni_analyzer *j, fl_status st, const 
     return (jint)fl_result_face_count(j->result);
 }
 
-/* Analyse pixels from a direct ByteBuffer (`buffer`) or a byte array (`array`), from `offset`. */
+/* Analyse pixels from a direct ByteBuffer (`buffer`) or a byte array (`array`), from `offset`:
+ * `fl_analyze`, or with `video` the next frame of the clip at `timestamp_ms`. */
 JNIEXPORT jint JNICALL Java_facelite_Native_analyzePixels(JNIEnv *env, jclass cls, jlong handle, jobject buffer,
                                                           jbyteArray array, jint offset, jint width, jint height,
-                                                          jint row_stride, jint format)
+                                                          jint row_stride, jint format, jboolean video,
+                                                          jlong timestamp_ms)
 {
     (void)cls;
     jni_analyzer *j = checked(env, handle, 0);
@@ -189,13 +197,16 @@ JNIEXPORT jint JNICALL Java_facelite_Native_analyzePixels(JNIEnv *env, jclass cl
                  width, height, fl_pixel_format_name((fl_pixel_format)format), row_stride, need, offset, available);
     } else {
         fl_image image = {base + offset, width, height, (size_t)row_stride, (fl_pixel_format)format};
-        st = fl_analyze(j->analyzer, &image, &j->result, &err);
+        st = video ? fl_analyze_video_frame(j->analyzer, &image, timestamp_ms, &j->result, &err)
+                   : fl_analyze(j->analyzer, &image, &j->result, &err);
     }
     if (array != NULL) (*env)->ReleasePrimitiveArrayCritical(env, array, base, JNI_ABORT);
     return faces_found(env, j, st, &err);
 }
 
-JNIEXPORT jint JNICALL Java_facelite_Native_analyzeFile(JNIEnv *env, jclass cls, jlong handle, jstring path)
+/* `fl_analyze_file`, or with `video` `fl_analyze_video_frame_file` at `timestamp_ms`. */
+JNIEXPORT jint JNICALL Java_facelite_Native_analyzeFile(JNIEnv *env, jclass cls, jlong handle, jstring path,
+                                                        jboolean video, jlong timestamp_ms)
 {
     (void)cls;
     jni_analyzer *j = checked(env, handle, 0);
@@ -203,9 +214,20 @@ JNIEXPORT jint JNICALL Java_facelite_Native_analyzeFile(JNIEnv *env, jclass cls,
     j->result = NULL;
     fl_error err;
     const char *p = chars(env, path);
-    fl_status st = fl_analyze_file(j->analyzer, p, &j->result, &err);
+    fl_status st = video ? fl_analyze_video_frame_file(j->analyzer, p, timestamp_ms, &j->result, &err)
+                         : fl_analyze_file(j->analyzer, p, &j->result, &err);
     release_chars(env, path, p);
     return faces_found(env, j, st, &err);
+}
+
+/* A new clip (`fl_analyzer_reset`): the last result is gone with the tracks. */
+JNIEXPORT void JNICALL Java_facelite_Native_reset(JNIEnv *env, jclass cls, jlong handle)
+{
+    (void)cls;
+    jni_analyzer *j = checked(env, handle, 0);
+    if (j == NULL) return;
+    fl_analyzer_reset(j->analyzer);
+    j->result = NULL;
 }
 
 /* Decode a JPEG/PNG file with the C core's decoder: BGR bytes, size[0] = width, size[1] = height. */
@@ -243,6 +265,24 @@ JNIEXPORT jintArray JNICALL Java_facelite_Native_imageSize(JNIEnv *env, jclass c
     jint wh[2] = {fl_result_image_width(j->result), fl_result_image_height(j->result)};
     jintArray out = (*env)->NewIntArray(env, 2);
     if (out) (*env)->SetIntArrayRegion(env, out, 0, 2, wh);
+    return out;
+}
+
+/* VIDEO: the frame's timestamp, then each face's track id; null for an image. */
+JNIEXPORT jlongArray JNICALL Java_facelite_Native_video(JNIEnv *env, jclass cls, jlong handle)
+{
+    (void)cls;
+    jni_analyzer *j = checked(env, handle, 1);
+    int64_t timestamp_ms;
+    if (j == NULL || !fl_result_timestamp_ms(j->result, &timestamp_ms)) return NULL;
+    size_t n = fl_result_face_count(j->result);
+    jlong *v = malloc((1 + n) * sizeof *v);
+    if (v == NULL) return NULL;
+    v[0] = timestamp_ms;
+    for (size_t i = 0; i < n; i++) v[1 + i] = fl_result_track_id(j->result, i);
+    jlongArray out = (*env)->NewLongArray(env, (jsize)(1 + n));
+    if (out) (*env)->SetLongArrayRegion(env, out, 0, (jsize)(1 + n), v);
+    free(v);
     return out;
 }
 
@@ -425,16 +465,17 @@ JNIEXPORT jobjectArray JNICALL Java_facelite_Native_skinStrings(JNIEnv *env, jcl
     return out;
 }
 
-/* load, detect, landmarks, align_regions, expression, skin (all skin stages), total (ms). */
+/* load, detect, landmarks, align_regions, expression, skin (all skin stages), total, smoothing
+ * (ms; smoothing NaN for an image). */
 JNIEXPORT jdoubleArray JNICALL Java_facelite_Native_timings(JNIEnv *env, jclass cls, jlong handle)
 {
     (void)cls;
     jni_analyzer *j = checked(env, handle, 1);
     if (j == NULL) return NULL;
     const fl_timings *t = fl_result_timings(j->result);
-    const double v[7] = {t->load_ms, t->detect_ms, t->landmarks_ms, t->align_regions_ms, t->expression_ms, t->skin_ms,
-                         t->total_ms};
-    return doubles(env, v, 7);
+    const double v[8] = {t->load_ms,       t->detect_ms, t->landmarks_ms, t->align_regions_ms,
+                         t->expression_ms, t->skin_ms,   t->total_ms,     t->smoothing_ms};
+    return doubles(env, v, 8);
 }
 
 /* `fl_result_json` of the last result (exact or rounded as `facelite analyze --json`). */

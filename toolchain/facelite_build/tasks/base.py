@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -45,6 +45,9 @@ class BuildTask(ABC):
     """False for a fixed graph (`build_head` makes the whole model, with no weights to
     learn): the builder skips training and pruning, and the goldens' reference outputs are
     the reference runtime's fp32 run (`reference_outputs`)."""
+    operating_point_fields: tuple[str, ...] = ()
+    """Fields of the manifest's `output` block chosen on data (`operating_points`), not
+    written by `output` from the recipe alone."""
     golden_count: int | None = None
     """Golden samples the bundle carries (None: the builder's default)."""
 
@@ -97,9 +100,24 @@ class BuildTask(ABC):
                 reference: np.ndarray | None = None) -> dict:
         """The manifest's metrics of one variant: flat (N, ...) outputs on `val`, vs `reference`."""
 
+    def variant_metrics(self, outputs: np.ndarray, val: "Examples", recipe: "Recipe",
+                        reference: np.ndarray | None, output: Mapping[str, Any], variant: str) -> dict:
+        """`metrics` of variant `variant` decoded as the runtime decodes it with the packaged
+        `output` block: the same as `metrics` unless the task's decoding depends on the
+        variant (detection's per-variant score threshold)."""
+        return self.metrics(outputs, val, recipe, reference)
+
     @abstractmethod
     def output(self, recipe: "Recipe") -> dict:
         """The manifest's `output` block (its `kind` first); `shape` defaults to the goldens'."""
+
+    def operating_points(self, recipe: "Recipe", train: "Examples",
+                         run: Callable[["Examples"], Mapping[str, np.ndarray]]) -> tuple[dict, dict]:
+        """(fields for the manifest's `output` block, the record for `metrics.operating_points`)
+        that the build chooses per variant on the training split, without retraining: `run`
+        gives every variant's flat outputs on the examples it is handed. Detection chooses
+        each variant's score threshold; the default chooses nothing (and runs nothing)."""
+        return {}, {}
 
     def reference_outputs(self, keras_outputs: np.ndarray, fp32_outputs: np.ndarray) -> np.ndarray:
         """The fp32 goldens: the trained Keras model's outputs (a fixed graph's: the fp32

@@ -3,8 +3,12 @@
 Data: `data.layout = "image_folder"`, one `<split>/<label>/` folder per label
 (`facelite.datasets.labelled_images`); validation is the `data.val` folders, else a
 seeded `data.val_fraction` of the training images; a validation image with an exact or
-near copy in training (`splits.duplicates_across`) is dropped from a `data.val` folder, or
-moved to training in a seeded split. `data.layout = "face_patches"` reads
+near copy in training (`splits.duplicates_across`, the rule `data.duplicates` names) is
+dropped from a `data.val` folder, or moved to training in a seeded split. With `data.votes` (a FER+ vote file under the data
+folder) the labels are the eight FER+ emotions and the targets come from each image's
+crowd votes, not its folder (`facelite_build.vote_targets`: `data.targets` = majority,
+probability or cross_entropy, as in the FER+ paper; validation scored with the FER+
+majority rule). `data.layout = "face_patches"` reads
 the same folders of face photos and trains on each face's skin crop and patches
 (`facelite_build.face_patches`, the acne model). Targets are class indices, one-hot
 (with `training.label_smoothing`) for the cross-entropy loss; `training.class_weights`
@@ -19,11 +23,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelite.datasets import FERPLUS_EMOTIONS, read_ferplus_votes
 from facelite.metrics import accuracy, psnr_db, top1_agreement
 from facelite.preprocess import CROPS
 
 from ..data import Examples, Splits, load_image_folder
-from ..splits import duplicates_across, split_indices
+from ..errors import RecipeError
+from ..splits import duplicates_across, near_switch, split_indices
+from ..vote_targets import vote_splits, with_votes
 from .base import BuildTask, rounded
 
 if TYPE_CHECKING:
@@ -43,20 +50,28 @@ class Classification(BuildTask):
 
             return load_splits(recipe, root, limit)
         d, spec = recipe.data, recipe.input_spec
+        votes = read_ferplus_votes(root / d.votes) if d.votes else None
         labels = d.labels or None
-        train_parts = []
-        for split in d.train:
-            labels, part = load_image_folder(root / split, labels, spec, limit, d.seed)
-            train_parts.append(part)
-        train = Examples.concat(train_parts)
+        no_votes = 0
+
+        def read(split: str, n: int | None) -> Examples:
+            nonlocal labels, no_votes
+            if votes is None:
+                labels, part = load_image_folder(root / split, labels, spec, n, d.seed)
+                return part
+            part, missing = with_votes(load_image_folder(root / split, None, spec, n, d.seed)[1], root / split, votes)
+            no_votes += missing
+            return part
+
+        train = Examples.concat([read(split, limit) for split in d.train])
         if d.val:
             val_limit = max(limit // 4, 200) if limit else None
-            val = Examples.concat([load_image_folder(root / s, labels, spec, val_limit, d.seed)[1] for s in d.val])
+            val = Examples.concat([read(s, val_limit) for s in d.val])
         else:
             tr, va = split_indices(len(train), d.val_fraction, d.seed)
             train, val = train.take(tr), train.take(va)
         # a validation image with a copy in training: dropped from a fixed val folder, else moved to training
-        copies, report = duplicates_across(train.names, val.names)
+        copies, report = duplicates_across(train.names, val.names, near_switch(recipe))  # data.duplicates
         rest = np.array([i for i in range(len(val)) if i not in set(copies)], int)
         if d.val:
             report.dropped = len(copies)
@@ -64,7 +79,21 @@ class Classification(BuildTask):
             report.moved = len(copies)
             train = Examples.concat([train, val.take(np.array(copies, int))])
         val = val.take(rest)
-        return Splits(train, val, list(labels), {"duplicates": report.to_json()})
+        info = {"duplicates": report.to_json()}
+        if votes is not None:
+            train, val, info["votes"] = vote_splits(train, val, d.targets)
+            info["votes"].update(file=str(votes.path), images_without_votes=no_votes)
+            labels = FERPLUS_EMOTIONS
+        return Splits(train, val, list(labels), info)
+
+    def check_recipe(self, recipe, file):
+        super().check_recipe(recipe, file)
+        d = recipe.data
+        if d.votes and d.labels and tuple(d.labels) != FERPLUS_EMOTIONS:
+            raise RecipeError(f"{file}: with data.votes the labels are the FER+ emotions in vote-file order; "
+                              f"set data.labels = {list(FERPLUS_EMOTIONS)} or leave it out")
+        if d.votes and d.layout != "image_folder":
+            raise RecipeError(f"{file}: data.votes needs data.layout = \"image_folder\"")
 
     def n_outputs(self, labels: list[str]) -> int:
         return len(labels)
@@ -85,7 +114,13 @@ class Classification(BuildTask):
         def one_hot(y):
             return tf.one_hot(y, n)
 
-        train = make_dataset(splits.train, spec, batch, encode=one_hot, augmentation=recipe.training.augmentation,
+        def draw(p):  # FER+ probabilistic label drawing: a one-hot label drawn from each image's votes
+            return tf.one_hot(tf.random.categorical(tf.math.log(p), 1)[:, 0], n)
+
+        encode = one_hot
+        if splits.train.y.ndim == 2:  # vote targets: distributions (one-hot for `majority`)
+            encode = draw if recipe.data.targets == "probability" else None
+        train = make_dataset(splits.train, spec, batch, encode=encode, augmentation=recipe.training.augmentation,
                              shuffle=True, seed=recipe.data.seed)
         return train, make_dataset(splits.val, spec, batch, encode=one_hot)
 
@@ -100,6 +135,8 @@ class Classification(BuildTask):
         mode, k, y = recipe.training.class_weights, len(splits.labels), splits.train.y
         if mode == "none":
             return None
+        if y.ndim == 2:  # vote targets: count each image under its leading emotion
+            y = y.argmax(1)
         counts = np.bincount(y, minlength=k).astype(np.float64)
         w = len(y) / (k * np.maximum(counts, 1))
         if mode == "sqrt":

@@ -10,10 +10,18 @@ Training samples are augmented one by one (`detection_augment`) and turned into 
 targets (`detection_targets`); the model is `centernet`. Loss: penalty-reduced focal loss
 on the heatmap (CenterNet, α=2, β=4) + L1 on size and offset at face centres.
 
+Operating points: each variant gets its own score threshold (`output.score_threshold_by_variant`,
+read by `facelite.tasks.DetectionTask.score_threshold`), chosen on the training photos from
+the held-out split's folders (HELEN for the shipped detector; not the held-out photos) by the
+rule `choose_threshold` states: the highest recall with at most `MAX_FALSE_BOXES` false
+boxes per photo. An int8 variant's heatmap peaks sit a few hundredths under fp32's, so one
+threshold for all misses int8's well-placed faces. `output.score_threshold` stays
+`SCORE_THRESHOLD`, the fallback for a variant without its own.
+
 Manifest metrics: outputs decoded by the runtime's decoder (`facelite.detection`) at the
-operating point written to the manifest, the margin taken off again, and matched against
-the points' extent boxes at IoU ≥ 0.5 (`facelite.metrics.match_detections`), as
-`facelite evaluate` scores a detector.
+variant's operating point, the margin taken off again, and matched against the points'
+extent boxes at IoU ≥ 0.5 (`facelite.metrics.match_detections`), as `facelite evaluate`
+scores a detector.
 """
 
 from __future__ import annotations
@@ -37,10 +45,12 @@ from .base import BuildTask, rounded
 if TYPE_CHECKING:
     from ..recipe import Recipe
 
-# Operating point written to the manifest (`output.score_threshold`), which the runtime's
-# FaceDetector uses by default. Chosen on the HELEN photos of the TRAINING split (740, not
-# the held-out val): the highest recall with <= 0.1 false boxes/image, for fp32 and int8.
+# Fallback operating point written to the manifest (`output.score_threshold`), for a variant
+# without its own (`output.score_threshold_by_variant`, chosen by `operating_points`). Chosen
+# once for the 1.0 detector on the HELEN photos of the TRAINING split by `choose_threshold`'s rule.
 SCORE_THRESHOLD = 0.4
+MAX_FALSE_BOXES = 0.1  # the operating-point rule's bound on false boxes per training photo
+THRESHOLD_GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(91))  # candidates 0.05 ... 0.95
 IOU_THRESHOLD = 0.4  # FaceDetectorOptions.iou_threshold
 SIZE_WEIGHT = 5.0  # loss weight of the size L1 term ...
 OFFSET_WEIGHT = 1.0  # ... and of the offset L1 term, against the focal heatmap loss
@@ -84,6 +94,7 @@ class Detection(BuildTask):
     head = "centernet"
     layout = "pts300w"
     crops = ("letterbox",)
+    operating_point_fields = ("score_threshold_by_variant",)
 
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
         d, spec = recipe.data, recipe.input_spec
@@ -124,32 +135,73 @@ class Detection(BuildTask):
     def loss(self, recipe):
         return centernet_loss(recipe), []
 
-    def decode(self, outputs: np.ndarray, recipe: "Recipe") -> list[list[Box]]:
+    def decode(self, outputs: np.ndarray, recipe: "Recipe", score_threshold: float = SCORE_THRESHOLD
+               ) -> list[list[Box]]:
         """Flat model outputs (N, G·G·5) → face boxes per image in input pixels.
 
-        The runtime's decoder at the manifest's operating point, as `FaceDetector` runs
-        it on a phone: boxes clipped to the input, slivers dropped, at most MAX_FACES.
+        The runtime's decoder at `score_threshold`, as `FaceDetector` runs it on a phone:
+        boxes clipped to the input, slivers dropped, at most MAX_FACES.
         """
         g, s = grid_size(recipe), recipe.input.size
-        decoder = HeatmapDecoder(self.output(recipe), {"packed": 0}, (s, s), SCORE_THRESHOLD, IOU_THRESHOLD,
+        decoder = HeatmapDecoder(self.output(recipe), {"packed": 0}, (s, s), score_threshold, IOU_THRESHOLD,
                                  MAX_FACES)
         same = Placement((0.0, 0.0), (1.0, 1.0))
         return [decoder.to_image(decoder.boxes([o]), same, (s, s))
                 for o in np.asarray(outputs, np.float32).reshape(-1, g, g, len(CHANNELS))]
 
-    def metrics(self, outputs, val, recipe, reference=None):
-        """Detections and annotated faces both as landmark extents (the training margin removed)."""
+    def _extents(self, boxes: list[list[Box]], examples: Examples, recipe: "Recipe"):
+        """(found, truth) per photo as landmark extents (the training margin removed)."""
         s, spec = recipe.input.size, self.output(recipe)
-        found = [[self.runtime.to_extent(b, spec) for b in boxes] for boxes in self.decode(outputs, recipe)]
-        truth = [[self.runtime.to_extent(Box(*(gt * s)), spec)] for gt in val.y]
-        r = match_detections(found, truth, IOU_MATCH)
+        found = [[self.runtime.to_extent(b, spec) for b in per_photo] for per_photo in boxes]
+        truth = [[self.runtime.to_extent(Box(*(gt * s)), spec)] for gt in examples.y]
+        return found, truth
+
+    def metrics(self, outputs, val, recipe, reference=None, score_threshold: float = SCORE_THRESHOLD):
+        """Detections and annotated faces both as landmark extents (the training margin removed)."""
+        r = match_detections(*self._extents(self.decode(outputs, recipe, score_threshold), val, recipe), IOU_MATCH)
         return {
             "n": r["n"],
             "recall": rounded(r["recall"], 4),
             "precision": rounded(r["precision"], 4),
             "false_boxes_per_image": rounded(r["false_boxes_per_image"], 4),
             "iou_threshold": IOU_MATCH,
+            "score_threshold": float(score_threshold),
         }
+
+    def variant_metrics(self, outputs, val, recipe, reference, output, variant):
+        return self.metrics(outputs, val, recipe, reference, self.runtime.score_threshold(output, variant))
+
+    def tuning_photos(self, recipe: "Recipe", train: Examples) -> Examples:
+        """The training photos the operating points are chosen on: those from the folders the
+        held-out split is drawn from (`data.val`; HELEN for the shipped detector, whose AFW
+        group photos hold unannotated faces that would count as false boxes), else all."""
+        folders = {Path(v).name for v in recipe.data.val}
+        idx = np.array([i for i, name in enumerate(train.names) if Path(name).parent.name in folders], int)
+        return train.take(idx) if len(idx) else train
+
+    def threshold_curve(self, outputs: np.ndarray, examples: Examples, recipe: "Recipe") -> list[dict]:
+        """Recall and false boxes per photo at every `THRESHOLD_GRID` threshold.
+
+        Decoded once at the lowest threshold, then filtered by score: exact, because the
+        heatmap's local maxima do not depend on the threshold and greedy NMS keeps a box
+        or not by the boxes scoring above it only (and `max_boxes` keeps a score-ordered prefix).
+        """
+        found, truth = self._extents(self.decode(outputs, recipe, THRESHOLD_GRID[0]), examples, recipe)
+        curve = []
+        for t in THRESHOLD_GRID:
+            r = match_detections([[b for b in f if b.score >= t] for f in found], truth, IOU_MATCH)
+            curve.append({"score_threshold": t, "recall": rounded(r["recall"], 4),
+                          "false_boxes_per_image": rounded(r["false_boxes_per_image"], 4)})
+        return curve
+
+    def operating_points(self, recipe, train, run):
+        photos = self.tuning_photos(recipe, train)
+        chosen = {v: choose_threshold(self.threshold_curve(out, photos, recipe)) for v, out in run(photos).items()}
+        record = {"split": "train", "n": len(photos), "folders": sorted({Path(n).parent.name for n in photos.names}),
+                  "rule": f"highest recall with at most {MAX_FALSE_BOXES} false boxes per photo, "
+                          "then the highest such threshold",
+                  **chosen}
+        return {"score_threshold_by_variant": {v: p["score_threshold"] for v, p in chosen.items()}}, record
 
     def output(self, recipe):
         return {
@@ -160,3 +212,21 @@ class Detection(BuildTask):
             "score_threshold": SCORE_THRESHOLD,
             "iou_threshold": IOU_THRESHOLD,
         }
+
+
+def choose_threshold(curve: list[dict]) -> dict:
+    """The operating point of one variant on its training-photo curve (`threshold_curve`):
+    the highest recall with at most MAX_FALSE_BOXES false boxes per photo and, among
+    thresholds with that recall, the highest (fewest false boxes). The 1.0 detector's 0.4
+    was chosen by this rule. When no threshold keeps false boxes that low, the highest one.
+
+        >>> choose_threshold([{"score_threshold": 0.3, "recall": 0.99, "false_boxes_per_image": 0.2},
+        ...                   {"score_threshold": 0.35, "recall": 0.98, "false_boxes_per_image": 0.1},
+        ...                   {"score_threshold": 0.4, "recall": 0.98, "false_boxes_per_image": 0.05}])
+        {'score_threshold': 0.4, 'recall': 0.98, 'false_boxes_per_image': 0.05}
+    """
+    allowed = [p for p in curve if p["false_boxes_per_image"] is not None
+               and p["false_boxes_per_image"] <= MAX_FALSE_BOXES]
+    if not allowed:
+        return dict(max(curve, key=lambda p: p["score_threshold"]))
+    return dict(max(allowed, key=lambda p: (p["recall"] or 0.0, p["score_threshold"])))

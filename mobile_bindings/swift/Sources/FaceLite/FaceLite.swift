@@ -6,6 +6,14 @@
 //     let result = try faceLite.analyze(pixelBuffer: frame)        // kCVPixelFormatType_32BGRA
 //     for face in result.faces { print(face.box, face.expression?.label ?? "-") }
 //     faceLite.close()
+//
+// VIDEO mode (docs/video.md): `Options(runningMode: .video)`, then each camera frame in order
+// from the capture callback's queue (AVCaptureVideoDataOutput with
+// alwaysDiscardsLateVideoFrames = true drops the frames that arrive while it is busy):
+//
+//     let result = try faceLite.analyzeVideoFrame(pixelBuffer: frame, timestampMs: ms)  // increasing
+//     for face in result.faces { print(face.trackId!, face.box) }                        // the same face, the same id
+//     faceLite.reset()                                                                   // a new clip
 import CFacelite
 import CoreVideo
 import Foundation
@@ -25,6 +33,11 @@ public enum Stage: Int, CaseIterable {
 /// Byte order of one pixel (`fl_pixel_format`); alpha is ignored.
 public enum PixelFormat: Int { case gray = 1, rgb = 2, bgr = 3, rgba = 4, bgra = 5 }
 
+/// How an analyzer is fed (`fl_running_mode`): `.image` (`analyze`, every image on its own) or
+/// `.video` (`analyzeVideoFrame`, the frames of one clip in order, faces tracked and smoothed).
+/// There is no live-stream mode: the app's capture queue feeds `analyzeVideoFrame`.
+public enum RunningMode: Int { case image = 0, video = 1 }
+
 /// `fl_analyzer_options`.
 public struct Options {
     public var bundlesDir: String?
@@ -38,10 +51,20 @@ public struct Options {
     /// Run the skin analysis (needs a skin_metrics bundle); let it restore low-resolution or noisy crops.
     public var skin: Bool
     public var restore: Bool
+    public var runningMode: RunningMode
+    /// VIDEO: the detector runs at least every this many frames (and when a track is lost); >= 1.
+    public var detectEveryNFrames: Int
+    /// VIDEO: a track's expression / skin run on its frames 0, n, 2n, ...; in between the face carries the last result.
+    public var expressionEveryNFrames: Int
+    public var skinEveryNFrames: Int
+    /// VIDEO: One Euro smoothing of points and expression probabilities; false reports the raw values.
+    public var smoothing: Bool
 
     public init(bundlesDir: String? = nil, bundlePaths: [Stage: String] = [:], variant: String = "auto",
                 accelerator: Accelerator = .auto, threads: Int = 2, minFaceScore: Double? = nil, maxFaces: Int = 10,
-                skin: Bool = true, restore: Bool = false) {
+                skin: Bool = true, restore: Bool = false, runningMode: RunningMode = .image,
+                detectEveryNFrames: Int = 15, expressionEveryNFrames: Int = 1, skinEveryNFrames: Int = 10,
+                smoothing: Bool = true) {
         self.bundlesDir = bundlesDir
         self.bundlePaths = bundlePaths
         self.variant = variant
@@ -51,6 +74,11 @@ public struct Options {
         self.maxFaces = maxFaces
         self.skin = skin
         self.restore = restore
+        self.runningMode = runningMode
+        self.detectEveryNFrames = detectEveryNFrames
+        self.expressionEveryNFrames = expressionEveryNFrames
+        self.skinEveryNFrames = skinEveryNFrames
+        self.smoothing = smoothing
     }
 }
 
@@ -121,10 +149,12 @@ public struct Face: Equatable {
     public let regions: [String: [Point]]      // fl_region_name's seven names
     public let expression: Classification?
     public let skin: SkinReport?                // nil: skin analysis off or no skin_metrics bundle
+    public let trackId: Int?                    // VIDEO: the face's track (`fl_result_track_id`); nil for an image
 }
 
 public struct Timings: Equatable {
     public let loadMs, detectMs, landmarksMs, alignRegionsMs, expressionMs, skinMs, totalMs: Double
+    public let smoothingMs: Double?            // VIDEO only
 }
 
 public struct AnalysisResult: Equatable {
@@ -133,14 +163,19 @@ public struct AnalysisResult: Equatable {
     public let stages: [String: String]
     public let faces: [Face]
     public let timingsMs: Timings
+    public let timestampMs: Int64?             // VIDEO: the frame's (`fl_result_timestamp_ms`); nil for an image
 }
 
 /// The face pipeline (`fl_analyzer`); one image at a time per instance.
 public final class FaceLite {
     private var analyzer: OpaquePointer?
+    private let runningMode: RunningMode
     private let lock = NSLock()
 
-    private init(_ analyzer: OpaquePointer) { self.analyzer = analyzer }
+    private init(_ analyzer: OpaquePointer, _ runningMode: RunningMode) {
+        self.analyzer = analyzer
+        self.runningMode = runningMode
+    }
 
     deinit { close() }
 
@@ -166,10 +201,15 @@ public final class FaceLite {
         o.max_faces = Int32(options.maxFaces)
         o.skin = options.skin ? 1 : 0
         o.restore = options.restore ? 1 : 0
+        o.running_mode = fl_running_mode(rawValue: UInt32(options.runningMode.rawValue))
+        o.detect_every_n_frames = Int32(options.detectEveryNFrames)
+        o.expression_every_n_frames = Int32(options.expressionEveryNFrames)
+        o.skin_every_n_frames = Int32(options.skinEveryNFrames)
+        o.smoothing = options.smoothing ? 1 : 0
         var err = fl_error()
         var analyzer: OpaquePointer?
         guard fl_analyzer_create(&o, &analyzer, &err) == FL_OK, let a = analyzer else { throw FaceLiteError(err) }
-        return FaceLite(a)
+        return FaceLite(a, options.runningMode)
     }
 
     /// What runs at each stage: "bundle:<name>", "skipped (...)" or "off" (`fl_analyzer_stage`).
@@ -180,8 +220,58 @@ public final class FaceLite {
         return String(cString: s)
     }
 
-    /// A camera frame or image buffer in kCVPixelFormatType_32BGRA.
+    /// A camera frame or image buffer in kCVPixelFormatType_32BGRA. IMAGE mode.
     public func analyze(pixelBuffer: CVPixelBuffer) throws -> AnalysisResult {
+        try withPixels(of: pixelBuffer) { try analyze(pixels: $0, width: $1, height: $2, bytesPerRow: $3, format: .bgra) }
+    }
+
+    /// `fl_analyze` over pixels the caller holds. IMAGE mode.
+    public func analyze(pixels: UnsafeRawPointer, width: Int, height: Int, bytesPerRow: Int,
+                        format: PixelFormat) throws -> AnalysisResult {
+        var image = fl_image(pixels: pixels.assumingMemoryBound(to: UInt8.self), width: Int32(width),
+                             height: Int32(height), stride: bytesPerRow,
+                             format: fl_pixel_format(rawValue: UInt32(format.rawValue)))
+        return try run(.image, "analyze") { fl_analyze($0, &image, $1, $2) }
+    }
+
+    /// `fl_analyze_file`: a JPEG or PNG decoded by the C core. IMAGE mode.
+    public func analyze(path: String) throws -> AnalysisResult {
+        try run(.image, "analyze") { fl_analyze_file($0, path, $1, $2) }
+    }
+
+    /// VIDEO mode: the next camera frame (kCVPixelFormatType_32BGRA) at `timestampMs`, which must
+    /// be greater than the previous frame's (`fl_analyze_video_frame`); faces keep their `trackId`.
+    public func analyzeVideoFrame(pixelBuffer: CVPixelBuffer, timestampMs: Int64) throws -> AnalysisResult {
+        try withPixels(of: pixelBuffer) {
+            try analyzeVideoFrame(pixels: $0, width: $1, height: $2, bytesPerRow: $3, format: .bgra,
+                                  timestampMs: timestampMs)
+        }
+    }
+
+    /// `fl_analyze_video_frame` over pixels the caller holds.
+    public func analyzeVideoFrame(pixels: UnsafeRawPointer, width: Int, height: Int, bytesPerRow: Int,
+                                  format: PixelFormat, timestampMs: Int64) throws -> AnalysisResult {
+        var image = fl_image(pixels: pixels.assumingMemoryBound(to: UInt8.self), width: Int32(width),
+                             height: Int32(height), stride: bytesPerRow,
+                             format: fl_pixel_format(rawValue: UInt32(format.rawValue)))
+        return try run(.video, "analyzeVideoFrame") { fl_analyze_video_frame($0, &image, timestampMs, $1, $2) }
+    }
+
+    /// `fl_analyze_video_frame_file`: a JPEG or PNG frame decoded by the C core.
+    public func analyzeVideoFrame(path: String, timestampMs: Int64) throws -> AnalysisResult {
+        try run(.video, "analyzeVideoFrame") { fl_analyze_video_frame_file($0, path, timestampMs, $1, $2) }
+    }
+
+    /// `fl_analyzer_reset`: a new clip (no tracks, ids from 0, any timestamp next).
+    public func reset() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let a = analyzer { fl_analyzer_reset(a) }
+    }
+
+    /// A 32BGRA pixel buffer's base address, size and row bytes, locked for reading during `body`.
+    private func withPixels(of pixelBuffer: CVPixelBuffer,
+                            _ body: (UnsafeRawPointer, Int, Int, Int) throws -> AnalysisResult) throws -> AnalysisResult {
         guard CVPixelBufferGetPixelFormatType(pixelBuffer) == kCVPixelFormatType_32BGRA else {
             throw FaceLiteError(status: "unsupported",
                                 message: "pixel buffer format is not kCVPixelFormatType_32BGRA; convert it first")
@@ -191,34 +281,26 @@ public final class FaceLite {
         guard let base = CVPixelBufferGetBaseAddress(pixelBuffer) else {
             throw FaceLiteError(status: "invalid_argument", message: "the pixel buffer has no base address")
         }
-        return try analyze(pixels: base, width: CVPixelBufferGetWidth(pixelBuffer),
-                           height: CVPixelBufferGetHeight(pixelBuffer),
-                           bytesPerRow: CVPixelBufferGetBytesPerRow(pixelBuffer), format: .bgra)
+        return try body(UnsafeRawPointer(base), CVPixelBufferGetWidth(pixelBuffer),
+                        CVPixelBufferGetHeight(pixelBuffer), CVPixelBufferGetBytesPerRow(pixelBuffer))
     }
 
-    /// `fl_analyze` over pixels the caller holds.
-    public func analyze(pixels: UnsafeRawPointer, width: Int, height: Int, bytesPerRow: Int,
-                        format: PixelFormat) throws -> AnalysisResult {
+    /// One analyze call of `mode` under the lock: `call(analyzer, &result, &err)`, then the result copied out.
+    private func run(_ mode: RunningMode, _ name: String,
+                     _ call: (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>, UnsafeMutablePointer<fl_error>) -> fl_status)
+        throws -> AnalysisResult {
         lock.lock()
         defer { lock.unlock() }
         guard let a = analyzer else { throw FaceLiteError(status: "invalid_argument", message: "FaceLite is closed") }
-        var image = fl_image(pixels: pixels.assumingMemoryBound(to: UInt8.self), width: Int32(width),
-                             height: Int32(height), stride: bytesPerRow,
-                             format: fl_pixel_format(rawValue: UInt32(format.rawValue)))
+        guard mode == runningMode else {
+            let right = runningMode == .video ? "analyzeVideoFrame(..., timestampMs:)" : "analyze(...)"
+            throw FaceLiteError(status: "invalid_argument",
+                                message: "\(name): this FaceLite runs in \(runningMode) mode (Options.runningMode); give it " +
+                                         "frames with \(right), or create one with Options(runningMode: .\(mode)) for \(name)")
+        }
         var err = fl_error()
         var result: OpaquePointer?
-        guard fl_analyze(a, &image, &result, &err) == FL_OK, let r = result else { throw FaceLiteError(err) }
-        return collect(r)
-    }
-
-    /// `fl_analyze_file`: a JPEG or PNG decoded by the C core.
-    public func analyze(path: String) throws -> AnalysisResult {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let a = analyzer else { throw FaceLiteError(status: "invalid_argument", message: "FaceLite is closed") }
-        var err = fl_error()
-        var result: OpaquePointer?
-        guard fl_analyze_file(a, path, &result, &err) == FL_OK, let r = result else { throw FaceLiteError(err) }
+        guard call(a, &result, &err) == FL_OK, let r = result else { throw FaceLiteError(err) }
         return collect(r)
     }
 
@@ -287,6 +369,8 @@ public final class FaceLite {
         func points(_ p: UnsafePointer<Float>, _ n: Int) -> [Point] {
             (0..<n).map { Point(x: p[2 * $0], y: p[2 * $0 + 1]) }
         }
+        var timestampMs: Int64 = 0
+        let video = fl_result_timestamp_ms(r, &timestampMs) != 0
         var faces: [Face] = []
         for i in 0..<fl_result_face_count(r) {
             let b = fl_result_box(r, i)!.pointee
@@ -299,7 +383,7 @@ public final class FaceLite {
             faces.append(Face(box: Box(x: b.x, y: b.y, w: b.w, h: b.h, score: b.score),
                               landmarks: points(fl_result_landmarks(r, i)!, Int(FL_LANDMARK_COUNT)),
                               regions: regions, expression: classification(fl_result_expression(r, i)),
-                              skin: skinReport(r, i)))
+                              skin: skinReport(r, i), trackId: video ? Int(fl_result_track_id(r, i)) : nil))
         }
         var stages: [String: String] = [:]
         for s in Stage.allCases {
@@ -310,6 +394,8 @@ public final class FaceLite {
                               detector: String(cString: fl_result_detector(r)), stages: stages, faces: faces,
                               timingsMs: Timings(loadMs: t.load_ms, detectMs: t.detect_ms, landmarksMs: t.landmarks_ms,
                                                  alignRegionsMs: t.align_regions_ms, expressionMs: t.expression_ms,
-                                                 skinMs: t.skin_ms, totalMs: t.total_ms))
+                                                 skinMs: t.skin_ms, totalMs: t.total_ms,
+                                                 smoothingMs: t.smoothing_ms.isNaN ? nil : t.smoothing_ms),
+                              timestampMs: video ? timestampMs : nil)
     }
 }

@@ -15,11 +15,24 @@ import java.nio.ByteBuffer
  * }
  * ```
  *
+ * With `Options(runningMode = RunningMode.VIDEO)` it takes the frames of one clip or camera
+ * stream in order instead (docs/video.md): faces are tracked from frame to frame
+ * ([Face.trackId]), their points smoothed, and expression and skin run at their own rates.
+ *
+ * ```
+ * FaceLite.createFromOptions(Options(bundlesDir = "models", runningMode = RunningMode.VIDEO)).use { faceLite ->
+ *     for ((frame, ms) in frames) {                        // the camera thread, timestamps increasing
+ *         val result = faceLite.analyzeVideoFrame(frame, ms)
+ *         for (face in result.faces) println("#${face.trackId} ${face.box}")
+ *     }
+ * }
+ * ```
+ *
  * One instance analyses one image at a time (calls are serialised); make one per thread
  * for parallel work. [close] frees the native analyzer; later calls throw
  * IllegalStateException.
  */
-class FaceLite private constructor(private var handle: Long) : AutoCloseable {
+class FaceLite private constructor(private var handle: Long, private val runningMode: RunningMode) : AutoCloseable {
 
     /** What runs at each stage: "bundle:<name>", "skipped (...)" or "off". */
     val stages: Map<Stage, String> = Stage.values().associate { it to (Native.stage(handle, it.code) ?: "") }
@@ -39,8 +52,9 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
             for ((stage, path) in options.bundlePaths) paths[stage.code] = path
             val handle = Native.create(options.bundlesDir, paths, options.variant, options.accelerator.code,
                                        options.threads, options.minFaceScore ?: -1.0, options.maxFaces, options.skin,
-                                       options.restore)
-            return FaceLite(handle)
+                                       options.restore, options.runningMode.code, options.detectEveryNFrames,
+                                       options.expressionEveryNFrames, options.skinEveryNFrames, options.smoothing)
+            return FaceLite(handle, options.runningMode)
         }
 
         /** A JPEG or PNG file decoded by the C core (EXIF orientation applied) to BGR pixels. */
@@ -52,21 +66,11 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
         }
     }
 
-    /** Analyse pixels the caller holds (a Bitmap's, a camera frame's). */
+    /** Analyse pixels the caller holds (a Bitmap's, a photo's). IMAGE mode. */
     @Synchronized
     fun analyze(image: Image): AnalysisResult {
-        val h = open()
-        val buffer = image.pixels
-        when {
-            buffer.isDirect -> Native.analyzePixels(h, buffer, null, buffer.position(), image.width, image.height,
-                                                    image.rowStride, image.format.code)
-            buffer.hasArray() -> Native.analyzePixels(h, null, buffer.array(), buffer.arrayOffset() + buffer.position(),
-                                                      image.width, image.height, image.rowStride, image.format.code)
-            else -> {
-                val copy = ByteBuffer.allocateDirect(buffer.remaining()).put(buffer.duplicate())
-                Native.analyzePixels(h, copy, null, 0, image.width, image.height, image.rowStride, image.format.code)
-            }
-        }
+        val h = open(RunningMode.IMAGE, "analyze")
+        analyzePixels(h, image, false, 0L)
         return collect(h)
     }
 
@@ -74,13 +78,40 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
     fun analyze(pixels: ByteBuffer, width: Int, height: Int, rowStride: Int, format: PixelFormat): AnalysisResult =
         analyze(Image(pixels, width, height, rowStride, format))
 
-    /** Decode a JPEG or PNG file (the C core's decoder) and analyse it. */
+    /** Decode a JPEG or PNG file (the C core's decoder) and analyse it. IMAGE mode. */
     @Synchronized
     fun analyze(path: String): AnalysisResult {
-        val h = open()
-        Native.analyzeFile(h, path)
+        val h = open(RunningMode.IMAGE, "analyze")
+        Native.analyzeFile(h, path, false, 0L)
         return collect(h)
     }
+
+    /**
+     * VIDEO mode: the next frame of the clip (a camera frame's pixels) taken at [timestampMs],
+     * which must be greater than the previous frame's (FaceLiteException "invalid_argument"
+     * naming both otherwise; that frame is then skipped and the clip goes on). Faces keep
+     * their [Face.trackId] from frame to frame; the detector runs when there is no track,
+     * every [Options.detectEveryNFrames] frames, or when a track is lost (`fl_analyze_video_frame`).
+     */
+    @Synchronized
+    fun analyzeVideoFrame(frame: Image, timestampMs: Long): AnalysisResult {
+        val h = open(RunningMode.VIDEO, "analyzeVideoFrame")
+        analyzePixels(h, frame, true, timestampMs)
+        return collect(h)
+    }
+
+    /** [analyzeVideoFrame] on a JPEG or PNG file decoded by the C core (`fl_analyze_video_frame_file`). */
+    @Synchronized
+    fun analyzeVideoFrame(path: String, timestampMs: Long): AnalysisResult {
+        val h = open(RunningMode.VIDEO, "analyzeVideoFrame")
+        Native.analyzeFile(h, path, true, timestampMs)
+        return collect(h)
+    }
+
+    /** Start a new clip: no tracks (ids from 0 again), any timestamp accepted next
+     *  (`fl_analyzer_reset`). Harmless in IMAGE mode. */
+    @Synchronized
+    fun reset() = Native.reset(open())
 
     /** The last result as the C core's JSON (`fl_result_json`): exact values, or rounded as
      *  `facelite analyze --json` prints them. */
@@ -96,6 +127,35 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
     private fun open(): Long {
         check(handle != 0L) { "this FaceLite is closed" }
         return handle
+    }
+
+    /** The handle, after checking that [call] is this instance's running mode's call. */
+    private fun open(mode: RunningMode, call: String): Long {
+        val h = open()
+        if (mode != runningMode) {
+            val right = if (runningMode == RunningMode.VIDEO) "analyzeVideoFrame(frame, timestampMs)" else "analyze(image)"
+            throw FaceLiteException("invalid_argument", "$call: this FaceLite runs in $runningMode mode " +
+                "(Options.runningMode); give it frames with $right, or create one with " +
+                "Options(runningMode = RunningMode.$mode) for $call")
+        }
+        return h
+    }
+
+    /** Hand [image]'s pixels to the C core in place when the buffer allows it, else a copy. */
+    private fun analyzePixels(h: Long, image: Image, video: Boolean, timestampMs: Long) {
+        val buffer = image.pixels
+        when {
+            buffer.isDirect -> Native.analyzePixels(h, buffer, null, buffer.position(), image.width, image.height,
+                                                    image.rowStride, image.format.code, video, timestampMs)
+            buffer.hasArray() -> Native.analyzePixels(h, null, buffer.array(), buffer.arrayOffset() + buffer.position(),
+                                                      image.width, image.height, image.rowStride, image.format.code,
+                                                      video, timestampMs)
+            else -> {
+                val copy = ByteBuffer.allocateDirect(buffer.remaining()).put(buffer.duplicate())
+                Native.analyzePixels(h, copy, null, 0, image.width, image.height, image.rowStride, image.format.code,
+                                     video, timestampMs)
+            }
+        }
     }
 
     private fun labelsOf(h: Long, stage: Stage): List<String> =
@@ -123,6 +183,7 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
         val perFace = 2 * (68 + regionSizes.sum())
         val expressions = classifications(h, Stage.EXPRESSION, faces)
         val acne = classifications(h, Stage.ACNE, faces)
+        val video = Native.video(h)  // null for an image; else the timestamp, then each face's track id
         val stageNames = LinkedHashMap<String, String>()
         for (stage in Stage.values()) stageNames[stage.key] = stages.getValue(stage)
         val list = (0 until faces).map { i ->
@@ -136,11 +197,12 @@ class FaceLite private constructor(private var handle: Long) : AutoCloseable {
             }
             Face(Box(boxes[5 * i], boxes[5 * i + 1], boxes[5 * i + 2], boxes[5 * i + 3], boxes[5 * i + 4]),
                  pointsAt(0, 68), regions, expressions[i], skinReport(h, i, regionNames, acne[i]),
-                 stages.getValue(Stage.LANDMARKS))
+                 stages.getValue(Stage.LANDMARKS), video?.let { it[1 + i].toInt() })
         }
         val t = Native.timings(h)
         return AnalysisResult(size[0], size[1], stages.getValue(Stage.DETECTOR), stageNames, list,
-                              Timings(t[0], t[1], t[2], t[3], t[4], t[5], t[6]))
+                              Timings(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7].takeUnless { it.isNaN() }),
+                              video?.get(0))
     }
 
     private val concernNames: List<String> by lazy { generateSequence(0) { it + 1 }.map { Native.concernName(it) }

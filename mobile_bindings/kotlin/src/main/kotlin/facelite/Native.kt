@@ -15,15 +15,19 @@ internal object Native {
 
     @JvmStatic external fun create(bundlesDir: String?, paths: Array<String?>, variant: String?, accelerator: Int,
                                    threads: Int, minFaceScore: Double, maxFaces: Int, skin: Boolean,
-                                   restore: Boolean): Long
+                                   restore: Boolean, runningMode: Int, detectEvery: Int, expressionEvery: Int,
+                                   skinEvery: Int, smoothing: Boolean): Long
     @JvmStatic external fun destroy(handle: Long)
     @JvmStatic external fun stage(handle: Long, stage: Int): String?
     @JvmStatic external fun engine(handle: Long, stage: Int): Array<String?>?
     @JvmStatic external fun analyzePixels(handle: Long, buffer: ByteBuffer?, array: ByteArray?, offset: Int, width: Int,
-                                          height: Int, rowStride: Int, format: Int): Int
-    @JvmStatic external fun analyzeFile(handle: Long, path: String): Int
+                                          height: Int, rowStride: Int, format: Int, video: Boolean,
+                                          timestampMs: Long): Int
+    @JvmStatic external fun analyzeFile(handle: Long, path: String, video: Boolean, timestampMs: Long): Int
+    @JvmStatic external fun reset(handle: Long)
     @JvmStatic external fun decode(path: String, size: IntArray): ByteArray
     @JvmStatic external fun imageSize(handle: Long): IntArray
+    @JvmStatic external fun video(handle: Long): LongArray?
     @JvmStatic external fun boxes(handle: Long): DoubleArray
     @JvmStatic external fun points(handle: Long): FloatArray
     @JvmStatic external fun regionSizes(handle: Long): IntArray?

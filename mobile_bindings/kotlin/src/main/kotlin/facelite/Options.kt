@@ -24,6 +24,20 @@ enum class Stage(internal val code: Int, val bundleName: String) {
 }
 
 /**
+ * How a [FaceLite] is fed (the C core's `fl_running_mode`, as `FaceAnalyzerOptions.running_mode`
+ * in Python; docs/video.md). There is no LIVE_STREAM mode here: an app's camera callback
+ * thread is the live stream (it feeds [FaceLite.analyzeVideoFrame] and the camera drops
+ * the frames that arrive while it is busy; see the README).
+ */
+enum class RunningMode(internal val code: Int) {
+    /** [FaceLite.analyze]: every image on its own; [Face.trackId] is null. */
+    IMAGE(0),
+    /** [FaceLite.analyzeVideoFrame]: the frames of one clip or camera stream in order, with
+     *  strictly increasing timestamps; faces are tracked and their points smoothed. */
+    VIDEO(1)
+}
+
+/**
  * How to build a [FaceLite] (the C core's `fl_analyzer_options`).
  *
  * @property bundlesDir a folder of `<name>/<name>.flb` bundles, used for every stage not in
@@ -38,6 +52,14 @@ enum class Stage(internal val code: Int, val bundleName: String) {
  * @property skin run the skin analysis ([Face.skin]; needs a skin_metrics bundle).
  * @property restore let the skin analysis restore a low-resolution or noisy face crop
  *   (needs a restoration bundle).
+ * @property runningMode IMAGE ([FaceLite.analyze]) or VIDEO ([FaceLite.analyzeVideoFrame]).
+ * @property detectEveryNFrames VIDEO: the detector runs at least every this many frames to
+ *   find new faces (and whenever a track is lost); at least 1.
+ * @property expressionEveryNFrames VIDEO: a tracked face's expression runs on its frames 0,
+ *   n, 2n, ...; in between the face carries its last (smoothed) result. At least 1.
+ * @property skinEveryNFrames VIDEO: the same for the skin report (not smoothed). At least 1.
+ * @property smoothing VIDEO: One Euro smoothing of the points and expression probabilities,
+ *   so a still face gives still points; false reports the landmarker's raw values.
  */
 data class Options(
     val bundlesDir: String? = null,
@@ -48,7 +70,12 @@ data class Options(
     val minFaceScore: Double? = null,
     val maxFaces: Int = 10,
     val skin: Boolean = true,
-    val restore: Boolean = false
+    val restore: Boolean = false,
+    val runningMode: RunningMode = RunningMode.IMAGE,
+    val detectEveryNFrames: Int = 15,
+    val expressionEveryNFrames: Int = 1,
+    val skinEveryNFrames: Int = 10,
+    val smoothing: Boolean = true
 )
 
 /** What a stage's model runs on, and why when the CPU replaced the accelerator asked for. */

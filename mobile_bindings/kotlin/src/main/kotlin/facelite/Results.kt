@@ -40,7 +40,8 @@ data class SkinReport(
     val acne: Classification?
 )
 
-/** One face: box, 68 landmarks (iBUG order), the seven region polygons by name, labels. */
+/** One face: box, 68 landmarks (iBUG order), the seven region polygons by name, labels;
+ *  in VIDEO mode the id of its track. */
 data class Face(
     val box: Box,
     val landmarks: List<Point>,
@@ -48,7 +49,10 @@ data class Face(
     val expression: Classification?,
     /** Null when the skin analysis is off or has no skin_metrics bundle. */
     val skin: SkinReport?,
-    val landmarksSource: String
+    val landmarksSource: String,
+    /** VIDEO: the same id on every frame the face is followed (from 0 per clip; a face that
+     *  is lost and found again gets a new one); null in IMAGE mode. */
+    val trackId: Int? = null
 )
 
 /** Milliseconds per stage, as the Python runtime's `timings_ms`. */
@@ -60,17 +64,22 @@ data class Timings(
     val expressionMs: Double,
     /** Every skin stage together (skin crop, measures, quality, restoration, acne). */
     val skinMs: Double,
-    val totalMs: Double
+    val totalMs: Double,
+    /** VIDEO: smoothing the points; null for an image. */
+    val smoothingMs: Double? = null
 )
 
-/** Every face of one image (best first), what ran at each stage, and the timings. */
+/** Every face of one image (best first; in VIDEO mode in ascending track id), what ran at
+ *  each stage, and the timings (in VIDEO mode, only the stages that ran on this frame). */
 data class AnalysisResult(
     val imageWidth: Int,
     val imageHeight: Int,
     val detector: String,
     val stages: Map<String, String>,
     val faces: List<Face>,
-    val timingsMs: Timings
+    val timingsMs: Timings,
+    /** VIDEO: the frame's timestamp as given to [FaceLite.analyzeVideoFrame]; null for an image. */
+    val timestampMs: Long? = null
 )
 
 /** A failure of the C core: its status name ("io", "bundle_invalid", ...) and message. */

@@ -43,22 +43,23 @@ private fun skin(s: SkinReport?): String {
         ",\"models\":" + s.models.entries.joinToString(",", "{", "}") { "${q(it.key)}:${q(it.value)}" } + "}"
 }
 
-private fun json(path: String, r: AnalysisResult): String {
+/** A result as one JSON line, every value exactly as the data classes hold it (also VideoCheck's). */
+internal fun json(path: String, r: AnalysisResult): String {
     val faces = r.faces.joinToString(",", "[", "]") { f ->
         val b = f.box
-        "{\"box\":{\"x\":${num(b.x)},\"y\":${num(b.y)},\"w\":${num(b.w)},\"h\":${num(b.h)},\"score\":${num(b.score)}}," +
+        "{\"track_id\":${f.trackId},\"box\":{\"x\":${num(b.x)},\"y\":${num(b.y)},\"w\":${num(b.w)},\"h\":${num(b.h)},\"score\":${num(b.score)}}," +
             "\"landmarks\":${points(f.landmarks)},\"landmarks_source\":${q(f.landmarksSource)}," +
             "\"regions\":" + f.regions.entries.joinToString(",", "{", "}") { "${q(it.key)}:${points(it.value)}" } + "," +
             "\"expression\":${classification(f.expression)}," +
             "\"skin\":${skin(f.skin)},\"acne\":${classification(f.skin?.acne)}}"
     }
     val stages = r.stages.entries.joinToString(",", "{", "}") { "${q(it.key)}:${q(it.value)}" }
-    return "{\"path\":${q(path)},\"image_size\":[${r.imageWidth},${r.imageHeight}],\"detector\":${q(r.detector)}," +
+    return "{\"path\":${q(path)},\"timestamp_ms\":${r.timestampMs},\"image_size\":[${r.imageWidth},${r.imageHeight}],\"detector\":${q(r.detector)}," +
         "\"stages\":$stages,\"faces\":$faces,\"total_ms\":${num(r.timingsMs.totalMs)}}"
 }
 
 /** BGR bytes -> RGBA rows padded to width * 4 + 16 bytes, in a direct buffer. */
-private fun toRgba(bgr: Image): Image {
+internal fun toRgba(bgr: Image): Image {
     val stride = bgr.width * 4 + 16
     val out = ByteBuffer.allocateDirect(stride * bgr.height)
     val src = bgr.pixels
@@ -70,7 +71,7 @@ private fun toRgba(bgr: Image): Image {
     return Image(out, bgr.width, bgr.height, stride, PixelFormat.RGBA)
 }
 
-private fun require(ok: Boolean, what: String) {
+internal fun require(ok: Boolean, what: String) {
     if (!ok) throw AssertionError(what)
 }
 
@@ -87,6 +88,8 @@ fun main(args: Array<String>) {
         require(fromBgr.faces == fromRgba.faces, "$path: RGBA pixels gave other faces")
         require(fromBgr.faces == fromPath.faces, "$path: the path gave other faces")
         require(fromPath.timingsMs.loadMs > 0.0, "$path: decoding time")
+        require(fromBgr.timestampMs == null && fromBgr.faces.all { it.trackId == null } &&
+                    fromBgr.timingsMs.smoothingMs == null, "$path: an image has no timestamp, track or smoothing")
         println(json(path, fromBgr))
     }
     try {
@@ -101,6 +104,13 @@ fun main(args: Array<String>) {
         throw AssertionError("a short buffer analysed")
     } catch (e: FaceLiteException) {
         require(e.status == "invalid_argument" && e.message!!.contains("buffer holds 10"), "short buffer: $e")
+    }
+    try {
+        faceLite.analyzeVideoFrame(FaceLite.decode(args[1]), 0L)
+        throw AssertionError("a video frame analysed in IMAGE mode")
+    } catch (e: FaceLiteException) {
+        require(e.status == "invalid_argument" && e.message!!.contains("runs in IMAGE mode") &&
+                    e.message.contains("RunningMode.VIDEO"), "video frame in IMAGE mode: $e")
     }
     faceLite.close()
     faceLite.close()

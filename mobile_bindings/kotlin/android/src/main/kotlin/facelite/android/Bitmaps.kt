@@ -23,3 +23,8 @@ fun Bitmap.toFaceLiteImage(): Image {
 
 /** Analyse a Bitmap: `faceLite.analyze(bitmap)`. */
 fun FaceLite.analyze(bitmap: Bitmap): AnalysisResult = analyze(bitmap.toFaceLiteImage())
+
+/** VIDEO mode: a Bitmap as the next frame at [timestampMs] (camera frames: prefer CameraX's
+ *  RGBA `ImageProxy` buffer, read without this copy; see the README). */
+fun FaceLite.analyzeVideoFrame(bitmap: Bitmap, timestampMs: Long): AnalysisResult =
+    analyzeVideoFrame(bitmap.toFaceLiteImage(), timestampMs)
