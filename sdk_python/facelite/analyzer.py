@@ -101,6 +101,9 @@ REQUIRED_BUNDLES = ("face_detector", "landmarks")
 """Stages without which the analyzer fails (unless stand-ins are asked for)."""
 OPTIONAL_BUNDLES = ("expression", "skin_metrics", "acne", "restoration")
 """Stages skipped, and said so in `stages`, when their bundle is absent."""
+EXPRESSION_BUNDLES = ("expression", "expression_ferplus")
+"""Bundles the expression stage can run (`FaceAnalyzerOptions.expression_bundle`): the
+7-class FER2013 model, or the 8-class FER+ one (adds contempt); labels come from the bundle."""
 SKIN_STAGES = ("skin_metrics", "acne", "restoration")
 """The `stages` entries of the skin analysis (`SkinAnalyzer.stages`)."""
 SKIPPED = "skipped (no bundle)"
@@ -127,11 +130,15 @@ class FaceAnalyzerOptions(TaskOptions):
         stand_in: `never` (default: a missing detector or landmarks bundle is a
             BundleError), `if_missing` (their stand-ins run instead) or `always`.
         min_face_score: detections below this score are dropped (None: the detector
-            bundle's `output.score_threshold`, else 0.5).
+            bundle's operating point for the variant it runs, `output.score_threshold_by_variant`,
+            else `output.score_threshold`, else 0.5).
         max_faces: at most this many faces, best first.
         skin: run the skin analysis (`Face.skin`; needs a `skin_metrics` bundle).
         restore: let the skin analysis restore low-resolution or noisy face crops
             (needs a `restoration` bundle; see `facelite.skin`).
+        expression_bundle: which expression model runs (`EXPRESSION_BUNDLES`):
+            `expression` (default, FER2013's 7 labels; skipped when absent) or
+            `expression_ferplus` (FER+'s 8 labels; a BundleError when absent).
         running_mode: `IMAGE` (default, `analyze`), `VIDEO` (`analyze_video_frame`) or
             `LIVE_STREAM` (`analyze_async`); see the module docstring and docs/video.md.
         detect_every_n_frames: VIDEO/LIVE_STREAM: the detector runs at least every this
@@ -155,6 +162,7 @@ class FaceAnalyzerOptions(TaskOptions):
     max_faces: int = 10
     skin: bool = True
     restore: bool = False
+    expression_bundle: str = "expression"
     detect_every_n_frames: int = 15
     expression_every_n_frames: int = 1
     skin_every_n_frames: int = 10
@@ -169,6 +177,8 @@ class FaceAnalyzerOptions(TaskOptions):
         object.__setattr__(self, "stand_in", StandIn.parse(self.stand_in, "stand_in"))
         check_range("min_face_score", self.min_face_score, 0.0, 1.0)
         check_range("max_faces", self.max_faces, 1)
+        if self.expression_bundle not in EXPRESSION_BUNDLES:
+            raise UserError(f"expression_bundle {self.expression_bundle!r}: one of {', '.join(EXPRESSION_BUNDLES)}")
         for name in ("detect_every_n_frames", "expression_every_n_frames", "skin_every_n_frames"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -249,7 +259,12 @@ def find_bundles(options: FaceAnalyzerOptions) -> tuple[dict[str, Path], Path | 
             if options.stand_in is StandIn.NEVER:
                 raise
             return {}, None
-    found = {n: bundle_in(root, n) for n in REQUIRED_BUNDLES + OPTIONAL_BUNDLES}
+    found = {n: bundle_in(root, options.expression_bundle if n == "expression" else n)
+             for n in REQUIRED_BUNDLES + OPTIONAL_BUNDLES}
+    if found["expression"] is None and options.expression_bundle != "expression":
+        name = options.expression_bundle
+        raise BundleError(f"no {name} bundle ({root / name / f'{name}.flb'} not found); put it there or pass a "
+                          "bundles folder that has it")
     return {n: path for n, path in found.items() if path is not None}, root
 
 

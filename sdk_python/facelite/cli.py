@@ -81,7 +81,8 @@ def _analyzer(args, skin: bool | None = None, **mode):
         base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant,
                                  **_trust_options(args)),
         bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score,
-        skin=args.skin if skin is None else skin, restore=args.restore, **mode))
+        skin=args.skin if skin is None else skin, restore=args.restore, expression_bundle=args.expression_model,
+        **mode))
 
 
 def _annotate(image, result, out: Path) -> None:
@@ -567,7 +568,11 @@ def analyzer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accelerator", default="auto", choices=[a.value for a in Accelerator])
     p.add_argument("--variant", default="auto", help="auto, or a variant every bundle has (fp32, fp16, dynamic, int8)")
     p.add_argument("--min-score", type=float, default=None,
-                   help="drop faces below this detector score (default: the bundle's score_threshold, else 0.5)")
+                   help="drop faces below this detector score (default: the bundle's threshold for the variant "
+                        "it runs, else its score_threshold, else 0.5)")
+    p.add_argument("--expression-model", default="expression", metavar="NAME",
+                   help="expression bundle: expression (FER2013, 7 labels; default) or expression_ferplus "
+                        "(FER+, 8 labels with contempt)")
 
 
 def add_bundle_commands(cli: CommandLine) -> None:

@@ -64,7 +64,8 @@ class FaceDetectorOptions(TaskOptions):
         stand_in: when OpenCV's Haar cascade runs instead of a bundle: `never` (default:
             no bundle is a BundleError), `if_missing`, or `always` (see `StandIn`).
         min_score: boxes below this score are dropped; None → the bundle's operating
-            point (manifest `output.score_threshold`), else 0.5.
+            point for the variant the engine runs (`output.score_threshold_by_variant`,
+            else `output.score_threshold`: `DetectionTask.score_threshold`), else 0.5.
         iou_threshold: NMS overlap above which the weaker box is dropped; None → the
             manifest's `output.iou_threshold`, else 0.4.
         max_faces: at most this many boxes, best first.

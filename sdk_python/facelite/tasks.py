@@ -473,6 +473,7 @@ class DetectionTask(Task):
                 "precision": _ratio(m["precision"]),
                 "false_boxes_per_image": _ratio(m["false_boxes_per_image"]),
                 "iou_threshold": metrics.IOU_MATCH,
+                "score_threshold": decoders[n].score_threshold,
             }
             if ref is None or not len(ref):
                 entry.update(psnr_db=None, agreement_vs_fp32=None)
