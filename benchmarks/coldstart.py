@@ -44,10 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2
 
-from helen_photos import default_data, helen_photos  # benchmarks/helen_photos.py
-from mediapipe_side import MEDIAPIPE_VERSION, MediaPipeUnavailable, pin_cpus, venv_python
+from helen_photos import helen_photos  # benchmarks/helen_photos.py
+from comparison_cli import add_comparison_arguments, run_comparison  # benchmarks/comparison_cli.py
+from mediapipe_side import MEDIAPIPE_VERSION, pin_cpus, venv_python
 
-from facelite import UserError
 from facelite.files import write_file_atomic
 
 TARGET_RATIO = 0.25
@@ -161,28 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=int, default=5, help="timed fresh processes per side (default 5)")
-    p.add_argument("--threads", type=int, default=2, help="facelite threads and CPUs of both sides (default 2)")
-    p.add_argument("--variant", default="auto", choices=("auto", "fp32", "fp16", "int8", "dynamic"),
-                   help="facelite's model variant (default auto)")
-    p.add_argument("--max-faces", type=int, default=1, help="faces on both sides (default 1, MediaPipe's)")
+    add_comparison_arguments(p, faces_help="faces")
     p.add_argument("--no-skin", action="store_true", help="facelite without the skin analysis")
     p.add_argument("--photo", help="the photo (default: the first HELEN training photo at 512 px)")
-    p.add_argument("--bundles", help="folder of <name>/<name>.flb (default: the shipped bundles)")
-    p.add_argument("--data", default=default_data(), help="the shared data folder (FACELITE_DATA)")
-    p.add_argument("--mediapipe-venv", help="the MediaPipe venv (default FACELITE_MEDIAPIPE_VENV or "
-                                            f"~/.cache/facelite/mediapipe-{MEDIAPIPE_VERSION}; made if missing)")
-    p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     args = p.parse_args(argv)
-    try:
+
+    def measure_in_temp_folder() -> dict:
         with tempfile.TemporaryDirectory(prefix="facelite-coldstart-") as folder:
-            doc = measure(args, Path(folder))
-    except (MediaPipeUnavailable, UserError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_text(doc)
-    if args.json:
-        write_file_atomic(args.json, (json.dumps(doc, indent=1) + "\n").encode())
-    return 0 if doc["met"] else 1
+            return measure(args, Path(folder))
+
+    return run_comparison(args, measure_in_temp_folder, print_text, lambda doc: doc["met"], missing=(RuntimeError,))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ something needed is missing (the photos, the MediaPipe venv).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -36,11 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helen_photos import SIDE, default_data, helen_photos  # benchmarks/helen_photos.py
-from mediapipe_side import MEDIAPIPE_VERSION, MediaPipeUnavailable, MediaPipeWorker, pin_cpus
+from helen_photos import SIDE, helen_photos  # benchmarks/helen_photos.py
+from comparison_cli import add_comparison_arguments, run_comparison  # benchmarks/comparison_cli.py
+from mediapipe_side import MediaPipeWorker, pin_cpus
 
-from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, UserError
-from facelite.files import write_file_atomic
+from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 
 TARGET_RATIO = 0.67
 """facelite's full pipeline over FaceMesh's, median per photo (issue #13)."""
@@ -132,27 +131,11 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--limit", type=int, default=330, help="HELEN photos (default 330)")
     p.add_argument("--side", type=int, default=SIDE, help=f"longer side of every photo in px (default {SIDE})")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (and CPUs) on both sides (default 2)")
-    p.add_argument("--variant", default="auto", choices=("auto", "fp32", "fp16", "int8", "dynamic"),
-                   help="facelite's model variant (default auto)")
-    p.add_argument("--max-faces", type=int, default=1, help="faces per photo on both sides (default 1, MediaPipe's)")
+    add_comparison_arguments(p, faces_help="faces per photo")
     p.add_argument("--refine-landmarks", action="store_true",
                    help="FaceMesh with refine_landmarks=True (its iris/lips attention model; not the issue's setting)")
-    p.add_argument("--bundles", help="folder of <name>/<name>.flb (default: the shipped bundles)")
-    p.add_argument("--data", default=default_data(), help="the shared data folder (FACELITE_DATA)")
-    p.add_argument("--mediapipe-venv", help="the MediaPipe venv (default FACELITE_MEDIAPIPE_VENV or "
-                                            f"~/.cache/facelite/mediapipe-{MEDIAPIPE_VERSION}; made if missing)")
-    p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     args = p.parse_args(argv)
-    try:
-        doc = measure(args)
-    except (MediaPipeUnavailable, UserError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_text(doc)
-    if args.json:
-        write_file_atomic(args.json, (json.dumps(doc, indent=1) + "\n").encode())
-    return 0 if doc["met"] else 1
+    return run_comparison(args, lambda: measure(args), print_text, lambda doc: doc["met"])
 
 
 if __name__ == "__main__":

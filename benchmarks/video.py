@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import time
@@ -46,12 +45,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helen_photos import default_data, helen_photos  # benchmarks/helen_photos.py
-from mediapipe_side import MEDIAPIPE_VERSION, MediaPipeUnavailable, MediaPipeWorker, pin_cpus
+from helen_photos import helen_photos  # benchmarks/helen_photos.py
+from comparison_cli import add_comparison_arguments, run_comparison  # benchmarks/comparison_cli.py
+from mediapipe_side import MediaPipeWorker, pin_cpus
 from synthetic_clips import FRAME_SIZE, MOVING, clip
 
-from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, UserError
-from facelite.files import write_file_atomic
+from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.metrics import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, per_face_nme
 
 LATENCY_TARGET = 0.5
@@ -239,25 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=60, help="frames per moving clip (default 60)")
     p.add_argument("--still-frames", type=int, default=90, help="frames per still clip (default 90)")
     p.add_argument("--noise", type=float, default=3.0, help="sd of the still clips' per-frame noise, grey levels")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (and CPUs) on both sides (default 2)")
-    p.add_argument("--variant", default="auto", choices=("auto", "fp32", "fp16", "int8", "dynamic"),
-                   help="facelite's model variant (default auto)")
-    p.add_argument("--max-faces", type=int, default=1, help="faces per frame on both sides (default 1, MediaPipe's)")
-    p.add_argument("--bundles", help="folder of <name>/<name>.flb (default: the shipped bundles)")
-    p.add_argument("--data", default=default_data(), help="the shared data folder (FACELITE_DATA)")
-    p.add_argument("--mediapipe-venv", help="the MediaPipe venv (default FACELITE_MEDIAPIPE_VENV or "
-                                            f"~/.cache/facelite/mediapipe-{MEDIAPIPE_VERSION}; made if missing)")
-    p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    add_comparison_arguments(p, faces_help="faces per frame")
     args = p.parse_args(argv)
-    try:
-        doc = summarise(args, run_clips(args))
-    except (MediaPipeUnavailable, UserError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_text(doc)
-    if args.json:
-        write_file_atomic(args.json, (json.dumps(doc, indent=1) + "\n").encode())
-    return 0 if all(doc["targets"].values()) else 1
+    return run_comparison(args, lambda: summarise(args, run_clips(args)), print_text,
+                          lambda doc: all(doc["targets"].values()))
 
 
 if __name__ == "__main__":

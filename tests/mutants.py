@@ -773,7 +773,8 @@ _TYPED = (
     ("input.mean", "array"), ("input.mean.*", "number"), ("input.std", "array"), ("input.std.*", "number"),
     ("input.crop", "string"), ("input.margin", "number"), ("output", "object"), ("output.kind", "string"),
     ("output.shape", "array"), ("output.stride", "integer"), ("output.score_threshold", "number"),
-    ("output.iou_threshold", "number"), ("variants", "object"), ("variants.*", "object"),
+    ("output.iou_threshold", "number"), ("output.score_threshold_by_variant", "object"),
+    ("output.score_threshold_by_variant.*", "number"), ("variants", "object"), ("variants.*", "object"),
     ("variants.*.file", "string"), ("variants.*.bytes", "integer"), ("variants.*.sha256", "string"),
     ("variants.*.target", "string"), ("variants.*.input_dtype", "string"), ("variants.*.output_dtype", "string"),
     ("variants.*.sparsity", "number"), ("variants.*.compatibility", "object"), ("golden", "object"),
@@ -793,7 +794,7 @@ _REQUIRED = ("schema_version", "name", "version", "task", "input", "output", "va
              "variants.*.bytes", "variants.*.sha256", "variants.*.target", "variants.*.input_dtype",
              "golden.inputs", "golden.outputs")
 _OPTIONAL = ("input.crop", "input.margin", "input.dtype", "output.shape", "output.stride",
-             "output.score_threshold", "variants.*.output_dtype", "variants.*.sparsity",
+             "output.score_threshold", "output.score_threshold_by_variant", "variants.*.output_dtype", "variants.*.sparsity",
              "variants.*.compatibility", "golden.count", "golden.input_domain", "metrics", "build")
 
 
@@ -878,6 +879,8 @@ def _range_edits(doc: dict[str, Any], src: BundleSource) -> list[tuple[list, Any
         (["task"], "", bad), (["name"], "", bad), (["version"], "", bad), (["name"], "n" * 100000, bad),
         (["output", "kind"], "boxes", bad), (["output", "stride"], 0, bad), (["output", "stride"], 10**9, bad),
         (["output", "shape"], [1, 10**9], bad), (["output", "score_threshold"], 2, bad),
+        (["output", "score_threshold_by_variant"], {"int8": 2}, bad),
+        (["output", "score_threshold_by_variant"], {"int4": 0.4}, bad),
         (["golden", "count"], 0, bad), (["golden", "count"], 10**9, bad), (["golden", "count"], 3, signed),
         (["golden", "inputs"], "golden/../manifest.json", bad), (["golden", "outputs"], "/etc/passwd", bad),
         (["golden", "outputs"], "golden/missing.npy", bad), (["golden", "input_domain"], "bytes", bad),

@@ -17,8 +17,9 @@ its agreement with fp32 in the manifest (`facelite_build.measure`: what `variant
 picks from), signed again; the package stage records the same for every new bundle.
 
 `splits RECIPE --out DIR` writes the recipe's held-out files (`facelite_build.splits`):
-`val.txt` without exact or near copies of training files, `val_exact.txt` as the shipped
-bundles held out (identical files only kept together), for `facelite evaluate --files`.
+`val.txt` without exact or near copies of training files, `val_exact.txt` with identical
+files only kept together (acne 2.0.0's rule), `val_all.txt` with none (the other shipped
+bundles': each recipe's `data.duplicates` names its rule), for `facelite evaluate --files`.
 
 `thresholds RECIPE BUNDLE [--out OUT.flb]` chooses each variant's operating point (a
 detector's score threshold) on the recipe's training split and records it in the
@@ -132,7 +133,7 @@ def cmd_splits(args, out) -> int:
 
     recipe = load_recipe(args.recipe)
     doc = write_split_lists(recipe, recipe.data_dir(args.data), args.out)
-    out.result(doc, f"{doc['val']} held-out files ({doc['removed']} of {doc['val_exact']} removed: a copy in "
+    out.result(doc, f"{doc['val']} held-out files ({doc['removed']} of {doc['val_all']} removed: a copy in "
                     f"training) -> {doc['lists']['val']}; evaluate with --data {doc['base']} --files "
                     f"{doc['lists']['val']}")
     return 0

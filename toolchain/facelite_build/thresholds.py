@@ -27,11 +27,9 @@ from facelite.bundle import Bundle
 from facelite.errors import UserError
 
 from .builder import BuildOptions, load_splits, variant_runner
-from .dataset import normalized
 from .package import rewrite_manifest
 from .recipe import load_recipe
 from .tasks import get_task
-from .verify import run_tflite
 
 
 def record_operating_points(recipe_path: str | os.PathLike, bundle_path: str | os.PathLike,
@@ -53,12 +51,12 @@ def record_operating_points(recipe_path: str | os.PathLike, bundle_path: str | o
         variants = {v: bytes(bundle.variant_bytes(v)) for v in bundle.variants}
         output = dict(bundle.manifest["output"])
     splits = load_splits(recipe, BuildOptions(out=Path("."), data=Path(data) if data is not None else None))
-    fields, chosen = task.operating_points(recipe, splits.train, variant_runner(variants, recipe.input_spec))
+    run = variant_runner(variants, recipe.input_spec)
+    fields, chosen = task.operating_points(recipe, splits.train, run)
     if not fields:
         raise UserError(f"{recipe_path}: a '{recipe.task}' bundle has no per-variant operating point to choose")
     output.update(fields)
-    x_val = normalized(splits.val, recipe.input_spec)
-    val_out = {v: run_tflite(blob, x_val).reshape(len(x_val), -1) for v, blob in variants.items()}
+    val_out = run(splits.val)
     reference = val_out.get("fp32")
     val_metrics = {v: task.variant_metrics(o, splits.val, recipe, reference, output, v) for v, o in val_out.items()}
 

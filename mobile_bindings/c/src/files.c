@@ -69,8 +69,8 @@ static fl_status open_checked(const char *path, uint64_t max_bytes, const char *
 fl_status fl_file_map(const char *path, uint64_t max_bytes, const char *kind, int allow_empty, fl_mapped_file *out,
                       fl_error *err)
 {
-    int fd;
-    size_t size;
+    int fd = -1;     /* set by open_checked on success; initialised for gcc -O3's flow analysis */
+    size_t size = 0;
     out->data = NULL;
     out->size = 0;
     fl_status s = open_checked(path, max_bytes, kind, allow_empty, &fd, &size, err);
@@ -100,8 +100,8 @@ void fl_file_unmap(fl_mapped_file *file)
 fl_status fl_file_read(const char *path, uint64_t max_bytes, const char *kind, uint8_t **data, size_t *size,
                        fl_error *err)
 {
-    int fd;
-    size_t n;
+    int fd = -1;     /* as in fl_file_map */
+    size_t n = 0;
     *data = NULL;
     *size = 0;
     fl_status s = open_checked(path, max_bytes, kind, 1, &fd, &n, err);

@@ -933,6 +933,20 @@ static int add_input(const char *input, path_list *files, failure *f)
     return rc;
 }
 
+/* The analyzer options both --analyze forms take from the command line (`facelite analyze`:
+ * skin only with --skin). */
+static void analyzer_options(const args *a, fl_analyzer_options *options)
+{
+    fl_analyzer_options_init(options);
+    options->bundles_dir = a->bundle;
+    options->bundle_options = &a->options;
+    options->variant = a->variant;
+    options->accelerator = a->accelerator;
+    options->threads = a->threads;
+    options->skin = a->skin;
+    options->restore = a->restore;
+}
+
 static int run_analyze(const args *a, cJSON *doc, failure *f)
 {
     fl_error err;
@@ -946,14 +960,7 @@ static int run_analyze(const args *a, cJSON *doc, failure *f)
     /* One image file: the single-image document; otherwise the folder form. */
     const int folder_form = !(a->n_inputs == 1 && stat(a->inputs[0], &st) == 0 && !S_ISDIR(st.st_mode));
     const char *input = a->inputs[0];
-    fl_analyzer_options_init(&options);
-    options.bundles_dir = a->bundle;
-    options.bundle_options = &a->options;
-    options.variant = a->variant;
-    options.accelerator = a->accelerator;
-    options.threads = a->threads;
-    options.skin = a->skin; /* `facelite analyze`: skin only with --skin */
-    options.restore = a->restore;
+    analyzer_options(a, &options);
     double t0 = now_ms();
     if (fl_analyzer_create(&options, &an, &err) != FL_OK) {
         rc = fail_status(f, &err);
@@ -1094,14 +1101,7 @@ static int run_video(const args *a, cJSON *doc, failure *f)
     double *samples = malloc((size_t)a->n_frames * sizeof *samples);
     int rc = stamps && samples ? frame_timestamps(a, stamps, f) : fail(f, 1, "out of memory for %d frames", a->n_frames);
     if (rc != 0) goto done;
-    fl_analyzer_options_init(&options);
-    options.bundles_dir = a->bundle;
-    options.bundle_options = &a->options;
-    options.variant = a->variant;
-    options.accelerator = a->accelerator;
-    options.threads = a->threads;
-    options.skin = a->skin;
-    options.restore = a->restore;
+    analyzer_options(a, &options);
     options.running_mode = FL_RUNNING_MODE_VIDEO;
     options.detect_every_n_frames = a->detect_every;
     options.expression_every_n_frames = a->expression_every;
