@@ -54,8 +54,14 @@ from facelite.skin_measures import face_crop
 
 from .data import Examples, Splits
 from .paths import cache_root
-from .splits import (FROM_RECIPE, duplicate_groups, keep_duplicates_together, near_switch, seeded_subset,
-                     split_indices)
+from .splits import (
+    FROM_RECIPE,
+    duplicate_groups,
+    keep_duplicates_together,
+    near_switch,
+    seeded_subset,
+    split_indices,
+)
 
 if TYPE_CHECKING:
     from .recipe import Recipe
