@@ -94,7 +94,7 @@ from .regions import face_regions
 from .skin import SkinAnalyzer, SkinAnalyzerOptions, SkinReport
 from .smoothing import PointSmoother, ScoreSmoother
 from .sources import VideoFile, VideoFrame, image_paths, iter_video_frames
-from .tracking import FaceTracker
+from .tracking import FaceTracker, appearance
 from .vision_task import VisionTask
 
 REQUIRED_BUNDLES = ("face_detector", "landmarks")
@@ -475,11 +475,12 @@ class FaceAnalyzer(VisionTask):
         self._timings["detect"] += _ms(t0)
         return found
 
-    def _landmarks_for_tracker(self, pixels: np.ndarray, extents: list) -> list[np.ndarray]:
+    def _landmarks_for_tracker(self, pixels: np.ndarray, extents: list) -> list[tuple]:
         t0 = time.perf_counter()
-        points = [m.points for m in self.landmarker.detect_batch(pixels, extents)]
+        marks, crops = self.landmarker.detect_batch_with_crops(pixels, extents)
+        found = [(m.points, None if crop is None else appearance(crop)) for m, crop in zip(marks, crops)]
         self._timings["landmarks"] += _ms(t0)
-        return points
+        return found
 
     def _analyze_tracked(self, frame, timestamp_ms: int) -> AnalysisResult:
         """One frame of VIDEO/LIVE_STREAM mode (docs/video.md): track, smooth, then the

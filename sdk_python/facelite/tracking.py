@@ -10,8 +10,16 @@ it runs and is tested without any model:
 
 - `detect(image) -> [(Box, extent)]`: the face detections of a frame, best first, each
   with the landmark extent box it converts to (`FaceDetector.to_extent`);
-- `landmarks(image, extents) -> [(68, 2) points]`: the landmarker on every extent, in
-  one batch.
+- `landmarks(image, extents) -> [((68, 2) points, thumbnail)]`: the landmarker on every
+  extent, in one batch, with each crop's `appearance` thumbnail (made from the pixels the
+  model already got, so no extra resize), or None where there is no crop (the mean-shape
+  stand-in): then only the geometric loss check applies.
+
+A track is lost (and the detector runs on that frame) when its new points leave the crop
+they were found in, leave the image, or when the crop's appearance changed too much since
+the previous frame (`appearance_change` above `TRACK_APPEARANCE_CHANGE`): a landmarker
+returns a face-shaped set of points wherever it looks, so only the pixels tell a scene
+cut, a blank frame or a hand over the face from the face itself.
 
 Every box is float64 (x, y, w, h); matching is greedy in a fixed order, so the result
 does not depend on anything but the inputs.
@@ -23,7 +31,7 @@ Example (a fake detector and a landmarker that finds a fixed face wherever it lo
     >>> from facelite.tracking import FaceTracker
     >>> face = np.array([[x, y] for x in (100.0, 200.0) for y in (100.0, 200.0)] * 17)
     >>> tracker = FaceTracker(lambda img: [(Box(90, 90, 120, 120, 0.9), (100.0, 100.0, 100.0, 100.0))],
-    ...                       lambda img, extents: [face for _ in extents], detect_every_n_frames=15)
+    ...                       lambda img, extents: [(face, None) for _ in extents], detect_every_n_frames=15)
     >>> image = np.zeros((300, 300, 3), np.uint8)
     >>> [(t.id, t.started) for t in tracker.step(image)], tracker.detections_run
     ([(0, True)], 1)
@@ -51,10 +59,21 @@ TRACK_KEEP_IOU = 0.5
 points found there is below this: the points did not stay on the face they came from."""
 MIN_INSIDE_FRACTION = 0.5
 """A track is lost when less than this fraction of its new points' extent lies inside the image."""
+APPEARANCE_SIDE = 16
+"""Cells per side of a crop's appearance thumbnail (`appearance`)."""
+TRACK_APPEARANCE_CHANGE = 0.5
+"""A track is lost when `appearance_change` from its previous frame's crop to this frame's
+is above this. Chosen from measurements (TRACKCHECK, 5 HELEN photos on the 640x480
+`benchmarks/synthetic_clips` clips, the shipped landmarker, noise sd 0 and 3): between
+consecutive frames of a tracked face the change stayed at most 0.16 on translation, zoom,
+rotation and the brightness ramp, and 0.08 on still faces with sensor noise; a cut to
+another photo gave at least 0.68, a cut to a blank grey frame 1.0 (always, by the
+formula), and a skin-coloured rectangle over 70% of the face's extent at least 0.61.
+0.5 sits between, about 3x above the largest change of a tracked face."""
 
 Extent = tuple[float, float, float, float]
 Detect = Callable[[np.ndarray], Sequence[tuple[Box, Extent]]]
-Landmarks = Callable[[np.ndarray, list[Extent]], Sequence[np.ndarray]]
+Landmarks = Callable[[np.ndarray, list[Extent]], Sequence[tuple[np.ndarray, "np.ndarray | None"]]]
 
 
 @dataclass
@@ -70,6 +89,10 @@ class Track:
         frames_tracked: frames the track has been reported on before this one (0 on its
             first frame); the analyzer's expression and skin schedules count these.
         crop_frame: the frame index `points` were found on.
+        appearance: the `appearance` thumbnail of the crop `points` were found in (None
+            when the landmarker gives none).
+        appearance_change: `appearance_change` from the previous frame's thumbnail to
+            this one's (0.0 on the track's first frame or without thumbnails).
         state: what the analyzer keeps per track (smoothers, the last expression and
             skin results), untouched here.
     """
@@ -81,6 +104,8 @@ class Track:
     started: bool = True
     frames_tracked: int = 0
     crop_frame: int = -1
+    appearance: np.ndarray | None = None
+    appearance_change: float = 0.0
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,6 +139,54 @@ def is_lost(crop: Extent, points: np.ndarray, image_size: tuple[int, int]) -> bo
     their extent lies inside the image."""
     found = points_extent(points)
     return box_iou(crop, found) < TRACK_KEEP_IOU or inside_fraction(found, *image_size) < MIN_INSIDE_FRACTION
+
+
+def appearance(pixels: np.ndarray) -> np.ndarray | None:
+    """A crop's appearance thumbnail: the landmarker's (H, W, C) uint8 model input →
+    (APPEARANCE_SIDE²,) int64, each cell the sum of every channel's pixels in its block,
+    or None for an input smaller than APPEARANCE_SIDE a side.
+
+    Blocks are all (H // 16) x (W // 16) pixels, the i-th starting at row i * H // 16 (a
+    112x112 input is tiled exactly by 7x7 blocks). Sums over channels make it a greyscale
+    picture in any channel order, and integer sums make it exact, so the C core
+    (`fl_track_appearance`) gives the same numbers.
+
+        >>> import numpy as np
+        >>> appearance(np.full((112, 112, 3), 2, np.uint8))[:3]
+        array([294, 294, 294])
+    """
+    h, w = pixels.shape[:2]
+    n = APPEARANCE_SIDE
+    if h < n or w < n:
+        return None
+    bh, bw = h // n, w // n
+    rows = (np.arange(n) * h // n)[:, None] + np.arange(bh)
+    cols = (np.arange(n) * w // n)[:, None] + np.arange(bw)
+    blocks = np.asarray(pixels, np.int64).reshape(h, w, -1)[rows[:, :, None, None], cols[None, None, :, :]]
+    return blocks.sum(axis=(1, 3, 4)).reshape(-1)
+
+
+def appearance_change(previous: np.ndarray, current: np.ndarray) -> float:
+    """How much a crop's look changed between two `appearance` thumbnails: the mean absolute
+    difference of the two after removing each one's mean, divided by the previous one's
+    mean absolute deviation.
+
+    Why this form: removing the means ignores a brightness change of the whole crop;
+    dividing by the previous spread makes the number independent of contrast (a dim face
+    changes as much as a bright one). A blank frame after a face gives exactly 1.0, a
+    face after a blank frame a large number, small moves of a tracked face about 0.1. In
+    integers (cells scaled by the cell count, so the means are exact) and one final
+    float64 division, so C gives the same float.
+
+        >>> import numpy as np
+        >>> face = np.arange(256, dtype=np.int64)
+        >>> appearance_change(face, face + 40), appearance_change(face, np.zeros(256, np.int64))
+        (0.0, 1.0)
+    """
+    n = len(previous)
+    before = n * np.asarray(previous, np.int64) - int(np.sum(previous))
+    after = n * np.asarray(current, np.int64) - int(np.sum(current))
+    return int(np.abs(after - before).sum()) / max(int(np.abs(before).sum()), 1)
 
 
 def match(tracks: Sequence[Track], extents: Sequence[Extent]) -> tuple[list[tuple[int, int]], list[int], list[int]]:
@@ -180,7 +253,8 @@ class FaceTracker:
             detections = self._run_detection(image, n)
             claimed = self._apply_detections(detections)
         self._find_points(image)
-        lost = {t.id for t in self.tracks if not t.started and is_lost(t.crop, t.points, size)}
+        lost = {t.id for t in self.tracks if not t.started and (
+            is_lost(t.crop, t.points, size) or t.appearance_change > TRACK_APPEARANCE_CHANGE)}
         if lost:
             self.tracks = [t for t in self.tracks if t.id not in lost]
             if detections is None:
@@ -229,7 +303,8 @@ class FaceTracker:
 
     def _find_points(self, image: np.ndarray) -> None:
         """Step 3: landmarks for every track that has no points on this frame yet, in one
-        batch: a new track in its detection's extent, an older one in its last points' extent."""
+        batch: a new track in its detection's extent, an older one in its last points'
+        extent; with each crop's appearance thumbnail and its change since the last frame."""
         todo = [t for t in self.tracks if t.crop_frame != self.frame]
         if not todo:
             return
@@ -238,5 +313,8 @@ class FaceTracker:
                 t.crop = t.extent
             t.crop_frame = self.frame
         found = self._landmarks(image, [t.crop for t in todo])
-        for track, points in zip(todo, found):
+        for track, (points, thumbnail) in zip(todo, found):
             track.points = np.asarray(points, np.float64).reshape(68, 2)
+            known = not track.started and track.appearance is not None and thumbnail is not None
+            track.appearance_change = appearance_change(track.appearance, thumbnail) if known else 0.0
+            track.appearance = thumbnail

@@ -134,7 +134,8 @@ typedef struct fl_analyzer_options {
     /** CPU threads per model (default 2, as `facelite.BaseOptions.num_threads`). */
     int threads;
     /** Detections below this score are dropped; negative (the default): the detector
-     *  bundle's `output.score_threshold`, else 0.5. */
+     *  bundle's threshold for the variant it runs (`output.score_threshold_by_variant`),
+     *  else its `output.score_threshold`, else 0.5. */
     double min_face_score;
     /** At most this many faces, best first (default FL_DEFAULT_MAX_FACES). */
     int max_faces;
