@@ -478,7 +478,7 @@ class FaceAnalyzer(VisionTask):
     def _landmarks_for_tracker(self, pixels: np.ndarray, extents: list) -> list[tuple]:
         t0 = time.perf_counter()
         marks, crops = self.landmarker.detect_batch_with_crops(pixels, extents)
-        found = [(m.points, None if crop is None else appearance(crop)) for m, crop in zip(marks, crops)]
+        found = [(m.points, None if crop is None else appearance(*crop, m.points)) for m, crop in zip(marks, crops)]
         self._timings["landmarks"] += _ms(t0)
         return found
 

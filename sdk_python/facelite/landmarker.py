@@ -96,9 +96,10 @@ class FaceLandmarker(VisionTask):
         return self.detect_batch_with_crops(image, boxes)[0]
 
     def detect_batch_with_crops(self, image: np.ndarray, boxes) -> tuple[list[LandmarksResult], list]:
-        """`detect_batch`, and the uint8 (H, W, C) crop the model saw for each box (None for
-        the stand-in, which sees none): the tracker's appearance check
-        (`tracking.appearance`) reuses them instead of resizing the face again."""
+        """`detect_batch`, and for each box the crop the model saw: (uint8 (H, W, C) pixels,
+        their `preprocess.Placement`), or None for the stand-in, which sees none. The
+        tracker's appearance check (`tracking.appearance`) reuses them instead of resizing
+        the face again."""
         self._check_open()
         if not boxes:
             return [], []
@@ -106,7 +107,7 @@ class FaceLandmarker(VisionTask):
             return [LandmarksResult(fit_to_box(tuple(b)[:4]), STAND_IN) for b in boxes], [None] * len(boxes)
         crops, placements = zip(*(prepare_pixels(image, self.spec, b) for b in boxes))
         points = self._to_image(self.engine.run_pixels(np.stack(crops), self.spec)[0], placements)
-        return [LandmarksResult(pts, self.source) for pts in points], list(crops)
+        return [LandmarksResult(pts, self.source) for pts in points], list(zip(crops, placements))
 
     def points_from_tensor(self, x: np.ndarray, placements) -> list[np.ndarray]:
         """Preprocessed float32 crops (N, H, W, C) + their Placements → (68, 2) image points

@@ -41,6 +41,7 @@ Example (a fake detector and a landmarker that finds a fixed face wherever it lo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,17 +60,25 @@ TRACK_KEEP_IOU = 0.5
 points found there is below this: the points did not stay on the face they came from."""
 MIN_INSIDE_FRACTION = 0.5
 """A track is lost when less than this fraction of its new points' extent lies inside the image."""
-APPEARANCE_SIDE = 16
-"""Cells per side of a crop's appearance thumbnail (`appearance`)."""
-TRACK_APPEARANCE_CHANGE = 0.5
-"""A track is lost when `appearance_change` from its previous frame's crop to this frame's
-is above this. Chosen from measurements (TRACKCHECK, 5 HELEN photos on the 640x480
-`benchmarks/synthetic_clips` clips, the shipped landmarker, noise sd 0 and 3): between
-consecutive frames of a tracked face the change stayed at most 0.16 on translation, zoom,
-rotation and the brightness ramp, and 0.08 on still faces with sensor noise; a cut to
-another photo gave at least 0.68, a cut to a blank grey frame 1.0 (always, by the
-formula), and a skin-coloured rectangle over 70% of the face's extent at least 0.61.
-0.5 sits between, about 3x above the largest change of a tracked face."""
+APPEARANCE_CELLS = 10
+"""Blocks per side of a face's appearance thumbnail (`appearance`)."""
+TRACK_APPEARANCE_CHANGE = 0.2
+"""A track is lost when `appearance_change` from its previous frame's thumbnail to this
+frame's is above this (a scene cut, a blank frame, a hand over the face: the landmarker
+would still return a face there).
+
+Chosen from measurements (TRACKCHECK, scripts in /work/tmp/trackcheck/): 6 HELEN photos
+on `benchmarks/synthetic_clips` clips (640x480, face 200 px wide, 60 frames, the shipped
+landmarker), noise sd 0 and 3. Between consecutive frames of a tracked face the change
+was at most 0.049 on translation, 0.024 on zoom, 0.061 on rotation, 0.035 on the
+brightness ramp and 0.031 on still faces with sensor noise (sd 3; 99th percentiles
+0.014-0.044); a still face starting to slide sideways at once changed at most 0.079 at
+20 px a frame, 0.14 at 30 px and 0.16-0.29 at 40 px (a fifth of its width in 1/30 s).
+Events after 5 still frames: a cut to another photo's face at the same place gave
+0.37-1.12, a cut to a grey frame 1.0 (always), a skin-coloured rectangle over the middle
+70% x 70% of the face's extent 0.24-0.92 (90% x 90%: 0.63-1.0; 50% x 50%: 0.09-0.49,
+not always caught). 0.2 is over 3x the largest change of a tracked face and below every
+event but the half-covered face."""
 
 Extent = tuple[float, float, float, float]
 Detect = Callable[[np.ndarray], Sequence[tuple[Box, Extent]]]
@@ -89,10 +98,10 @@ class Track:
         frames_tracked: frames the track has been reported on before this one (0 on its
             first frame); the analyzer's expression and skin schedules count these.
         crop_frame: the frame index `points` were found on.
-        appearance: the `appearance` thumbnail of the crop `points` were found in (None
-            when the landmarker gives none).
+        appearance: the `appearance` thumbnail of the face at `points` (None when the
+            landmarker gives none).
         appearance_change: `appearance_change` from the previous frame's thumbnail to
-            this one's (0.0 on the track's first frame or without thumbnails).
+            this one's (0.0 when there is none to compare).
         state: what the analyzer keeps per track (smoothers, the last expression and
             skin results), untouched here.
     """
@@ -141,52 +150,71 @@ def is_lost(crop: Extent, points: np.ndarray, image_size: tuple[int, int]) -> bo
     return box_iou(crop, found) < TRACK_KEEP_IOU or inside_fraction(found, *image_size) < MIN_INSIDE_FRACTION
 
 
-def appearance(pixels: np.ndarray) -> np.ndarray | None:
-    """A crop's appearance thumbnail: the landmarker's (H, W, C) uint8 model input →
-    (APPEARANCE_SIDE²,) int64, each cell the sum of every channel's pixels in its block,
-    or None for an input smaller than APPEARANCE_SIDE a side.
+def appearance(pixels: np.ndarray, placement, points: np.ndarray) -> np.ndarray | None:
+    """The appearance thumbnail of the face at `points` in a landmark crop: the
+    landmarker's (H, W, C) uint8 model input, its `preprocess.Placement` and the (68, 2)
+    image points found in it → (APPEARANCE_CELLS²,) int64, or None when the points'
+    extent covers less than APPEARANCE_CELLS input pixels a side.
 
-    Blocks are all (H // 16) x (W // 16) pixels, the i-th starting at row i * H // 16 (a
-    112x112 input is tiled exactly by 7x7 blocks). Sums over channels make it a greyscale
-    picture in any channel order, and integer sums make it exact, so the C core
+    The points' extent is mapped into the input (`(x − origin) / step`) and cut to the
+    input's bounds; it is divided into APPEARANCE_CELLS x APPEARANCE_CELLS blocks, all
+    floor(w / CELLS) x floor(h / CELLS) pixels, block (i, j) starting at input pixel
+    (floor(x + j · w / CELLS), floor(y + i · h / CELLS)); each cell is the sum of every
+    channel of its block's pixels. Why over the points rather than the whole crop: the
+    crop is the previous frame's extent, so a moving face sits elsewhere in it on every
+    frame, while the points' extent follows the face (and a ghost's points cover whatever
+    is there now). Summing channels makes a greyscale picture in any channel order; integer
+    sums and one float64 expression per bound make it exact, so the C core
     (`fl_track_appearance`) gives the same numbers.
 
         >>> import numpy as np
-        >>> appearance(np.full((112, 112, 3), 2, np.uint8))[:3]
-        array([294, 294, 294])
+        >>> from facelite.preprocess import Placement
+        >>> square = np.array([[10.0, 10.0], [110.0, 110.0]] * 34)          # a 100-pixel face
+        >>> thumbnail = appearance(np.full((112, 112, 3), 2, np.uint8), Placement((0.0, 0.0), (1.0, 1.0)), square)
+        >>> thumbnail.shape, thumbnail[:3]
+        ((100,), array([600, 600, 600]))
     """
-    h, w = pixels.shape[:2]
-    n = APPEARANCE_SIDE
-    if h < n or w < n:
+    height, width = pixels.shape[:2]
+    ex, ey, ew, eh = points_extent(points)
+    (ox, oy), (sx, sy) = placement.origin, placement.step
+    x, y = (ex - ox) / sx, (ey - oy) / sy
+    x1, y1 = min(x + ew / sx, float(width)), min(y + eh / sy, float(height))
+    x, y = max(x, 0.0), max(y, 0.0)
+    w, h, n = x1 - x, y1 - y, APPEARANCE_CELLS
+    if not (w >= n and h >= n):
         return None
-    bh, bw = h // n, w // n
-    rows = (np.arange(n) * h // n)[:, None] + np.arange(bh)
-    cols = (np.arange(n) * w // n)[:, None] + np.arange(bw)
-    blocks = np.asarray(pixels, np.int64).reshape(h, w, -1)[rows[:, :, None, None], cols[None, None, :, :]]
+    rows = np.array([math.floor(y + i * h / n) for i in range(n)])[:, None] + np.arange(math.floor(h / n))
+    cols = np.array([math.floor(x + j * w / n) for j in range(n)])[:, None] + np.arange(math.floor(w / n))
+    blocks = np.asarray(pixels, np.int64).reshape(height, width, -1)[rows[:, :, None, None], cols[None, None, :, :]]
     return blocks.sum(axis=(1, 3, 4)).reshape(-1)
 
 
 def appearance_change(previous: np.ndarray, current: np.ndarray) -> float:
-    """How much a crop's look changed between two `appearance` thumbnails: the mean absolute
-    difference of the two after removing each one's mean, divided by the previous one's
-    mean absolute deviation.
+    """How much a crop's look changed between two `appearance` thumbnails: 1 − their
+    correlation coefficient (0: the same picture up to brightness and contrast, 1: no
+    likeness, up to 2); 1.0 when either is flat (a blank frame).
 
-    Why this form: removing the means ignores a brightness change of the whole crop;
-    dividing by the previous spread makes the number independent of contrast (a dim face
-    changes as much as a bright one). A blank frame after a face gives exactly 1.0, a
-    face after a blank frame a large number, small moves of a tracked face about 0.1. In
-    integers (cells scaled by the cell count, so the means are exact) and one final
-    float64 division, so C gives the same float.
+    Why this form: the correlation ignores a change of the crop's brightness or contrast
+    (a light ramp, a camera's exposure), and only drops when the picture's structure
+    changes: a face moved a little in its crop stays near 0, another face or a hand near
+    or above 0.3. In integers (each cell times the cell count minus the sum, so the means
+    are exact) and float64 only from the three sums on, in a fixed order, so C gives the
+    same float.
 
         >>> import numpy as np
-        >>> face = np.arange(256, dtype=np.int64)
-        >>> appearance_change(face, face + 40), appearance_change(face, np.zeros(256, np.int64))
+        >>> face = np.arange(100, dtype=np.int64)
+        >>> appearance_change(face, 3 * face + 40), appearance_change(face, np.zeros(100, np.int64))
         (0.0, 1.0)
     """
-    n = len(previous)
-    before = n * np.asarray(previous, np.int64) - int(np.sum(previous))
-    after = n * np.asarray(current, np.int64) - int(np.sum(current))
-    return int(np.abs(after - before).sum()) / max(int(np.abs(before).sum()), 1)
+    before, after = [int(v) for v in previous], [int(v) for v in current]
+    n, sum_before, sum_after = len(before), sum(before), sum(after)
+    before = [n * v - sum_before for v in before]   # n times each cell's deviation from the mean
+    after = [n * v - sum_after for v in after]
+    var_before, var_after = sum(v * v for v in before), sum(v * v for v in after)
+    if var_before == 0 or var_after == 0:
+        return 1.0
+    covariance = sum(x * y for x, y in zip(before, after))
+    return 1.0 - float(covariance) / math.sqrt(float(var_before) * float(var_after))
 
 
 def match(tracks: Sequence[Track], extents: Sequence[Extent]) -> tuple[list[tuple[int, int]], list[int], list[int]]:

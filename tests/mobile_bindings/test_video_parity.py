@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, smoothing
+from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, smoothing, tracking
 from facelite.datasets import extent_box, read_pts
 from facelite.paths import shipped_bundles_dir
 from facelite.tracking import FaceTracker, box_iou
@@ -132,7 +132,9 @@ class ScriptedWorld:
     The detector finds each visible face (best score first) except now and then; the
     landmarker returns, for a crop, the points of the face overlapping it most (pulled a
     little towards the crop, as a real landmarker follows its crop), and for a crop over
-    no face a small cluster of points in its corner, which loses the track."""
+    no face a small cluster of points in its corner, which loses the track. Each face has
+    an appearance thumbnail with a little noise per frame, replaced now and then (a scene
+    cut: the track is lost though its points stay); a crop over no face looks flat."""
 
     SIZE = (640, 480)
 
@@ -142,12 +144,14 @@ class ScriptedWorld:
         self.template = rng.uniform(0.0, 1.0, (68, 2))
         self.template[:2] = ((0.0, 0.0), (1.0, 1.0))
         self.frames = []
+        looks_rng = np.random.default_rng(seed + 1000)   # apart, so the scenes stay those of `rng`
+        looks = [looks_rng.integers(0, 30000, tracking.APPEARANCE_CELLS ** 2) for _ in range(n_faces)]
         faces = [dict(c=rng.uniform((80, 80), (560, 400)), v=rng.normal(0, 6, 2), s=rng.uniform(60, 160),
                       on=rng.integers(0, n_frames // 2), off=rng.integers(n_frames // 2, n_frames + 20))
                  for _ in range(n_faces)]
         for i in range(n_frames):
-            visible = []
-            for f in faces:
+            visible, seen = [], []
+            for k, f in enumerate(faces):
                 f["v"] = np.where((f["c"] < 60) | (f["c"] > (580, 420)), -np.abs(f["v"]) * np.sign(f["c"] - 320), f["v"])
                 f["c"] = f["c"] + f["v"]
                 jolt = rng.random()
@@ -156,16 +160,19 @@ class ScriptedWorld:
                 elif jolt < 0.08:
                     f["c"] = f["c"] + np.eye(2)[rng.integers(2)] * rng.choice([-0.45, 0.45]) * f["s"]  # a jerk:
                     # a detection still matches the track (IoU 0.38), its points leave the crop (lost)
+                if looks_rng.random() < 0.03:
+                    looks[k] = looks_rng.integers(0, 30000, len(looks[k]))     # a cut
                 if f["on"] <= i < f["off"] and rng.random() > 0.02:
                     visible.append((self.template * f["s"] + f["c"] - f["s"] / 2).astype(np.float32))
+                    seen.append(looks[k] + looks_rng.integers(-1500, 1500, len(looks[k])))
             missed = [rng.random() < 0.1 for _ in visible]
             scores = [float(rng.uniform(0.5, 1.0)) for _ in visible]
-            self.frames.append((visible, missed, scores))
+            self.frames.append((visible, missed, scores, seen))
         self.frame = 0
 
     def detect(self, image=None):
         from facelite.detection import Box
-        visible, missed, scores = self.frames[self.frame]
+        visible, missed, scores, _ = self.frames[self.frame]
         found = []
         for points, miss, score in zip(visible, missed, scores):
             if not miss:
@@ -174,16 +181,18 @@ class ScriptedWorld:
         return sorted(found, key=lambda d: -d[0].score)[:self.max_detections]
 
     def landmarks(self, image, crops):
-        visible = self.frames[self.frame][0]
+        visible, looks = self.frames[self.frame][0], self.frames[self.frame][3]
         out = []
         for crop in crops:
             overlaps = [box_iou(crop, extent_box(p.astype(np.float64))) for p in visible]
             if overlaps and max(overlaps) > 0.05:
-                p = visible[int(np.argmax(overlaps))].astype(np.float64)
+                best = int(np.argmax(overlaps))
+                p = visible[best].astype(np.float64)
                 pull = np.array([crop[0] + crop[2] / 2, crop[1] + crop[3] / 2]) - p.mean(axis=0)
-                out.append((p + 0.1 * pull).astype(np.float32))
+                out.append(((p + 0.1 * pull).astype(np.float32), looks[best]))
             else:
-                out.append((self.template * 5 + crop[:2]).astype(np.float32))
+                out.append(((self.template * 5 + crop[:2]).astype(np.float32), np.full(len(looks[0]) if looks else
+                                                                                       tracking.APPEARANCE_CELLS ** 2, 7)))
         return out
 
 
@@ -200,21 +209,23 @@ def step_c_tracker(proc, world: ScriptedWorld) -> tuple[int, list[tuple]]:
             proc.stdin.write(" ".join(map(repr, map(float, numbers))) + "\n")
         elif words[0] == "landmarks":
             crops = np.array(words[2:], np.float64).reshape(int(words[1]), 4)
-            points = world.landmarks(None, [tuple(c) for c in crops])
-            proc.stdin.write(" ".join(repr(float(v)) for p in points for v in p.ravel()) + "\n")
+            found = world.landmarks(None, [tuple(c) for c in crops])
+            proc.stdin.write(" ".join(repr(float(v)) for p, _ in found for v in p.ravel()) + "\n")
+            proc.stdin.write(" ".join(str(int(v)) for _, look in found for v in (1, *look)) + "\n")
         else:
             assert words[0] == "step"
             tracks = [proc.stdout.readline().split() for _ in range(int(words[2]))]
-            return int(words[1]), [(int(t[0]), bool(int(t[1])), int(t[2]), float(t[3]), tuple(map(float, t[4:])))
-                                   for t in tracks]
+            return int(words[1]), [(int(t[0]), bool(int(t[1])), int(t[2]), float(t[3]), tuple(map(float, t[4:8])),
+                                    float(t[8])) for t in tracks]
         proc.stdin.flush()
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_the_c_tracker_makes_python_s_decisions_on_scripted_scenes(c_build, seed):
     """Faces appearing, leaving, jumping (lost tracks), missed by the detector, more faces
-    than max_faces: on every frame the same tracks (ids, started, frames tracked, score and
-    the crop each was landmarked in, exactly) and the same number of detector runs."""
+    than max_faces, scene cuts (a face's appearance replaced): on every frame the same
+    tracks (ids, started, frames tracked, score, the crop each was landmarked in and its
+    appearance change, exactly) and the same number of detector runs."""
     max_faces, every = 3, 7
     world = ScriptedWorld(seed, n_frames=120, n_faces=4, max_detections=max_faces)
     tracker = FaceTracker(world.detect, world.landmarks, detect_every_n_frames=every, max_faces=max_faces)
@@ -226,7 +237,8 @@ def test_the_c_tracker_makes_python_s_decisions_on_scripted_scenes(c_build, seed
         for i in range(len(world.frames)):
             world.frame = i
             before = tracker.detections_run
-            want = [(t.id, t.started, t.frames_tracked, t.score, tuple(t.crop)) for t in tracker.step(frame)]
+            want = [(t.id, t.started, t.frames_tracked, t.score, tuple(t.crop), t.appearance_change)
+                    for t in tracker.step(frame)]
             runs, got = step_c_tracker(proc, world)
             assert (runs, got) == (tracker.detections_run, want), f"seed {seed} frame {i}"
             if tracker.detections_run > before:
@@ -245,6 +257,14 @@ def moving_face(shared_data, tmp_path_factory) -> tuple[list[Path], list[int]]:
     photo, points = helen_photo(shared_data, 3)
     frames = list(clip(photo, points, "translation", n_frames=45))
     return write_frames(tmp_path_factory.mktemp("moving"), [f.image for f in frames]), [f.timestamp_ms for f in frames]
+
+
+def test_tracking_constants_are_python_s(c_build):
+    p = subprocess.run([str(c_build.tool("tool_tracking")), "constants"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    want = {name: getattr(tracking, name) for name in ("TRACK_MATCH_IOU", "TRACK_KEEP_IOU", "MIN_INSIDE_FRACTION",
+                                                       "APPEARANCE_CELLS", "TRACK_APPEARANCE_CHANGE")}
+    assert json.loads(p.stdout) == want, "change tracking.h's FL_TRACK_* to facelite.tracking's values"
 
 
 def test_smoothing_constants_are_python_s(c_build):
@@ -346,3 +366,17 @@ def test_a_timestamp_that_does_not_increase_is_a_user_error_naming_both(c_build,
                         "--timestamps", "0,40,40"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert "frame 2" in p.stderr and "timestamp_ms 40: must be greater than the previous frame's 40" in p.stderr
+
+
+def test_a_scene_cut_ends_the_track_on_the_same_frame_in_both(c_build, shared_data, tmp_path):
+    """A still face, a cut to another photo's face at the same place (the old track's
+    points would still fit their crop: only its appearance changed), then a grey frame:
+    in both, track 0 ends on the cut, track 1 starts there and ends on the grey frame."""
+    first = [f.image for f in clip(*helen_photo(shared_data, 3), "still", n_frames=4, noise_sigma=2.0)]
+    other = [f.image for f in clip(*helen_photo(shared_data, 7), "still", n_frames=3, noise_sigma=2.0)]
+    frames = write_frames(tmp_path, first + other + [np.full_like(first[0], 127)] * 2)
+    stamps = [round(i * 1000 / 30) for i in range(len(frames))]
+    c_frames, summary = c_video(c_build, frames, stamps)
+    compare(c_frames, python_video(frames, stamps, skin=False))
+    assert [[f["track_id"] for f in c["faces"]] for c in c_frames] == [[0]] * 4 + [[1]] * 3 + [[]] * 2
+    assert [c["detections"] for c in c_frames] == [1, 0, 0, 0, 1, 0, 0, 1, 1]

@@ -10,10 +10,11 @@ import pytest
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, UserError
 from facelite.datasets import extent_box, read_pts
 from facelite.detection import Box
-from facelite.tracking import FaceTracker, Track, match
+from facelite.tracking import TRACK_APPEARANCE_CHANGE, FaceTracker, Track, appearance_change, match
 
 CPU = BaseOptions(accelerator="cpu")
 PHOTO = "landmarks300w/helen_train/100032540_1.jpg"
+OTHER_PHOTO = "landmarks300w/helen_train/100040721_1.jpg"
 SIDE = 400
 """Longer side the photo is resized to (its eyes are then about 63 px apart)."""
 
@@ -34,6 +35,7 @@ class Scene:
 
     def __init__(self):
         self.faces: list[tuple[np.ndarray, float]] = []    # (points, detection score)
+        self.look: np.ndarray | None = None                # every crop's appearance thumbnail
         self.detect_calls = 0
         self.landmark_crops: list[tuple] = []
 
@@ -52,7 +54,8 @@ class Scene:
         for crop in extents:
             overlaps = [(Track(0, 0.0, p, crop).extent, p) for p, _ in self.faces]
             best = max(overlaps, key=lambda o: _iou(o[0], crop), default=None)
-            out.append(best[1] if best is not None and _iou(best[0], crop) > 0 else face_at(crop[0], crop[1], 2.0))
+            points = best[1] if best is not None and _iou(best[0], crop) > 0 else face_at(crop[0], crop[1], 2.0)
+            out.append((points, self.look))
         return out
 
 
@@ -129,6 +132,28 @@ def test_a_face_that_leaves_ends_its_track_and_detection_runs_until_one_returns(
     assert steps == [([0], 1), ([], 2), ([], 3), ([], 4), ([1], 5)]
 
 
+def test_a_changed_appearance_ends_the_track_though_its_points_stay():
+    """The landmarker still finds the face (a ghost), but the face's picture changed: lost,
+    detected again on that frame, a new track."""
+    scene, steps = Scene(), []
+    tracker = _tracker(scene, every=10)
+    looks = np.random.default_rng(0).integers(0, 8000, (2, 100))
+    for i in range(6):
+        scene.faces = [(face_at(100, 100), 0.9)]
+        scene.look = looks[0 if i < 3 else 1]                           # a cut at frame 3
+        steps.append(([(t.id, t.started) for t in tracker.step(IMAGE)], scene.detect_calls))
+    assert steps == [([(0, True)], 1), ([(0, False)], 1), ([(0, False)], 1),
+                     ([(1, True)], 2), ([(1, False)], 2), ([(1, False)], 2)]
+
+
+def test_appearance_change_ignores_brightness_and_contrast_but_not_a_new_picture():
+    rng = np.random.default_rng(1)
+    face, other = rng.integers(0, 30000, 100), rng.integers(0, 30000, 100)
+    assert appearance_change(face, face // 2 + 700) < 1e-4
+    assert appearance_change(face, other) > 0.5
+    assert appearance_change(face, np.full(100, 9000)) == 1.0            # a blank frame
+
+
 def test_at_most_max_faces_tracks_best_score_first():
     scene = Scene()
     tracker = _tracker(scene, max_faces=2)
@@ -168,6 +193,15 @@ def clip(photo, frames: int, step=(0.0, 0.0), noise: float = 3.0, seed: int = 0)
         out.append((np.clip(frame + rng.normal(0.0, noise, frame.shape), 0, 255).astype(np.uint8),
                     truth + [step[0] * i, step[1] * i]))
     return out
+
+
+@pytest.fixture(scope="module")
+def other_photo(shared_data, photo):
+    """Another HELEN face, stretched to the first photo's size: a scene cut."""
+    path = shared_data / OTHER_PHOTO
+    if not path.is_file():
+        pytest.skip(f"no {path} (set FACELITE_DATA)")
+    return cv2.resize(cv2.imread(str(path)), photo[0].shape[1::-1], interpolation=cv2.INTER_AREA)
 
 
 def _video(bundles, **kw):
@@ -319,3 +353,47 @@ def test_an_image_result_names_no_track_or_timestamp(shipped_bundles_dir, photo)
     assert result.timestamp_ms is None and result.faces[0].track_id is None
     doc = result.to_json()
     assert "timestamp_ms" not in doc and "track_id" not in doc["faces"][0]
+
+
+# -- the appearance check: what ends a track though the landmarker still returns a face -------
+
+
+def _track_ids(analyzer, frames):
+    analyzer.reset()
+    before = analyzer._tracker.detections_run
+    ids = []
+    for i, frame in enumerate(frames):
+        ids.append([f.track_id for f in analyzer.analyze_video_frame(frame, 33 * i).faces])
+    return ids, analyzer._tracker.detections_run - before
+
+
+def _still(photo, n: int = 4) -> list[np.ndarray]:
+    return [f for f, _ in clip(photo, n, noise=2.0)]
+
+
+def test_a_scene_cut_ends_the_track_on_the_frame_it_happens(video_analyzer, photo, other_photo):
+    ids, detections = _track_ids(video_analyzer, _still(photo) + [other_photo] * 3)
+    assert ids == [[0]] * 4 + [[1]] * 3 and detections == 2          # detected again on the cut frame
+
+
+def test_a_cut_to_a_blank_frame_ends_the_track(video_analyzer, photo):
+    ids, detections = _track_ids(video_analyzer, _still(photo) + [np.full_like(photo[0], 127)] * 2)
+    assert ids == [[0]] * 4 + [[]] * 2 and detections == 3            # no track: the detector runs each frame
+
+
+def test_a_hand_over_most_of_the_face_ends_the_track(video_analyzer, photo):
+    frames = _still(photo)
+    x, y, w, h = extent_box(photo[1])
+    hand = frames[-1].copy()
+    hand[int(y + 0.15 * h):int(y + 0.85 * h), int(x + 0.15 * w):int(x + 0.85 * w)] = (120, 160, 215)  # skin, BGR
+    ids, _ = _track_ids(video_analyzer, frames + [hand])
+    assert ids[:4] == [[0]] * 4 and 0 not in ids[4]
+
+
+def test_a_brightness_ramp_keeps_the_track(video_analyzer, photo):
+    """Light falling to 40% and back, faster than benchmarks/synthetic_clips' ramp (6% a frame)."""
+    gains = np.concatenate([np.linspace(1.0, 0.4, 10), np.linspace(0.4, 1.0, 10)[1:]])
+    frames = [np.clip(np.rint(f * g), 0, 255).astype(np.uint8) for f, g in zip(_still(photo, len(gains)), gains)]
+    ids, detections = _track_ids(video_analyzer, frames)
+    assert ids == [[0]] * len(frames) and detections == 2                 # frames 0 and 15 only
+    assert video_analyzer._tracker.tracks[0].appearance_change < TRACK_APPEARANCE_CHANGE / 2

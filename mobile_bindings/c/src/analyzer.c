@@ -466,7 +466,7 @@ static fl_status landmarks(fl_analyzer *a, const fl_image *image, fl_error *err)
         fl_box e = fl_box_to_extent(f->box, a->decoder.box_margin);
         f->extent[0] = e.x, f->extent[1] = e.y, f->extent[2] = e.w, f->extent[3] = e.h;
         fl_status status =
-            fl_landmarks_detect(st->model, st->spec, image, f->extent, a->scratch, f->landmarks, err);
+            fl_landmarks_detect(st->model, st->spec, image, f->extent, a->scratch, f->landmarks, NULL, err);
         if (status != FL_OK) return status;
     }
     return FL_OK;
@@ -644,18 +644,27 @@ static fl_status detect_for_tracker(void *context, fl_box *boxes, double (*exten
     return st;
 }
 
-/* `_landmarks_for_tracker`: 68 points in each extent box. */
+/* `_landmarks_for_tracker`: 68 points in each extent box, and the appearance thumbnail of
+ * the face in the crop the model saw (`fl_model_pixels`: no second resize). */
 static fl_status landmarks_for_tracker(void *context, const double (*extents)[4], size_t count, float *points,
-                                       fl_error *err)
+                                       int64_t *thumbnails, unsigned char *has_thumbnail, fl_error *err)
 {
     frame_context *c = context;
     fl_analyzer *a = c->analyzer;
     const stage *st = &a->stages[FL_STAGE_LANDMARKS];
     double t0 = fl_now_ms();
     fl_status status = FL_OK;
-    for (size_t i = 0; status == FL_OK && i < count; i++)
-        status = fl_landmarks_detect(st->model, st->spec, c->image, extents[i], a->scratch,
-                                     points + i * 2 * FL_LANDMARK_COUNT, err);
+    for (size_t i = 0; status == FL_OK && i < count; i++) {
+        float *found = points + i * 2 * FL_LANDMARK_COUNT;
+        fl_placement where;
+        status = fl_landmarks_detect(st->model, st->spec, c->image, extents[i], a->scratch, found, &where, err);
+        double p[2 * FL_LANDMARK_COUNT];
+        for (int k = 0; status == FL_OK && k < 2 * FL_LANDMARK_COUNT; k++) p[k] = (double)found[k];
+        if (status == FL_OK)
+            has_thumbnail[i] = (unsigned char)fl_track_appearance(fl_model_pixels(st->model), st->spec->height,
+                                                                  st->spec->width, st->spec->channels, &where, p,
+                                                                  thumbnails + i * FL_TRACK_APPEARANCE_SIZE);
+    }
     a->result.timings.landmarks_ms += fl_now_ms() - t0;
     return status;
 }

@@ -615,6 +615,11 @@ fl_status fl_model_run_image(fl_model *m, const fl_image *image, const fl_input_
     return st == FL_OK ? fl_model_invoke(m, err) : st;
 }
 
+const uint8_t *fl_model_pixels(const fl_model *m)
+{
+    return m ? m->pixels : NULL;
+}
+
 fl_status fl_model_invoke(fl_model *m, fl_error *err)
 {
     if (m == NULL) return fl_fail(err, FL_ERR_INVALID_ARGUMENT, "fl_model_invoke: model must not be NULL");

@@ -19,7 +19,7 @@ fl_status fl_landmarks_check(const fl_bundle *bundle, const fl_model *model, fl_
 
 fl_status fl_landmarks_detect(fl_model *model, const fl_input_spec *spec, const fl_image *image,
                               const double extent[4], fl_scratch *scratch,
-                              float points[2 * FL_LANDMARK_COUNT], fl_error *err)
+                              float points[2 * FL_LANDMARK_COUNT], fl_placement *placement, fl_error *err)
 {
     fl_placement where;
     fl_status st = fl_model_run_image(model, image, spec, extent, &where, scratch, err);
@@ -39,5 +39,6 @@ fl_status fl_landmarks_detect(fl_model *model, const fl_input_spec *spec, const 
         points[2 * k] = (float)(where.origin_x + (double)px * where.step_x);
         points[2 * k + 1] = (float)(where.origin_y + (double)py * where.step_y);
     }
+    if (placement) *placement = where;
     return fl_ok(err);
 }

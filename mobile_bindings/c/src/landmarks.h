@@ -14,9 +14,10 @@
 fl_status fl_landmarks_check(const fl_bundle *bundle, const fl_model *model, fl_error *err);
 
 /** The face whose extent box is `extent` (x, y, w, h): its crop prepared and run
- *  (`fl_model_run_image`), and the 68 points written to `points` (x0, y0, ...). */
+ *  (`fl_model_run_image`), and the 68 points written to `points` (x0, y0, ...); the crop's
+ *  placement in the image to `placement` unless NULL (its pixels: `fl_model_pixels`). */
 fl_status fl_landmarks_detect(fl_model *model, const fl_input_spec *spec, const fl_image *image,
                               const double extent[4], fl_scratch *scratch,
-                              float points[2 * FL_LANDMARK_COUNT], fl_error *err);
+                              float points[2 * FL_LANDMARK_COUNT], fl_placement *placement, fl_error *err);
 
 #endif

@@ -1,4 +1,5 @@
 /* tracking.c: the tracks of one clip (tracking.h), `facelite.tracking` step for step. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,13 +41,57 @@ static double inside_fraction(const double box[4], int width, int height)
     return (clipped.w * clipped.h) / (box[2] * box[3]);
 }
 
-/* `tracking.is_lost`. */
+/* `tracking.is_lost`, or its appearance changed (`FaceTracker.step`'s loss test). */
 static int is_lost(const fl_track *track, int width, int height)
 {
     double found[4];
     fl_points_extent(track->points, found);
     return box_iou(track->crop, found) < FL_TRACK_KEEP_IOU ||
-           inside_fraction(found, width, height) < FL_TRACK_MIN_INSIDE_FRACTION;
+           inside_fraction(found, width, height) < FL_TRACK_MIN_INSIDE_FRACTION ||
+           track->appearance_change > FL_TRACK_APPEARANCE_CHANGE;
+}
+
+int fl_track_appearance(const uint8_t *pixels, int height, int width, int channels, const fl_placement *where,
+                        const double points[2 * FL_LANDMARK_COUNT], int64_t out[FL_TRACK_APPEARANCE_SIZE])
+{
+    double e[4];
+    fl_points_extent(points, e);
+    double x = (e[0] - where->origin_x) / where->step_x, y = (e[1] - where->origin_y) / where->step_y;
+    const double x1 = fmin(x + e[2] / where->step_x, (double)width), y1 = fmin(y + e[3] / where->step_y, (double)height);
+    x = fmax(x, 0.0), y = fmax(y, 0.0);
+    const double w = x1 - x, h = y1 - y;
+    const int n = FL_TRACK_APPEARANCE_CELLS;
+    if (!(w >= n && h >= n)) return 0;
+    const int bh = (int)floor(h / n), bw = (int)floor(w / n);
+    for (int i = 0; i < n; i++) {
+        const int y0 = (int)floor(y + i * h / n);
+        for (int j = 0; j < n; j++) {
+            const int x0 = (int)floor(x + j * w / n);
+            int64_t sum = 0;
+            for (int r = y0; r < y0 + bh; r++) {
+                const uint8_t *row = pixels + ((size_t)r * (size_t)width + (size_t)x0) * (size_t)channels;
+                for (int k = 0; k < bw * channels; k++) sum += row[k];
+            }
+            out[i * n + j] = sum;
+        }
+    }
+    return 1;
+}
+
+double fl_track_appearance_change(const int64_t previous[FL_TRACK_APPEARANCE_SIZE],
+                                  const int64_t current[FL_TRACK_APPEARANCE_SIZE])
+{
+    /* n times each cell's deviation from the mean, exact: for a 112-pixel input a cell is at
+     * most 11*11*3*255, and every sum below stays far inside int64. */
+    const int64_t n = FL_TRACK_APPEARANCE_SIZE;
+    int64_t sum_before = 0, sum_after = 0, var_before = 0, var_after = 0, covariance = 0;
+    for (int64_t k = 0; k < n; k++) sum_before += previous[k], sum_after += current[k];
+    for (int64_t k = 0; k < n; k++) {
+        const int64_t b = n * previous[k] - sum_before, a = n * current[k] - sum_after;
+        var_before += b * b, var_after += a * a, covariance += b * a;
+    }
+    if (var_before == 0 || var_after == 0) return 1.0;
+    return 1.0 - (double)covariance / sqrt((double)var_before * (double)var_after);
 }
 
 int fl_track_due(const fl_track *track, int every)
@@ -72,10 +117,12 @@ fl_status fl_tracker_create(fl_tracker *t, size_t max_faces, int detect_every_n_
     t->todo = calloc(max_faces, sizeof *t->todo);
     t->crops = calloc(max_faces, sizeof *t->crops);
     t->points = calloc(max_faces * 2 * FL_LANDMARK_COUNT, sizeof *t->points);
+    t->thumbnails = calloc(max_faces * FL_TRACK_APPEARANCE_SIZE, sizeof *t->thumbnails);
+    t->has_thumbnail = calloc(max_faces, sizeof *t->has_thumbnail);
     t->order = calloc(max_faces, sizeof *t->order);
     t->flags = calloc(4 * max_faces, 1);
     int ok = t->pool && t->free && t->tracks && t->boxes && t->extents && t->holder && t->ious && t->todo &&
-             t->crops && t->points && t->order && t->flags;
+             t->crops && t->points && t->thumbnails && t->has_thumbnail && t->order && t->flags;
     if (ok) {
         t->claimed = t->flags, t->keep = t->flags + max_faces;
         t->track_free = t->flags + 2 * max_faces, t->det_free = t->flags + 3 * max_faces;
@@ -109,6 +156,8 @@ void fl_tracker_release(fl_tracker *t)
     free(t->todo);
     free(t->crops);
     free(t->points);
+    free(t->thumbnails);
+    free(t->has_thumbnail);
     free(t->order);
     free(t->flags);
     memset(t, 0, sizeof *t);
@@ -138,6 +187,8 @@ static fl_track *new_track(fl_tracker *t, int id, double score, const double cro
     track->started = 1;
     track->frames_tracked = 0;
     track->crop_frame = -1;
+    track->has_appearance = 0;
+    track->appearance_change = 0.0;
     fl_point_smoother_init(&track->smoother);
     fl_one_euro_init(track->score_filters, t->expression_labels, FL_SCORE_MIN_CUTOFF, FL_SCORE_BETA,
                      FL_SCORE_D_CUTOFF);
@@ -229,7 +280,8 @@ static void apply_detections(fl_tracker *t, unsigned char *claimed)
 }
 
 /* `_find_points`: landmarks for every track without points on this frame, in one batch: a
- * new track in its detection's extent, an older one in its last points' extent. */
+ * new track in its detection's extent, an older one in its last points' extent; with each
+ * face's thumbnail and its change since the last frame. */
 static fl_status find_points(fl_tracker *t, fl_track_landmarks_fn landmarks, void *context, fl_error *err)
 {
     size_t n = 0;
@@ -242,11 +294,20 @@ static fl_status find_points(fl_tracker *t, fl_track_landmarks_fn landmarks, voi
         t->todo[n++] = track;
     }
     if (n == 0) return FL_OK;
-    fl_status st = landmarks(context, (const double(*)[4])t->crops, n, t->points, err);
+    memset(t->has_thumbnail, 0, n);
+    fl_status st = landmarks(context, (const double(*)[4])t->crops, n, t->points, t->thumbnails, t->has_thumbnail,
+                             err);
     if (st != FL_OK) return st;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        fl_track *track = t->todo[i];
+        const int64_t *thumbnail = t->thumbnails + i * FL_TRACK_APPEARANCE_SIZE;
         for (int c = 0; c < 2 * FL_LANDMARK_COUNT; c++)
-            t->todo[i]->points[c] = (double)t->points[i * 2 * FL_LANDMARK_COUNT + c];
+            track->points[c] = (double)t->points[i * 2 * FL_LANDMARK_COUNT + c];
+        const int known = !track->started && track->has_appearance && t->has_thumbnail[i];
+        track->appearance_change = known ? fl_track_appearance_change(track->appearance, thumbnail) : 0.0;
+        track->has_appearance = t->has_thumbnail[i];
+        if (track->has_appearance) memcpy(track->appearance, thumbnail, sizeof track->appearance);
+    }
     return FL_OK;
 }
 

@@ -21,6 +21,7 @@
 #define FACELITE_SRC_TRACKING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "acne.h"
 #include "facelite/analyzer.h"
@@ -35,6 +36,13 @@
 /** `tracking.MIN_INSIDE_FRACTION`: ... or when less than this fraction of that extent lies
  *  inside the image. */
 #define FL_TRACK_MIN_INSIDE_FRACTION 0.5
+/** `tracking.APPEARANCE_CELLS`: blocks per side of a face's appearance thumbnail. */
+#define FL_TRACK_APPEARANCE_CELLS 10
+#define FL_TRACK_APPEARANCE_SIZE (FL_TRACK_APPEARANCE_CELLS * FL_TRACK_APPEARANCE_CELLS)
+/** `tracking.TRACK_APPEARANCE_CHANGE`: ... or when the crop's appearance changed more than
+ *  this since the previous frame (a scene cut, a blank frame, a hand over the face; how it
+ *  was chosen: tracking.py). */
+#define FL_TRACK_APPEARANCE_CHANGE 0.2
 
 /** One followed face (`tracking.Track`) and what the analyzer keeps for it. */
 typedef struct fl_track {
@@ -45,6 +53,9 @@ typedef struct fl_track {
     int started;         /**< 1 on the frame the track started */
     long frames_tracked; /**< frames reported before this one (0 on the first) */
     long crop_frame;     /**< the frame `points` were found on */
+    int has_appearance;  /**< `appearance` holds the thumbnail of the face on this frame */
+    int64_t appearance[FL_TRACK_APPEARANCE_SIZE]; /**< `Track.appearance` */
+    double appearance_change; /**< `Track.appearance_change`: since the previous frame, 0 when not compared */
     /* the analyzer's state (`Track.state`) */
     fl_point_smoother smoother;
     fl_one_euro *score_filters; /**< one per expression label (`ScoreSmoother`) */
@@ -60,9 +71,11 @@ typedef struct fl_track {
 /** The frame's detections, best first: each box and its landmark extent (x, y, w, h). */
 typedef fl_status (*fl_track_detect_fn)(void *context, fl_box *boxes, double (*extents)[4], size_t *count,
                                         fl_error *err);
-/** 68 points (x0, y0, ...) in each of `count` extent boxes (x, y, w, h). */
+/** 68 points (x0, y0, ...) in each of `count` extent boxes (x, y, w, h), and each crop's
+ *  appearance thumbnail (`fl_track_appearance`, FL_TRACK_APPEARANCE_SIZE values each) with
+ *  `has_thumbnail[i]` 1, or 0 where there is none. */
 typedef fl_status (*fl_track_landmarks_fn)(void *context, const double (*extents)[4], size_t count, float *points,
-                                           fl_error *err);
+                                           int64_t *thumbnails, unsigned char *has_thumbnail, fl_error *err);
 
 typedef struct fl_tracker {
     int detect_every_n_frames;
@@ -86,6 +99,8 @@ typedef struct fl_tracker {
     fl_track **todo;      /**< the tracks landmarked in one batch */
     double (*crops)[4];
     float *points;
+    int64_t *thumbnails;          /**< max_faces x FL_TRACK_APPEARANCE_SIZE */
+    unsigned char *has_thumbnail; /**< max_faces */
     size_t *order;
     unsigned char *flags; /**< 4 x max_faces: claimed, keep, track_free, det_free */
     unsigned char *claimed, *keep, *track_free, *det_free;
@@ -111,6 +126,19 @@ fl_status fl_tracker_step(fl_tracker *t, int width, int height, fl_track_detect_
 /** Whether a stage run every `every` frames runs on a track's frame (`frames_tracked %
  *  every == 0`: its first frame, then every `every`). */
 int fl_track_due(const fl_track *track, int every);
+
+/** `tracking.appearance`: the thumbnail of the face at `points` (68 image points, x0 y0 ...)
+ *  in a landmark crop (`height` x `width` x `channels` uint8, NHWC, placed in the image by
+ *  `where`) into `out`; 0 (nothing written) when the points' extent covers fewer than
+ *  FL_TRACK_APPEARANCE_CELLS input pixels a side, else 1. The same bounds and integer sums
+ *  as Python's. */
+int fl_track_appearance(const uint8_t *pixels, int height, int width, int channels, const fl_placement *where,
+                        const double points[2 * FL_LANDMARK_COUNT], int64_t out[FL_TRACK_APPEARANCE_SIZE]);
+
+/** `tracking.appearance_change`: 1 - the correlation of two thumbnails (1.0 when either is
+ *  flat), in int64 then double in Python's order, so the same double. */
+double fl_track_appearance_change(const int64_t previous[FL_TRACK_APPEARANCE_SIZE],
+                                  const int64_t current[FL_TRACK_APPEARANCE_SIZE]);
 
 /** The (x, y, w, h) extent of 68 float64 points (`tracking.points_extent`). */
 void fl_points_extent(const double points[2 * FL_LANDMARK_COUNT], double out[4]);

@@ -4,13 +4,17 @@
  * so both trackers see the same answers to the same questions). Not a ctest case.
  *
  *   tool_tracking MAX_FACES DETECT_EVERY_N_FRAMES
+ *   tool_tracking constants   (the FL_TRACK_* constants as JSON, Python's names)
  *
  * In:  "frame W H" (step one W x H frame) or "reset".
  * Out, during a step: "detect" -> the caller answers "N x y w h score ex ey ew eh ..." (N
  *      detections, best first: box, score, landmark extent); "landmarks N x y w h ..." (N
- *      crops) -> the caller answers N x 136 numbers (each crop's 68 points, x0 y0 ...).
+ *      crops) -> the caller answers N x 136 numbers (each crop's 68 points, x0 y0 ...), then
+ *      a line of N x (1 + FL_TRACK_APPEARANCE_SIZE) integers (per crop: 1 and its appearance
+ *      thumbnail, or 0 and as many ignored values).
  * Out, after a step: "step DETECTIONS_RUN K" then, per track in ascending id, "id started
- *      frames_tracked score crop_x crop_y crop_w crop_h". Numbers with 17 significant digits.
+ *      frames_tracked score crop_x crop_y crop_w crop_h appearance_change". Numbers with 17
+ *      significant digits.
  * Exit 0 at the end of input, 2 for a usage or protocol error. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +61,8 @@ static fl_status detect(void *context, fl_box *boxes, double (*extents)[4], size
     return FL_OK;
 }
 
-static fl_status landmarks(void *context, const double (*extents)[4], size_t count, float *points, fl_error *err)
+static fl_status landmarks(void *context, const double (*extents)[4], size_t count, float *points,
+                           int64_t *thumbnails, unsigned char *has_thumbnail, fl_error *err)
 {
     (void)context;
     static double v[136 * 1024];
@@ -72,6 +77,17 @@ static fl_status landmarks(void *context, const double (*extents)[4], size_t cou
         return err->code = FL_ERR_INVALID_ARGUMENT;
     }
     for (long i = 0; i < n; i++) points[i] = (float)v[i];
+    const long per = 1 + FL_TRACK_APPEARANCE_SIZE;
+    n = read_numbers(v, sizeof v / sizeof v[0]);
+    if (n != per * (long)count) {
+        snprintf(err->message, sizeof err->message, "bad thumbnails line: %ld numbers for %zu crops", n, count);
+        return err->code = FL_ERR_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < count; i++) {
+        has_thumbnail[i] = v[i * per] != 0.0;
+        for (long k = 0; k < FL_TRACK_APPEARANCE_SIZE; k++)
+            thumbnails[i * FL_TRACK_APPEARANCE_SIZE + k] = (int64_t)v[i * per + 1 + k];
+    }
     return FL_OK;
 }
 
@@ -79,6 +95,13 @@ int main(int argc, char **argv)
 {
     fl_tracker t;
     fl_error err;
+    if (argc == 2 && strcmp(argv[1], "constants") == 0) {
+        printf("{\"TRACK_MATCH_IOU\": %.17g, \"TRACK_KEEP_IOU\": %.17g, \"MIN_INSIDE_FRACTION\": %.17g, "
+               "\"APPEARANCE_CELLS\": %d, \"TRACK_APPEARANCE_CHANGE\": %.17g}\n",
+               FL_TRACK_MATCH_IOU, FL_TRACK_KEEP_IOU, FL_TRACK_MIN_INSIDE_FRACTION, FL_TRACK_APPEARANCE_CELLS,
+               FL_TRACK_APPEARANCE_CHANGE);
+        return 0;
+    }
     if (argc != 3 || atoi(argv[1]) < 1 || atoi(argv[2]) < 1) {
         fprintf(stderr, "usage: tool_tracking MAX_FACES DETECT_EVERY_N_FRAMES (protocol on stdin)\n");
         return 2;
@@ -101,8 +124,8 @@ int main(int argc, char **argv)
             printf("step %ld %zu\n", t.detections_run, t.count);
             for (size_t k = 0; k < t.count; k++) {
                 const fl_track *tr = t.tracks[k];
-                printf("%d %d %ld %.17g %.17g %.17g %.17g %.17g\n", tr->id, tr->started, tr->frames_tracked, tr->score,
-                       tr->crop[0], tr->crop[1], tr->crop[2], tr->crop[3]);
+                printf("%d %d %ld %.17g %.17g %.17g %.17g %.17g %.17g\n", tr->id, tr->started, tr->frames_tracked,
+                       tr->score, tr->crop[0], tr->crop[1], tr->crop[2], tr->crop[3], tr->appearance_change);
             }
             fflush(stdout);
         } else {

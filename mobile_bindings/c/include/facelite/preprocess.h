@@ -195,6 +195,10 @@ FL_API fl_status fl_model_set_pixels(fl_model *model, const uint8_t *pixels, siz
 FL_API fl_status fl_model_run_image(fl_model *model, const fl_image *image, const fl_input_spec *spec,
                                     const double box[4], fl_placement *placement, fl_scratch *scratch,
                                     fl_error *err);
+/** The uint8 pixels (steps 1-4, NHWC) of the last `fl_model_run_image` on this model, valid
+ *  until its next run; NULL before the first. VIDEO mode's appearance check reuses the
+ *  landmark crop from here instead of resizing the face again. */
+FL_API const uint8_t *fl_model_pixels(const fl_model *model);
 
 #ifdef __cplusplus
 }
