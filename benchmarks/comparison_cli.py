@@ -1,9 +1,10 @@
 """The command line every facelite-vs-MediaPipe benchmark shares: its options and its ending.
 
-Why one place: `pipeline.py`, `video.py` and `coldstart.py` compare the same two sides
-under the same settings (threads and CPUs, facelite's variant and bundles, faces per
-image, the MediaPipe venv), print a table, may write it as JSON, and exit 0 when every
-target is met, 1 when one is not, 2 when something they need is missing.
+Why one place: `pipeline.py`, `video.py` and `coldstart.py` compare the same sides —
+facelite's Python reference, its C core (benchmarks/native_side.py) and MediaPipe — under
+the same settings (threads and CPUs, facelite's variant and bundles, faces per image, the
+MediaPipe venv, the C core's build folder), print a table, may write it as JSON, and exit
+0 when every target is met, 1 when one is not, 2 when something they need is missing.
 
 Example:
 
@@ -32,15 +33,21 @@ VARIANTS = ("auto", "fp32", "fp16", "int8", "dynamic")
 
 
 def add_comparison_arguments(p: argparse.ArgumentParser, faces_help: str = "faces per image") -> None:
-    """The options both sides share: --threads, --variant, --max-faces, --bundles, --data,
-    --mediapipe-venv and --json."""
+    """The options every side shares: --threads, --variant, --max-faces, --bundles, --data,
+    --mediapipe-venv, --native-build, --no-native and --json."""
     p.add_argument("--threads", type=int, default=2, help="CPU threads (and CPUs) on both sides (default 2)")
     p.add_argument("--variant", default="auto", choices=VARIANTS, help="facelite's model variant (default auto)")
-    p.add_argument("--max-faces", type=int, default=1, help=f"{faces_help} on both sides (default 1, MediaPipe's)")
+    p.add_argument("--max-faces", type=int, default=1,
+                   help=f"{faces_help} on the Python and MediaPipe sides (default 1, MediaPipe's; the C core "
+                        "keeps up to 10: facelite-run has no option for it)")
     p.add_argument("--bundles", help="folder of <name>/<name>.flb (default: the shipped bundles)")
     p.add_argument("--data", default=default_data(), help="the shared data folder (FACELITE_DATA)")
     p.add_argument("--mediapipe-venv", help="the MediaPipe venv (default FACELITE_MEDIAPIPE_VENV or "
                                             f"~/.cache/facelite/mediapipe-{MEDIAPIPE_VERSION}; made if missing)")
+    p.add_argument("--native-build", metavar="DIR",
+                   help="build the C core (facelite-run) in DIR for the native side (default FACELITE_C_BUILD, else "
+                        "~/.cache/facelite/mobile_bindings_c; incremental)")
+    p.add_argument("--no-native", action="store_true", help="leave out the native side (the C core)")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
 
 

@@ -11,12 +11,12 @@ it runs and is tested without any model:
 - `detect(image) -> [(Box, extent)]`: the face detections of a frame, best first, each
   with the landmark extent box it converts to (`FaceDetector.to_extent`);
 - `landmarks(image, extents) -> [((68, 2) points, thumbnail)]`: the landmarker on every
-  extent, in one batch, with each crop's `appearance` thumbnail (made from the pixels the
-  model already got, so no extra resize), or None where there is no crop (the mean-shape
-  stand-in): then only the geometric loss check applies.
+  extent, in one batch, with the `appearance` thumbnail of the face at those points
+  (made from the pixels the model already got, so no extra resize), or None where there
+  is none (the mean-shape stand-in): then only the geometric loss checks apply.
 
 A track is lost (and the detector runs on that frame) when its new points leave the crop
-they were found in, leave the image, or when the crop's appearance changed too much since
+they were found in, leave the image, or when the face's appearance changed too much since
 the previous frame (`appearance_change` above `TRACK_APPEARANCE_CHANGE`): a landmarker
 returns a face-shaped set of points wherever it looks, so only the pixels tell a scene
 cut, a blank frame or a hand over the face from the face itself.
@@ -67,8 +67,8 @@ TRACK_APPEARANCE_CHANGE = 0.2
 frame's is above this (a scene cut, a blank frame, a hand over the face: the landmarker
 would still return a face there).
 
-Chosen from measurements (TRACKCHECK, scripts in /work/tmp/trackcheck/): 6 HELEN photos
-on `benchmarks/synthetic_clips` clips (640x480, face 200 px wide, 60 frames, the shipped
+Chosen from measurements (2026-11-30, the Python tracker): the first 6 HELEN photos on
+`benchmarks/synthetic_clips` clips (640x480, face 200 px wide, 60 frames, the shipped
 landmarker), noise sd 0 and 3. Between consecutive frames of a tracked face the change
 was at most 0.049 on translation, 0.024 on zoom, 0.061 on rotation, 0.035 on the
 brightness ramp and 0.031 on still faces with sensor noise (sd 3; 99th percentiles
@@ -185,8 +185,8 @@ def appearance(pixels: np.ndarray, placement, points: np.ndarray) -> np.ndarray 
         return None
     rows = np.array([math.floor(y + i * h / n) for i in range(n)])[:, None] + np.arange(math.floor(h / n))
     cols = np.array([math.floor(x + j * w / n) for j in range(n)])[:, None] + np.arange(math.floor(w / n))
-    blocks = np.asarray(pixels, np.int64).reshape(height, width, -1)[rows[:, :, None, None], cols[None, None, :, :]]
-    return blocks.sum(axis=(1, 3, 4)).reshape(-1)
+    blocks = np.asarray(pixels).reshape(height, width, -1)[rows.reshape(-1, 1), cols.reshape(1, -1)]
+    return blocks.reshape(n, rows.shape[1], n, cols.shape[1], -1).sum(axis=(1, 3, 4), dtype=np.int64).reshape(-1)
 
 
 def appearance_change(previous: np.ndarray, current: np.ndarray) -> float:
@@ -332,7 +332,7 @@ class FaceTracker:
     def _find_points(self, image: np.ndarray) -> None:
         """Step 3: landmarks for every track that has no points on this frame yet, in one
         batch: a new track in its detection's extent, an older one in its last points'
-        extent; with each crop's appearance thumbnail and its change since the last frame."""
+        extent; with each face's appearance thumbnail and its change since the last frame."""
         todo = [t for t in self.tracks if t.crop_frame != self.frame]
         if not todo:
             return

@@ -267,6 +267,34 @@ def test_tracking_constants_are_python_s(c_build):
     assert json.loads(p.stdout) == want, "change tracking.h's FL_TRACK_* to facelite.tracking's values"
 
 
+def test_the_appearance_thumbnail_is_python_s_on_random_crops(c_build):
+    """`fl_track_appearance` against `tracking.appearance`: random crops, placements and
+    points (some reaching past the crop's edges, some too small for a thumbnail)."""
+    from facelite.preprocess import Placement
+    rng = np.random.default_rng(5)
+    cases = []
+    for k in range(40):
+        side = int(rng.choice([16, 48, 112]))
+        pixels = rng.integers(0, 256, (side, side, 3), np.uint8)
+        placement = Placement((float(rng.uniform(-50, 50)), float(rng.uniform(-50, 50))), (float(rng.uniform(0.4, 3)),) * 2)
+        points = (rng.uniform(-0.2, 1.2, (68, 2)) * side * placement.step[0] + placement.origin).astype(np.float32)
+        if k % 10 == 0:
+            points[:] = points[0] + rng.uniform(0, 3, (68, 2))      # a tiny face: no thumbnail
+        cases.append((pixels, placement, points))
+    text = "".join(" ".join(map(repr, [side, side, 3, *p.origin, *p.step])) + " " +
+                   " ".join(map(str, px.ravel().tolist())) + " " + " ".join(repr(float(v)) for v in pts.ravel()) + "\n"
+                   for px, p, pts in cases for side in [px.shape[0]])
+    p = subprocess.run([str(c_build.tool("tool_tracking")), "appearance"], input=text, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == len(cases)
+    for (pixels, placement, points), line in zip(cases, lines):
+        want = tracking.appearance(pixels, placement, points)
+        assert line == "none" if want is None else [int(v) for v in line.split()] == want.tolist()
+    assert sum(line == "none" for line in lines) >= 4
+
+
 def test_smoothing_constants_are_python_s(c_build):
     p = subprocess.run([str(c_build.tool("tool_one_euro")), "constants"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr

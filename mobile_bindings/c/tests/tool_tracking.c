@@ -5,6 +5,9 @@
  *
  *   tool_tracking MAX_FACES DETECT_EVERY_N_FRAMES
  *   tool_tracking constants   (the FL_TRACK_* constants as JSON, Python's names)
+ *   tool_tracking appearance  (per input line "H W C origin_x origin_y step_x step_y", then
+ *                              H*W*C pixel values, then 136 point coordinates: the
+ *                              fl_track_appearance thumbnail, or "none")
  *
  * In:  "frame W H" (step one W x H frame) or "reset".
  * Out, during a step: "detect" -> the caller answers "N x y w h score ex ey ew eh ..." (N
@@ -100,6 +103,30 @@ int main(int argc, char **argv)
                "\"APPEARANCE_CELLS\": %d, \"TRACK_APPEARANCE_CHANGE\": %.17g}\n",
                FL_TRACK_MATCH_IOU, FL_TRACK_KEEP_IOU, FL_TRACK_MIN_INSIDE_FRACTION, FL_TRACK_APPEARANCE_CELLS,
                FL_TRACK_APPEARANCE_CHANGE);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "appearance") == 0) {
+        static double v[3 * 512 * 512 + 7 + 136];
+        static uint8_t pixels[3 * 512 * 512];
+        long n;
+        while ((n = read_numbers(v, sizeof v / sizeof v[0])) > 0) {
+            const int h = (int)v[0], w = (int)v[1], c = (int)v[2];
+            const long count = (long)h * w * c;
+            if (h < 1 || w < 1 || c < 1 || count > 3 * 512 * 512 || n != 7 + count + 136) {
+                fprintf(stderr, "error: bad appearance line (%ld numbers)\n", n);
+                return 2;
+            }
+            fl_placement where = {v[3], v[4], v[5], v[6]};
+            for (long k = 0; k < count; k++) pixels[k] = (uint8_t)v[7 + k];
+            int64_t out[FL_TRACK_APPEARANCE_SIZE];
+            if (!fl_track_appearance(pixels, h, w, c, &where, v + 7 + count, out)) {
+                printf("none\n");
+                continue;
+            }
+            for (int k = 0; k < FL_TRACK_APPEARANCE_SIZE; k++) printf(k ? " %lld" : "%lld", (long long)out[k]);
+            printf("\n");
+        }
+        free(line);
         return 0;
     }
     if (argc != 3 || atoi(argv[1]) < 1 || atoi(argv[2]) < 1) {
