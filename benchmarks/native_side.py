@@ -146,7 +146,8 @@ def open_native(args, bundles: str | os.PathLike | None) -> NativeSide | None:
     try:
         print(f"building the C core in {folder} (incremental; --native-build DIR, --no-native)", file=sys.stderr)
         runner = build_runner(folder)
-        help_text = subprocess.run([str(runner), "--help"], capture_output=True, text=True, timeout=30).stdout
+        help_text = subprocess.run([str(runner), "--help"], capture_output=True, text=True, timeout=30,
+                                   check=False).stdout
         if "--analyze" not in help_text or "--video" not in help_text:
             raise Unavailable(f"{runner} has no --analyze --video: rebuild from this checkout")
     except (Unavailable, OSError, subprocess.SubprocessError) as exc:

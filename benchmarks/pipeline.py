@@ -181,14 +181,16 @@ def print_text(doc: dict) -> None:
 
     print(f"ratio facelite Python/FaceMesh {r['facelite/facemesh']:.3f} ({verdict('facelite')}); "
           f"skin=False/FaceMesh {r['facelite_no_skin/facemesh']:.3f}; "
-          f"facelite/BlazeFace {r['facelite/blazeface']:.3f}; skin=False/BlazeFace {r['facelite_no_skin/blazeface']:.3f}")
+          f"facelite/BlazeFace {r['facelite/blazeface']:.3f}; "
+          f"skin=False/BlazeFace {r['facelite_no_skin/blazeface']:.3f}")
     if native is not None:
         print(f"ratio facelite C core/FaceMesh {r['native/facemesh']:.3f} ({verdict('native')}); "
               f"no skin/FaceMesh {r['native_no_skin/facemesh']:.3f}; C core/BlazeFace {r['native/blazeface']:.3f}; "
               f"no skin/BlazeFace {r['native_no_skin/blazeface']:.3f}; C core/Python {r['native/facelite']:.3f} "
               f"(no skin {r['native_no_skin/facelite_no_skin']:.3f})")
-        print(f"C core time = its timings_ms total less load (PNG decode, median {native['decode_excluded_median_ms']:.2f}"
-              f" ms, not counted); photos where it kept more than {doc['max_faces']} face(s): "
+        print(f"C core time = its timings_ms total less load (PNG decode, median "
+              f"{native['decode_excluded_median_ms']:.2f} ms, not counted); photos where it kept more than "
+              f"{doc['max_faces']} face(s): "
               f"{native['photos_with_more_faces_than_max_faces']}")
     per = doc["stages_median_ms"]
     columns = [s for s in FACELITE_SIDES if s in per]

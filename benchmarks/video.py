@@ -35,8 +35,9 @@ the face. (The C runner keeps up to 10 faces, the other sides `--max-faces`: the
 nearest the true points is compared.)
 
 Printed: per-frame median latency on the moving clips and its ratio to FaceMesh's
-(target <= 0.5: the C core's when measured, as it ships on phones, else Python's); NME (`facelite.metrics.per_face_nme`: mean point error / outer-eye-corner
-distance of the true points) of each side per motion, VIDEO minus IMAGE in percentage
+(target <= 0.5: the C core's when measured, as it ships on phones, else Python's); NME
+(`facelite.metrics.per_face_nme`: mean point error / outer-eye-corner distance of the
+true points) of each side per motion, VIDEO minus IMAGE in percentage
 points (target <= 0.3); jitter on the still noisy clips — mean frame-to-frame motion of
 the 68 points, over the same distance — with and without smoothing (target ratio >= 3).
 A frame where a side finds no face counts as a miss for it; NME is averaged over the
@@ -96,6 +97,13 @@ def nearest_points(faces: list[np.ndarray], truth: np.ndarray) -> np.ndarray | N
     return min(faces, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
 
 
+def keep(seen: dict, took: float, points: np.ndarray | None, found: bool) -> None:
+    """Record one frame of one side: its ms, the points compared (None: no face) and whether it found a face."""
+    seen["ms"].append(took)
+    seen["points"].append(points)
+    seen["found"].append(found)
+
+
 def interocular(truth: np.ndarray) -> float:
     """Outer-eye-corner distance of the true points (the NME normaliser)."""
     return float(np.linalg.norm(truth[LEFT_EYE_OUTER] - truth[RIGHT_EYE_OUTER]))
@@ -135,47 +143,42 @@ def run_clips(args) -> dict:
             if side != "image":
                 task.reset()
         mp.time("facemesh_video", warm)
+
+        def python_and_mediapipe(n: int, motion: str, shots: list, seen: dict) -> None:
+            mp.new_clip()
+            for k, frame in enumerate(shots):
+                shift = (n + k) % len(SIDES)
+                for side in SIDES[shift:] + SIDES[:shift]:
+                    if side == "facemesh":
+                        timing = mp.time("facemesh_video", frame.image)
+                        keep(seen[side], timing.ms, None, timing.faces > 0)
+                        continue
+                    t0 = time.perf_counter()
+                    result = (tasks[side].analyze(frame.image) if side == "image" else
+                              tasks[side].analyze_video_frame(frame.image, frame.timestamp_ms))
+                    keep(seen[side], (time.perf_counter() - t0) * 1e3,
+                         nearest_points([f.landmarks for f in result.faces], frame.points), bool(result.faces))
+                    if side == "video" and motion in MOVING:
+                        for stage, value in result.timings_ms.items():
+                            stages[side].setdefault(stage, []).append(value)
+            for side in ("video", "video_raw"):
+                tasks[side].reset()
+
+        def c_core(n: int, motion: str, shots: list, seen: dict) -> None:
+            pngs = [write_png(Path(folder), f"{k:04d}", f.image) for k, f in enumerate(shots)]
+            for frame, r in zip(shots, native.video(pngs, [f.timestamp_ms for f in shots], skin=True)):
+                keep(seen[NATIVE], r.ms, nearest_points(r.points, frame.points), bool(r.points))
+                if motion in MOVING:
+                    for stage, value in r.timings.items():
+                        if stage != EXCLUDED_STAGE:
+                            stages[NATIVE].setdefault(stage, []).append(r.ms if stage == "total" else value)
+
+        steps = [python_and_mediapipe] + ([c_core] if native else [])
         for n, (motion, i, frames, noise) in enumerate(clips):
             shots = list(clip(photos[i].image, photos[i].points, motion, frames, FRAME_SIZE, noise, seed=n))
-            pngs = [write_png(Path(folder), f"{k:04d}", f.image) for k, f in enumerate(shots)] if native else []
             seen = {s: {"ms": [], "points": [], "found": []} for s in sides}
-
-            def keep(side: str, took: float, points: np.ndarray | None, found: bool) -> None:
-                seen[side]["ms"].append(took)
-                seen[side]["points"].append(points)
-                seen[side]["found"].append(found)
-
-            def python_and_mediapipe() -> None:
-                mp.new_clip()
-                for k, frame in enumerate(shots):
-                    shift = (n + k) % len(SIDES)
-                    for side in SIDES[shift:] + SIDES[:shift]:
-                        if side == "facemesh":
-                            timing = mp.time("facemesh_video", frame.image)
-                            keep(side, timing.ms, None, timing.faces > 0)
-                            continue
-                        t0 = time.perf_counter()
-                        result = (tasks[side].analyze(frame.image) if side == "image" else
-                                  tasks[side].analyze_video_frame(frame.image, frame.timestamp_ms))
-                        keep(side, (time.perf_counter() - t0) * 1e3,
-                             nearest_points([f.landmarks for f in result.faces], frame.points), bool(result.faces))
-                        if side == "video" and motion in MOVING:
-                            for stage, value in result.timings_ms.items():
-                                stages[side].setdefault(stage, []).append(value)
-                for side in ("video", "video_raw"):
-                    tasks[side].reset()
-
-            def c_core() -> None:
-                for frame, r in zip(shots, native.video(pngs, [f.timestamp_ms for f in shots], skin=True)):
-                    keep(NATIVE, r.ms, nearest_points(r.points, frame.points), bool(r.points))
-                    if motion in MOVING:
-                        for stage, value in r.timings.items():
-                            if stage != EXCLUDED_STAGE:
-                                stages[NATIVE].setdefault(stage, []).append(r.ms if stage == "total" else value)
-
-            steps = [python_and_mediapipe] + ([c_core] if native else [])
             for step in steps if n % 2 == 0 else steps[::-1]:
-                step()
+                step(n, motion, shots, seen)
             per_clip.append({"motion": motion, "photo": photos[i].path.name, "frames": frames, "noise": noise,
                              "seen": seen, "truth": [f.points for f in shots]})
     for task in tasks.values():

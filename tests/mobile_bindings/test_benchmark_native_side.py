@@ -15,11 +15,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from helen_photos import helen_photos  # noqa: E402
-from native_side import NativeSide, write_png  # noqa: E402
-from synthetic_clips import clip  # noqa: E402
+from helen_photos import helen_photos
+from native_side import NativeSide, write_png
+from synthetic_clips import clip
 
-from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions  # noqa: E402
+from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 
 LANDMARKS_MAX_PX = 1e-3  # test_video_parity.py's tolerance
 ROUNDED_MAX_PX = 0.005 + 1e-4
