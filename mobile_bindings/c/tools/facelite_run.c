@@ -344,6 +344,26 @@ static double percentile(const double *sorted, size_t n, double p)
     return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - (double)lo);
 }
 
+/* avg, p50, p90, p99 and std of `n` timings (sorted here) into `doc`, plus min and max with
+ * `with_range`; nulls when there are none. One summary for every latency the runner prints. */
+static void add_latency_summary(cJSON *doc, double *samples, size_t n, int with_range)
+{
+    static const char *const keys[] = {"avg_ms", "p50_ms", "p90_ms", "p99_ms", "std_ms", "min_ms", "max_ms"};
+    const size_t n_keys = with_range ? 7 : 5;
+    if (n == 0) {
+        for (size_t k = 0; k < n_keys; k++) cJSON_AddNullToObject(doc, keys[k]);
+        return;
+    }
+    double sum = 0.0, var = 0.0;
+    for (size_t i = 0; i < n; i++) sum += samples[i];
+    double mean = sum / (double)n;
+    for (size_t i = 0; i < n; i++) var += (samples[i] - mean) * (samples[i] - mean);
+    qsort(samples, n, sizeof *samples, compare_doubles);
+    double values[7] = {mean, percentile(samples, n, 50), percentile(samples, n, 90), percentile(samples, n, 99),
+                        sqrt(var / (double)n), samples[0], samples[n - 1]};
+    for (size_t k = 0; k < n_keys; k++) cJSON_AddNumberToObject(doc, keys[k], round_to(values[k], 4));
+}
+
 static void progress(const args *a, int done, int total, const char *stage)
 {
     if (a->progress) {
@@ -385,23 +405,8 @@ static int add_latency(cJSON *doc, fl_model *model, const args *a, failure *f)
     else
         cJSON_AddNullToObject(doc, "warmup_avg_ms");
     cJSON *list = cJSON_AddArrayToObject(doc, "samples_ms");
-    double sum = 0.0;
-    for (int i = 0; i < a->runs; i++) {
-        sum += samples[i];
-        cJSON_AddItemToArray(list, cJSON_CreateNumber(round_to(samples[i], 4)));
-    }
-    static const char *const keys[] = {"avg_ms", "p50_ms", "p90_ms", "p99_ms", "std_ms", "min_ms", "max_ms"};
-    if (a->runs == 0) {
-        for (size_t k = 0; k < 7; k++) cJSON_AddNullToObject(doc, keys[k]);
-    } else {
-        size_t n = (size_t)a->runs;
-        double mean = sum / (double)n, var = 0.0;
-        for (size_t i = 0; i < n; i++) var += (samples[i] - mean) * (samples[i] - mean);
-        qsort(samples, n, sizeof *samples, compare_doubles);
-        double values[7] = {mean, percentile(samples, n, 50), percentile(samples, n, 90), percentile(samples, n, 99),
-                            sqrt(var / (double)n), samples[0], samples[n - 1]};
-        for (size_t k = 0; k < 7; k++) cJSON_AddNumberToObject(doc, keys[k], round_to(values[k], 4));
-    }
+    for (int i = 0; i < a->runs; i++) cJSON_AddItemToArray(list, cJSON_CreateNumber(round_to(samples[i], 4)));
+    add_latency_summary(doc, samples, (size_t)a->runs, 1);
     free(samples);
     return 0;
 }
@@ -877,7 +882,7 @@ static int add_pipeline_latency(cJSON *pipeline, fl_analyzer *an, const char *pa
 {
     fl_error err;
     const fl_result *r;
-    double warm = 0.0, sum = 0.0, var = 0.0;
+    double warm = 0.0;
     for (int i = 0; i < a->warmup; i++) {
         double t0 = now_ms();
         if (fl_analyze_file(an, path, &r, &err) != FL_OK) return fail_status(f, &err);
@@ -892,7 +897,6 @@ static int add_pipeline_latency(cJSON *pipeline, fl_analyzer *an, const char *pa
             return fail_status(f, &err);
         }
         samples[i] = now_ms() - t0;
-        sum += samples[i];
     }
     cJSON_AddNumberToObject(pipeline, "runs", a->runs);
     cJSON_AddNumberToObject(pipeline, "warmup", a->warmup);
@@ -900,18 +904,7 @@ static int add_pipeline_latency(cJSON *pipeline, fl_analyzer *an, const char *pa
         cJSON_AddNumberToObject(pipeline, "warmup_avg_ms", round_to(warm / a->warmup, 4));
     else
         cJSON_AddNullToObject(pipeline, "warmup_avg_ms");
-    static const char *const keys[] = {"avg_ms", "p50_ms", "p90_ms", "p99_ms", "std_ms"};
-    if (a->runs == 0) {
-        for (size_t k = 0; k < 5; k++) cJSON_AddNullToObject(pipeline, keys[k]);
-    } else {
-        size_t n = (size_t)a->runs;
-        double mean = sum / (double)n;
-        for (size_t i = 0; i < n; i++) var += (samples[i] - mean) * (samples[i] - mean);
-        qsort(samples, n, sizeof *samples, compare_doubles);
-        double values[5] = {mean, percentile(samples, n, 50), percentile(samples, n, 90), percentile(samples, n, 99),
-                            sqrt(var / (double)n)};
-        for (size_t k = 0; k < 5; k++) cJSON_AddNumberToObject(pipeline, keys[k], round_to(values[k], 4));
-    }
+    add_latency_summary(pipeline, samples, (size_t)a->runs, 0);
     free(samples);
     return 0;
 }
@@ -1137,12 +1130,7 @@ static int run_video(const args *a, cJSON *doc, failure *f)
     cJSON *pipeline = cJSON_AddObjectToObject(doc, "pipeline");
     cJSON_AddNumberToObject(pipeline, "init_ms", round_to(init, 4));
     cJSON_AddNumberToObject(pipeline, "first_ms", round_to(samples[0], 4));
-    double sum = 0.0;
-    for (int i = 0; i < a->n_frames; i++) sum += samples[i];
-    qsort(samples, (size_t)a->n_frames, sizeof *samples, compare_doubles);
-    cJSON_AddNumberToObject(pipeline, "avg_ms", round_to(sum / a->n_frames, 4));
-    cJSON_AddNumberToObject(pipeline, "p50_ms", round_to(percentile(samples, (size_t)a->n_frames, 50), 4));
-    cJSON_AddNumberToObject(pipeline, "p90_ms", round_to(percentile(samples, (size_t)a->n_frames, 90), 4));
+    add_latency_summary(pipeline, samples, (size_t)a->n_frames, 0);
     cJSON_AddNumberToObject(pipeline, "peak_rss_mb", round_to(rss_mb("VmHWM"), 2));
     cJSON_AddNumberToObject(pipeline, "threads", a->threads);
     cJSON_AddStringToObject(pipeline, "runner", "facelite-run");
