@@ -50,9 +50,11 @@ class AlignedFace:
         return (pts @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
 
 
-def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(image-left eye, image-right eye) centres from 68 landmarks (iBUG 36–41, 42–47)."""
-    p = np.asarray(points, np.float32).reshape(68, 2)
+def eye_centres(points: np.ndarray, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """(image-left eye, image-right eye) centres from 68 landmarks (iBUG 36–41, 42–47): each
+    the mean of six points, summed in point order, in `dtype` (float32 for the alignment,
+    float64 for the video smoothing's scale; the C core computes both the same way)."""
+    p = np.asarray(points, dtype).reshape(68, 2)
     return p[36:42].mean(axis=0), p[42:48].mean(axis=0)
 
 

@@ -51,6 +51,7 @@ import math
 
 import numpy as np
 
+from .align import eye_centres
 from .classifier import Classification
 
 POINT_MIN_CUTOFF = 0.5
@@ -66,8 +67,6 @@ SCORE_BETA = 0.0
 SCORE_D_CUTOFF = 1.0
 """Hz: the cut-off of the scores' speed estimate (unused while SCORE_BETA is 0, kept for the formula)."""
 
-LEFT_EYE = slice(36, 42)
-RIGHT_EYE = slice(42, 48)
 MIN_SCALE = 1.0
 """Pixels: the smallest interocular distance used as a scale (degenerate points)."""
 
@@ -116,11 +115,8 @@ class OneEuroFilter:
 
 
 def interocular_distance(points) -> float:
-    """Distance between the means of the two eyes' six points (36–41 and 42–47), float64:
-    each mean summed in point order then divided by 6, as the C core does."""
-    p = np.asarray(points, np.float64).reshape(68, 2)
-    left = p[LEFT_EYE].sum(axis=0) / 6.0
-    right = p[RIGHT_EYE].sum(axis=0) / 6.0
+    """Distance between the eye centres (`align.eye_centres`, float64), as the C core computes it."""
+    left, right = eye_centres(points, np.float64)
     dx, dy = float(right[0] - left[0]), float(right[1] - left[1])
     return math.sqrt(dx * dx + dy * dy)
 
