@@ -10,7 +10,7 @@ import pytest
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions, UserError
 from facelite.datasets import extent_box, read_pts
 from facelite.detection import Box
-from facelite.tracking import TRACK_APPEARANCE_CHANGE, FaceTracker, Track, appearance_change, match
+from facelite.tracking import TRACK_APPEARANCE_CHANGE, FaceTracker, Track, appearance_change, box_iou, match
 
 CPU = BaseOptions(accelerator="cpu")
 PHOTO = "landmarks300w/helen_train/100032540_1.jpg"
@@ -53,15 +53,10 @@ class Scene:
         out = []
         for crop in extents:
             overlaps = [(Track(0, 0.0, p, crop).extent, p) for p, _ in self.faces]
-            best = max(overlaps, key=lambda o: _iou(o[0], crop), default=None)
-            points = best[1] if best is not None and _iou(best[0], crop) > 0 else face_at(crop[0], crop[1], 2.0)
+            best = max(overlaps, key=lambda o: box_iou(o[0], crop), default=None)
+            points = best[1] if best is not None and box_iou(best[0], crop) > 0 else face_at(crop[0], crop[1], 2.0)
             out.append((points, self.look))
         return out
-
-
-def _iou(a, b):
-    from facelite.tracking import box_iou
-    return box_iou(a, b)
 
 
 IMAGE = np.zeros((480, 640, 3), np.uint8)
