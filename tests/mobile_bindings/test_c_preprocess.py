@@ -456,6 +456,38 @@ def test_c_prepare_pixels_equals_python_on_random_sizes_crops_and_boxes(libfacel
         assert (where.origin_x, where.origin_y, where.step_x, where.step_y) == (*placement.origin, *placement.step)
 
 
+def test_c_prepare_pixels_from_gray_rgb_and_four_channel_images_equals_python_on_bgr(libfacelite):
+    """Every source pixel format takes the same resize (the two-tap kernel picks colours by
+    byte offset): RGB/RGBA/BGRA give the BGR image's pixels, GRAY those of its BGR copy."""
+    rng = np.random.default_rng(13)
+    layouts = {2: [2, 1, 0], 4: [2, 1, 0, 3], 5: [0, 1, 2, 3]}  # FL_PIXELS_RGB, _RGBA, _BGRA: BGR channel per byte
+    for case in range(120):
+        h, w = (int(v) for v in rng.integers(2, 90, 2))
+        bgr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        gray = bgr[:, :, 0].copy()
+        color, resize, crop = pp.COLORS[case % 4], pp.RESIZES[case // 4 % 3], pp.CROPS[case // 12 % 3]
+        channels = 1 if color == "gray" else 3
+        height, width = (int(v) for v in rng.integers(1, 70, 2))
+        spec = pp.InputSpec((1, height, width, channels), color, resize, (127.5,) * channels, (127.5,) * channels,
+                            crop, 0.15)
+        box = (w * 0.2, h * 0.1, w * 0.5, h * 0.7) if crop == "face" else None
+        c_spec = _Spec(height, width, channels, 0, pp.COLORS.index(color), pp.RESIZES.index(resize),
+                       pp.CROPS.index(crop), spec.margin, (ctypes.c_float * _MAX_INPUT_CHANNELS)(*spec.mean[:1] * 3),
+                       (ctypes.c_float * _MAX_INPUT_CHANNELS)(*spec.std[:1] * 3))
+        c_box = (ctypes.c_double * 4)(*box) if box else None
+        alpha = rng.integers(0, 256, (h, w, 1), dtype=np.uint8)
+        sources = {fmt: np.ascontiguousarray(np.dstack([bgr, alpha])[:, :, order]) for fmt, order in layouts.items()}
+        sources[1] = gray
+        for fmt, array in sources.items():
+            reference = np.dstack([gray] * 3) if fmt == 1 else bgr
+            expected, _ = pp.prepare_pixels(reference, spec, box)
+            image = _Image(array.ctypes.data, w, h, w * (array.shape[2] if array.ndim == 3 else 1), fmt)
+            out = np.zeros((height, width, channels), np.uint8)
+            status = libfacelite.fl_prepare_pixels(ctypes.byref(image), ctypes.byref(c_spec), c_box,
+                                                   out.ctypes.data_as(ctypes.c_void_p), None, None, None)
+            assert status == 0 and np.array_equal(out, expected), (case, fmt, spec, box)
+
+
 def test_c_area_shrinks_by_thousands_wrap_as_python_does(libfacelite):
     """Past ~1000x an area tap's weight goes negative; both sum in wrapping int32."""
     rng = np.random.default_rng(11)

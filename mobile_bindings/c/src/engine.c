@@ -6,8 +6,9 @@
  * with the reason kept; int8 inputs quantized and outputs dequantized from the tensors'
  * own parameters (docs/preprocessing.md step 6, facelite/preprocess.h). Pixels in
  * (`fl_model_set_pixels`, `fl_model_run_image`, the twin of `Engine.run_pixels`): steps
- * 5-6 are written straight into the input buffer, an integer input through a 256-entry
- * table per channel made by fl_normalize + fl_quantize themselves, so bit-identical. The variant's
+ * 5-6 are written straight into the input buffer through a 256-entry table per channel
+ * made by fl_normalize (+ fl_quantize for an integer input) themselves, so bit-identical
+ * and without a division per value. The variant's
  * bytes are sha256-checked, then handed to LiteRT from the bundle's mapping; the model
  * holds a reference on the bundle so that mapping outlives it. Inputs and outputs live
  * in 64-byte-aligned host buffers of our own that LiteRT reads and writes in place. */
@@ -59,6 +60,7 @@ struct fl_model {
     int table_channels; /* channels of `table` (0: none built yet), for table_mean/table_std */
     float table_mean[FL_MAX_INPUT_CHANNELS], table_std[FL_MAX_INPUT_CHANNELS];
     int32_t table[FL_MAX_INPUT_CHANNELS][256]; /* steps 5-6 of pixel value v in channel c */
+    float normalized[FL_MAX_INPUT_CHANNELS][256]; /* step 5 of pixel value v in channel c (float inputs) */
 };
 
 const char *fl_accelerator_name(fl_accelerator a)
@@ -531,8 +533,8 @@ fl_status fl_model_set_input(fl_model *m, const float *input, size_t count, fl_e
     return fl_quantize(input, count, t->info.scale, t->info.zero_point, t->info.dtype, t->host, err);
 }
 
-/* The integer input's table for `spec` (kept while the spec's mean and std stay the same):
- * the 256 pixel values of every channel through fl_normalize and fl_quantize. */
+/* The input's table for `spec` (kept while the spec's mean and std stay the same): the 256
+ * pixel values of every channel through fl_normalize, and for an integer input fl_quantize. */
 static fl_status input_table(fl_model *m, const fl_input_spec *spec, fl_error *err)
 {
     const tensor *t = &m->inputs[0];
@@ -547,9 +549,12 @@ static fl_status input_table(fl_model *m, const fl_input_spec *spec, fl_error *e
         for (int c = 0; c < ch; c++) levels[v * ch + c] = (uint8_t)v;
     const size_t n = 256 * (size_t)ch;
     fl_status st = fl_normalize(levels, 256, spec, x, err);
-    if (st == FL_OK) st = fl_quantize(x, n, t->info.scale, t->info.zero_point, t->info.dtype, q, err);
     if (st != FL_OK) return st;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) m->normalized[i % (size_t)ch][i / (size_t)ch] = x[i];
+    if (t->info.dtype != FL_DTYPE_FLOAT32 &&
+        (st = fl_quantize(x, n, t->info.scale, t->info.zero_point, t->info.dtype, q, err)) != FL_OK)
+        return st;
+    for (size_t i = 0; t->info.dtype != FL_DTYPE_FLOAT32 && i < n; i++) {
         int32_t v;
         switch (t->info.dtype) {
         case FL_DTYPE_INT8: v = ((const int8_t *)q)[i]; break;
@@ -585,10 +590,24 @@ fl_status fl_model_set_pixels(fl_model *m, const uint8_t *pixels, size_t count, 
                        "%zu pixels of %d channels do not match the model's input of %zu values (%s); pass one NHWC "
                        "sample after fl_prepare_pixels", count, spec->channels, t->info.count, t->info.name);
     m->dequantized = 0;
-    if (t->info.dtype == FL_DTYPE_FLOAT32) return fl_normalize(pixels, count / ch, spec, t->host, err);
     fl_status st = input_table(m, spec, err);
     if (st != FL_OK) return st;
     switch (t->info.dtype) {
+    case FL_DTYPE_FLOAT32: { /* fl_normalize's own values, looked up */
+        float *o = t->host;
+        if (ch == 3) {
+            const float *n0 = m->normalized[0], *n1 = m->normalized[1], *n2 = m->normalized[2];
+            for (size_t i = 0; i < count; i += 3) {
+                o[i] = n0[pixels[i]];
+                o[i + 1] = n1[pixels[i + 1]];
+                o[i + 2] = n2[pixels[i + 2]];
+            }
+            break;
+        }
+        for (size_t i = 0; i < count; i += ch)
+            for (size_t c = 0; c < ch; c++) o[i + c] = m->normalized[c][pixels[i + c]];
+        break;
+    }
     case FL_DTYPE_INT8: LOOK_UP(int8_t); break;
     case FL_DTYPE_UINT8: LOOK_UP(uint8_t); break;
     case FL_DTYPE_INT16: LOOK_UP(int16_t); break;

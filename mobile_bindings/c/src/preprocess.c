@@ -397,6 +397,130 @@ static void offset_taps(taps *t, int64_t offset, int64_t n)
  * source image directly (already clamped). Colour is converted per source row, only over
  * the columns some tap reads.
  */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* One output row of the two-tap case: channel c of output pixel x reads byte
+ * (index - first) * step + offset[c] of rows r0 and r1; `repeat` copies of each value. The
+ * sum is the general kernel's, in the same uint32 arithmetic (wrapping sums do not depend
+ * on their order), so the bytes are the same. Inlined with constant `n` and `repeat`. */
+static ALWAYS_INLINE uint8_t bilinear_value(const uint8_t *r0, const uint8_t *r1, size_t i0, size_t i1, uint32_t w0,
+                                            uint32_t w1, uint32_t wy0, uint32_t wy1)
+{
+    const uint32_t top = w0 * r0[i0] + w1 * r0[i1];
+    const uint32_t bottom = w0 * r1[i0] + w1 * r1[i1];
+    const uint32_t acc = wy0 * top + wy1 * bottom;
+    return (uint8_t)(((acc + (1u << (2 * FL_WEIGHT_BITS - 1))) >> (2 * FL_WEIGHT_BITS)) & 0xFFu);
+}
+
+static ALWAYS_INLINE void bilinear_row(const uint8_t *r0, const uint8_t *r1, uint32_t wy0, uint32_t wy1,
+                                       const taps *cols, int32_t first, size_t step, const int *offset, int n,
+                                       int repeat, uint8_t *out)
+{
+    const int32_t *ci = cols->index, *cw = cols->weight;
+    const size_t o0 = (size_t)offset[0], o1 = (size_t)offset[1], o2 = (size_t)offset[2];
+    int32_t x;
+    int c, r;
+    for (x = 0; x < cols->n; x++) {
+        const size_t i0 = (size_t)(ci[2 * x] - first) * step, i1 = (size_t)(ci[2 * x + 1] - first) * step;
+        const uint32_t w0 = (uint32_t)cw[2 * x], w1 = (uint32_t)cw[2 * x + 1];
+        if (n == 3 && repeat == 1) {
+            out[0] = bilinear_value(r0, r1, i0 + o0, i1 + o0, w0, w1, wy0, wy1);
+            out[1] = bilinear_value(r0, r1, i0 + o1, i1 + o1, w0, w1, wy0, wy1);
+            out[2] = bilinear_value(r0, r1, i0 + o2, i1 + o2, w0, w1, wy0, wy1);
+            out += 3;
+        } else if (n == 1) {
+            const uint8_t v = bilinear_value(r0, r1, i0 + o0, i1 + o0, w0, w1, wy0, wy1);
+            for (r = 0; r < repeat; r++)
+                *out++ = v;
+        } else {
+            for (c = 0; c < n; c++)
+                *out++ = bilinear_value(r0, r1, i0 + (size_t)offset[c], i1 + (size_t)offset[c], w0, w1, wy0, wy1);
+        }
+    }
+}
+
+/* A source row's luma over columns [cmin, cmin + span), from the two-row cache `cached`
+ * (source row held by each half of `buffer`, -1 for none), converting it when absent
+ * into the half that does not hold `keep`. */
+static const uint8_t *luma_row(const fl_image *src, int32_t row, int32_t keep, int32_t cmin, int64_t span,
+                               uint8_t *buffer, int32_t cached[2])
+{
+    int slot;
+    if (cached[0] == row)
+        return buffer;
+    if (cached[1] == row)
+        return buffer + span;
+    slot = cached[0] == keep ? 1 : 0;
+    convert_span(src->pixels + (size_t)row * src->stride, src->format, FL_COLOR_GRAY, cmin, span,
+                 buffer + slot * span);
+    cached[slot] = row;
+    return buffer + slot * span;
+}
+
+/*
+ * `resample` with two taps per axis (bilinear, and area when enlarging): each output byte
+ * straight from its four source bytes, the colour picked by byte offset (BGR/RGB are a
+ * channel order; grey is converted per source row once, resized as one channel, then
+ * repeated for gray_as_rgb, as `facelite.preprocess._resample` does). Returns 0 for the
+ * formats it does not cover (the general kernel does them).
+ */
+static int resample_two_taps(const fl_image *src, int mode, const taps *rows, const taps *cols, uint8_t *dst,
+                             size_t dst_stride, int32_t cmin, int64_t span, fl_scratch *s)
+{
+    const int in_ch = fl_pixel_format_channels(src->format);
+    const int gray = mode == FL_COLOR_GRAY || mode == FL_COLOR_GRAY_AS_RGB;
+    const int repeat = mode == FL_COLOR_GRAY_AS_RGB ? 3 : 1;
+    int offset[4] = {0, 1, 2, 3}, n = in_ch, b, g, r;
+    int32_t cached[2] = {-1, -1}, y;
+    if (rows->count != 2 || cols->count != 2)
+        return 0;
+    if (gray) {
+        n = 1;
+        offset[0] = 0;
+        if (src->format != FL_PIXELS_GRAY &&
+            !fl_buffer_reserve((void **)&s->row, &s->row_capacity, 2 * (size_t)span))
+            return 0;
+    } else if (mode != KEEP) {
+        bgr_offsets(src->format, &b, &g, &r);
+        n = 3;
+        offset[0] = mode == FL_COLOR_BGR ? b : r;
+        offset[1] = g;
+        offset[2] = mode == FL_COLOR_BGR ? r : b;
+    }
+    for (y = 0; y < rows->n; y++) {
+        const int32_t y0 = rows->index[2 * y], y1 = rows->index[2 * y + 1];
+        const uint32_t wy0 = (uint32_t)rows->weight[2 * y], wy1 = (uint32_t)rows->weight[2 * y + 1];
+        uint8_t *out = dst + (size_t)y * dst_stride;
+        if (gray && src->format != FL_PIXELS_GRAY) {
+            const uint8_t *l0 = luma_row(src, y0, y1, cmin, span, s->row, cached);
+            const uint8_t *l1 = luma_row(src, y1, y0, cmin, span, s->row, cached);
+            if (repeat == 3)
+                bilinear_row(l0, l1, wy0, wy1, cols, cmin, 1, offset, 1, 3, out);
+            else
+                bilinear_row(l0, l1, wy0, wy1, cols, cmin, 1, offset, 1, 1, out);
+            continue;
+        }
+        {
+            const uint8_t *r0 = src->pixels + (size_t)y0 * src->stride, *r1 = src->pixels + (size_t)y1 * src->stride;
+            if (n == 3 && in_ch == 3)
+                bilinear_row(r0, r1, wy0, wy1, cols, 0, 3, offset, 3, 1, out);
+            else if (n == 3 && in_ch == 4)
+                bilinear_row(r0, r1, wy0, wy1, cols, 0, 4, offset, 3, 1, out);
+            else if (n == 1 && repeat == 3)
+                bilinear_row(r0, r1, wy0, wy1, cols, 0, (size_t)in_ch, offset, 1, 3, out);
+            else if (n == 1)
+                bilinear_row(r0, r1, wy0, wy1, cols, 0, (size_t)in_ch, offset, 1, 1, out);
+            else
+                bilinear_row(r0, r1, wy0, wy1, cols, 0, (size_t)in_ch, offset, n, 1, out);
+        }
+    }
+    return 1;
+}
+
 static fl_status resample(const fl_image *src, int mode, const taps *rows, const taps *cols, uint8_t *dst,
                           size_t dst_stride, fl_scratch *s, fl_error *err)
 {
@@ -415,6 +539,8 @@ static fl_status resample(const fl_image *src, int mode, const taps *rows, const
             cmax = cols->index[i];
     }
     span = (int64_t)cmax - cmin + 1;
+    if (resample_two_taps(src, mode, rows, cols, dst, dst_stride, cmin, span, s))
+        return FL_OK;
     if (!fl_buffer_reserve((void **)&s->acc, &s->acc_capacity, out_w * (size_t)ch * sizeof(uint32_t)) ||
         (!identity && !fl_buffer_reserve((void **)&s->row, &s->row_capacity, (size_t)span * (size_t)ch)))
         return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for a resize row (%zu pixels)", out_w);
@@ -622,27 +748,62 @@ fl_status fl_crop_square(const fl_image *src, const fl_square_crop *crop, uint8_
 
 /* floor(v * 1024 + 0.5) as int64, or INT64_MIN where it is NaN or out of int64's range,
  * which is what the reference's numpy cast gives there (x86). */
-static int64_t warp_fixed(double v)
+static ALWAYS_INLINE int64_t warp_fixed(double v)
 {
-    const double q = floor(v * (double)(1 << FL_WARP_BITS) + 0.5);
+    const double r = v * (double)(1 << FL_WARP_BITS) + 0.5;
+    double q;
+    if (r > -4.0e18 && r < 4.0e18) { /* floor without a libm call: truncate, then step down */
+        const int64_t i = (int64_t)r;
+        return (double)i > r ? i - 1 : i;
+    }
+    q = floor(r);
     if (!(q >= -9223372036854775808.0 && q < 9223372036854775808.0))
         return INT64_MIN;
     return (int64_t)q;
 }
 
 /* x >> FL_WARP_BITS with floor semantics for negatives, without relying on >> of a negative. */
-static int64_t floor_shift(int64_t v)
+static ALWAYS_INLINE int64_t floor_shift(int64_t v)
 {
     return v >= 0 ? v >> FL_WARP_BITS : -(int64_t)((((uint64_t)-(v + 1)) >> FL_WARP_BITS) + 1);
+}
+
+/* fl_warp_affine's pixels, the inverse matrix (a b tx; c d ty) given; inlined with a
+ * constant `ch` for the common channel counts. */
+static ALWAYS_INLINE void warp_pixels(const fl_image *src, double a, double b, double c, double d, double tx,
+                                      double ty, int width, int height, int ch, uint8_t *dst, size_t dst_stride)
+{
+    const int64_t one = 1 << FL_WARP_BITS;
+    int x, y, k;
+    for (y = 0; y < height; y++) {
+        const double ys = (double)y + 0.5;
+        const double bys = b * ys, dys = d * ys;
+        uint8_t *out = dst + (size_t)y * dst_stride;
+        for (x = 0; x < width; x++, out += ch) {
+            const double xs = (double)x + 0.5;
+            const int64_t u = warp_fixed(a * xs + bys + tx - 0.5);
+            const int64_t v = warp_fixed(c * xs + dys + ty - 0.5);
+            const int64_t x0 = floor_shift(u), y0 = floor_shift(v);
+            const uint32_t fx = (uint32_t)(u & (one - 1)), fy = (uint32_t)(v & (one - 1));
+            const size_t cx0 = (size_t)clamp64(x0, 0, src->width - 1), cx1 = (size_t)clamp64(x0 + 1, 0, src->width - 1);
+            const uint8_t *r0 = src->pixels + (size_t)clamp64(y0, 0, src->height - 1) * src->stride;
+            const uint8_t *r1 = src->pixels + (size_t)clamp64(y0 + 1, 0, src->height - 1) * src->stride;
+            for (k = 0; k < ch; k++) {
+                const uint32_t top = (uint32_t)(one - fx) * r0[cx0 * ch + k] + fx * r0[cx1 * ch + k];
+                const uint32_t bottom = (uint32_t)(one - fx) * r1[cx0 * ch + k] + fx * r1[cx1 * ch + k];
+                const uint32_t acc = top * (uint32_t)(one - fy) + bottom * fy;
+                out[k] = (uint8_t)((acc + (1u << (2 * FL_WARP_BITS - 1))) >> (2 * FL_WARP_BITS));
+            }
+        }
+    }
 }
 
 fl_status fl_warp_affine(const fl_image *src, const double m[6], int width, int height, uint8_t *dst,
                          size_t dst_stride, fl_error *err)
 {
-    const int64_t one = 1 << FL_WARP_BITS;
     int ch;
     double det, a, b, c, d, tx, ty;
-    int x, y, k;
+    int k;
     fl_status st = fl_image_check(src, err);
     if (st != FL_OK)
         return st;
@@ -663,26 +824,12 @@ fl_status fl_warp_affine(const fl_image *src, const double m[6], int width, int 
     d = m[0] / det;
     tx = -(a * m[2] + b * m[5]);
     ty = -(c * m[2] + d * m[5]);
-    for (y = 0; y < height; y++) {
-        const double ys = (double)y + 0.5;
-        uint8_t *out = dst + (size_t)y * dst_stride;
-        for (x = 0; x < width; x++, out += ch) {
-            const double xs = (double)x + 0.5;
-            const int64_t u = warp_fixed(a * xs + b * ys + tx - 0.5);
-            const int64_t v = warp_fixed(c * xs + d * ys + ty - 0.5);
-            const int64_t x0 = floor_shift(u), y0 = floor_shift(v);
-            const uint32_t fx = (uint32_t)(u & (one - 1)), fy = (uint32_t)(v & (one - 1));
-            const size_t cx0 = (size_t)clamp64(x0, 0, src->width - 1), cx1 = (size_t)clamp64(x0 + 1, 0, src->width - 1);
-            const uint8_t *r0 = src->pixels + (size_t)clamp64(y0, 0, src->height - 1) * src->stride;
-            const uint8_t *r1 = src->pixels + (size_t)clamp64(y0 + 1, 0, src->height - 1) * src->stride;
-            for (k = 0; k < ch; k++) {
-                const uint32_t top = (uint32_t)(one - fx) * r0[cx0 * ch + k] + fx * r0[cx1 * ch + k];
-                const uint32_t bottom = (uint32_t)(one - fx) * r1[cx0 * ch + k] + fx * r1[cx1 * ch + k];
-                const uint32_t acc = top * (uint32_t)(one - fy) + bottom * fy;
-                out[k] = (uint8_t)((acc + (1u << (2 * FL_WARP_BITS - 1))) >> (2 * FL_WARP_BITS));
-            }
-        }
-    }
+    if (ch == 3)
+        warp_pixels(src, a, b, c, d, tx, ty, width, height, 3, dst, dst_stride);
+    else if (ch == 4)
+        warp_pixels(src, a, b, c, d, tx, ty, width, height, 4, dst, dst_stride);
+    else
+        warp_pixels(src, a, b, c, d, tx, ty, width, height, ch, dst, dst_stride);
     return fl_ok(err);
 }
 
