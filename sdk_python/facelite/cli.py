@@ -64,7 +64,7 @@ from pathlib import Path
 from .cli_core import EXIT_INTERRUPTED, CommandLine, Progress, log, whole_number
 from .errors import UserError
 from .files import write_file_atomic
-from .options import Accelerator, StandIn
+from .options import DEFAULT_THREADS, Accelerator, StandIn
 from .signing import SignaturePolicy, SignatureWarning
 from .sources import Camera, VideoFile, image_paths, is_video
 from .strict_json import dumps
@@ -499,7 +499,8 @@ def command_line() -> CommandLine:
     accelerators = [a.value for a in Accelerator]
 
     def threads(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
+        p.add_argument("--threads", type=whole_number(1), default=DEFAULT_THREADS,
+                   help=f"interpreter threads (default {DEFAULT_THREADS}: options.DEFAULT_THREADS says why)")
 
     a = cli.command("analyze", cmd_analyze, "faces, landmarks, regions, expression, skin")
     a.add_argument("target", nargs="?", help="image file, folder of images (searched with its sub-folders), "
@@ -583,7 +584,8 @@ def add_bundle_commands(cli: CommandLine) -> None:
     trust_arguments(i)
     v = cli.command("verify", cmd_verify, "schema, checksums and golden replay of every variant")
     v.add_argument("bundle")
-    v.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
+    v.add_argument("--threads", type=whole_number(1), default=DEFAULT_THREADS,
+                   help=f"interpreter threads (default {DEFAULT_THREADS}: options.DEFAULT_THREADS says why)")
     trust_arguments(v)
 
 

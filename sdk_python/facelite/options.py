@@ -30,6 +30,15 @@ from .errors import UserError
 from .signing import SignaturePolicy
 
 
+DEFAULT_THREADS = 1
+"""CPU threads per model unless asked otherwise. One, because facelite's models are small
+(0.1–7 ms an invoke): with two, each model's LiteRT thread pool sleeps while the other
+models run and is woken for every invoke, which costs more than the second core gives —
+measured side by side (`benchmarks/pipeline.py --threads 1` vs `--threads 2`, 120 HELEN
+photos, idle 2-core host): the C core's pipeline without skin 2.0 ms at 1 thread vs 3.0 ms
+at 2 (identical outputs), Python's 6.0 vs 7.3 ms, skin_metrics 10.5 vs 13.8 ms."""
+
+
 class _Choice(str, Enum):
     """A str-valued enum that also accepts its plain string value (`"cpu"`)."""
 
@@ -114,7 +123,7 @@ class BaseOptions:
     bundle_path: str | os.PathLike | None = None
     variant: str = "auto"
     accelerator: Accelerator | str = Accelerator.AUTO
-    num_threads: int = 2
+    num_threads: int = DEFAULT_THREADS
     require_signature: bool | None = None
     trusted_keys: tuple[str | os.PathLike, ...] = ()
     trust_development_key: bool = True

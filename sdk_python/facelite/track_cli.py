@@ -32,6 +32,7 @@ from .cli_core import CommandLine, log
 from .errors import HistoryError, UserError
 from .files import read_regular_file, write_file_atomic
 from .forecast import MAX_HORIZON_DAYS, MIN_HORIZON_DAYS, check_horizon
+from .options import DEFAULT_THREADS
 from .skin_context import MIN_CAPTURES, MIN_EACH_SIDE, parse_context
 from .skin_history import MAX_EXPORT_BYTES, SkinHistory, check_report
 from .strict_json import StrictJSONError, dumps, loads
@@ -255,7 +256,8 @@ def add_track_command(cli: CommandLine) -> None:
     a.add_argument("--keep-image", action="store_true",
                    help="also store the photo, so newer models can re-score it (default: no pixels are stored)")
     a.add_argument("--restore", action="store_true", help="restore low-resolution or noisy face crops first")
-    a.add_argument("--threads", type=whole_number(1), default=2, help="interpreter threads (default 2)")
+    a.add_argument("--threads", type=whole_number(1), default=DEFAULT_THREADS,
+                   help=f"interpreter threads (default {DEFAULT_THREADS}: options.DEFAULT_THREADS says why)")
     analyzer_arguments(a)
     trust_arguments(a)
     db(a)

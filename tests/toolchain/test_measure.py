@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from facelite.bundle import MANIFEST, Bundle
+from facelite.options import DEFAULT_THREADS
 from facelite.signing import SIGNATURE_MEMBER, check_signature
 from facelite.verify import verify_bundle
 from facelite_build.cli import main
@@ -20,7 +21,7 @@ def test_measure_records_every_variant_and_keeps_every_other_member(tmp_path, ca
     with Bundle.open(src) as before, Bundle.open(out) as after:
         assert set(doc["variants"]) == set(after.variants) == set(before.variants)
         for v in after.variants.values():
-            assert v.measured.latency_ms > 0 and v.measured.repeats == 16 and v.measured.threads == 2
+            assert v.measured.latency_ms > 0 and v.measured.repeats == 16 and v.measured.threads == DEFAULT_THREADS
         assert after.variants["fp32"].measured.agreement == 1.0
         kept = [n for n in before.member_names() if n not in (MANIFEST, SIGNATURE_MEMBER)]
         assert all(before.member_bytes(n) == after.member_bytes(n) for n in kept)

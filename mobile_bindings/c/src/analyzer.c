@@ -104,7 +104,7 @@ void fl_analyzer_options_init(fl_analyzer_options *o)
     if (o == NULL) return;
     memset(o, 0, sizeof *o);
     o->accelerator = FL_ACCELERATOR_AUTO;
-    o->threads = 2;
+    o->threads = 1; /* as facelite.options.DEFAULT_THREADS: small models run faster on one */
     o->min_face_score = -1.0;
     o->max_faces = FL_DEFAULT_MAX_FACES;
     o->skin = 1;

@@ -61,7 +61,7 @@ typedef struct args {
     fl_accelerator accelerator;
     int threads, runs, warmup;
     int golden, json, progress;
-    int analyze, skin, restore, runs_given, warmup_given, threads_given;
+    int analyze, skin, restore, runs_given, warmup_given;
     int video, exact, smoothing, detect_every, expression_every, skin_every; /* --video */
     double fps;
     const char *timestamps;
@@ -116,7 +116,7 @@ static const char USAGE[] =
     "printing what `facelite analyze --json` prints; several --input paths give one document\n"
     "listing every image. --skin adds each face's skin report (skin_metrics required; acne\n"
     "when its bundle grades face crops), --restore lets it restore low-resolution crops.\n"
-    "--runs N times the first image N more times. Defaults there: 2 threads, no timed runs.\n"
+    "--runs N times the first image N more times. Defaults there: no timed runs.\n"
     "\n"
     "--video analyses the image files given as the frames of one clip in VIDEO mode (faces\n"
     "tracked and smoothed, docs/video.md), stamped round(i * 1000 / fps) ms (default 30 fps) or\n"
@@ -232,7 +232,6 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             if (fl_accelerator_parse(value, &a->accelerator, &err) != FL_OK) return fail(f, 2, "--accelerator: %s", err.message);
         } else if (strcmp(o, "--threads") == 0) {
             rc = parse_int(o, value, 0, 256, &a->threads, f);
-            a->threads_given = 1;
         } else if (strcmp(o, "--runs") == 0) {
             rc = parse_int(o, value, 0, 10000000, &a->runs, f);
             a->runs_given = 1;
@@ -280,8 +279,7 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
     if (a->analyze && !a->video && !a->n_inputs) return fail(f, 2, "--analyze needs --input IMAGE|DIR or --video FRAME...");
     if (a->analyze && (a->golden || a->outputs))
         return fail(f, 2, "--analyze runs the whole pipeline; --golden and --outputs are for one bundle");
-    if (a->analyze) { /* facelite analyze's defaults: 2 threads; no timed repeats unless asked */
-        if (!a->threads_given) a->threads = 2;
+    if (a->analyze) { /* facelite analyze's defaults: no timed repeats unless asked */
         if (!a->runs_given) a->runs = 0;
         if (!a->warmup_given) a->warmup = a->runs_given ? a->warmup : 0;
     }

@@ -61,7 +61,7 @@ public struct Options {
     public var smoothing: Bool
 
     public init(bundlesDir: String? = nil, bundlePaths: [Stage: String] = [:], variant: String = "auto",
-                accelerator: Accelerator = .auto, threads: Int = 2, minFaceScore: Double? = nil, maxFaces: Int = 10,
+                accelerator: Accelerator = .auto, threads: Int = 1, minFaceScore: Double? = nil, maxFaces: Int = 10,
                 skin: Bool = true, restore: Bool = false, runningMode: RunningMode = .image,
                 detectEveryNFrames: Int = 15, expressionEveryNFrames: Int = 1, skinEveryNFrames: Int = 10,
                 smoothing: Bool = true) {

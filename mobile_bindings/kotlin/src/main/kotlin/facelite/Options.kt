@@ -66,7 +66,7 @@ data class Options(
     val bundlePaths: Map<Stage, String> = emptyMap(),
     val variant: String = "auto",
     val accelerator: Accelerator = Accelerator.AUTO,
-    val threads: Int = 2,
+    val threads: Int = 1,
     val minFaceScore: Double? = null,
     val maxFaces: Int = 10,
     val skin: Boolean = true,
