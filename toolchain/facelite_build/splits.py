@@ -369,7 +369,7 @@ def split_files(recipe: "Recipe", root: Path,
         return [p for p, _ in photos.train], [p for p, _ in photos.val]
     from facelite.datasets import labelled_images
 
-    labels = d.labels or None
+    labels = None if d.votes else (d.labels or None)  # vote files name FER+ emotions, not the folders
     train = [p for s in d.train for p, _ in labelled_images(root / s, labels)[1]]
     if d.val:
         val = [p for s in d.val for p, _ in labelled_images(root / s, labels)[1]]
