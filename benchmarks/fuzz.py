@@ -137,6 +137,12 @@ def last_error(path: Path) -> str:
 # -- the campaign ------------------------------------------------------------------------------
 
 
+def analyzer_loads(slot: str) -> list[str]:
+    """`facelite analyze` flags that make the analyzer load the mutated bundle `slot`: the
+    8-class expression bundle runs only when asked for, in place of the 7-class one."""
+    return ["--expression-model", slot] if slot == "expression_ferplus" else []
+
+
 class Campaign:
     """The work folder, the pristine bundle folders, the campaign key, and the runs so far."""
 
@@ -219,7 +225,8 @@ class Campaign:
         case = f"bundle:{index}"
         commands = {"verify": ["verify", str(path), "--json"], "inspect": ["inspect", str(path), "--json"],
                     "analyze": ["analyze", str(self.photo), "--bundles", str(bundles), "--json",
-                                "--accelerator", "cpu", "--skin", "--restore"]}
+                                "--accelerator", "cpu", "--skin", "--restore",
+                                *analyzer_loads(m.slot)]}
         for command in self.args.commands:
             if keep is not None:
                 print(f"# {case} {category} [{m.expect[command]}{', re-signed' if m.resigned else ''}]: "

@@ -63,6 +63,7 @@ import base64
 import os
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -80,6 +81,8 @@ APPLICATION_ID = 0x464C534B
 """`PRAGMA application_id` of a skin history file ("FLSK")."""
 BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's write to finish before giving up."""
+SET_UP_RETRY_S = 0.02
+"""Seconds between tries of a new file's set-up that another process holds (`SkinHistory._set_up`)."""
 EXPORT_FORMAT = "facelite-skin-history"
 EXPORT_VERSION = 1
 MAX_EXPORT_BYTES = 1 << 30
@@ -314,10 +317,7 @@ class SkinHistory:
         try:
             self._con = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None)
             self._con.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            self._con.execute("PRAGMA journal_mode=WAL")
-            for pragma in ("synchronous=FULL", "foreign_keys=ON", "secure_delete=ON"):
-                self._con.execute(f"PRAGMA {pragma}")
-            self._migrate()
+            self._set_up(busy_timeout_ms)
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
             raise HistoryError(f"{self.path}: not a readable skin history ({exc}); pass the path of a history "
@@ -325,6 +325,26 @@ class SkinHistory:
         except BaseException:
             self._close_quietly()
             raise
+
+    def _set_up(self, busy_timeout_ms: int) -> None:
+        """WAL mode, durability pragmas and the schema, retried until the busy timeout.
+
+        Why a loop: when two processes open a new file at once, switching it to WAL needs a
+        lock that SQLite does not wait for (its busy handler is skipped where waiting could
+        deadlock), so one of them gets "database is locked" at once; the other finishes within
+        milliseconds and the retry then finds the file set up."""
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        while True:
+            try:
+                self._con.execute("PRAGMA journal_mode=WAL")
+                for pragma in ("synchronous=FULL", "foreign_keys=ON", "secure_delete=ON"):
+                    self._con.execute(f"PRAGMA {pragma}")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if not ("locked" in str(exc) or "busy" in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(SET_UP_RETRY_S)
 
     def _close_quietly(self) -> None:
         con = getattr(self, "_con", None)

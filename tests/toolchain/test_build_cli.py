@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from facelite.bundle import Bundle, write_bundle
+from facelite.options import DEFAULT_THREADS
 from facelite.verify import verify_bundle
 from facelite_build.cli import main
 
@@ -96,7 +97,7 @@ def test_built_bundle_records_each_variants_latency_and_agreement_for_variant_au
         m = b.manifest
         measured = {name: v.measured for name, v in b.variants.items()}
         chosen = choose_variant(b, "cpu")
-    assert all(r.accelerator == "cpu" and r.latency_ms > 0 and r.threads == 2 for r in measured.values())
+    assert all(r.accelerator == "cpu" and r.latency_ms > 0 and r.threads == DEFAULT_THREADS for r in measured.values())
     assert len({r.repeats for r in measured.values()}) == 1 and measured["fp32"].host["cores"] >= 1
     assert measured["fp32"].agreement == 1.0
     assert measured["int8"].agreement == m["metrics"]["int8"]["agreement_vs_fp32"]  # the build's own figure
