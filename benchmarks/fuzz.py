@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzz_cases  # benchmarks/fuzz_cases.py: the case options, replay and loop
 import mutants  # tests/mutants.py: the inputs
 from measured_process import wait_or_kill_group  # benchmarks/measured_process.py
+from facelite.analyzer import OPTIONAL_BUNDLES, REQUIRED_BUNDLES
 
 ACNE_PHOTO = "acne04/level0/level0_1.jpg"
 FIXTURE_SLOTS = ("expression", "face_detector", "landmarks")
@@ -138,9 +139,10 @@ def last_error(path: Path) -> str:
 
 
 def analyzer_loads(slot: str) -> list[str]:
-    """`facelite analyze` flags that make the analyzer load the mutated bundle `slot`: the
-    8-class expression bundle runs only when asked for, in place of the 7-class one."""
-    return ["--expression-model", slot] if slot == "expression_ferplus" else []
+    """`facelite analyze` flags that make the analyzer load the mutated bundle `slot`. The
+    analyzer loads its own stages' bundles by name; any other shipped bundle (the 8-class
+    `expression_ferplus`) is an expression model it runs only when asked for by name."""
+    return [] if slot in REQUIRED_BUNDLES + OPTIONAL_BUNDLES else ["--expression-model", slot]
 
 
 class Campaign:
