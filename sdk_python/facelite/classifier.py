@@ -3,7 +3,9 @@
 The input comes from `facelite.preprocess.prepare_pixels` (steps 5–6 are the engine's,
 `Engine.run_pixels`, bit-identical to `prepare`), the one path from an image to a model
 input — the evaluator uses it too, so a score measured by `facelite evaluate`
-is the score `classify` gives on the same file.
+is the score `classify` gives on the same file. A bundle whose manifest sets
+`output.test_time_flip` is run twice per crop, on the prepared pixels and their left-right
+mirror, and its scores are the mean of the two (`tasks.ClassificationTask.run_scores`).
 
 Example:
 
@@ -86,16 +88,17 @@ class ImageClassifier(VisionTask):
         self._check_open()
         boxes = boxes or [None] * len(images)
         pixels = np.stack([prepare_pixels(im, self.spec, b)[0] for im, b in zip(images, boxes)])
-        return self._classifications(self.engine.run_pixels(pixels, self.spec)[0])
+        return self._classifications(lambda p: self.engine.run_pixels(p, self.spec)[0], pixels)
 
     def classify_tensor(self, x: np.ndarray) -> list[Classification]:
         """Already-preprocessed float32 (N, H, W, C) → Classifications (outputs read by the
-        classification task's rules, `tasks.ClassificationTask.scores`: logits softmaxed)."""
+        classification task's rules, `tasks.ClassificationTask.run_scores`: logits
+        softmaxed; with the bundle's `output.test_time_flip`, averaged with the mirror's)."""
         self._check_open()
-        return self._classifications(self.engine.run(x)[0])
+        return self._classifications(lambda t: self.engine.run(t)[0], x)
 
-    def _classifications(self, output: np.ndarray) -> list[Classification]:
-        scores = _CLASSIFICATION.scores(output, self.bundle.manifest["output"])
+    def _classifications(self, run, x: np.ndarray) -> list[Classification]:
+        scores = _CLASSIFICATION.run_scores(run, x, self.bundle.manifest["output"])
         return to_classifications(scores, self.labels)
 
 

@@ -24,6 +24,9 @@ What is measured is the task's business (`facelite.tasks`); the metrics are
   bundle label matches a FER+ emotion by name or by its FER2013 name (happy, sad,
   angry). Images under `data` without a row are counted as `unlabelled_images`. The
   per-variant keys are the classification ones: `accuracy` is majority-label accuracy.
+- classification of a bundle with `output.test_time_flip` — each sample is scored by the
+  mean of its crop's and its mirror's probabilities (`ClassificationTask.run_scores`, what
+  the runtime classifier and the C core compute), and `psnr_db` compares those scores.
 - landmarks — `.pts` files (300W format) beside their images, searched recursively. The
   face box handed to the model is the extent (min/max) of the annotated points — the
   convention the landmarker is trained on — so this measures the landmarker alone,
@@ -155,7 +158,7 @@ def evaluate(bundle_path: str | os.PathLike, data_dir: str | os.PathLike, varian
         if keep:
             x = np.stack([p[0] for p in keep])
             for n, engine in engines.items():
-                chunks[n].append(engine.run(x))
+                chunks[n].append(task.eval_run(engine, x, bundle.manifest["output"]))
             states += [p[1] for p in keep]
         done += len(batch)
         if progress:

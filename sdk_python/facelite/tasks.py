@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -109,6 +109,11 @@ class Task:
         to read this sample's output back)."""
         raise NotImplementedError
 
+    def eval_run(self, engine, x: np.ndarray, output_spec: Mapping[str, Any]) -> list[np.ndarray]:
+        """One batch of stacked `eval_input` tensors through `engine` → the outputs
+        `eval_score` reads: the model's own, unless the task reads them otherwise at run time."""
+        return engine.run(x)
+
     def eval_score(self, bundle, engines: dict, outputs: dict[str, list[np.ndarray]], states: list,
                    context: Any) -> dict[str, dict[str, Any]]:
         """Every variant's model outputs over all samples (one (N, ...) array per model
@@ -160,8 +165,30 @@ class ClassificationTask(Task):
         out = np.asarray(outputs, np.float32).reshape(len(outputs), -1)
         return softmax(out) if output_spec.get("kind") == "logits" else out
 
+    def test_time_flip(self, output_spec: Mapping[str, Any]) -> bool:
+        """True when the bundle's scores are the mean over the crop and its left-right mirror
+        (`output.test_time_flip`, set by the recipe's `head.test_time_flip`): the model then
+        runs twice per crop, for the accuracy and int8 agreement its card measured."""
+        return output_spec.get("test_time_flip") is True
+
+    def run_scores(self, run: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                   output_spec: Mapping[str, Any]) -> np.ndarray:
+        """(N, K) per-label probabilities of the NHWC batch `x` (pixels or normalised), `run`
+        giving the model's first output for a batch. With `test_time_flip`: the float32 mean
+        of the scores of `x` and of its mirror `x[:, :, ::-1]` — the prepared input mirrored,
+        exact, with no second resampling (the C core mirrors the same pixels)."""
+        scores = self.scores(run(x), output_spec)
+        if not self.test_time_flip(output_spec):
+            return scores
+        return (scores + self.scores(run(np.ascontiguousarray(x[:, :, ::-1])), output_spec)) / np.float32(2)
+
+    def eval_run(self, engine, x, output_spec):
+        if not self.test_time_flip(output_spec):
+            return engine.run(x)
+        return [self.run_scores(lambda batch: engine.run(batch)[0], x, output_spec)]
+
     def psnr_peak(self, output_spec):
-        return 1.0 if output_spec.get("kind") == "probabilities" else None
+        return 1.0 if output_spec.get("kind") == "probabilities" or self.test_time_flip(output_spec) else None
 
     def agreement(self, outputs, reference):
         return metrics.top1_agreement(outputs, reference)

@@ -11,10 +11,10 @@ ROOT = data_root() / "landmarks300w"
 needs_data = pytest.mark.skipif(not (ROOT / "helen_train").is_dir(), reason=f"300W data not found at {ROOT}")
 
 
-def _recipe(name: str):
+def _recipe(name: str, overrides: tuple[str, ...] = ()):
     from facelite_build.recipe import load_recipe
 
-    return load_recipe(CHECKOUT / "models" / name / "recipe.toml")
+    return load_recipe(CHECKOUT / "models" / name / "recipe.toml", overrides)
 
 
 def test_index_split_is_deterministic_disjoint_and_complete():
@@ -45,8 +45,8 @@ def test_300w_split_is_deterministic_disjoint_and_shared_by_both_tasks():
     n_afw = len(list((ROOT / "afw").glob("*.pts")))
     assert len(val) <= round(0.15 * n_helen) == len(split_pairs(lm, lm.data_dir(), near=None)[1])
     assert len(train) + len(val) == n_helen + n_afw
-    det = _recipe("face_detector")
-    assert split_pairs(det, det.data_dir())[1] == val  # the detector holds out the same photos
+    det = _recipe("face_detector", (f'data.duplicates="{lm.data.duplicates}"',))
+    assert split_pairs(det, det.data_dir())[1] == val  # under one duplicate rule, the detector holds out the same photos
 
 
 def test_300w_split_changes_with_seed(tmp_path):

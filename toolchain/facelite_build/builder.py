@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 
 from facelite.errors import DataError, UserError
+from facelite.tasks import get_task as runtime_task
 
 from .data import Splits
 from .recipe import Recipe
@@ -248,16 +249,29 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     keras_val = keras_outputs(model, x_val)
     output, chosen = task.operating_points(recipe, splits.train, variant_runner(variants, spec))
     output = {**task.output(recipe), **output}
+    if recipe.head.test_time_flip:
+        output["test_time_flip"] = True
     if chosen:
         log(f"[package] operating points on the training split: {output}")
+
+    def as_read(raw: np.ndarray, run) -> np.ndarray:
+        """Val outputs as the runtime scores them: with test-time flip, the mean of the
+        scores of the inputs and their mirrors (`ClassificationTask.run_scores`)."""
+        if not output.get("test_time_flip"):
+            return raw
+        return runtime_task("classification").run_scores(run, x_val, output)
+
     metrics: dict = {"split": "val", "duplicate_rule": recipe.data.duplicates, "n": int(len(x_val))}
     t0 = time.perf_counter()
-    metrics["fp32_keras"] = task.variant_metrics(keras_val, splits.val, recipe, None, output, "fp32")
+    keras_read = as_read(keras_val, lambda x: keras_outputs(model, x))
+    metrics["fp32_keras"] = task.variant_metrics(keras_read, splits.val, recipe, None, output, "fp32")
     fp32_tflite = run_tflite(variants["fp32"], x_val) if "fp32" in variants else keras_val
+    fp32_read = as_read(fp32_tflite, lambda x: run_tflite(variants["fp32"], x)) if "fp32" in variants else keras_read
     val_out = {}
     for v, blob in variants.items():
         out = val_out[v] = fp32_tflite if v == "fp32" else run_tflite(blob, x_val)
-        metrics[v] = task.variant_metrics(out, splits.val, recipe, fp32_tflite, output, v)
+        read = fp32_read if v == "fp32" else as_read(out, lambda x, blob=blob: run_tflite(blob, x))
+        metrics[v] = task.variant_metrics(read, splits.val, recipe, fp32_read, output, v)
         log(f"[package] {v}: {metrics[v]}")
     metrics["seconds"] = round(time.perf_counter() - t0, 1)
     if chosen:

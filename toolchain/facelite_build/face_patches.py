@@ -6,7 +6,10 @@ shipped bundles, fp32 on the CPU; the best-scoring face, as `FaceAnalyzer` keeps
 cut into the eye-aligned skin crop of `facelite.skin_measures.face_crop`, and every view
 of `facelite.acne.acne_views` — the whole crop and the forehead, cheek and chin patches —
 becomes one sample by `facelite.preprocess.prepare_pixels(crop, spec, box)`, labelled
-with the photo's class. Training and `AcneGrader` thus share the views, the boxes and
+with the photo's class (`data.whole_view_repeat` > 1 repeats each training photo's whole
+crop, so that the view which sees all the lesions the grade counts weighs more against
+the patches, whose label is the photo's and not their own; validation has each view
+once). Training and `AcneGrader` thus share the views, the boxes and
 the preprocessing spec (the recipe's `input.crop = "face"`, margin 0).
 
 Faces are found once: each photo's detector box, score and landmarks are cached as
@@ -44,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facelite.acne import acne_views
+from facelite.acne import WHOLE_VIEW, acne_views
 from facelite.datasets import labelled_images
 from facelite.errors import DataError
 from facelite.files import write_file_atomic
@@ -171,17 +174,20 @@ def view_samples(image: np.ndarray, face: FaceGeometry, spec: InputSpec) -> list
     return [(name, prepare_pixels(crop.image, spec, box)[0]) for name, box in acne_views(crop.points, crop.size)]
 
 
-def load_examples(photos: Sequence[Photo], faces: dict[Path, FaceGeometry | None], spec: InputSpec) -> Examples:
-    """Every view of every photo with a face → Examples named `<path>#<view>`, labelled with the photo's class."""
+def load_examples(photos: Sequence[Photo], faces: dict[Path, FaceGeometry | None], spec: InputSpec,
+                  whole_repeat: int = 1) -> Examples:
+    """Every view of every photo with a face → Examples named `<path>#<view>`, labelled with
+    the photo's class; the whole crop `whole_repeat` times (`data.whole_view_repeat`)."""
     x, y, names = [], [], []
     for path, label in photos:
         face = faces[Path(path)]
         if face is None:
             continue
         for view, pixels in view_samples(load_image(path), face, spec):
-            x.append(pixels)
-            y.append(label)
-            names.append(f"{path}#{view}")
+            for _ in range(whole_repeat if view == WHOLE_VIEW else 1):
+                x.append(pixels)
+                y.append(label)
+                names.append(f"{path}#{view}")
     shape = (0, spec.height, spec.width, spec.channels)
     return Examples(np.stack(x) if x else np.empty(shape, np.uint8), np.asarray(y, np.int32), names)
 
@@ -228,7 +234,8 @@ def load_splits(recipe: Recipe, root: Path, limit: int | None = None) -> Splits:
     photos = split_photos(recipe, root, limit)
     faces = face_geometry([p for p, _ in photos.train + photos.val])
     spec = recipe.input_spec
-    train, val = load_examples(photos.train, faces, spec), load_examples(photos.val, faces, spec)
+    train = load_examples(photos.train, faces, spec, recipe.data.whole_view_repeat)
+    val = load_examples(photos.val, faces, spec)
 
     def no_face(side: list[Photo]) -> dict[str, int]:
         counts = np.bincount([label for p, label in side if faces[Path(p)] is None], minlength=len(photos.labels))

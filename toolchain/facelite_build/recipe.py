@@ -67,9 +67,14 @@ class DataConfig:
     labels: list[str] = field(default_factory=list)
     duplicates: str = "near"
     # classification: a FER+ vote file under `path` whose crowd votes are the targets, made
-    # as `targets` says (facelite_build.vote_targets: majority, probability, cross_entropy)
+    # as `targets` says (facelite_build.vote_targets: majority, probability, cross_entropy);
+    # without votes, targets = "label_distribution" trains on a Gaussian over the ordered
+    # labels with SD `target_sigma` grades (ACNE04's label-distribution learning)
     votes: str = ""
     targets: str = "majority"
+    target_sigma: float = 0.0
+    # face_patches: training copies of each photo's whole skin crop (its patches once)
+    whole_view_repeat: int = 1
 
 
 @dataclass
@@ -104,6 +109,9 @@ class HeadConfig:
     stride: int = 8
     channels: int = 32
     pool: str = "avg"
+    # classification: the bundle's scores are the mean over the crop and its mirror
+    # (manifest output.test_time_flip; every reader runs the model twice per crop)
+    test_time_flip: bool = False
 
 
 @dataclass
@@ -116,6 +124,27 @@ class AugmentationConfig:
     contrast: float = 0.0
     erasing: float = 0.0
     mosaic: float = 0.0
+    # detection only (detection_augment): probability of a close-up view (face box 1 to
+    # close_up_max frames, overflowing the frame) and of a face pushed half out of a side
+    close_up: float = 0.0
+    close_up_max: float = 2.5
+    half_face: float = 0.0
+
+
+@dataclass
+class LossConfig:
+    """`[training.loss]`: the loss, for tasks that offer more than one (`BuildTask.losses`).
+
+    `kind` "" is the task's default. landmarks: "huber" (default) or "wing" (Feng et al.
+    2018, "Wing Loss for Robust Facial Landmark Localisation with CNNs"): a log curve for
+    errors below `width` that keeps pulling on small and medium errors where Huber/L1 has
+    a constant or vanishing gradient; `width` (w) and `curvature` (epsilon) are in
+    fractions of the model input, so they hold for any `input.size`.
+    """
+
+    kind: str = ""
+    width: float = 0.08
+    curvature: float = 0.016
 
 
 @dataclass
@@ -133,6 +162,7 @@ class TrainingConfig:
     # (this machine's GPUs), "multiworker" (machines listed in TF_CONFIG); `batch` is global
     strategy: str = "default"
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
 
 
 @dataclass
@@ -300,6 +330,9 @@ def _validate(r: Recipe, file: str) -> None:
         raise RecipeError(f"{file}: give data.val (split folders) or data.val_fraction (> 0) for validation")
     if r.training.epochs < 0 or r.training.batch < 1:
         raise RecipeError(f"{file}: training.epochs must be >= 0 and training.batch >= 1")
+    if r.head.test_time_flip and r.task != "classification":
+        raise RecipeError(f"{file}: head.test_time_flip averages a classifier's scores over the crop and its "
+                          f"mirror; a '{r.task}' bundle has no such scores: remove it")
     get_task(r.task).check_recipe(r, file)
 
 

@@ -22,6 +22,15 @@ drop an image whose distribution is empty or led by unknown/NF. Validation is al
 scored with the FER+ majority rule (as `facelite evaluate --labels` scores it), whatever
 the training mode, so every recipe reports the same accuracy.
 
+A recipe on folder labels whose classes are ordered grades (the acne model) can use
+`data.targets = "label_distribution"` instead: each label becomes a Gaussian over the
+grades centred on it (`label_distribution`, SD `data.target_sigma` in grades), the
+label-distribution learning of ACNE04 (Wu et al. 2019, "Joint acne image grading and
+counting via label distribution learning"). Neighbouring grades get some of the target,
+far grades almost none, so confusing level0 with level2 costs more than with level1.
+The target is a distribution like `cross_entropy`'s and takes the same path through the
+training pipeline; validation keeps the folder labels.
+
 Example:
 
     >>> import numpy as np
@@ -47,8 +56,12 @@ from facelite.datasets import FERPLUS_EMOTIONS, NO_MAJORITY, FerPlusVotes, ferpl
 from .data import Examples
 from .errors import RecipeError
 
-TARGET_MODES = ("majority", "probability", "cross_entropy")
-"""`data.targets` values: how crowd votes become training targets (module docstring)."""
+VOTE_MODES = ("majority", "probability", "cross_entropy")
+"""`data.targets` values for crowd votes (`data.votes`): how they become training targets."""
+LABEL_DISTRIBUTION = "label_distribution"
+"""`data.targets` value for ordered folder labels: a Gaussian over the grades (module docstring)."""
+TARGET_MODES = (*VOTE_MODES, LABEL_DISTRIBUTION)
+"""Every `data.targets` value (module docstring)."""
 
 EMOTIONS = len(FERPLUS_EMOTIONS)
 
@@ -95,8 +108,8 @@ def training_targets(votes: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarr
     `vote_distribution` over the eight emotions. Dropped rows (keep False) have no
     emotion: no majority, or unknown/NF in the lead.
     """
-    if mode not in TARGET_MODES:
-        raise RecipeError(f"data.targets is '{mode}'; one of {', '.join(TARGET_MODES)}")
+    if mode not in VOTE_MODES:
+        raise RecipeError(f"data.targets is '{mode}' with crowd votes; one of {', '.join(VOTE_MODES)}")
     if mode == "majority":
         label = ferplus_majority(votes)
         keep = (label != NO_MAJORITY) & (label < EMOTIONS)
@@ -154,3 +167,28 @@ def vote_splits(train: Examples, val: Examples, mode: str) -> tuple[Examples, Ex
     train = Examples(train.x[t], targets[t], [train.names[i] for i in t])
     val = Examples(val.x[v], labels[v], [val.names[i] for i in v])
     return train, val, report
+
+
+def label_distribution(labels: np.ndarray, classes: int, sigma: float) -> np.ndarray:
+    """(N,) grade indices → (N, classes) float32 Gaussians over the grades 0 … classes − 1,
+    centred on each label with SD `sigma` (in grades), each row summing to 1.
+
+    >>> (label_distribution(np.array([1, 0]), 3, 0.6) * 1000).round().astype(int).tolist()
+    [[166, 667, 166], [798, 199, 3]]
+    """
+    if sigma <= 0:
+        raise RecipeError(f"data.target_sigma is {sigma}; label_distribution targets need a positive SD in grades")
+    grades = np.arange(classes, dtype=np.float64)
+    d = np.exp(-((grades[None, :] - np.asarray(labels, np.float64)[:, None]) ** 2) / (2.0 * sigma * sigma))
+    return (d / d.sum(1, keepdims=True)).astype(np.float32)
+
+
+def distribution_splits(train: Examples, classes: int, sigma: float) -> tuple[Examples, dict]:
+    """Training examples with class indices → their `label_distribution` targets, and what
+    the build report says about them (validation keeps its indices)."""
+    targets = label_distribution(train.y, classes, sigma)
+    report = {"targets": LABEL_DISTRIBUTION, "sigma": sigma,
+              "rule": f"train: Gaussian over the {classes} ordered labels, SD {sigma:g}; val: folder labels",
+              "target_of_each_label": [[round(float(v), 4) for v in row]
+                                       for row in label_distribution(np.arange(classes), classes, sigma)]}
+    return Examples(train.x, targets, train.names), report

@@ -106,7 +106,12 @@ fl_status fl_acne_grade_crop(const fl_acne_model *acne, const fl_image *crop, co
         const float *raw = fl_model_output(acne->model, 0, &n);
         if (raw == NULL || n != acne->labels)
             return fl_fail(err, FL_ERR_INTERNAL, "the acne model gave no output of %zu scores", acne->labels);
-        fl_classification_scores(raw, n, acne->logits, acne->probabilities + v * acne->labels);
+        float *scores = acne->probabilities + v * acne->labels;
+        size_t top = fl_classification_scores(raw, n, acne->logits, scores);
+        if (acne->flip &&
+            (st = fl_classification_flip_tensor(acne->model, spec, acne->tensor, acne->logits, scores, n, &top, err)) !=
+                FL_OK)
+            return st;
     }
     fl_acne_combine(views, count, acne->probabilities, acne->labels, acne->combined, out);
     return fl_ok(err);

@@ -50,6 +50,7 @@ typedef struct fl_acne_model {
     fl_model *model;
     const fl_input_spec *spec; /**< `crop` must be FL_CROP_FACE */
     int logits;                /**< the outputs get a softmax (`fl_classification_logits`) */
+    int flip;                  /**< each view averaged with its mirror (`fl_classification_flip`) */
     size_t labels;
     float *tensor;             /**< spec's H x W x C */
     float *probabilities;      /**< FL_ACNE_VIEW_MAX x labels: the views' probabilities */

@@ -46,6 +46,7 @@ typedef struct stage {
     const char **labels;
     size_t label_count;
     int logits;
+    int flip; /* output.test_time_flip: the mirror's scores averaged in (`tensor` is its work buffer) */
 } stage;
 
 typedef struct face {
@@ -209,9 +210,10 @@ static fl_status load_stage(fl_analyzer *a, const fl_analyzer_options *o, fl_sta
         if (st->labels == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "out of memory for labels");
         for (size_t i = 0; i < st->label_count; i++) st->labels[i] = fl_bundle_label(st->bundle, i);
         st->logits = fl_classification_logits(st->bundle);
+        st->flip = fl_classification_flip(st->bundle);
     }
     if (s == FL_STAGE_ACNE) {
-        fl_acne_model acne = {st->model, st->spec, st->logits, st->label_count, st->tensor,
+        fl_acne_model acne = {st->model, st->spec, st->logits, st->flip, st->label_count, st->tensor,
                               malloc(FL_ACNE_VIEW_MAX * st->label_count * sizeof(float)),
                               malloc(st->label_count * sizeof(double))};
         a->skin.acne = acne;
@@ -509,6 +511,10 @@ static fl_status classify(fl_analyzer *a, stage *st, const fl_image *pixels, con
     if (raw == NULL || n != st->label_count)
         return fl_fail(err, FL_ERR_INTERNAL, "%s gave no output of %zu scores", st->name, st->label_count);
     size_t top = fl_classification_scores(raw, n, st->logits, scores);
+    if (st->flip &&
+        (status = fl_classification_flip_pixels(st->model, st->spec, (uint8_t *)st->tensor, st->logits, scores, n,
+                                                &top, err)) != FL_OK)
+        return status;
     out->label = st->labels[top];
     out->score = scores[top];
     out->count = st->label_count;

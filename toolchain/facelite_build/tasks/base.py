@@ -50,6 +50,8 @@ class BuildTask(ABC):
     written by `output` from the recipe alone."""
     golden_count: int | None = None
     """Golden samples the bundle carries (None: the builder's default)."""
+    losses: tuple[str, ...] = ()
+    """`training.loss.kind` values the task's `loss` understands (none: only its default)."""
 
     @property
     def layouts(self) -> tuple[str, ...]:
@@ -69,6 +71,10 @@ class BuildTask(ABC):
         if recipe.input.crop not in self.crops:
             allowed = " or ".join(f'"{c}"' for c in self.crops)
             raise RecipeError(f"{file}: a {self.name} recipe needs input.crop = {allowed}")
+        kind = recipe.training.loss.kind
+        if kind and kind not in self.losses:
+            offered = f"one of: {', '.join(self.losses)}" if self.losses else "only its default; remove the key"
+            raise RecipeError(f"{file}: training.loss.kind '{kind}' is not a loss of task '{self.name}' ({offered})")
 
     @abstractmethod
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> "Splits":

@@ -8,7 +8,10 @@ dropped from a `data.val` folder, or moved to training in a seeded split. With `
 folder) the labels are the eight FER+ emotions and the targets come from each image's
 crowd votes, not its folder (`facelite_build.vote_targets`: `data.targets` = majority,
 probability or cross_entropy, as in the FER+ paper; validation scored with the FER+
-majority rule). `data.layout = "face_patches"` reads
+majority rule). Ordered folder labels (grades) can train on `data.targets =
+"label_distribution"`: a Gaussian over the labels with SD `data.target_sigma`
+(`vote_targets.label_distribution`, ACNE04's label-distribution learning), through the
+same soft-target path as the vote distributions. `data.layout = "face_patches"` reads
 the same folders of face photos and trains on each face's skin crop and patches
 (`facelite_build.face_patches`, the acne model). Targets are class indices, one-hot
 (with `training.label_smoothing`) for the cross-entropy loss; `training.class_weights`
@@ -30,7 +33,7 @@ from facelite.preprocess import CROPS
 from ..data import Examples, Splits, load_image_folder
 from ..errors import RecipeError
 from ..splits import duplicates_across, near_switch, split_indices
-from ..vote_targets import vote_splits, with_votes
+from ..vote_targets import LABEL_DISTRIBUTION, distribution_splits, vote_splits, with_votes
 from .base import BuildTask, rounded
 
 if TYPE_CHECKING:
@@ -48,7 +51,17 @@ class Classification(BuildTask):
         if recipe.data.layout == "face_patches":
             from ..face_patches import load_splits
 
-            return load_splits(recipe, root, limit)
+            splits = load_splits(recipe, root, limit)
+        else:
+            splits = self._folder_splits(recipe, root, limit)
+        if recipe.data.targets == LABEL_DISTRIBUTION:
+            train, splits.info["targets"] = distribution_splits(splits.train, len(splits.labels),
+                                                                recipe.data.target_sigma)
+            splits = Splits(train, splits.val, splits.labels, splits.info)
+        return splits
+
+    def _folder_splits(self, recipe: "Recipe", root: Path, limit: int | None) -> Splits:
+        """The image_folder layout: folder labels, or FER+ vote targets with `data.votes`."""
         d, spec = recipe.data, recipe.input_spec
         votes = read_ferplus_votes(root / d.votes) if d.votes else None
         labels = d.labels or None
@@ -94,6 +107,19 @@ class Classification(BuildTask):
                               f"set data.labels = {list(FERPLUS_EMOTIONS)} or leave it out")
         if d.votes and d.layout != "image_folder":
             raise RecipeError(f"{file}: data.votes needs data.layout = \"image_folder\"")
+        if d.whole_view_repeat < 1 or (d.whole_view_repeat != 1 and d.layout != "face_patches"):
+            raise RecipeError(f"{file}: data.whole_view_repeat is {d.whole_view_repeat}; it counts the training "
+                              "copies of a face's whole crop in the face_patches layout (1 or more)")
+        if d.targets == LABEL_DISTRIBUTION:
+            if d.votes:
+                raise RecipeError(f"{file}: data.targets = \"{LABEL_DISTRIBUTION}\" spreads folder labels over "
+                                  "ordered grades; with data.votes use majority, probability or cross_entropy")
+            if not d.target_sigma > 0:
+                raise RecipeError(f"{file}: data.targets = \"{LABEL_DISTRIBUTION}\" needs data.target_sigma, "
+                                  "the Gaussian's SD in grades (> 0, e.g. 0.6)")
+        elif d.target_sigma:
+            raise RecipeError(f"{file}: data.target_sigma is only read with data.targets = \"{LABEL_DISTRIBUTION}\" "
+                              f"(targets is '{d.targets}'); remove it or set the targets")
 
     def n_outputs(self, labels: list[str]) -> int:
         return len(labels)
@@ -118,7 +144,7 @@ class Classification(BuildTask):
             return tf.one_hot(tf.random.categorical(tf.math.log(p), 1)[:, 0], n)
 
         encode = one_hot
-        if splits.train.y.ndim == 2:  # vote targets: distributions (one-hot for `majority`)
+        if splits.train.y.ndim == 2:  # vote or label-distribution targets (one-hot for `majority`)
             encode = draw if recipe.data.targets == "probability" else None
         train = make_dataset(splits.train, spec, batch, encode=encode, augmentation=recipe.training.augmentation,
                              shuffle=True, seed=recipe.data.seed)
@@ -135,7 +161,7 @@ class Classification(BuildTask):
         mode, k, y = recipe.training.class_weights, len(splits.labels), splits.train.y
         if mode == "none":
             return None
-        if y.ndim == 2:  # vote targets: count each image under its leading emotion
+        if y.ndim == 2:  # soft targets: count each example under its leading label
             y = y.argmax(1)
         counts = np.bincount(y, minlength=k).astype(np.float64)
         w = len(y) / (k * np.maximum(counts, 1))

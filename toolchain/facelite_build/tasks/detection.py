@@ -6,8 +6,9 @@ Data: `data.layout = "pts300w"`, the same seeded split as the landmarker
 points' extent grown by `data.box_margin` per side, mapped into the model input with
 `Placement.to_input` and kept as (x, y, w, h) fractions of the input.
 
-Training samples are augmented one by one (`detection_augment`) and turned into heatmap
-targets (`detection_targets`); the model is `centernet`. Loss: penalty-reduced focal loss
+Training samples are augmented one by one (`detection_augment`; with `close_up` views
+also from a sharper face crop of each training photo) and turned into heatmap targets
+(`detection_targets`); the model is `centernet`. Loss: penalty-reduced focal loss
 on the heatmap (CenterNet, α=2, β=4) + L1 on size and offset at face centres.
 
 Operating points: each variant gets its own score threshold (`output.score_threshold_by_variant`,
@@ -39,6 +40,7 @@ from facelite.tasks import MAX_FACES, HeatmapDecoder
 
 from ..centernet import CHANNELS, grid_size, output_layout
 from ..data import Examples, Splits
+from ..errors import RecipeError
 from ..splits import split_pairs
 from .base import BuildTask, rounded
 
@@ -96,6 +98,20 @@ class Detection(BuildTask):
     crops = ("letterbox",)
     operating_point_fields = ("score_threshold_by_variant",)
 
+    def check_recipe(self, recipe, file):
+        super().check_recipe(recipe, file)
+        a = recipe.training.augmentation
+        for key in ("close_up", "half_face", "mosaic"):
+            if not 0.0 <= getattr(a, key) <= 1.0:
+                raise RecipeError(f"{file}: training.augmentation.{key} is a probability: give a value in [0, 1], "
+                                  f"got {getattr(a, key)}")
+        if a.close_up_max < 1.0:
+            raise RecipeError(f"{file}: training.augmentation.close_up_max is the largest face box in frames "
+                              f"(a close-up overflows the frame): give a value >= 1, got {a.close_up_max}")
+        if not 0.0 <= a.rotation <= 90.0:
+            raise RecipeError(f"{file}: training.augmentation.rotation is the largest in-plane tilt in degrees: "
+                              f"give a value in [0, 90], got {a.rotation}")
+
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
         d, spec = recipe.data, recipe.input_spec
         train, val = split_pairs(recipe, root, limit)
@@ -111,19 +127,22 @@ class Detection(BuildTask):
 
     def datasets(self, recipe, splits):
         from ..dataset import make_sample_dataset
-        from ..detection_augment import augment_sample
+        from ..detection_augment import augment_sample, face_close_ups
         from ..detection_targets import TARGET_CHANNELS, make_targets
 
         spec, size, stride = recipe.input_spec, recipe.input.size, recipe.head.stride
         cfg, batch, seed = recipe.training.augmentation, recipe.training.batch, recipe.data.seed
         target_shape = (grid_size(recipe), grid_size(recipe), TARGET_CHANNELS)
+        # Close-up views are cut from sharper face crops of the same photos (one more read of each).
+        close_ups = (face_close_ups([(Path(n), Path(n).with_suffix(".pts")) for n in splits.train.names],
+                                    spec, recipe.data.box_margin) if cfg.close_up else None)
 
         def pipeline(examples: Examples, augment: bool):
             rng = np.random.default_rng(seed)
 
             def sample(i: int):
                 if augment:
-                    pixels, boxes = augment_sample(examples, i, rng, cfg, size)
+                    pixels, boxes = augment_sample(examples, i, rng, cfg, size, close_ups)
                 else:
                     pixels, boxes = examples.x[i], examples.y[i][None]
                 return pixels, make_targets(boxes, size, stride)

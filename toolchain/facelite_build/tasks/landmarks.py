@@ -8,12 +8,14 @@ and its target is the points in the model input, as fractions of its width and h
 shifted and scaled a little, so the model tolerates an imperfect detector. Augmentation
 moves the points with the pixels; a flip swaps left/right points by `IBUG_MIRROR`.
 
-Loss: Huber on the flat coordinates. Manifest metrics: mean NME (inter-ocular) on the
+Loss (`training.loss.kind`): Huber on the flat coordinates (default) or wing loss
+(`wing_loss`). Manifest metrics: mean NME (inter-ocular) on the
 validation crops, and the largest coordinate change against the fp32 variant.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,7 @@ from facelite.preprocess import InputSpec, prepare_pixels
 from facelite.tasks import POINTS
 
 from ..data import Examples, Splits
+from ..errors import RecipeError
 from ..splits import split_pairs
 from .base import BuildTask, rounded
 
@@ -66,6 +69,25 @@ def face_crops(pairs: list[tuple[Path, Path]], spec: InputSpec, jitter: int = 0,
     return Examples(np.stack(xs), np.stack(ys).astype(np.float32), names)
 
 
+def wing_loss(width: float, curvature: float):
+    """Wing loss (Feng et al. 2018) on coordinates, averaged like Keras' own losses.
+
+    `width * log(1 + |e| / curvature)` for |e| < width, `|e| - C` beyond (C makes the two
+    pieces meet): the gradient grows towards small errors instead of fading as with L2
+    or staying flat as with L1, so training keeps refining points that are already
+    nearly right, which is where most of the NME of a regression head is.
+    """
+    import tensorflow as tf
+
+    join = width - width * math.log1p(width / curvature)
+
+    def wing(y_true, y_pred):
+        error = tf.abs(y_true - y_pred)
+        return tf.reduce_mean(tf.where(error < width, width * tf.math.log1p(error / curvature), error - join), axis=-1)
+
+    return wing
+
+
 class Landmarks(BuildTask):
     name = "landmarks"
     head = "points"
@@ -73,6 +95,16 @@ class Landmarks(BuildTask):
     crops = ("face",)
 
     points = POINTS  # the runtime's count; IBUG_MIRROR permutes exactly these
+    losses = ("huber", "wing")
+
+    def check_recipe(self, recipe, file):
+        super().check_recipe(recipe, file)
+        loss = recipe.training.loss
+        if loss.kind == "wing" and not (loss.width > 0 and loss.curvature > 0):
+            raise RecipeError(
+                f"{file}: training.loss width and curvature must be > 0 for the wing loss "
+                f"(got {loss.width}, {loss.curvature}; e.g. 0.08 and 0.016, in input fractions)"
+            )
 
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> Splits:
         d, spec = recipe.data, recipe.input_spec
@@ -104,7 +136,9 @@ class Landmarks(BuildTask):
     def loss(self, recipe):
         import tf_keras as keras
 
-        return keras.losses.Huber(delta=HUBER_DELTA), [keras.metrics.MeanAbsoluteError(name="mae")]
+        loss = recipe.training.loss
+        chosen = wing_loss(loss.width, loss.curvature) if loss.kind == "wing" else keras.losses.Huber(delta=HUBER_DELTA)
+        return chosen, [keras.metrics.MeanAbsoluteError(name="mae")]
 
     def metrics(self, outputs, val, recipe, reference=None):
         pred = self.runtime.points(outputs)
