@@ -14,7 +14,9 @@ views of one face, in one batched call, and combines them:
   is a sliver and its square would show the nose and the background, not cheek skin.
   Every view becomes a model input by `preprocess.prepare(crop.image, spec, box)` (the
   bundle's spec has `crop = "face"`, margin 0), exactly as the toolchain made its
-  training samples (`facelite_build.face_patches`).
+  training samples (`facelite_build.face_patches`). A bundle with `output.test_time_flip`
+  (acne 2.1) scores each view as the mean of the view's and its left-right mirror's
+  probabilities (`ImageClassifier.classify_tensor`; the C core does the same).
 - **combination** (`combine_views`): probabilities p = ½·p(face) + ½·mean(p(patches)).
   The whole crop sees the global lesion count that ACNE04 grades; the patches see the
   skin at about twice the detail but only part of it, so the two kinds of evidence get

@@ -94,10 +94,10 @@ def test_schema_refuses_a_flag_that_is_not_a_boolean(expression_bundle, tmp_path
 
 def test_recipe_allows_test_time_flip_on_classifiers_only(tmp_path):
     recipe = tmp_path / "r.toml"
-    base = ('name = "r"\nversion = "1"\ntask = "{task}"\n[data]\npath = "x"\nval_fraction = 0.1\n'
-            '[head]\ntype = "{head}"\ntest_time_flip = true\n')
-    recipe.write_text(base.format(task="classification", head="classifier"))
+    base = ('name = "r"\nversion = "1"\ntask = "{task}"\n[data]\npath = "x"\nval_fraction = 0.1\n{layout}'
+            '[input]\ncrop = "{crop}"\n[head]\ntype = "{head}"\ntest_time_flip = true\n')
+    recipe.write_text(base.format(task="classification", head="classifier", layout="", crop="none"))
     assert load_recipe(recipe).head.test_time_flip is True
-    recipe.write_text(base.format(task="landmarks", head="points"))
+    recipe.write_text(base.format(task="landmarks", head="points", layout='layout = "pts300w"\n', crop="face"))
     with pytest.raises(RecipeError, match="test_time_flip"):
         load_recipe(recipe)

@@ -1,6 +1,6 @@
 """Detector augmentation for close-up photos: faces zoomed past the frame, pushed half out
 of it, tilted; their labels (the visible part of the box) and the recipe keys that drive
-them (`training.augmentation.close_up`, `close_up_max`, `half_face`, `rotation`)."""
+them (`training.augmentation.close_up`, `close_up_max`, `half_face`, `background`, `rotation`)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_close_up_faces_overflow_the_frame_and_a_full_frame_face_is_one_box():
     cfg = AugmentationConfig(flip=False, close_up=1.0, close_up_max=2.0)
     rng = np.random.default_rng(0)
     for _ in range(10):
-        img, boxes = augment_sample(photo, 0, rng, cfg, SIZE, FaceCloseUps(photo.x, photo.y))
+        _, boxes = augment_sample(photo, 0, rng, cfg, SIZE, FaceCloseUps(photo.x, photo.y))
         assert len(boxes) == 1
         w, h = boxes[0, 2:] * SIZE
         assert w * h >= 0.25 * SIZE * SIZE - 1  # centre anywhere in the frame: at least a quarter of it
@@ -87,6 +87,21 @@ def test_rotated_face_box_is_the_tilted_faces_extent():
         np.testing.assert_allclose(extent, [bx, by, bx + bw, by + bh], atol=1.5)
 
 
+def test_background_views_show_no_face_and_have_no_box():
+    x = np.full((1, SIZE, SIZE, 3), 60, np.uint8)
+    x[0, 10:40, 10:40] = 255  # the face, in the top-left corner
+    photo = Examples(x, np.array([[10, 10, 30, 30]], np.float32) / SIZE, ["a"])
+    cfg = AugmentationConfig(flip=False, background=1.0)
+    rng = np.random.default_rng(0)
+    empty = 0
+    for _ in range(30):
+        img, boxes = augment_sample(photo, 0, rng, cfg, SIZE)
+        if not len(boxes):
+            empty += 1
+            assert (img.mean(-1) < 128).all()  # a window clear of the face
+    assert empty >= 15  # the rest: no face-free window found, the photo itself
+
+
 def test_close_up_crops_hold_the_face_box_of_the_photo(tmp_path):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
@@ -101,13 +116,14 @@ def test_close_up_crops_hold_the_face_box_of_the_photo(tmp_path):
     # The crop is the face box's longer side grown by half of it per side, centred on the box.
     assert max(w, h) == pytest.approx(0.5, abs=0.02)
     assert (x + w / 2, y + h / 2) == pytest.approx((0.5, 0.5), abs=0.02)
-    ex, ey, ew, eh = extent_box(points, 0.1)
+    _, _, ew, eh = extent_box(points, 0.1)
     assert w / h == pytest.approx(ew / eh, rel=0.02)
 
 
 @pytest.mark.parametrize("override, message", [
     ("training.augmentation.close_up=1.5", "training.augmentation.close_up is a probability"),
     ("training.augmentation.half_face=-0.1", "training.augmentation.half_face is a probability"),
+    ("training.augmentation.background=2", "training.augmentation.background is a probability"),
     ("training.augmentation.close_up_max=0.8", "training.augmentation.close_up_max .* give a value >= 1"),
     ("training.augmentation.rotation=120", "training.augmentation.rotation .* give a value in \\[0, 90\\]"),
 ])
@@ -118,4 +134,4 @@ def test_bad_close_up_keys_are_refused_naming_the_key(override, message):
 
 def test_shipped_detector_recipe_trains_on_close_ups():
     a = load_recipe(REPO / "models/face_detector/recipe.toml").training.augmentation
-    assert a.close_up > 0 and a.close_up_max > 1 and a.half_face > 0
+    assert a.close_up > 0 and a.close_up_max > 1 and a.half_face > 0 and a.background > 0

@@ -249,8 +249,6 @@ def stage_package(recipe: Recipe, opts: BuildOptions, splits: Splits | None = No
     keras_val = keras_outputs(model, x_val)
     output, chosen = task.operating_points(recipe, splits.train, variant_runner(variants, spec))
     output = {**task.output(recipe), **output}
-    if recipe.head.test_time_flip:
-        output["test_time_flip"] = True
     if chosen:
         log(f"[package] operating points on the training split: {output}")
 

@@ -16,6 +16,9 @@ the frame, a profile, a face larger than the photo), which whole-photo 300W neve
 - `half_face` (probability, other samples): the face is pushed out of the left or right
   edge until only 45–70% of its width is in the frame — one eye and cheek, as in a profile
   or a cheek close-up.
+- `background` (probability): a face-free window of the photo (outside the face box)
+  zoomed 1–`BACKGROUND_ZOOM`×, with no box. Close-ups teach that a frame filled with smooth
+  skin is a face; without these negatives a blank wall or a blurred frame scores like one.
 
 **A face cut by the frame is labelled by its visible part**: the box clipped to the
 frame, centred on that part. The runtime decodes it unchanged (a centre and a size, both
@@ -52,6 +55,7 @@ MIN_VISIBLE = 0.4  # a face whose centre is out of the frame is kept when this m
 HALF_FACE_VISIBLE = (0.45, 0.7)  # share of the face's width left in the frame by `half_face`
 CLOSE_UP_CONTEXT = 0.5  # close-up crops: the face box's longer side grown by this per side ...
 CLOSE_UP_SCALE = 2  # ... at this many input sizes: the face box is input.size px in its crop
+BACKGROUND_ZOOM = 3.0  # `background` views zoom a face-free window of the photo up to this much
 
 
 @dataclass
@@ -134,6 +138,22 @@ def _warp(image: np.ndarray, box: np.ndarray, rng: np.random.Generator, cfg: Aug
     return out, _visible_box(nc, nw, nh, size)
 
 
+def _background(image: np.ndarray, box: np.ndarray, rng: np.random.Generator, size: int):
+    """A face-free view: a square window of the photo clear of the face box, zoomed
+    1–BACKGROUND_ZOOM× to the frame, with no box; None when no window tried fits."""
+    src = image.shape[0]
+    x, y, w, h = box * src
+    for _ in range(8):
+        side = src / math.exp(rng.uniform(0.0, math.log(BACKGROUND_ZOOM)))
+        x0, y0 = rng.uniform(0.0, src - side, 2)
+        if x0 >= x + w or x0 + side <= x or y0 >= y + h or y0 + side <= y:
+            k = size / side  # window edge coordinates → frame edge coordinates, in pixel indices below
+            m = np.array([[k, 0.0, (0.5 - x0) * k - 0.5], [0.0, k, (0.5 - y0) * k - 0.5]])
+            out = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            return (out if out.ndim == 3 else out[:, :, None]), np.zeros((0, 4), np.float32)
+    return None
+
+
 def _photometric(image: np.ndarray, rng: np.random.Generator, cfg: AugmentationConfig) -> np.ndarray:
     img = image.astype(np.float32)
     if img.shape[-1] == 3 and rng.random() < 0.1:
@@ -151,7 +171,12 @@ def _photometric(image: np.ndarray, rng: np.random.Generator, cfg: AugmentationC
 
 def _view(examples: Examples, j: int, rng: np.random.Generator, cfg: AugmentationConfig, size: int,
           close_ups: FaceCloseUps | None):
-    """One geometric view of example j: a close-up (probability `close_up`) or the photo."""
+    """One geometric view of example j: background (probability `background`, when a
+    face-free window fits), a close-up (probability `close_up`) or the photo."""
+    if cfg.background and rng.random() < cfg.background:
+        view = _background(examples.x[j], examples.y[j], rng, size)
+        if view is not None:
+            return view
     if close_ups is not None and cfg.close_up and rng.random() < cfg.close_up:
         return _warp(close_ups.x[j], close_ups.y[j], rng, cfg, size, close_up=True)
     return _warp(examples.x[j], examples.y[j], rng, cfg, size)

@@ -129,6 +129,7 @@ class AugmentationConfig:
     close_up: float = 0.0
     close_up_max: float = 2.5
     half_face: float = 0.0
+    background: float = 0.0  # detection: probability of a face-free view (negatives for close-ups)
 
 
 @dataclass
@@ -330,9 +331,6 @@ def _validate(r: Recipe, file: str) -> None:
         raise RecipeError(f"{file}: give data.val (split folders) or data.val_fraction (> 0) for validation")
     if r.training.epochs < 0 or r.training.batch < 1:
         raise RecipeError(f"{file}: training.epochs must be >= 0 and training.batch >= 1")
-    if r.head.test_time_flip and r.task != "classification":
-        raise RecipeError(f"{file}: head.test_time_flip averages a classifier's scores over the crop and its "
-                          f"mirror; a '{r.task}' bundle has no such scores: remove it")
     get_task(r.task).check_recipe(r, file)
 
 

@@ -52,6 +52,9 @@ class BuildTask(ABC):
     """Golden samples the bundle carries (None: the builder's default)."""
     losses: tuple[str, ...] = ()
     """`training.loss.kind` values the task's `loss` understands (none: only its default)."""
+    test_time_flip: bool = False
+    """Whether `head.test_time_flip` applies: the runtime averages the task's scores over
+    the crop and its mirror (only scores that do not move with a mirror, i.e. classes)."""
 
     @property
     def layouts(self) -> tuple[str, ...]:
@@ -75,6 +78,9 @@ class BuildTask(ABC):
         if kind and kind not in self.losses:
             offered = f"one of: {', '.join(self.losses)}" if self.losses else "only its default; remove the key"
             raise RecipeError(f"{file}: training.loss.kind '{kind}' is not a loss of task '{self.name}' ({offered})")
+        if recipe.head.test_time_flip and not self.test_time_flip:
+            raise RecipeError(f"{file}: head.test_time_flip averages a classifier's scores over the crop and its "
+                              f"mirror; a '{self.name}' bundle has no such scores: remove it")
 
     @abstractmethod
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> "Splits":

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 class Classification(BuildTask):
     name = "classification"
+    test_time_flip = True
     head = "classifier"
     layout = "image_folder"
     other_layouts = ("face_patches",)
@@ -177,5 +178,8 @@ class Classification(BuildTask):
         return out
 
     def output(self, recipe):
-        return {"kind": "probabilities"}  # the head ends in a softmax
+        out = {"kind": "probabilities"}  # the head ends in a softmax
+        if recipe.head.test_time_flip:  # every reader averages each crop's scores with its mirror's
+            out["test_time_flip"] = True
+        return out
 

@@ -101,7 +101,7 @@ class Detection(BuildTask):
     def check_recipe(self, recipe, file):
         super().check_recipe(recipe, file)
         a = recipe.training.augmentation
-        for key in ("close_up", "half_face", "mosaic"):
+        for key in ("close_up", "half_face", "background", "mosaic"):
             if not 0.0 <= getattr(a, key) <= 1.0:
                 raise RecipeError(f"{file}: training.augmentation.{key} is a probability: give a value in [0, 1], "
                                   f"got {getattr(a, key)}")
