@@ -1,5 +1,6 @@
 /* classification.c: a classifier's scores and top label (classification.h). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -68,25 +69,23 @@ void fl_mirror_sample(void *sample, size_t height, size_t width, size_t pixel_by
     }
 }
 
-/* The mirror's run done: its scores (as fl_classification_scores computes them, in the same
- * order) averaged into `scores` in float32, `(a + b) / 2` as numpy does; the first top. */
+/* The mirror's run done: its scores (fl_classification_scores, the one softmax) averaged
+ * into `scores` in float32, `(a + b) / 2` as numpy does; the first top. */
 static fl_status mirror_mean(fl_model *model, int logits, float *scores, size_t labels, size_t *top, fl_error *err)
 {
     size_t n;
     const float *raw = fl_model_output(model, 0, &n);
     if (raw == NULL || n != labels)
         return fl_fail(err, FL_ERR_INTERNAL, "the mirrored crop gave no output of %zu scores", labels);
-    float peak = raw[0], sum = 0.0f;
-    if (logits) {
-        for (size_t i = 1; i < n; i++) peak = raw[i] > peak ? raw[i] : peak;
-        for (size_t i = 0; i < n; i++) sum += expf(raw[i] - peak);
-    }
+    float *mirrored = malloc(n * sizeof *mirrored);
+    if (mirrored == NULL) return fl_fail(err, FL_ERR_NO_MEMORY, "no memory for %zu mirrored scores", n);
+    fl_classification_scores(raw, n, logits, mirrored);
     size_t best = 0;
     for (size_t i = 0; i < n; i++) {
-        float mirrored = logits ? expf(raw[i] - peak) / sum : raw[i];
-        scores[i] = (scores[i] + mirrored) / 2.0f;
+        scores[i] = (scores[i] + mirrored[i]) / 2.0f;
         if (scores[i] > scores[best]) best = i;
     }
+    free(mirrored);
     *top = best;
     return fl_ok(err);
 }
