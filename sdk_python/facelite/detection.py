@@ -10,7 +10,11 @@ the model gives, for an input of W×H pixels:
   cell's top-left corner (as in CenterNet). Without it the centre is the cell centre.
 
 A face is a local maximum of the heatmap (3×3 neighbourhood) above the score
-threshold; overlapping survivors are then thinned by greedy IoU NMS.
+threshold; overlapping survivors are then thinned by greedy NMS (`nms`): by IoU
+(`output.iou_threshold`) and, when the manifest gives `output.containment_threshold`, by
+containment — a box lying mostly inside a better one (a second, smaller peak on an ear or
+cheek of the same face) overlaps it little by IoU, because the two sizes differ, yet is
+the same face.
 
 Example:
 
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .metrics import iou
+from .metrics import intersection, iou
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,34 @@ class Box:
                 f"score={self.score:.3g})")
 
 
-def nms(boxes: list[Box], iou_threshold: float = 0.4, max_boxes: int | None = None) -> list[Box]:
-    """Greedy non-maximum suppression: keep the best box, drop those overlapping it."""
+def containment(a: Box, b: Box) -> float:
+    """The share of the smaller box's area that lies inside the other (0 when either is empty).
+
+        >>> containment(Box(0, 0, 10, 10), Box(2, 2, 4, 4)), containment(Box(0, 0, 2, 2), Box(1, 0, 2, 2))
+        (1.0, 0.5)
+    """
+    smaller = min(a.w * a.h, b.w * b.h)
+    return intersection(a, b) / smaller if smaller > 0 else 0.0
+
+
+def nms(boxes: list[Box], iou_threshold: float = 0.4, max_boxes: int | None = None,
+        containment_threshold: float | None = None) -> list[Box]:
+    """Greedy non-maximum suppression: keep the best box, drop those overlapping it.
+
+    Boxes are visited best score first (ties in their given order); one is dropped when
+    its IoU with a kept box is above `iou_threshold` or, with a `containment_threshold`,
+    when at least that share of the smaller of the two lies inside the other
+    (`containment`). Either way a box is kept or dropped by better boxes only, so
+    raising the score threshold afterwards equals decoding at the higher one.
+
+        >>> face, ear = Box(0, 0, 100, 100, 0.9), Box(-10, 30, 30, 30, 0.5)
+        >>> len(nms([face, ear])), len(nms([face, ear], containment_threshold=0.5))
+        (2, 1)
+    """
     kept: list[Box] = []
     for box in sorted(boxes, key=lambda b: b.score, reverse=True):
-        if all(iou(box, k) <= iou_threshold for k in kept):
+        if all(iou(box, k) <= iou_threshold and
+               (containment_threshold is None or containment(box, k) < containment_threshold) for k in kept):
             kept.append(box)
             if max_boxes is not None and len(kept) >= max_boxes:
                 break
@@ -86,6 +113,7 @@ def decode_heatmap(
     iou_threshold: float = 0.4,
     max_boxes: int = 20,
     logits: bool = False,
+    containment_threshold: float | None = None,
 ) -> list[Box]:
     """One image's heatmap outputs → boxes in input pixels (see the module docstring).
 
@@ -95,6 +123,7 @@ def decode_heatmap(
         stride: input pixels per heatmap cell.
         input_size: (W, H) of the model input, to scale the normalised sizes.
         offset: optional (Hs, Ws, 2) sub-cell (dx, dy) in cells.
+        iou_threshold, containment_threshold: the NMS rules (`nms`).
     """
     heat = np.asarray(heatmap, np.float32)
     heat = heat.reshape(heat.shape[-3:-1] if heat.ndim >= 3 and heat.shape[-1] == 1 else heat.shape[-2:])
@@ -111,7 +140,7 @@ def decode_heatmap(
         cx, cy = (c + float(dx)) * stride, (r + float(dy)) * stride
         w, h = float(size[r, c, 0]) * in_w, float(size[r, c, 1]) * in_h
         boxes.append(Box(cx - w / 2.0, cy - h / 2.0, w, h, float(heat[r, c])))
-    return nms(boxes, iou_threshold, max_boxes)
+    return nms(boxes, iou_threshold, max_boxes, containment_threshold)
 
 
 def box_to_extent(box: Box, margin: float) -> Box:
@@ -145,6 +174,7 @@ def decode_output(
     score_threshold: float = 0.5,
     iou_threshold: float = 0.4,
     max_boxes: int = 20,
+    containment_threshold: float | None = None,
 ) -> list[Box]:
     """A single concatenated detection output (manifest `output.channels`) → boxes in input pixels."""
     parts = split_channels(output, output_spec["channels"])
@@ -152,5 +182,6 @@ def decode_output(
         parts["heatmap"], parts["size"], int(output_spec["stride"]), input_size,
         offset=parts.get("offset"), score_threshold=score_threshold, iou_threshold=iou_threshold,
         max_boxes=max_boxes, logits=output_spec.get("heatmap_activation", "sigmoid") == "logits",
+        containment_threshold=containment_threshold,
     )
 

@@ -67,7 +67,9 @@ class FaceDetectorOptions(TaskOptions):
             point for the variant the engine runs (`output.score_threshold_by_variant`,
             else `output.score_threshold`: `DetectionTask.score_threshold`), else 0.5.
         iou_threshold: NMS overlap above which the weaker box is dropped; None → the
-            manifest's `output.iou_threshold`, else 0.4.
+            manifest's `output.iou_threshold`, else 0.4. NMS also drops a box lying mostly
+            inside a better one when the bundle gives `output.containment_threshold`
+            (`facelite.detection.nms`).
         max_faces: at most this many boxes, best first.
     """
 

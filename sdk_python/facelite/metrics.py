@@ -216,6 +216,13 @@ def per_face_nme(points, truth) -> np.ndarray:
 # -- detection ----------------------------------------------------------------------------
 
 
+def intersection(a: BoxLike, b: BoxLike) -> float:
+    """Area of the overlap of two boxes (0 when they do not overlap)."""
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    return ix * iy
+
+
 def iou(a: BoxLike, b: BoxLike) -> float:
     """Intersection over union of two boxes (0 when either is empty).
 
@@ -223,9 +230,7 @@ def iou(a: BoxLike, b: BoxLike) -> float:
     >>> iou(B(x=0, y=0, w=2, h=2), B(x=1, y=0, w=2, h=2))
     0.3333333333333333
     """
-    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    inter = ix * iy
+    inter = intersection(a, b)
     union = a.w * a.h + b.w * b.h - inter
     return inter / union if union > 0 else 0.0
 

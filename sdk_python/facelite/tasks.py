@@ -338,7 +338,8 @@ class HeatmapDecoder:
 
     `roles` maps `heatmap`, `size` and optionally `offset` to positions in the engine's
     output list, or is `{"packed": i}` for one (Hs, Ws, C) output whose channels the
-    manifest names in `output.channels`.
+    manifest names in `output.channels`. `containment_threshold` is the manifest's
+    `output.containment_threshold` (None: NMS by IoU only, as bundles before it).
     """
 
     output_spec: Mapping[str, Any]
@@ -347,6 +348,7 @@ class HeatmapDecoder:
     score_threshold: float
     iou_threshold: float
     max_boxes: int
+    containment_threshold: float | None = None
 
     def boxes(self, outputs: Sequence[np.ndarray]) -> list[Box]:
         """One image's outputs (each without the batch axis) → boxes in model-input pixels."""
@@ -355,13 +357,14 @@ class HeatmapDecoder:
             spec = dict(self.output_spec)
             spec.setdefault("channels", list(PACKED_CHANNELS[: np.shape(out)[-1]]))
             return decode_output(out, spec, self.input_size, self.score_threshold, self.iou_threshold,
-                                 self.max_boxes)
+                                 self.max_boxes, self.containment_threshold)
         r = self.roles
         return decode_heatmap(
             outputs[r["heatmap"]], outputs[r["size"]], int(self.output_spec["stride"]), self.input_size,
             offset=outputs[r["offset"]] if "offset" in r else None,
             score_threshold=self.score_threshold, iou_threshold=self.iou_threshold, max_boxes=self.max_boxes,
             logits=self.output_spec.get("heatmap_activation", "sigmoid") == "logits",
+            containment_threshold=self.containment_threshold,
         )
 
     def to_image(self, boxes: Sequence[Box], placement: Placement, image_size: tuple[int, int]) -> list[Box]:
@@ -390,6 +393,10 @@ class DetectionTask(Task):
         channels = out.get("channels")
         if channels is not None and not {"heatmap", "size_w", "size_h"} <= set(channels):
             problems.append(f"output.channels {channels} must name heatmap, size_w and size_h")
+        contained = out.get("containment_threshold")
+        if contained is not None and not (isinstance(contained, (int, float)) and 0 < contained <= 1):
+            problems.append(f"output.containment_threshold {contained!r} must be a number in (0, 1]: the share of "
+                            "the smaller box inside a better one at which NMS drops it")
         return problems
 
     def check_engine(self, manifest, engine):
@@ -452,16 +459,18 @@ class DetectionTask(Task):
                 iou_threshold: float | None = None, max_boxes: int = MAX_FACES) -> HeatmapDecoder:
         """The decoder of `bundle` run by `engine`; a `score_threshold` given (the user's
         `min_score`) wins over the manifest's operating point for the engine's variant
-        (`score_threshold`), `iou_threshold` over `output.iou_threshold`, else 0.4."""
+        (`score_threshold`), `iou_threshold` over `output.iou_threshold`, else 0.4; NMS also
+        drops contained boxes when the manifest gives `output.containment_threshold`."""
         out = bundle.manifest["output"]
         spec = bundle.input_spec
         channels = [d.shape[-1] for d in engine.output_details]
         roles = self.output_roles(out, engine.output_names, channels, str(bundle.path))
+        contained = out.get("containment_threshold")
         return HeatmapDecoder(
             dict(out), roles, (spec.width, spec.height),
             self.score_threshold(out, engine.variant) if score_threshold is None else float(score_threshold),
             float(out.get("iou_threshold", 0.4) if iou_threshold is None else iou_threshold),
-            int(max_boxes))
+            int(max_boxes), None if contained is None else float(contained))
 
     def to_extent(self, box: Box, output_spec: Mapping[str, Any]) -> Box:
         """A detection box → the landmark extent box (the manifest's `box_margin` removed)."""

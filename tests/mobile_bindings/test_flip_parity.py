@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,7 @@ from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.paths import bundle_in, shipped_bundles_dir
 from facelite_build.package import rewrite_manifest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from test_pipeline_parity import SCORES_MAX_ABS, Worst, compare_face  # noqa: E402
+from pipeline_compare import SCORES_MAX_ABS, Worst, compare_face
 
 FLIPPED = {"expression": "expression_ferplus", "acne": "acne"}
 """The folder's stage bundle → the shipped bundle it is a flagged copy of."""

@@ -1,12 +1,14 @@
 """`facelite-build` end to end on a tiny dataset: stages, resume, exit codes, atomic bundles."""
 
 import json
+import shutil
 import zipfile
 
 import numpy as np
 import pytest
 
 from facelite.bundle import Bundle, write_bundle
+from facelite.evaluate import evaluate
 from facelite.options import DEFAULT_THREADS
 from facelite.verify import verify_bundle
 from facelite_build.cli import main
@@ -123,6 +125,26 @@ def test_training_resumes_from_the_last_finished_epoch(built, capsys):
     history = json.loads(captured.out)["train"]["history"]
     assert code == 0 and [h["epoch"] for h in history] == [1, 2]
     assert "resuming training at epoch 2/2" in captured.err
+
+
+def test_packaging_with_test_time_flip_writes_the_flag_and_scores_val_with_the_mirror(built, image_folder,
+                                                                                      tmp_path, capsys):
+    """`head.test_time_flip`: the package stage writes `output.test_time_flip` and records val
+    metrics the way the runtime reads the bundle (mean of the crop's and its mirror's scores)."""
+    _, _, out = built
+    work = tmp_path / "work"
+    shutil.copytree(out / "work", work)  # the other tests keep reading the unflagged bundle
+    with Bundle.open(work / "tiny.flb") as plain:
+        assert "test_time_flip" not in plain.manifest["output"]
+    capsys.readouterr()
+    assert main(["package", str(out / "recipe.toml"), "--out", str(work), "--quiet", "--json",
+                 "--set", "head.test_time_flip=true"]) == 0
+    recorded = json.loads(capsys.readouterr().out)["package"]["metrics"]
+    with Bundle.open(work / "tiny.flb") as flipped:
+        assert flipped.manifest["output"]["test_time_flip"] is True
+    measured = evaluate(work / "tiny.flb", image_folder / "val", variant="all", num_threads=1)["variants"]
+    for variant in ("fp32", "int8"):  # the toolchain's and the runtime's decoders may differ by a pixel level
+        assert abs(recorded[variant]["accuracy"] - measured[variant]["accuracy"]) <= 1 / measured[variant]["n"] + 1e-4
 
 
 def test_bad_recipe_exits_2_with_a_message_and_no_traceback(tmp_path, capsys):

@@ -25,14 +25,17 @@ RECIPE = REPO / "models" / "skin_metrics" / "recipe.toml"
 
 @pytest.fixture(scope="module")
 def built(shared_data, tmp_path_factory):
-    """The shipped recipe built at a 64 px crop: (exit code, stdout JSON, work folder)."""
+    """The shipped recipe built at a 64 px crop: (exit code, stdout JSON, work folder).
+
+    16 calibration photos: most ACNE04 faces are three-quarter close-ups that `usable_face`
+    leaves out (2 of the first 16 pass with landmarks 1.2.0, 1 of the first 6 with 1.1.0)."""
     if not (shared_data / "landmarks300w" / "helen_train").is_dir():
         pytest.skip("no HELEN under the shared data")
     out = tmp_path_factory.mktemp("skin_metrics")
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(["build", str(RECIPE), "--out", str(out), "--data", str(shared_data / "landmarks300w"),
-                     "--set", "input.size=64", "--set", "measures.calibration_limit=6", "--json", "--quiet"])
+                     "--set", "input.size=64", "--set", "measures.calibration_limit=16", "--json", "--quiet"])
     return code, json.loads(buf.getvalue()), out
 
 
@@ -55,7 +58,7 @@ def test_the_build_skips_training_and_pruning_and_ships_a_verified_fp32_bundle(b
         assert set(np.unique(masks)) <= {0, 1} and masks.any(axis=(1, 2)).all()   # real faces: every mask drawn
         assert m["metrics"]["fp32_keras"]["n"] == m["metrics"]["fp32"]["n"] > 0
         anchors = m["output"]["score_anchors"]                      # computed from the calibration photos
-        assert 0 < anchors["faces"] <= 6 and "first 6 photos" in anchors["source"]
+        assert 0 < anchors["faces"] <= 16 and "first 16 photos" in anchors["source"]
         assert sorted(anchors["anchors"]) == sorted(CONCERNS)
         for concern, kinds in anchors["anchors"].items():
             assert sorted(kinds) == sorted(set(REGION_KINDS.values())), concern

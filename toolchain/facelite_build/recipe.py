@@ -112,6 +112,9 @@ class HeadConfig:
     # classification: the bundle's scores are the mean over the crop and its mirror
     # (manifest output.test_time_flip; every reader runs the model twice per crop)
     test_time_flip: bool = False
+    # detection: NMS also drops a box when this share of the smaller of it and a better box
+    # lies inside the other (manifest output.containment_threshold); 0: by IoU only
+    containment_threshold: float = 0.0
 
 
 @dataclass

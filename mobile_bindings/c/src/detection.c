@@ -25,16 +25,36 @@ static const char *const PACKED_NAMES[FL_CH_COUNT] = {"heatmap", "size_w", "size
 static double py_max(double a, double b) { return b > a ? b : a; }
 static double py_min(double a, double b) { return b < a ? b : a; }
 
-double fl_box_iou(const fl_box *a, const fl_box *b)
+/* `metrics.intersection`: the area of the overlap of two boxes. */
+static double box_intersection(const fl_box *a, const fl_box *b)
 {
     double ix = py_max(0.0, py_min(a->x + a->w, b->x + b->w) - py_max(a->x, b->x));
     double iy = py_max(0.0, py_min(a->y + a->h, b->y + b->h) - py_max(a->y, b->y));
-    double inter = ix * iy;
+    return ix * iy;
+}
+
+double fl_box_iou(const fl_box *a, const fl_box *b)
+{
+    double inter = box_intersection(a, b);
     double uni = a->w * a->h + b->w * b->h - inter;
     return uni > 0 ? inter / uni : 0.0;
 }
 
-size_t fl_nms(fl_box *boxes, size_t n, double iou_threshold, size_t max_boxes, fl_box *out)
+double fl_box_containment(const fl_box *a, const fl_box *b)
+{
+    double smaller = py_min(a->w * a->h, b->w * b->h);
+    return smaller > 0 ? box_intersection(a, b) / smaller : 0.0;
+}
+
+/* Whether NMS drops `box` next to the kept box `kept` (`detection.nms`'s test, negated). */
+static int suppresses(const fl_box *kept, const fl_box *box, double iou_threshold, double containment_threshold)
+{
+    if (!(fl_box_iou(box, kept) <= iou_threshold)) return 1;
+    return containment_threshold > 0 && !(fl_box_containment(box, kept) < containment_threshold);
+}
+
+size_t fl_nms(fl_box *boxes, size_t n, double iou_threshold, double containment_threshold, size_t max_boxes,
+              fl_box *out)
 {
     /* Insertion sort, best first: stable, and n is a few dozen peaks at most. */
     for (size_t i = 1; i < n; i++) {
@@ -49,7 +69,8 @@ size_t fl_nms(fl_box *boxes, size_t n, double iou_threshold, size_t max_boxes, f
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < max_boxes; i++) {
         int keep = 1;
-        for (size_t k = 0; k < kept && keep; k++) keep = fl_box_iou(&boxes[i], &out[k]) <= iou_threshold;
+        for (size_t k = 0; k < kept && keep; k++)
+            keep = !suppresses(&out[k], &boxes[i], iou_threshold, containment_threshold);
         if (keep) out[kept++] = boxes[i];
     }
     return kept;
@@ -64,8 +85,8 @@ static float heat_at(const float *heat, size_t step, int grid_w, int r, int c, i
 size_t fl_decode_heatmap(const float *heat, size_t heat_step, const float *size_w, const float *size_h,
                          size_t size_step, const float *offset_x, const float *offset_y, size_t offset_step,
                          int grid_w, int grid_h, int stride, int input_w, int input_h, int logits,
-                         float score_threshold, double iou_threshold, size_t max_boxes, fl_box *candidates,
-                         fl_box *out)
+                         float score_threshold, double iou_threshold, double containment_threshold,
+                         size_t max_boxes, fl_box *candidates, fl_box *out)
 {
     size_t n = 0;
     for (int r = 0; r < grid_h; r++) {
@@ -95,7 +116,7 @@ size_t fl_decode_heatmap(const float *heat, size_t heat_step, const float *size_
             n++;
         }
     }
-    return fl_nms(candidates, n, iou_threshold, max_boxes, out);
+    return fl_nms(candidates, n, iou_threshold, containment_threshold, max_boxes, out);
 }
 
 size_t fl_detection_decode(fl_detection_decoder *d, fl_model *model, fl_box *out)
@@ -109,7 +130,8 @@ size_t fl_detection_decode(fl_detection_decoder *d, fl_model *model, fl_box *out
         return fl_decode_heatmap(o + ch[FL_CH_HEATMAP], step, o + ch[FL_CH_SIZE_W], o + ch[FL_CH_SIZE_H], step,
                                  off ? o + ch[FL_CH_OFFSET_X] : NULL, off ? o + ch[FL_CH_OFFSET_Y] : NULL, step,
                                  d->grid_w, d->grid_h, d->stride, d->input_w, d->input_h, d->logits,
-                                 d->score_threshold32, d->iou_threshold, d->max_boxes, d->candidates, out);
+                                 d->score_threshold32, d->iou_threshold, d->containment_threshold, d->max_boxes,
+                                 d->candidates, out);
     }
     const float *heat = fl_model_output(model, d->heatmap_output, NULL);
     const float *size = fl_model_output(model, d->size_output, NULL);
@@ -117,7 +139,7 @@ size_t fl_detection_decode(fl_detection_decoder *d, fl_model *model, fl_box *out
     if (heat == NULL || size == NULL || (d->has_offset && offset == NULL)) return 0;
     return fl_decode_heatmap(heat, 1, size, size + 1, 2, offset, offset ? offset + 1 : NULL, 2, d->grid_w,
                              d->grid_h, d->stride, d->input_w, d->input_h, d->logits, d->score_threshold32,
-                             d->iou_threshold, d->max_boxes, d->candidates, out);
+                             d->iou_threshold, d->containment_threshold, d->max_boxes, d->candidates, out);
 }
 
 fl_box fl_box_clipped(fl_box b, int width, int height)
@@ -364,6 +386,7 @@ fl_status fl_detection_decoder_init(fl_detection_decoder *d, const fl_bundle *bu
     d->score_threshold = min_score >= 0 ? min_score : variant_score_threshold(out, fl_model_get_info(model)->variant);
     d->score_threshold32 = (float)d->score_threshold;
     d->iou_threshold = number_or(out, "iou_threshold", 0.4);
+    d->containment_threshold = number_or(out, "containment_threshold", 0.0); /* the schema keeps it in (0, 1] */
     d->box_margin = number_or(out, "box_margin", 0.0);
     d->max_boxes = max_boxes;
     const fl_input_spec *spec = fl_bundle_input_spec(bundle);

@@ -31,6 +31,7 @@ typedef struct fl_detection_decoder {
     double score_threshold;  /* as Python's float ... */
     float score_threshold32; /* ... and as numpy compares it with float32 heatmaps */
     double iou_threshold;
+    double containment_threshold; /* output.containment_threshold; 0 when absent: NMS by IoU only */
     size_t max_boxes;
     double box_margin; /* output.box_margin: removed by fl_box_to_extent */
     fl_box *candidates; /* grid_w * grid_h, reused */
@@ -39,7 +40,8 @@ typedef struct fl_detection_decoder {
 /** The decoder of `bundle` run by `model` (`DetectionTask.decoder` with its
  *  `output_roles`): `min_score` < 0 takes the operating point of the model's variant
  *  (output.score_threshold_by_variant[variant], else output.score_threshold, else 0.5),
- *  output.iou_threshold (else 0.4). FL_ERR_BUNDLE_INVALID when the outputs' roles cannot
+ *  output.iou_threshold (else 0.4) and output.containment_threshold (else none: 0).
+ *  FL_ERR_BUNDLE_INVALID when the outputs' roles cannot
  *  be told apart or their shapes do not fit. Free with `fl_detection_decoder_free`. */
 fl_status fl_detection_decoder_init(fl_detection_decoder *d, const fl_bundle *bundle, const fl_model *model,
                                     double min_score, size_t max_boxes, fl_error *err);
@@ -56,16 +58,21 @@ size_t fl_detection_decode(fl_detection_decoder *d, fl_model *model, fl_box *out
 size_t fl_decode_heatmap(const float *heat, size_t heat_step, const float *size_w, const float *size_h,
                          size_t size_step, const float *offset_x, const float *offset_y, size_t offset_step,
                          int grid_w, int grid_h, int stride, int input_w, int input_h, int logits,
-                         float score_threshold, double iou_threshold, size_t max_boxes, fl_box *candidates,
-                         fl_box *out);
+                         float score_threshold, double iou_threshold, double containment_threshold,
+                         size_t max_boxes, fl_box *candidates, fl_box *out);
 
 /** `metrics.iou`: intersection over union (0 when the union is empty). */
 double fl_box_iou(const fl_box *a, const fl_box *b);
 
+/** `detection.containment`: the share of the smaller box's area inside the other (0 when either is empty). */
+double fl_box_containment(const fl_box *a, const fl_box *b);
+
 /** `detection.nms`: sort `boxes` by score, best first (stably: ties keep their order),
- *  then keep each box overlapping no kept one by more than `iou_threshold`, at most
- *  `max_boxes`, copied to `out`. Returns how many were kept. */
-size_t fl_nms(fl_box *boxes, size_t n, double iou_threshold, size_t max_boxes, fl_box *out);
+ *  then keep each box overlapping no kept one by more than `iou_threshold` and, when
+ *  `containment_threshold` > 0, with less than that share of the smaller of the two
+ *  inside the other; at most `max_boxes`, copied to `out`. Returns how many were kept. */
+size_t fl_nms(fl_box *boxes, size_t n, double iou_threshold, double containment_threshold, size_t max_boxes,
+              fl_box *out);
 
 /** `HeatmapDecoder.to_image`: model-input boxes -> image boxes through `placement`,
  *  boxes under the score threshold dropped, clipped to the image, slivers (<= 1 px)

@@ -30,7 +30,7 @@ static size_t decode(const float *heat, float size, float threshold, double iou,
     fl_box candidates[GRID * GRID];
     for (int i = 0; i < GRID * GRID * 2; i++) sizes[i] = size;
     return fl_decode_heatmap(heat, 1, sizes, sizes + 1, 2, NULL, NULL, 0, GRID, GRID, 4, 32, 32, 0, threshold, iou,
-                             max_boxes, candidates, out);
+                             0.0, max_boxes, candidates, out);
 }
 
 static void test_heatmap_decoding(void)
@@ -75,11 +75,17 @@ static void test_nms(void)
     fl_box boxes[4] = {{0, 0, 10, 10, 0.5}, {20, 0, 10, 10, 0.9}, {0, 0, 10, 10, 0.5}, {5, 0, 10, 10, 0.7}};
     fl_box out[4];
     /* sorted: 0.9 (x 20), 0.7 (x 5), 0.5 (x 0, first), 0.5 (x 0, second); x 5 overlaps x 0 by 1/3 */
-    size_t n = fl_nms(boxes, 4, 1.0 / 3.0, 10, out);
+    size_t n = fl_nms(boxes, 4, 1.0 / 3.0, 0.0, 10, out);
     CHECK(n == 3 && out[0].x == 20 && out[1].x == 5 && out[2].x == 0, "an IoU equal to the threshold is kept: %zu", n);
     fl_box again[4] = {{0, 0, 10, 10, 0.5}, {20, 0, 10, 10, 0.9}, {0, 0, 10, 10, 0.5}, {5, 0, 10, 10, 0.7}};
-    n = fl_nms(again, 4, 0.3, 10, out);
+    n = fl_nms(again, 4, 0.3, 0.0, 10, out);
     CHECK(n == 2 && out[0].x == 20 && out[1].x == 5, "overlaps above the threshold are dropped: %zu", n);
+    /* an ear box (30 x 30, two thirds inside the face) has IoU 0.06 with the face: containment drops it */
+    fl_box face_ear[2] = {{-10, 30, 30, 30, 0.5}, {0, 0, 100, 100, 0.9}};
+    CHECK(fl_nms(face_ear, 2, 0.4, 0.0, 10, out) == 2, "without containment both stay");
+    CHECK(fl_nms(face_ear, 2, 0.4, 2.0 / 3.0, 10, out) == 1 && out[0].score == 0.9,
+          "a share equal to the containment threshold is dropped");
+    CHECK(fl_nms(face_ear, 2, 0.4, 0.7, 10, out) == 2, "a share below the containment threshold is kept");
     fl_box empty = {0, 0, 0, 0, 1}, other = {0, 0, 0, 0, 1};
     CHECK(fl_box_iou(&empty, &other) == 0.0, "empty boxes have IoU 0");
 }

@@ -19,6 +19,11 @@ boxes per photo. An int8 variant's heatmap peaks sit a few hundredths under fp32
 threshold for all misses int8's well-placed faces. `output.score_threshold` stays
 `SCORE_THRESHOLD`, the fallback for a variant without its own.
 
+NMS: by IoU (`IOU_THRESHOLD`) and, when the recipe sets `head.containment_threshold`, by
+containment (`facelite.detection.nms`; manifest `output.containment_threshold`): a second,
+smaller peak inside the same face (an ear, a cheek of a close-up) overlaps the face's box
+little by IoU. The build's own decoding (operating points, metrics) uses the same rule.
+
 Manifest metrics: outputs decoded by the runtime's decoder (`facelite.detection`) at the
 variant's operating point, the margin taken off again, and matched against the points'
 extent boxes at IoU ≥ 0.5 (`facelite.metrics.match_detections`), as `facelite evaluate`
@@ -108,6 +113,10 @@ class Detection(BuildTask):
         if a.close_up_max < 1.0:
             raise RecipeError(f"{file}: training.augmentation.close_up_max is the largest face box in frames "
                               f"(a close-up overflows the frame): give a value >= 1, got {a.close_up_max}")
+        if not 0.0 <= recipe.head.containment_threshold <= 1.0:
+            raise RecipeError(f"{file}: head.containment_threshold is the share of the smaller of two boxes lying "
+                              "inside the better one at which NMS drops it: give a value in (0, 1], or 0 for NMS "
+                              f"by IoU only, got {recipe.head.containment_threshold}")
         if not 0.0 <= a.rotation <= 90.0:
             raise RecipeError(f"{file}: training.augmentation.rotation is the largest in-plane tilt in degrees: "
                               f"give a value in [0, 90], got {a.rotation}")
@@ -161,9 +170,9 @@ class Detection(BuildTask):
         The runtime's decoder at `score_threshold`, as `FaceDetector` runs it on a phone:
         boxes clipped to the input, slivers dropped, at most MAX_FACES.
         """
-        g, s = grid_size(recipe), recipe.input.size
-        decoder = HeatmapDecoder(self.output(recipe), {"packed": 0}, (s, s), score_threshold, IOU_THRESHOLD,
-                                 MAX_FACES)
+        g, s, output = grid_size(recipe), recipe.input.size, self.output(recipe)
+        decoder = HeatmapDecoder(output, {"packed": 0}, (s, s), score_threshold, IOU_THRESHOLD, MAX_FACES,
+                                 output.get("containment_threshold"))
         same = Placement((0.0, 0.0), (1.0, 1.0))
         return [decoder.to_image(decoder.boxes([o]), same, (s, s))
                 for o in np.asarray(outputs, np.float32).reshape(-1, g, g, len(CHANNELS))]
@@ -223,6 +232,7 @@ class Detection(BuildTask):
         return {"score_threshold_by_variant": {v: p["score_threshold"] for v, p in chosen.items()}}, record
 
     def output(self, recipe):
+        contained = recipe.head.containment_threshold
         return {
             "kind": "heatmap",
             **output_layout(recipe),
@@ -230,6 +240,7 @@ class Detection(BuildTask):
             "box": "extent of the 68 landmarks grown by box_margin of its size on each side",
             "score_threshold": SCORE_THRESHOLD,
             "iou_threshold": IOU_THRESHOLD,
+            **({"containment_threshold": contained} if contained else {}),
         }
 
 
