@@ -8,9 +8,12 @@ one test is tightened for all. `Worst` keeps the largest differences seen for th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from facelite.metrics import iou
+from facelite.paths import bundle_in, shipped_bundles_dir
 
 BOX_IOU_MIN = 0.99
 LANDMARKS_MAX_PX = 0.5
@@ -114,3 +117,19 @@ def compare_face(py_face, c_face: dict, where: str, worst: Worst) -> None:
 
     worst.classification(py_face.expression, c_face["expression"], "expression", where)
     worst.skin(py_face.skin, c_face["skin"], where)
+
+
+def bundles_with_edited_detector(tmp_path: Path, edit) -> Path:
+    """The shipped bundles folder with the face detector's manifest edited (`edit(manifest)`);
+    the other bundles are links to the shipped files."""
+    from facelite_build.package import rewrite_manifest
+
+    bundles = tmp_path / "bundles"
+    for folder in shipped_bundles_dir().iterdir():
+        if folder.is_dir() and folder.name != "face_detector" and bundle_in(shipped_bundles_dir(), folder.name):
+            bundles.joinpath(folder.name).mkdir(parents=True)
+            bundles.joinpath(folder.name, f"{folder.name}.flb").symlink_to(bundle_in(shipped_bundles_dir(), folder.name))
+    (bundles / "face_detector").mkdir()
+    rewrite_manifest(bundle_in(shipped_bundles_dir(), "face_detector"), edit,
+                     out=bundles / "face_detector" / "face_detector.flb")
+    return bundles

@@ -25,7 +25,7 @@ from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.detection import Box
 from facelite.metrics import iou
 from facelite.paths import bundle_in, shipped_bundles_dir
-from pipeline_compare import SCORES_MAX_ABS
+from pipeline_compare import SCORES_MAX_ABS, bundles_with_edited_detector
 
 ACNE_TWO_BOXES = ("level1/level1_637.jpg", "level2/level2_46.jpg")
 HELEN_OTHER_PEOPLE = ("105300174_1.jpg", "1271089376_2.jpg", "2098713580_1.jpg", "2204495618_2.jpg")
@@ -38,21 +38,6 @@ def photos(parity_photos, shared_data) -> list[Path]:
     if not all(p.is_file() for p in chosen):
         pytest.skip("ACNE04 / HELEN photos not found")
     return chosen + parity_photos["acne04"][:8] + parity_photos["helen"][:8]
-
-
-def _bundles(tmp_path: Path, edit) -> Path:
-    """The shipped bundles with the face detector's manifest edited (`edit(manifest)`)."""
-    from facelite_build.package import rewrite_manifest
-
-    bundles = tmp_path / "bundles"
-    for folder in shipped_bundles_dir().iterdir():
-        if folder.is_dir() and folder.name != "face_detector" and bundle_in(shipped_bundles_dir(), folder.name):
-            bundles.joinpath(folder.name).mkdir(parents=True)
-            bundles.joinpath(folder.name, f"{folder.name}.flb").symlink_to(bundle_in(shipped_bundles_dir(), folder.name))
-    (bundles / "face_detector").mkdir()
-    rewrite_manifest(bundle_in(shipped_bundles_dir(), "face_detector"), edit,
-                     out=bundles / "face_detector" / "face_detector.flb")
-    return bundles
 
 
 def _c_boxes(c_build, bundles: Path, variant: str, files: list[Path]) -> dict[str, list[dict]]:
@@ -97,7 +82,7 @@ def test_c_and_python_agree_when_containment_decides_many_weak_peaks(c_build, ph
 
     counts = {}
     for name, edit in (("containment 0.1", aggressive), ("IoU only", iou_only)):
-        bundles = _bundles(tmp_path / name.replace(" ", "_"), edit)
+        bundles = bundles_with_edited_detector(tmp_path / name.replace(" ", "_"), edit)
         py = _python_boxes(bundles, variant, photos)
         _assert_same(_c_boxes(c_build, bundles, variant, photos), py)
         counts[name] = [len(py[str(p)]) for p in photos]

@@ -36,7 +36,7 @@ from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.bundle import Bundle
 from facelite.paths import bundle_in, shipped_bundles_dir
 
-from pipeline_compare import SCORES_MAX_ABS, Worst, compare_face
+from pipeline_compare import SCORES_MAX_ABS, Worst, bundles_with_edited_detector, compare_face
 
 
 def skin_runs(variant: str) -> bool:
@@ -113,17 +113,8 @@ def test_c_and_python_run_the_detector_at_the_operating_point_of_its_variant(c_b
     (`output.score_threshold_by_variant`; `analyzer.c` through `fl_detection_decoder_init`):
     C takes the variant's threshold as Python does — the same faces on every photo, none
     with int8, whose 0.999 no face clears, at least one a photo with fp32's 0.2."""
-    from facelite_build.package import rewrite_manifest
-
-    bundles = tmp_path / "bundles"
-    for folder in shipped_bundles_dir().iterdir():
-        if folder.is_dir() and folder.name != "face_detector" and bundle_in(shipped_bundles_dir(), folder.name):
-            bundles.joinpath(folder.name).mkdir(parents=True)
-            bundles.joinpath(folder.name, f"{folder.name}.flb").symlink_to(bundle_in(shipped_bundles_dir(), folder.name))
-    (bundles / "face_detector").mkdir()
-    rewrite_manifest(bundle_in(shipped_bundles_dir(), "face_detector"),
-                     lambda m: m["output"].update(score_threshold_by_variant={"fp32": 0.2, "int8": 0.999}),
-                     out=bundles / "face_detector" / "face_detector.flb")
+    bundles = bundles_with_edited_detector(
+        tmp_path, lambda m: m["output"].update(score_threshold_by_variant={"fp32": 0.2, "int8": 0.999}))
     files = photos[:6] + photos[-6:]
     p = subprocess.run([str(c_build.tool("tool_analyze")), str(bundles), variant, "cpu", "2", "--no-skin",
                         *map(str, files)], capture_output=True, text=True, timeout=600)
