@@ -24,7 +24,7 @@ import pytest
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
 from facelite.detection import Box
 from facelite.metrics import iou
-from facelite.paths import bundle_in, shipped_bundles_dir
+from facelite.paths import shipped_bundles_dir
 from pipeline_compare import SCORES_MAX_ABS, bundles_with_edited_detector
 
 ACNE_TWO_BOXES = ("level1/level1_637.jpg", "level2/level2_46.jpg")
