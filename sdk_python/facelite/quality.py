@@ -57,7 +57,7 @@ Checked on real photos: 40 AFW faces ordered by yaw (−47° … +28°) looked a
 sizes as seen; on every AFW annotation turned more than 20° the nose tip lies on the side
 the yaw names, and a mirrored face gets the opposite yaw and roll (tests/sdk_python/
 test_quality.py). The angles are only as good as the landmarks: the shipped landmarker
-draws a profile like a ~45° face, so ACNE04 profiles read 40–45°.
+draws a profile like a ~45° face, so ACNE04 profiles read 40–47°.
 
 Example:
 
@@ -87,7 +87,9 @@ from .skin_measures import SKIN_CROP_SIZE, SKIN_EYES, crop_matrix
 # --- Thresholds. Each was chosen on the 150 tuning photos of benchmarks/quality_gate.py
 # --- (`--set tune`: HELEN photos other than its 50 test photos, which chose nothing), by
 # --- the rule its docstring states. "Originals" are those photos as they are; "blurred",
-# --- "darkened"... their degraded copies (the benchmark's docstring defines them). -------
+# --- "darkened"... their degraded copies (the benchmark's docstring defines them). The
+# --- numbers are those of the shipped landmarks 1.2.0: every rule that reads the pipeline's
+# --- points was re-applied when they replaced 1.0 (values then in parentheses). ---------
 
 CROP_FACE_SCALE_PX = (SKIN_EYES[1][0] - SKIN_EYES[0][0]) * SKIN_CROP_SIZE
 """71.68 px: the face scale (`face_scale`) of the skin crop (`skin_measures.SKIN_EYES` on
@@ -111,49 +113,56 @@ throughout)."""
 MAX_YAW_DEG = 25.0
 """Beyond 25° of yaw the far cheek turns away: with the cheek's surface about 35° off the
 face's forward direction, its projected width falls to cos(60°)/cos(35°) ≈ 61% of frontal
-and the jaw begins to hide it. On the tuning photos the pipeline's |yaw| reaches 18.6° on
-the originals (chosen with |yaw| < 15° on their annotations) and 30–45° on 47 of the 49
-ACNE04 side views."""
+and the jaw begins to hide it. This rule reads no photo, so the landmarker does not move
+it. On the tuning photos the pipeline's |yaw| reaches 17.1° on the originals (chosen with
+|yaw| < 15° on their annotations; 26.8° on one 25 px face whose points missed it) and
+25–47° on 46 of the 49 ACNE04 side views (1.0: 18.6°; 30–45° on 47)."""
 
-MAX_TILT_DEG = 25.0
-"""Pitch or roll beyond 25°: the largest of the tuning originals (24.6°), rounded up. Pitch
-foreshortens the forehead (up) or the chin (down) as yaw does a cheek; roll is undone by
-the eye-aligned crop, but a head lying on its side is rarely lit evenly."""
+MAX_TILT_DEG = 28.0
+"""Pitch or roll beyond 28°: the largest of the tuning originals, rounded up: 27.6° (a head
+whose annotation rolls 25.2°; 1.0: 24.6° → 25°). Pitch foreshortens the forehead (up) or
+the chin (down) as yaw does a cheek; roll is undone by the eye-aligned crop, but a head
+lying on its side is rarely lit evenly. Limit: the angles are the landmarks', and 1.2.0
+can read strong pitch low (a tuning face annotated at 34° of pitch reads 22.7°)."""
 
 MIN_EYE_ASPECT = 0.15
 """Eye aspect ratio (Soukupová & Čech 2016: lid-to-lid heights over corner-to-corner width,
 both eyes averaged) below which the eyes are closed. Below every tuning original (pipeline:
-0.24 and up) and the squinting eyes of the HELEN annotations (0.12–0.15); shut eyes
-annotated in HELEN measure under 0.08. Limit: the shipped landmarker does not close its
-eye points: on the 20 closed-eye photos among the first 96 of ACNE04 (looked at) it gives
-0.33–0.43, like open eyes (0.32–0.48), so with it this check sees only eyes its points
-close. (`sclera_pixels` is 0 on those 20 but also on 27% of open-eyed HELEN faces.)"""
+0.21 and up; 1.0: 0.24) and the squinting eyes of the HELEN annotations (0.12–0.15); shut
+eyes annotated in HELEN measure under 0.08. Limit: the shipped landmarker does not close
+its eye points: on the first 96 ACNE04 photos (looked at) the faces with closed eyes read
+0.28–0.48, like open eyes (0.25–0.50; 1.0: 0.33–0.43 closed, 0.32–0.48 open), so with it
+this check sees only eyes its points close. (`sclera_pixels` is 0 on nearly all closed
+eyes but also on 27% of open-eyed HELEN faces.)"""
 
 FRAME_MARGIN = 0.05
 """The face must fit in the photo with this share of its landmarks' extent to spare on each
 side: the forehead region reaches above the brows and a turned jaw's true outline beyond the
 landmarks' silhouette."""
 
-MAX_FACE_UNSEEN = 0.27
+MAX_FACE_UNSEEN = 0.29
 """Share of the face not seen (`face_unseen`: the part of the margin-grown extent outside the
 photo plus 1 − IoU of the extent with the detector's box) above which it is `occluded`.
-The largest value among the 150 tuning originals is 0.25 (landmarks and detector boxes
-never agree exactly: median 0.11); 0.27 leaves that margin. A face cut by the frame's
-edge measures 0.30–0.80 when it is still detected."""
+The rule: the largest value among the 150 tuning originals plus a margin of 0.02: 0.275
+(landmarks and detector boxes never agree exactly: median 0.13; 1.0: 0.25 → 0.27). A face
+cut at 60% of its width by the frame's edge (the benchmark's `cropped`) measures 0.29–0.71
+(5th percentile to max) when it is still detected. The calibration of the skin_metrics
+anchors keeps its faces by this rule too (`facelite_build.tasks.skin_metrics.usable_face`:
+78 of the 378 ACNE04 level0 photos at 0.29, 66 at 0.27)."""
 
-MIN_SHARPNESS = 9.4
+MIN_SHARPNESS = 9.6
 """Variance of the 3×3 Laplacian of luminance over face skin in the crop (0–255 scale)
 below which the crop is blurred. The rule: the geometric mean of the blurred copies' 99th
-percentile (7.05; σ = 2.5 crop pixels) and the originals' 5th percentile (12.6). Below it:
-1% of blurred copies (max 8.9) and 4 of 150 originals (3 of them faces under 36 px,
-`face_too_small` anyway: an enlarged face is a soft crop)."""
+percentile (6.90; σ = 2.5 crop pixels) and the originals' 5th percentile (13.5); with 1.0:
+7.05 and 12.6 → 9.4. Above it: no blurred copy (max 8.6); below it: 3 of 150 originals (a
+25 px face whose points missed it, and two soft photos at 9.1 and 9.6)."""
 
-MAX_NOISE = 3.5
+MAX_NOISE = 3.3
 """Robust noise σ (Immerkær, 0–255 luma levels, on the crop) above which it is `noisy`
 (restorable). Checks that no test degradation aims at take the rule: the originals' 99th
-percentile, rounded up (3.49; max 4.06). For scale: σ = 12 levels of colour noise added to
-a photo whose face is 80 px reads 2.8–5.6 here (luma averages the channels and the crop
-resamples the photo)."""
+percentile, rounded up (3.21; max 4.15; 1.0: 3.49 → 3.5). For scale: σ = 12 levels of
+colour noise added to a photo whose face is 80 px reads 3.1–5.2 here (5th percentile to
+max; luma averages the channels and the crop resamples the photo)."""
 
 MIN_BRIGHT_FRACTION = 0.001
 """Share of the crop's pixels reaching mid-grey (`bright_fraction`: linear luminance ≥ 0.28,
@@ -161,34 +170,36 @@ L* ≈ 60, before any normalisation; docs/skin.md §4) below which the face is u
 Why this cue and not the skin's lightness: in a properly exposed photo eye whites,
 highlights and lit surroundings reach mid-grey whatever the skin's tone, two stops under
 nothing does, whereas skin lightness cannot tell a dark face in good light (well-lit Black
-faces of the tuning photos: L* 25–29) from a light face two stops under (darkened copies:
+faces of the tuning photos: L* 24–29) from a light face two stops under (darkened copies:
 median L* 28). Tuning photos: every darkened copy reads exactly 0 (147 of 147); the five
-originals with the darkest skin (L* 25–29) read 0.04–0.38 and pass. The threshold, 0.1% of
+originals with the darkest skin (L* 24–29) read 0.03–0.39 and pass. The threshold, 0.1% of
 the crop (66 pixels), keeps a few hot pixels or a lamp's glint from passing a dark photo
-and lies over 10× below every original with light on the face (the lowest: 0.013); the
-three originals under it (0, 0.0001, 0.0004) are dim indoor photos where light skin reads
-L* 32–36 (looked at), which "face the light" fits. Limit: the share counts the whole
+and lies about 11× below every original with light on the face (the lowest: 0.011; 1.0:
+0.013); the three originals under it (0, 0.0001, 0.0004) are dim indoor photos where light
+skin reads L* 32–36 (looked at), which "face the light" fits. Limit: the share counts the whole
 crop, so a dark face against a bright sky or window (backlight) passes; `skin_lightness`
 stays in the capture measures for such cases."""
 
 
-MAX_CLIPPED_FRACTION = 0.55
+MAX_CLIPPED_FRACTION = 0.6
 """Share of face-skin pixels with a channel ≥ 250 above which the face is overexposed.
-Rule: the originals' 99th percentile (0.545), rounded up. Bright studio portraits clip the
-red channel of light skin often (95th percentile 0.28); past half the skin, a* and the
-spots are unmeasurable on most of the face."""
+Rule: the originals' 99th percentile, rounded up (0.598; 1.0: 0.545 → 0.55). Bright studio
+portraits clip the red channel of light skin often (95th percentile 0.28); past 60% of the
+skin, a* and the spots are unmeasurable on most of the face."""
 
 MAX_CAST = 0.25
 """max |ln gain − mean ln gain| of the sclera white balance's gains above which the light
 is too coloured to be corrected. Rule: above what the normalisation must absorb — the
-largest cast among the originals (0.196) and their copies re-lit at 5700 K and 7300 K
-(#11's ±800 K stability test, `benchmarks/skin_eval.py`'s `relight`: 0.235), rounded up."""
+largest cast among the originals (0.219) and their copies re-lit at 5700 K and 7300 K
+(#11's ±800 K stability test, `benchmarks/skin_eval.py`'s `relight`: 0.247), rounded up
+(1.0: 0.196 and 0.235)."""
 
 MAX_LIGHT_ASYMMETRY = 1.8
 """|ln(mean Y of the image-left face skin / the image-right)| above which the light is
 uneven. Rule: above what the flat field must absorb — the 99th percentile of the originals
-(1.72: portraits are often side-lit) and of their copies with a one-stop shadow on one side
-(#11's stability test: 1.75), rounded up: one half of the face over 6× darker."""
+(1.75: portraits are often side-lit) and of their copies with a one-stop shadow on one side
+(#11's stability test: 1.72), rounded up: one half of the face over 6× darker (1.0: 1.72
+and 1.75)."""
 
 RESTORABLE_CHECKS = ("noisy",)
 """Failures the restoration bundle repairs (denoise + ×2 super-resolution of the crop):
