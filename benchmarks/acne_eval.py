@@ -11,11 +11,15 @@ where no face is found are counted and left out.
 
 Per bundle variant:
 
-- `rules`: accuracy, per-class recall and confusion of the arg-max of the combined
-  probabilities under the shipped rule (`combined`: ½ whole crop + ½ mean of the patches)
-  and, as a sensitivity check only (the rule was fixed before measuring), the whole crop
-  alone (`whole`), the patches alone (`patches`) and the flat mean of all views
-  (`mean_all`);
+- `decision`: the bundle's grade decision (`output.grade_decision`, absent: argmax),
+  which picks each face's label from its probabilities as the runtime does
+  (`acne.grade_index`);
+- `rules`: accuracy, per-class recall and confusion of the grade, by that decision, of the
+  combined probabilities under the shipped rule (`combined`: ½ whole crop + ½ mean of
+  the patches) and, as a sensitivity check only (the rule was fixed before measuring),
+  the whole crop alone (`whole`), the patches alone (`patches`) and the flat mean of all
+  views (`mean_all`); `combined_argmax` and `combined_median` score the shipped rule
+  under each decision, whatever the bundle's;
 - `by_level`: per true level, the photos' mean and SD of the severity (expected grade)
   and of the 0–100 acne score (`skin_scores`), and Cohen's d of the score between levels
   (0→1, 1→2, 0→2; negative: the score falls as acne worsens);
@@ -48,7 +52,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facelite.acne import WHOLE_VIEW, AcneGrader, AcneGraderOptions, combine_views, expected_grade
+from facelite.acne import WHOLE_VIEW, AcneGrader, AcneGraderOptions, combine_views, expected_grade, grade_index
 from facelite.bundle import Bundle
 from facelite.classifier import ClassifierOptions, ImageClassifier
 from facelite.image import load_image
@@ -74,10 +78,16 @@ def r4(v):
     return None if v is None else round(float(v), 4)
 
 
-def scored(truth: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
-    """Accuracy, per-class recall and confusion of arg-max predictions."""
-    conf = confusion_matrix(truth, probs.argmax(1), len(labels))
-    return {"n": len(truth), "accuracy": r4(accuracy(truth, probs.argmax(1))),
+def decided(probs: np.ndarray, decision: str) -> np.ndarray:
+    """Each row's label index by the grade decision (`acne.grade_index`)."""
+    return np.array([grade_index(p, decision) for p in probs], np.int64)
+
+
+def scored(truth: np.ndarray, probs: np.ndarray, labels: list[str], decision: str = "argmax") -> dict:
+    """Accuracy, per-class recall and confusion of the labels `decision` picks."""
+    predicted = decided(probs, decision)
+    conf = confusion_matrix(truth, predicted, len(labels))
+    return {"n": len(truth), "accuracy": r4(accuracy(truth, predicted)),
             "per_class_recall": dict(zip(labels, (r4(v) for v in per_class_recall(conf)))),
             "confusion": conf.tolist()}
 
@@ -105,15 +115,17 @@ def grade_variant(bundle: Path, variant: str, crops: list, truth: np.ndarray) ->
     """The per-variant report and the shipped rule's (N, K) combined probabilities."""
     options = AcneGraderOptions(base_options=BaseOptions(bundle_path=bundle, variant=variant, accelerator="cpu"))
     with AcneGrader.create_from_options(options) as grader:
-        labels = list(grader.labels)
+        labels, decision = list(grader.labels), grader.decision
         views = grader.view_probabilities(crops)
-    report: dict = {"rules": {}}
+    report: dict = {"decision": decision, "rules": {}}
     combined = None
     for rule, fn in RULES.items():
         probs = np.stack([fn(names, p) for names, p in views])
-        report["rules"][rule] = scored(truth, probs, labels)
+        report["rules"][rule] = scored(truth, probs, labels, decision)
         if rule == "combined":
             combined = probs
+            for other in ("argmax", "median"):
+                report["rules"][f"combined_{other}"] = scored(truth, probs, labels, other)
             report["by_level"] = by_level(truth, expected_grade(probs), labels)
         elif rule == "whole":
             report["by_level_whole"] = by_level(truth, expected_grade(probs), labels)
@@ -150,8 +162,10 @@ def baseline_report(bundle: Path, photos: list, has_face: np.ndarray) -> dict:
     return out
 
 
-def tone_groups(crops: list, truth: np.ndarray, combined: dict[str, np.ndarray], labels: list[str]) -> dict:
-    """Count, accuracy per variant and score by level per ITA° category (skin_metrics bundle)."""
+def tone_groups(crops: list, truth: np.ndarray, combined: dict[str, np.ndarray], labels: list[str],
+                decision: str) -> dict:
+    """Count, accuracy per variant (grades by `decision`) and score by level per ITA°
+    category (skin_metrics bundle)."""
     try:
         from facelite.skin_measures import SkinMeasurer, SkinMeasurerOptions
 
@@ -169,7 +183,7 @@ def tone_groups(crops: list, truth: np.ndarray, combined: dict[str, np.ndarray],
                        "per_level_n": {labels[i]: int((truth[m] == i).sum()) for i in range(len(labels))}}
         if m.any():
             for v, probs in combined.items():
-                entry[f"accuracy_{v}"] = r4(accuracy(truth[m], probs[m].argmax(1)))
+                entry[f"accuracy_{v}"] = r4(accuracy(truth[m], decided(probs[m], decision)))
             fp32 = combined.get("fp32", next(iter(combined.values())))
             entry["by_level"] = by_level(truth[m], expected_grade(fp32[m]), labels)
         out[g] = entry
@@ -233,14 +247,15 @@ def main(argv=None) -> int:
     for v in variants:
         print(f"grading {len(crops)} faces with {v}", file=sys.stderr)
         report["variants"][v], combined[v] = grade_variant(a.bundle, v, crops, truth)
-        ref = combined.get("fp32")
+        ref, decision = combined.get("fp32"), report["variants"][v]["decision"]
         if ref is not None and v != "fp32":
-            report["variants"][v]["agreement_vs_fp32"] = r4(np.mean(ref.argmax(1) == combined[v].argmax(1)))
+            report["variants"][v]["agreement_vs_fp32"] = r4(np.mean(decided(ref, decision) ==
+                                                                    decided(combined[v], decision)))
     if a.baseline:
         print("grading the whole photos with the baseline", file=sys.stderr)
         report["baseline"] = {"bundle": str(a.baseline), "variants": baseline_report(a.baseline, photos.val, has_face)}
     if not a.no_tone:
-        report["tone"] = tone_groups(crops, truth, combined, labels)
+        report["tone"] = tone_groups(crops, truth, combined, labels, decision)
     if a.export_views:
         report["exported_views"] = export_views(a.export_views, crops, with_face, a.bundle, labels)
     text = json.dumps(report, indent=1)

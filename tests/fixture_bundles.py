@@ -77,6 +77,23 @@ def tamper(src: Path, dst: Path, member: str = "int8.tflite") -> Path:
     return Path(dst)
 
 
+def with_unchecked_manifest(src: Path, dst: Path, edit) -> Path:
+    """`src` at `dst` with `edit(manifest)` applied and written as it is, unsigned: a
+    manifest the schema refuses (which `facelite_build.package.rewrite_manifest` will not
+    write), for the tests of what a reader says about it."""
+    import copy
+    import json
+
+    from facelite.bundle import MANIFEST, Bundle, write_members
+    from facelite.signing import SIGNATURE_MEMBER
+
+    with Bundle.open(src) as b:
+        manifest = copy.deepcopy(b.manifest)
+        members = [(n, bytes(b.member_view(n))) for n in b.member_names() if n not in (MANIFEST, SIGNATURE_MEMBER)]
+    edit(manifest)
+    return write_members(dst, [(MANIFEST, json.dumps(manifest, indent=2).encode()), *members])
+
+
 def measured_record(latency_ms: float, agreement: float | None, accelerator: str = "cpu") -> dict:
     """A hand-made `variants.<name>.measured` entry (`facelite_build.measure` writes real ones)."""
     return {"accelerator": accelerator, "threads": 2, "latency_ms": latency_ms, "repeats": 50,

@@ -119,17 +119,21 @@ def compare_face(py_face, c_face: dict, where: str, worst: Worst) -> None:
     worst.skin(py_face.skin, c_face["skin"], where)
 
 
-def bundles_with_edited_detector(tmp_path: Path, edit) -> Path:
-    """The shipped bundles folder with the face detector's manifest edited (`edit(manifest)`);
-    the other bundles are links to the shipped files."""
+def bundles_with_edited(tmp_path: Path, name: str, edit) -> Path:
+    """The shipped bundles folder with bundle `name`'s manifest edited (`edit(manifest)`,
+    re-signed); the other bundles are links to the shipped files."""
     from facelite_build.package import rewrite_manifest
 
     bundles = tmp_path / "bundles"
     for folder in shipped_bundles_dir().iterdir():
-        if folder.is_dir() and folder.name != "face_detector" and bundle_in(shipped_bundles_dir(), folder.name):
+        if folder.is_dir() and folder.name != name and bundle_in(shipped_bundles_dir(), folder.name):
             bundles.joinpath(folder.name).mkdir(parents=True)
             bundles.joinpath(folder.name, f"{folder.name}.flb").symlink_to(bundle_in(shipped_bundles_dir(), folder.name))
-    (bundles / "face_detector").mkdir()
-    rewrite_manifest(bundle_in(shipped_bundles_dir(), "face_detector"), edit,
-                     out=bundles / "face_detector" / "face_detector.flb")
+    (bundles / name).mkdir(parents=True)
+    rewrite_manifest(bundle_in(shipped_bundles_dir(), name), edit, out=bundles / name / f"{name}.flb")
     return bundles
+
+
+def bundles_with_edited_detector(tmp_path: Path, edit) -> Path:
+    """`bundles_with_edited` for the face detector."""
+    return bundles_with_edited(tmp_path, "face_detector", edit)

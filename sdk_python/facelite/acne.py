@@ -27,6 +27,17 @@ views of one face, in one batched call, and combines them:
 - **severity**: the expected grade Σ i·pᵢ over the labels in manifest order (0 = level0,
   mild … 2 = level2), a float in [0, K − 1]; `per_region` gives the same for each patch's
   own probabilities. Turning severity into a 0–100 score is `skin_scores`' business.
+- **grade** (`grade_index`): the label the face is given, by the bundle's
+  `output.grade_decision`: `argmax` (absent: the default, what every bundle before it
+  did) takes the most probable label; `median` the first label, in manifest order, whose
+  cumulative combined probability reaches 0.5. The labels are ordered grades, and the
+  median is the label with the least expected absolute error in grades: a face at
+  0.45 / 0.10 / 0.45 is graded level1, not level0. A label-distribution model (acne 2.1)
+  spreads each face's probability over neighbouring grades, so the two often differ;
+  which grades more faces right is measured per bundle (`benchmarks/acne_eval.py`:
+  `combined_argmax`, `combined_median`; the card has the numbers). Severity and
+  probabilities do not depend on the decision; the C core decides the same way
+  (`fl_acne_combine`).
 
 Example:
 
@@ -47,6 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .bundle import GRADE_DECISIONS
 from .classifier import ClassifierOptions, ImageClassifier
 from .errors import BundleError
 from .preprocess import prepare
@@ -90,16 +102,18 @@ def acne_views(points: np.ndarray, crop_size: int) -> list[tuple[str, Box | None
 class AcneGrade:
     """One face's acne: `severity` (expected grade, 0 = the first label … K − 1),
     `per_region` (region → the same from that region's patch alone; visible patches
-    only) and `probabilities` (label → combined probability)."""
+    only), `probabilities` (label → combined probability) and `grade`, the label the
+    bundle's decision (`grade_index`) gives those probabilities."""
 
     severity: float
     per_region: dict[str, float] = field(default_factory=dict)
     probabilities: dict[str, float] = field(default_factory=dict)
+    grade: str = ""
 
-    @property
-    def grade(self) -> str:
-        """The most probable label of the combined probabilities."""
-        return max(self.probabilities, key=self.probabilities.get)
+    def __post_init__(self) -> None:
+        if not self.grade and self.probabilities:  # made by hand: the default decision, as before the field
+            labels = list(self.probabilities)
+            object.__setattr__(self, "grade", labels[grade_index(list(self.probabilities.values()))])
 
     def to_json(self) -> dict:
         return {"severity": round(float(self.severity), 4),
@@ -124,13 +138,31 @@ def combine_views(names: Sequence[str], probabilities: np.ndarray) -> np.ndarray
     return 0.5 * whole + 0.5 * p[is_patch].mean(axis=0)
 
 
-def acne_grade(names: Sequence[str], probabilities: np.ndarray, labels: Sequence[str]) -> AcneGrade:
-    """AcneGrade of one face from its views' (V, K) probabilities."""
+def grade_index(combined: np.ndarray, decision: str = GRADE_DECISIONS[0]) -> int:
+    """The index of the label that grades probabilities `combined` (labels in manifest
+    order, as `combine_views` gives them), by `decision`, one of `GRADE_DECISIONS`:
+    `argmax` the first of the most probable; `median` the first whose cumulative
+    probability, summed in float64 in label order, reaches 0.5 (the last label if none
+    does: a vector that is not a distribution). Module docstring: why the median."""
+    p = np.asarray(combined, np.float64).reshape(-1)
+    if decision == "argmax":
+        return int(np.argmax(p))
+    if decision == "median":
+        reached = np.flatnonzero(np.cumsum(p) >= 0.5)
+        return int(reached[0]) if reached.size else len(p) - 1
+    raise ValueError(f"grade decision '{decision}' is not one of {', '.join(GRADE_DECISIONS)}")
+
+
+def acne_grade(names: Sequence[str], probabilities: np.ndarray, labels: Sequence[str],
+               decision: str = GRADE_DECISIONS[0]) -> AcneGrade:
+    """AcneGrade of one face from its views' (V, K) probabilities, graded by `decision`
+    (`grade_index`)."""
     p = np.asarray(probabilities, np.float64).reshape(len(names), -1)
     combined = combine_views(names, p)
     per_region = {n: float(expected_grade(row)) for n, row in zip(names, p) if n != WHOLE_VIEW}
     return AcneGrade(float(expected_grade(combined)), per_region,
-                     {label: float(v) for label, v in zip(labels, combined)})
+                     {label: float(v) for label, v in zip(labels, combined)},
+                     labels[grade_index(combined, decision)])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,7 +174,10 @@ class AcneGrader(ImageClassifier):
     """Acne severity of a face from its skin crop (`skin_measures.FaceCrop`) and patches.
 
     Needs an acne bundle trained on face crops (v2: `input.crop = "face"`); a v1 bundle,
-    which took whole photos, is refused with a BundleError.
+    which took whole photos, is refused with a BundleError. Each face's `grade` follows
+    the bundle's `output.grade_decision` (`decision`; absent: argmax); an unknown value
+    is refused when the bundle is opened, by the manifest schema, which names the bundle,
+    the field and the values it takes.
     """
 
     shipped_name = "acne"
@@ -155,6 +190,8 @@ class AcneGrader(ImageClassifier):
                 f"{self.bundle.path}: this acne bundle takes whole photos (input crop '{self.spec.crop}'); "
                 "AcneGrader needs one trained on face crops and patches (input crop 'face', acne 2.0 or later); "
                 "rebuild it from models/acne/recipe.toml")
+        self.decision: str = self.bundle.manifest["output"].get("grade_decision", GRADE_DECISIONS[0])
+        """The bundle's grade decision (`grade_index`)."""
 
     def views(self, crop) -> list[tuple[str, Box | None]]:
         """The views of one FaceCrop that `grade` runs (see `acne_views`)."""
@@ -166,7 +203,7 @@ class AcneGrader(ImageClassifier):
 
     def grade_batch(self, crops) -> list[AcneGrade]:
         """Several faces' crops, every view of every face in one batched model call."""
-        return [acne_grade(names, p, self.labels) for names, p in self.view_probabilities(crops)]
+        return [acne_grade(names, p, self.labels, self.decision) for names, p in self.view_probabilities(crops)]
 
     def view_probabilities(self, crops) -> list[tuple[list[str], np.ndarray]]:
         """Per face: (its view names, their (V, K) label probabilities), before combining

@@ -71,6 +71,8 @@ VARIANT_NAMES = tuple(manifest_schema(SCHEMA_VERSION)["$defs"]["variant_name"]["
 """Variant names, in order of fidelity (fp32 first)."""
 TARGETS = tuple(_SCHEMA["variants"]["additionalProperties"]["properties"]["target"]["enum"])
 OUTPUT_KINDS = tuple(_SCHEMA["output"]["properties"]["kind"]["enum"])
+GRADE_DECISIONS = tuple(_SCHEMA["output"]["properties"]["grade_decision"]["enum"])
+"""`output.grade_decision` values, the default (argmax) first (`facelite.acne.grade_index`)."""
 GOLDEN_DOMAINS = tuple(_SCHEMA["golden"]["properties"]["input_domain"]["enum"])
 
 # Zip extra-field id for alignment padding (the one Android's zipalign uses).

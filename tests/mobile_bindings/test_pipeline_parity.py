@@ -33,10 +33,12 @@ import numpy as np
 import pytest
 
 from facelite import BaseOptions, FaceAnalyzer, FaceAnalyzerOptions
+from facelite.acne import grade_index
 from facelite.bundle import Bundle
 from facelite.paths import bundle_in, shipped_bundles_dir
 
-from pipeline_compare import SCORES_MAX_ABS, Worst, bundles_with_edited_detector, compare_face
+from fixture_bundles import with_unchecked_manifest
+from pipeline_compare import SCORES_MAX_ABS, Worst, bundles_with_edited, bundles_with_edited_detector, compare_face
 
 
 def skin_runs(variant: str) -> bool:
@@ -129,6 +131,43 @@ def test_c_and_python_run_the_detector_at_the_operating_point_of_its_variant(c_b
         assert c_scores == pytest.approx([f.box.score for f in result.faces], abs=SCORES_MAX_ABS), path
     counts = [len(r.faces) for r in py.values()]
     assert (max(counts) == 0) if variant == "int8" else (min(counts) >= 1)
+
+
+@pytest.mark.parametrize("variant, decision", [("fp32", "argmax"), ("fp32", "median"), ("int8", "median")])
+def test_c_grades_acne_by_the_bundle_s_decision_as_python_does(c_build, parity_photos, tmp_path, variant, decision):
+    """The shipped acne bundle re-signed with `output.grade_decision` = `decision`: C's acne
+    label (`fl_result_acne`, analyzer.c from `fl_acne_combine`'s `top`) is Python's
+    `AcneGrade.grade` on every face of the 25 ACNE04 photos; with the median, at least
+    one face's grade is not its arg-max (the field is read, not just carried)."""
+    if not skin_runs(variant) or bundle_in(shipped_bundles_dir(), "acne") is None:
+        pytest.skip(f"no acne grading with the {variant} variant")
+    bundles = bundles_with_edited(tmp_path, "acne", lambda m: m["output"].update(grade_decision=decision))
+    files = parity_photos["acne04"]
+    p = subprocess.run([str(c_build.tool("tool_analyze")), str(bundles), variant, "cpu", "2", *map(str, files)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    c = {line["path"]: line["acne"] for line in map(json.loads, p.stdout.splitlines())}
+    options = FaceAnalyzerOptions(base_options=BaseOptions(accelerator="cpu", variant=variant, num_threads=2),
+                                  bundles_dir=bundles, skin=True)
+    with FaceAnalyzer.create_from_options(options) as analyzer:
+        py = {str(f): [face.skin.acne for face in analyzer.analyze(f).faces] for f in files}
+    moved = 0
+    for path, grades in py.items():
+        assert c[path] == [g.grade for g in grades], f"{path}: acne {c[path]} in C, {[g.grade for g in grades]} in Python"
+        moved += sum(g.grade != list(g.probabilities)[grade_index(list(g.probabilities.values()))] for g in grades)
+    assert sum(map(len, py.values())) >= len(files) - 2
+    assert (moved > 0) if decision == "median" else (moved == 0)
+
+
+def test_an_unknown_grade_decision_is_refused_naming_the_bundle_the_field_and_its_values(c_build, tmp_path):
+    """C refuses the bundle as Python's schema check does (`AcneGrader`: test_acne.py)."""
+    bundles = bundles_with_edited(tmp_path, "acne", lambda m: None)
+    bad = bundles / "acne" / "acne.flb"
+    with_unchecked_manifest(bad, bad, lambda m: m["output"].update(grade_decision="mode"))
+    p = subprocess.run([str(c_build.tool("tool_analyze")), str(bundles), "fp32", "cpu", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert f'{bad}:manifest.json: output.grade_decision: "mode" is not one of argmax, median' in p.stderr
 
 
 def test_a_quantised_pipeline_measures_skin_with_the_skin_metrics_bundle_s_own_variant(c_build, photos):

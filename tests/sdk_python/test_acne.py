@@ -11,7 +11,8 @@ import pytest
 
 from facelite import acne
 from facelite.acne import (ACNE_PATCH_REGIONS, MIN_PATCH_FRACTION, WHOLE_VIEW, AcneGrader, AcneGraderOptions,
-                           acne_grade, acne_views, combine_views)
+                           acne_grade, acne_views, combine_views, grade_index)
+from facelite.bundle import GRADE_DECISIONS
 from facelite.errors import BundleError
 from facelite.face_detector import FaceDetector, FaceDetectorOptions
 from facelite.image import load_image
@@ -22,7 +23,9 @@ from facelite.preprocess import prepare
 from facelite.regions import face_regions
 from facelite.skin_measures import SKIN_CROP_SIZE, face_crop
 
-from fixture_bundles import fixture_bundle
+from facelite_build.package import rewrite_manifest
+
+from fixture_bundles import fixture_bundle, with_unchecked_manifest
 
 FRONTAL = fit_to_box((60, 50, 136, 170))  # a frontal face's 68 points in a 256 px crop
 
@@ -55,6 +58,42 @@ def test_the_whole_crop_weighs_as_much_as_all_patches_together():
     assert grade.per_region == {"forehead": 2.0, "chin": 1.0} and grade.grade == "level0"
     assert grade.to_json()["probabilities"] == {"level0": 0.5, "level1": 0.25, "level2": 0.25}
     assert combine_views([WHOLE_VIEW], p[1:2]).tolist() == [0.0, 0.0, 1.0]  # no patch: the crop alone
+
+
+def test_argmax_takes_the_first_of_the_most_probable_labels():
+    assert grade_index([0.2, 0.5, 0.3]) == grade_index([0.2, 0.5, 0.3], "argmax") == 1
+    assert grade_index([0.4, 0.2, 0.4], "argmax") == 0 and grade_index([0.1, 0.45, 0.45], "argmax") == 1
+
+
+def test_median_is_the_first_label_whose_cumulative_probability_reaches_a_half():
+    assert grade_index([0.45, 0.10, 0.45], "median") == 1  # arg-max: level0
+    assert grade_index([0.30, 0.30, 0.40], "median") == 1  # arg-max: level2
+    assert grade_index([0.5, 0.0, 0.5], "median") == 0  # exactly a half is reached
+    assert grade_index([0.25, 0.25, 0.5], "median") == 1
+    assert grade_index([0.0, 0.0, 1.0], "median") == 2 and grade_index([1.0, 0.0, 0.0], "median") == 0
+    assert grade_index([0.1, 0.1, 0.1], "median") == 2  # never reaches a half: the last label
+
+
+def test_the_median_is_summed_in_float64_in_label_order():
+    p = np.array([0.49999999, 0.50000001])  # in float32 the first is 0.5 and would be the median
+    assert np.float32(p[0]) == 0.5 and grade_index(p, "median") == 1
+    q = np.array([0.1, 0.2, 0.2, 0.5])  # 0.1 + 0.2 + 0.2 is 0.5000000000000001 in float64: level 2 reaches it
+    assert grade_index(q, "median") == 2
+
+
+def test_an_unknown_decision_names_the_values_it_takes():
+    with pytest.raises(ValueError, match="grade decision 'mode' is not one of argmax, median"):
+        grade_index([0.5, 0.5], "mode")
+    assert GRADE_DECISIONS == ("argmax", "median")
+
+
+def test_acne_grade_decides_by_the_decision_and_leaves_severity_and_probabilities_alone():
+    names, p = [WHOLE_VIEW, "forehead"], np.array([[0.6, 0.1, 0.3], [0.3, 0.1, 0.6]])  # combined .45/.10/.45
+    by = {d: acne_grade(names, p, ["level0", "level1", "level2"], d) for d in GRADE_DECISIONS}
+    assert (by["argmax"].grade, by["median"].grade) == ("level0", "level1")
+    assert by["argmax"].severity == by["median"].severity and by["argmax"].probabilities == by["median"].probabilities
+    assert by["argmax"].to_json() == by["median"].to_json()  # the JSON has no grade: it is unchanged
+    assert acne_grade(names, p, ["level0", "level1", "level2"]).grade == "level0"  # the default: argmax
 
 
 def test_a_bundle_that_takes_whole_photos_is_refused_naming_the_fix():
@@ -90,3 +129,36 @@ def test_grade_of_a_real_face_is_its_views_run_one_by_one_and_combined(real_crop
 
 def test_docstring_examples_run():
     assert doctest.testmod(acne, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def _grader(path):
+    return AcneGrader.create_from_options(AcneGraderOptions(base_options=BaseOptions(bundle_path=path,
+                                                                                     accelerator="cpu")))
+
+
+def test_grader_grades_by_the_bundle_s_grade_decision(real_crop, shipped, tmp_path):
+    """The shipped bundle (no field: argmax) and a copy with `output.grade_decision = "median"`:
+    the same severity and probabilities, each face graded by its bundle's decision."""
+    median = rewrite_manifest(shipped["acne"], lambda m: m["output"].update(grade_decision="median"),
+                              out=tmp_path / "acne.flb")
+    spread = ([WHOLE_VIEW, "forehead"], np.array([[0.6, 0.1, 0.3], [0.3, 0.1, 0.6]]))  # combined .45/.10/.45
+    grades = {}
+    for decision, path in (("argmax", shipped["acne"]), ("median", median)):
+        with _grader(path) as grader:
+            assert grader.decision == decision
+            grade = grader.grade(real_crop)
+            assert grade.grade == grader.labels[grade_index(list(grade.probabilities.values()), decision)]
+            grader.view_probabilities = lambda crops: [spread] * len(crops)  # a face the two decisions grade apart
+            grades[decision] = (grade, grader.grade(real_crop).grade)
+    assert grades["argmax"][0].to_json() == grades["median"][0].to_json()
+    assert (grades["argmax"][1], grades["median"][1]) == ("level0", "level1")
+
+
+def test_an_unknown_grade_decision_is_refused_naming_the_bundle_the_field_and_its_values(shipped, tmp_path):
+    with pytest.raises(BundleError, match="output.grade_decision"):
+        rewrite_manifest(shipped["acne"], lambda m: m["output"].update(grade_decision="mode"), out=tmp_path / "a.flb")
+    bad = with_unchecked_manifest(shipped["acne"], tmp_path / "bad.flb",
+                                  lambda m: m["output"].update(grade_decision="mode"))
+    with pytest.raises(BundleError) as e:
+        _grader(bad)
+    assert str(e.value) == f'{bad}:manifest.json: output.grade_decision: "mode" is not one of argmax, median'

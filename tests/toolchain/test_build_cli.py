@@ -147,6 +147,21 @@ def test_packaging_with_test_time_flip_writes_the_flag_and_scores_val_with_the_m
         assert abs(recorded[variant]["accuracy"] - measured[variant]["accuracy"]) <= 1 / measured[variant]["n"] + 1e-4
 
 
+def test_packaging_with_grade_decision_median_writes_the_field_and_argmax_writes_none(built, tmp_path, capsys):
+    """`head.grade_decision`: "median" is written as `output.grade_decision`; the default
+    (argmax) writes nothing, so bundles built before the key keep their bytes."""
+    _, _, out = built
+    work = tmp_path / "work"
+    shutil.copytree(out / "work", work)
+    with Bundle.open(work / "tiny.flb") as plain:
+        assert "grade_decision" not in plain.manifest["output"]
+    assert main(["package", str(out / "recipe.toml"), "--out", str(work), "--quiet", "--json",
+                 "--set", "head.grade_decision=median"]) == 0
+    capsys.readouterr()
+    with Bundle.open(work / "tiny.flb") as median:
+        assert median.manifest["output"]["grade_decision"] == "median"
+
+
 def test_bad_recipe_exits_2_with_a_message_and_no_traceback(tmp_path, capsys):
     p = tmp_path / "r.toml"
     p.write_text(RECIPE.format(data=tmp_path).replace("epochs = 1\nbatch", "epoch = 1\nbatch"))

@@ -105,3 +105,14 @@ def test_unknown_backbone_output_layer_names_the_choices():
     r = load_recipe(REPO / "models/expression/recipe.toml", ["input.size=64", "backbone.output_layer='conv_pw_99'"])
     with pytest.raises(RecipeError, match="'conv_pw_99' is not a layer of this backbone; pick one of .*conv_pw_13_relu"):
         build_model(r, 7)
+
+
+def test_grade_decision_is_argmax_or_median_on_classifiers_only(tmp_path):
+    assert load_recipe(write(tmp_path, BASE)).head.grade_decision == "argmax"
+    assert load_recipe(write(tmp_path, BASE + "[head]\ngrade_decision = 'median'\n")).head.grade_decision == "median"
+    with pytest.raises(RecipeError, match=r"'head.grade_decision' is 'mode' \(one of: argmax, median\)"):
+        load_recipe(write(tmp_path, BASE + "[head]\ngrade_decision = 'mode'\n"))
+    landmarks = ('name = "t"\nversion = "0"\ntask = "landmarks"\n[data]\nlayout = "pts300w"\nval_fraction = 0.2\n'
+                 '[input]\ncrop = "face"\n[head]\ntype = "points"\ngrade_decision = "median"\n')
+    with pytest.raises(RecipeError, match="head.grade_decision .* a 'landmarks' bundle has no labels to pick: remove it"):
+        load_recipe(write(tmp_path, landmarks))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from facelite.bundle import VARIANT_NAMES
+from facelite.bundle import GRADE_DECISIONS, VARIANT_NAMES
 from facelite.preprocess import COLORS, CROPS, RESIZES, InputSpec
 from .distribute import STRATEGIES
 from .errors import RecipeError
@@ -112,6 +112,9 @@ class HeadConfig:
     # classification: the bundle's scores are the mean over the crop and its mirror
     # (manifest output.test_time_flip; every reader runs the model twice per crop)
     test_time_flip: bool = False
+    # classification over ordered labels (grades): the label a face is given, "argmax" or
+    # "median" (manifest output.grade_decision, written when not argmax; facelite.acne.grade_index)
+    grade_decision: str = "argmax"
     # detection: NMS also drops a box when this share of the smaller of it and a better box
     # lies inside the other (manifest output.containment_threshold); 0: by IoU only
     containment_threshold: float = 0.0
@@ -308,6 +311,7 @@ def _validate(r: Recipe, file: str) -> None:
     _check_choice(r.backbone.arch, ARCHS, "backbone.arch", file)
     _check_choice(r.head.type, HEADS, "head.type", file)
     _check_choice(r.head.pool, ("avg", "flatten"), "head.pool", file)
+    _check_choice(r.head.grade_decision, GRADE_DECISIONS, "head.grade_decision", file)
     _check_choice(r.training.optimizer, OPTIMIZERS, "training.optimizer", file)
     _check_choice(r.training.schedule, SCHEDULES, "training.schedule", file)
     _check_choice(r.training.class_weights, ("none", "balanced", "sqrt"), "training.class_weights", file)

@@ -2,7 +2,10 @@
 #include <math.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "acne.h"
+#include "bundle.h"
 #include "classification.h"
 #include "regions.h"
 #include "status.h"
@@ -54,8 +57,42 @@ static double expected_grade(const double *p, size_t labels)
     return sum;
 }
 
+fl_status fl_acne_decision_read(const fl_bundle *bundle, fl_acne_decision *out, fl_error *err)
+{
+    const cJSON *output = cJSON_GetObjectItemCaseSensitive(bundle->manifest.doc, "output");
+    const cJSON *decision = cJSON_GetObjectItemCaseSensitive(output, "grade_decision");
+    *out = FL_ACNE_ARGMAX;
+    if (decision == NULL || (cJSON_IsString(decision) && strcmp(decision->valuestring, "argmax") == 0))
+        return fl_ok(err);
+    if (cJSON_IsString(decision) && strcmp(decision->valuestring, "median") == 0) {
+        *out = FL_ACNE_MEDIAN;
+        return fl_ok(err);
+    }
+    return fl_fail(err, FL_ERR_BUNDLE_INVALID,
+                   "%s: output.grade_decision is not one of argmax, median; rebuild the bundle with one of them",
+                   fl_bundle_path(bundle));
+}
+
+/* `acne.grade_index`: argmax, the first of the highest; median, the first label whose
+ * running sum in double (numpy's cumsum, in label order) reaches 0.5, else the last. */
+static size_t grade_index(const double *p, size_t labels, fl_acne_decision decision)
+{
+    size_t top = 0;
+    if (decision == FL_ACNE_MEDIAN) {
+        double sum = 0.0;
+        for (top = 0; top + 1 < labels; top++) {
+            sum += p[top];
+            if (sum >= 0.5) break;
+        }
+        return top;
+    }
+    for (size_t k = 1; k < labels; k++)
+        if (p[k] > p[top]) top = k;
+    return top;
+}
+
 void fl_acne_combine(const fl_acne_view *views, size_t count, const float *probabilities, size_t labels,
-                     double *combined, fl_acne_grade *out)
+                     fl_acne_decision decision, double *combined, fl_acne_grade *out)
 {
     size_t wholes = 0, patches = 0;
     for (size_t v = 0; v < count; v++) {
@@ -78,8 +115,7 @@ void fl_acne_combine(const fl_acne_view *views, size_t count, const float *proba
     }
     memset(out, 0, sizeof *out);
     out->severity = expected_grade(combined, labels);
-    for (size_t k = 1; k < labels; k++)
-        if (combined[k] > combined[out->top]) out->top = k;
+    out->top = grade_index(combined, labels, decision);
     for (size_t v = 0; v < count; v++) {
         const int r = views[v].region;
         if (r == FL_ACNE_WHOLE) continue;
@@ -113,6 +149,6 @@ fl_status fl_acne_grade_crop(const fl_acne_model *acne, const fl_image *crop, co
                 FL_OK)
             return st;
     }
-    fl_acne_combine(views, count, acne->probabilities, acne->labels, acne->combined, out);
+    fl_acne_combine(views, count, acne->probabilities, acne->labels, acne->decision, acne->combined, out);
     return fl_ok(err);
 }

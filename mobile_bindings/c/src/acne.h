@@ -4,9 +4,10 @@
  * The same views (`acne.acne_views`: the whole crop, then a square patch per visible
  * region of ACNE_PATCH_REGIONS), each made a model input by `fl_prepare` with the patch
  * box (the bundle's spec has `crop = "face"`), the same combination (`acne.combine_views`:
- * half the whole crop, half the patches' mean) and the same expected grade, in double in
- * numpy's order. Why the views and the rule are what they are: the Python module's
- * docstring. */
+ * half the whole crop, half the patches' mean), the same expected grade, in double in
+ * numpy's order, and the same grade decision (`acne.grade_index`, the bundle's
+ * `output.grade_decision`). Why the views and the rules are what they are: the Python
+ * module's docstring. */
 #ifndef FACELITE_SRC_ACNE_H
 #define FACELITE_SRC_ACNE_H
 
@@ -31,19 +32,31 @@ typedef struct fl_acne_view {
  *  crop are `points`, the whole crop first; returns how many (1 to FL_ACNE_VIEW_MAX). */
 size_t fl_acne_views(const float points[2 * FL_LANDMARK_COUNT], int crop_size, fl_acne_view views[FL_ACNE_VIEW_MAX]);
 
+/** `output.grade_decision` (`acne.grade_index`): which label grades a face's combined
+ *  probabilities. */
+typedef enum fl_acne_decision {
+    FL_ACNE_ARGMAX = 0, /**< the first of the most probable labels (absent: this) */
+    FL_ACNE_MEDIAN = 1  /**< the first label whose cumulative probability reaches 0.5 */
+} fl_acne_decision;
+
+/** The bundle's `output.grade_decision`; FL_ERR_BUNDLE_INVALID naming the bundle, the
+ *  field and the values it takes for any other (the manifest schema refuses those first;
+ *  this keeps the mapping from falling back silently). */
+fl_status fl_acne_decision_read(const fl_bundle *bundle, fl_acne_decision *out, fl_error *err);
+
 /** One face's acne (`acne.AcneGrade`). */
 typedef struct fl_acne_grade {
     double severity;                     /**< expected grade of the combined probabilities */
-    size_t top;                          /**< the first label of the highest combined probability */
+    size_t top;                          /**< the grade: the label the decision gives the combined probabilities */
     int has_region[FL_REGION_COUNT];     /**< 1 for the regions graded on their own patch */
     double per_region[FL_REGION_COUNT];  /**< each patch's own expected grade */
 } fl_acne_grade;
 
 /** `acne.acne_grade`: from the `count` views' label probabilities (`count` rows of
  *  `labels` floats, in view order), the combined probabilities into `combined` (`labels`
- *  doubles) and the grade into `out`. */
+ *  doubles) and the grade, `top` by `decision`, into `out`. */
 void fl_acne_combine(const fl_acne_view *views, size_t count, const float *probabilities, size_t labels,
-                     double *combined, fl_acne_grade *out);
+                     fl_acne_decision decision, double *combined, fl_acne_grade *out);
 
 /** The acne model and its buffers, owned by the caller (the analyzer's acne stage). */
 typedef struct fl_acne_model {
@@ -51,6 +64,7 @@ typedef struct fl_acne_model {
     const fl_input_spec *spec; /**< `crop` must be FL_CROP_FACE */
     int logits;                /**< the outputs get a softmax (`fl_classification_logits`) */
     int flip;                  /**< each view averaged with its mirror (`fl_classification_flip`) */
+    fl_acne_decision decision; /**< how the grade is picked (`fl_acne_decision_read`) */
     size_t labels;
     float *tensor;             /**< spec's H x W x C */
     float *probabilities;      /**< FL_ACNE_VIEW_MAX x labels: the views' probabilities */

@@ -3,7 +3,8 @@
  *
  *   tool_analyze BUNDLES_DIR VARIANT ACCELERATOR THREADS [--rgba] [--no-skin] [--restore] IMAGE...
  *
- * Each line is {"path": IMAGE, "result": fl_result_json(FL_JSON_EXACT)} or
+ * Each line is {"path": IMAGE, "result": fl_result_json(FL_JSON_EXACT), "acne": [LABEL or
+ * null per face]} (`fl_result_acne`'s label, which the result JSON does not carry) or
  * {"path": IMAGE, "error": MESSAGE, "status": NAME}. The analyzer is made once, so the
  * lines also show it reusing its buffers from image to image. With --rgba each decoded
  * image is handed to fl_analyze as RGBA with a padded stride (what an Android Bitmap
@@ -27,6 +28,11 @@ static void print_line(const char *path, const fl_result *result, const fl_error
         if (text != NULL && fl_result_json(result, FL_JSON_EXACT, text, n + 1) == n)
             cJSON_AddRawToObject(doc, "result", text);
         free(text);
+        cJSON *acne = cJSON_AddArrayToObject(doc, "acne");
+        for (size_t i = 0; i < fl_result_face_count(result); i++) {
+            const fl_classification *c = fl_result_acne(result, i);
+            cJSON_AddItemToArray(acne, c != NULL ? cJSON_CreateString(c->label) : cJSON_CreateNull());
+        }
     } else {
         cJSON_AddStringToObject(doc, "error", err->message);
         cJSON_AddStringToObject(doc, "status", fl_status_name(err->code));

@@ -55,6 +55,9 @@ class BuildTask(ABC):
     test_time_flip: bool = False
     """Whether `head.test_time_flip` applies: the runtime averages the task's scores over
     the crop and its mirror (only scores that do not move with a mirror, i.e. classes)."""
+    grade_decision: bool = False
+    """Whether `head.grade_decision` applies: the runtime picks a label from the task's
+    per-label probabilities (`facelite.acne.grade_index`), so only a task with labels."""
 
     @property
     def layouts(self) -> tuple[str, ...]:
@@ -81,6 +84,9 @@ class BuildTask(ABC):
         if recipe.head.test_time_flip and not self.test_time_flip:
             raise RecipeError(f"{file}: head.test_time_flip averages a classifier's scores over the crop and its "
                               f"mirror; a '{self.name}' bundle has no such scores: remove it")
+        if recipe.head.grade_decision != "argmax" and not self.grade_decision:
+            raise RecipeError(f"{file}: head.grade_decision picks one of a classifier's ordered labels from its "
+                              f"probabilities; a '{self.name}' bundle has no labels to pick: remove it")
 
     @abstractmethod
     def load_splits(self, recipe: "Recipe", root: Path, limit: int | None = None) -> "Splits":

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 class Classification(BuildTask):
     name = "classification"
     test_time_flip = True
+    grade_decision = True
     head = "classifier"
     layout = "image_folder"
     other_layouts = ("face_patches",)
@@ -181,5 +182,7 @@ class Classification(BuildTask):
         out = {"kind": "probabilities"}  # the head ends in a softmax
         if recipe.head.test_time_flip:  # every reader averages each crop's scores with its mirror's
             out["test_time_flip"] = True
+        if recipe.head.grade_decision != "argmax":  # absent: argmax, so older bundles keep their bytes
+            out["grade_decision"] = recipe.head.grade_decision
         return out
 

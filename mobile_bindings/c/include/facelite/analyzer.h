@@ -375,7 +375,9 @@ FL_API const float *fl_result_region(const fl_result *result, size_t face, const
 /** The expression, or NULL when the stage is skipped. */
 FL_API const fl_classification *fl_result_expression(const fl_result *result, size_t face);
 /** The acne grade (`AcneGrade`): each label's probability combined over the face crop and
- *  its patches, `label` the most probable; NULL when the acne stage did not run. */
+ *  its patches, `label` the grade by the bundle's `output.grade_decision` (absent: the most
+ *  probable; "median": the first whose cumulative probability reaches 0.5), `score` its
+ *  probability; NULL when the acne stage did not run. */
 FL_API const fl_classification *fl_result_acne(const fl_result *result, size_t face);
 /** The face's skin report, or NULL when the skin analysis is skipped or off. */
 FL_API const fl_skin_report *fl_result_skin(const fl_result *result, size_t face);
