@@ -38,8 +38,8 @@ def add_comparison_arguments(p: argparse.ArgumentParser, faces_help: str = "face
     p.add_argument("--threads", type=int, default=2, help="CPU threads (and CPUs) on both sides (default 2)")
     p.add_argument("--variant", default="auto", choices=VARIANTS, help="facelite's model variant (default auto)")
     p.add_argument("--max-faces", type=int, default=1,
-                   help=f"{faces_help} on the Python and MediaPipe sides (default 1, MediaPipe's; the C core "
-                        "keeps up to 10: facelite-run has no option for it)")
+                   help=f"{faces_help} at most, on every side (default 1, MediaPipe's; the C core gets it as "
+                        "facelite-run's --max-faces)")
     p.add_argument("--bundles", help="folder of <name>/<name>.flb (default: the shipped bundles)")
     p.add_argument("--data", default=default_data(), help="the shared data folder (FACELITE_DATA)")
     p.add_argument("--mediapipe-venv", help="the MediaPipe venv (default FACELITE_MEDIAPIPE_VENV or "

@@ -6,8 +6,8 @@ Issue #13's speed ratios (per photo, VIDEO per frame, cold start) are about what
 gets, so `pipeline.py`, `video.py` and `coldstart.py` measure the C core in the same run
 as MediaPipe and the Python side, through the native runner (mobile_bindings/README.md):
 
-    facelite-run BUNDLES --analyze --input P1 --input P2 ... [--skin] --json      IMAGE mode
-    facelite-run BUNDLES --analyze --video F1 F2 ... --timestamps MS,... [--skin]  VIDEO mode
+    facelite-run BUNDLES --analyze --max-faces N --input P1 --input P2 ... [--skin] --json      IMAGE mode
+    facelite-run BUNDLES --analyze --max-faces N --video F1 F2 ... --timestamps MS,... [--skin]  VIDEO mode
 
 The runner reads image files (the C core decodes no arrays from Python), so the photos
 and frames are written once as PNG (lossless: the C core sees exactly the pixels the other
@@ -28,9 +28,8 @@ FACELITE_C_BUILD, else ~/.cache/facelite/mobile_bindings_c). When it cannot be b
 (no cmake, a missing -dev package), `open_native` says why on stderr and the scripts
 measure the other sides; `--no-native` skips it.
 
-Not the same as the Python side: facelite-run has no `--max-faces`, so the C core keeps
-up to FL_DEFAULT_MAX_FACES (10) faces per image where the others keep `--max-faces`
-(default 1); the scripts count the images where it kept more.
+The runner keeps the faces the other sides keep: at most the scripts' `--max-faces`
+(default 1, MediaPipe's) per image, handed to it as its own `--max-faces`.
 
     >>> side = open_native(args, bundles)                        # doctest: +SKIP
     >>> [r.ms for r in side.analyze([Path("a.png"), Path("b.png")], skin=True)]  # doctest: +SKIP
@@ -53,8 +52,6 @@ from native import Unavailable, build_runner  # benchmarks/native.py
 
 from facelite.files import write_file_atomic
 
-NATIVE_MAX_FACES = 10
-"""FL_DEFAULT_MAX_FACES: the C runner's faces per image (it has no option for it)."""
 EXCLUDED_STAGE = "load"
 """Not counted in the native time: the PNG's decode (the other sides get decoded pixels)."""
 
@@ -93,15 +90,17 @@ def _image(entry: dict, where: str) -> NativeImage:
 
 
 class NativeSide:
-    """The C runner with fixed bundles, variant and threads (CPU: both sides confined to
-    the same CPUs by `mediapipe_side.pin_cpus`, which the runner's processes inherit)."""
+    """The C runner with fixed bundles, variant, threads and faces per image at most (CPU: both
+    sides confined to the same CPUs by `mediapipe_side.pin_cpus`, which the runner's processes
+    inherit)."""
 
-    def __init__(self, runner: Path, bundles: Path, variant: str, threads: int):
+    def __init__(self, runner: Path, bundles: Path, variant: str, threads: int, max_faces: int):
         self.runner, self.bundles, self.variant, self.threads = runner, bundles, variant, threads
+        self.max_faces = max_faces
 
     def _common(self, skin: bool, accelerator: str = "cpu") -> list[str]:
         return ["--variant", self.variant, "--threads", str(self.threads), "--accelerator", accelerator,
-                *(["--skin"] if skin else [])]
+                "--max-faces", str(self.max_faces), *(["--skin"] if skin else [])]
 
     def _run(self, cmd: list[str], what: str) -> str:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
@@ -139,7 +138,7 @@ class NativeSide:
 
 def open_native(args, bundles: str | os.PathLike | None) -> NativeSide | None:
     """The native side from the shared options (`--native-build`, `--no-native`,
-    `--variant`, `--threads`), or None with the reason on stderr."""
+    `--variant`, `--threads`, `--max-faces`), or None with the reason on stderr."""
     if args.no_native:
         return None
     folder = Path(args.native_build) if args.native_build else default_build()
@@ -148,8 +147,8 @@ def open_native(args, bundles: str | os.PathLike | None) -> NativeSide | None:
         runner = build_runner(folder)
         help_text = subprocess.run([str(runner), "--help"], capture_output=True, text=True, timeout=30,
                                    check=False).stdout
-        if "--analyze" not in help_text or "--video" not in help_text:
-            raise Unavailable(f"{runner} has no --analyze --video: rebuild from this checkout")
+        if not all(option in help_text for option in ("--analyze", "--video", "--max-faces")):
+            raise Unavailable(f"{runner} has no --analyze --video --max-faces: rebuild from this checkout")
     except (Unavailable, OSError, subprocess.SubprocessError) as exc:
         print(f"native side skipped: the C core could not be built in {folder}: {exc}\n"
               "(mobile_bindings/README.md lists what the build needs; --no-native skips this)", file=sys.stderr)
@@ -157,4 +156,4 @@ def open_native(args, bundles: str | os.PathLike | None) -> NativeSide | None:
     if bundles is None:
         from facelite.paths import shipped_bundles_dir
         bundles = shipped_bundles_dir()
-    return NativeSide(runner, Path(bundles), args.variant, args.threads)
+    return NativeSide(runner, Path(bundles), args.variant, args.threads, args.max_faces)

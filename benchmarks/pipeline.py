@@ -28,9 +28,7 @@ not the PNG's decode (the Python side's `load` of an array is only its check). I
 one process per `--chunk` photos (each process's first photo analysed twice, the first
 result dropped as its warm-up), so the photos go in chunks: the Python and MediaPipe sides
 photo by photo over a chunk, then the C core over the same chunk (the order of the two
-alternating from chunk to chunk), so load on the host affects every side alike. The C
-runner keeps up to 10 faces per photo (it has no --max-faces): the photos where it kept
-more than `--max-faces` are counted.
+alternating from chunk to chunk), so load on the host affects every side alike.
 
     python benchmarks/pipeline.py                          # 330 photos, a few minutes
     python benchmarks/pipeline.py --limit 60 --variant int8 --json /tmp/pipeline.json
@@ -86,7 +84,6 @@ def measure(args) -> dict:
     sides = SIDES + (NATIVE_SIDES if native else ())
     ms: dict[str, list[float]] = {s: [] for s in sides}
     faces: dict[str, int] = dict.fromkeys(sides, 0)
-    more_faces = dict.fromkeys(NATIVE_SIDES, 0)
     decode: list[float] = []
     stages: dict[str, dict[str, list[float]]] = {s: {} for s in sides if s in FACELITE_SIDES}
     with tempfile.TemporaryDirectory(prefix="facelite-pipeline-") as folder, \
@@ -115,7 +112,6 @@ def measure(args) -> dict:
                 for r in native.analyze([pngs[i] for i in chunk], skin=side == "native"):
                     ms[side].append(r.ms)
                     faces[side] += len(r.points) > 0
-                    more_faces[side] += len(r.points) > args.max_faces
                     for stage, value in r.timings.items():
                         if stage == EXCLUDED_STAGE:
                             decode.append(value)
@@ -146,8 +142,7 @@ def measure(args) -> dict:
         "mediapipe": mediapipe, "chunk": args.chunk,
         "native": None if native is None else {
             "runner": str(native.runner), "counted": "timings_ms total less load (the PNG decode)",
-            "decode_excluded_median_ms": round(statistics.median(decode), 3),
-            "photos_with_more_faces_than_max_faces": more_faces},
+            "decode_excluded_median_ms": round(statistics.median(decode), 3)},
         "median_ms": {s: round(v, 3) for s, v in median.items()},
         "p90_ms": {s: round(p90(v), 3) for s, v in ms.items()},
         "photos_with_a_face": faces,
@@ -189,9 +184,7 @@ def print_text(doc: dict) -> None:
               f"no skin/BlazeFace {r['native_no_skin/blazeface']:.3f}; C core/Python {r['native/facelite']:.3f} "
               f"(no skin {r['native_no_skin/facelite_no_skin']:.3f})")
         print(f"C core time = its timings_ms total less load (PNG decode, median "
-              f"{native['decode_excluded_median_ms']:.2f} ms, not counted); photos where it kept more than "
-              f"{doc['max_faces']} face(s): "
-              f"{native['photos_with_more_faces_than_max_faces']}")
+              f"{native['decode_excluded_median_ms']:.2f} ms, not counted)")
     per = doc["stages_median_ms"]
     columns = [s for s in FACELITE_SIDES if s in per]
     print("stages, median ms (skin stages over photos with a face; Python's load: the array's check): "

@@ -31,8 +31,8 @@ first inference of each model (no warm-up: a frame more would change the clip); 
 do not notice one frame of sixty. Its points must be Python VIDEO mode's — the C core
 implements docs/video.md step for step — within tests/mobile_bindings/test_video_parity.py's
 1e-3 px, and so its NME Python VIDEO mode's: both are printed, over the frames both found
-the face. (The C runner keeps up to 10 faces, the other sides `--max-faces`: the face
-nearest the true points is compared.)
+the face. (Every side keeps up to `--max-faces` faces, the C runner through its own
+`--max-faces`: the face nearest the true points is compared.)
 
 Printed: per-frame median latency on the moving clips and its ratio to FaceMesh's
 (target <= 0.5: the C core's when measured, as it ships on phones, else Python's); NME

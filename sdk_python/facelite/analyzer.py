@@ -88,7 +88,7 @@ from .face_detector import FaceDetector, FaceDetectorOptions
 from .image import load_image
 from .landmarker import FaceLandmarker, FaceLandmarkerOptions
 from .live_stream import LatestFrameWorker
-from .options import RunningMode, StandIn, TaskOptions, check_range
+from .options import DEFAULT_MAX_FACES, RunningMode, StandIn, TaskOptions, check_range
 from .paths import bundle_in, shipped_bundles_dir
 from .regions import face_regions
 from .skin import SkinAnalyzer, SkinAnalyzerOptions, SkinReport
@@ -159,7 +159,7 @@ class FaceAnalyzerOptions(TaskOptions):
     bundles_dir: str | os.PathLike | None = None
     stand_in: StandIn | str = StandIn.NEVER
     min_face_score: float | None = None
-    max_faces: int = 10
+    max_faces: int = DEFAULT_MAX_FACES
     skin: bool = True
     restore: bool = False
     expression_bundle: str = "expression"

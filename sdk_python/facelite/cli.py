@@ -18,7 +18,10 @@ the source, at `--max-frames` frames read, or on Ctrl-C (exit 130, after the sum
 Video and camera print a line per analysed frame as it comes (`--jsonl`: that line is
 the frame's JSON, and the last line the summary's), or, with `--json`, one document at
 the end with every frame. `--annotate OUT.mp4` (or .avi, .mkv) writes the annotated
-video; `--annotate FOLDER` one picture per frame. No face is not an error: `faces: []`, exit 0. `--skin`
+video; `--annotate FOLDER` one picture per frame. No face is not an error: `faces: []`, exit 0.
+`--max-faces N` keeps at most N faces per image or frame, highest detector score first
+(default `options.DEFAULT_MAX_FACES`), and `--min-score S` the faces scoring at least S
+(default: the detector bundle's threshold); `facelite-run --analyze` takes both. `--skin`
 adds each face's skin report (`facelite.skin.SkinReport`: 0–100 scores per region and
 concern, tone, the capture verdict; `"skin": null` without it) and prints it; with
 `--annotate` the regions are then drawn tinted and numbered by score. `skin-report IMAGE
@@ -64,7 +67,7 @@ from pathlib import Path
 from .cli_core import EXIT_INTERRUPTED, CommandLine, Progress, log, whole_number
 from .errors import UserError
 from .files import write_file_atomic
-from .options import DEFAULT_THREADS, Accelerator, StandIn
+from .options import DEFAULT_MAX_FACES, DEFAULT_THREADS, Accelerator, StandIn
 from .signing import SignaturePolicy, SignatureWarning
 from .sources import Camera, VideoFile, image_paths, is_video
 from .strict_json import dumps
@@ -80,7 +83,7 @@ def _analyzer(args, skin: bool | None = None, **mode):
     return FaceAnalyzer.create_from_options(FaceAnalyzerOptions(
         base_options=BaseOptions(accelerator=args.accelerator, num_threads=args.threads, variant=args.variant,
                                  **_trust_options(args)),
-        bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score,
+        bundles_dir=args.bundles, stand_in=args.stand_ins, min_face_score=args.min_score, max_faces=args.max_faces,
         skin=args.skin if skin is None else skin, restore=args.restore, expression_bundle=args.expression_model,
         **mode))
 
@@ -560,7 +563,9 @@ def command_line() -> CommandLine:
 
 
 def analyzer_arguments(p: argparse.ArgumentParser) -> None:
-    """The FaceAnalyzer flags `analyze` and `skin-report` share: bundles, stand-ins, where it runs."""
+    """The FaceAnalyzer flags `analyze`, `skin-report` and `track add` share: bundles, stand-ins,
+    where it runs, which faces are kept (`facelite-run --analyze` takes the same `--min-score`
+    and `--max-faces`)."""
     p.add_argument("--bundles", metavar="DIR", help="folder of <name>/<name>.flb bundles, the only place looked in "
                    "(default: the bundles shipped with facelite)")
     p.add_argument("--stand-ins", action="store_const", const=StandIn.IF_MISSING, default=StandIn.NEVER,
@@ -568,12 +573,27 @@ def analyzer_arguments(p: argparse.ArgumentParser) -> None:
                         "is missing (default: a missing bundle is an error)")
     p.add_argument("--accelerator", default="auto", choices=[a.value for a in Accelerator])
     p.add_argument("--variant", default="auto", help="auto, or a variant every bundle has (fp32, fp16, dynamic, int8)")
-    p.add_argument("--min-score", type=float, default=None,
-                   help="drop faces below this detector score (default: the bundle's threshold for the variant "
-                        "it runs, else its score_threshold, else 0.5)")
+    p.add_argument("--min-score", type=detector_score, default=None, metavar="S",
+                   help="drop faces below this detector score, 0 to 1 (default: the bundle's threshold for the "
+                        "variant it runs, else its score_threshold, else 0.5)")
+    p.add_argument("--max-faces", type=whole_number(1), default=DEFAULT_MAX_FACES, metavar="N",
+                   help=f"analyse at most this many faces per image, highest detector score first "
+                        f"(default {DEFAULT_MAX_FACES})")
     p.add_argument("--expression-model", default="expression", metavar="NAME",
                    help="expression bundle: expression (FER2013, 7 labels; default) or expression_ferplus "
                         "(FER+, 8 labels with contempt)")
+
+
+def detector_score(text: str) -> float:
+    """An argparse `type` for `--min-score`: a detector score from 0 to 1 (NaN refused, as the
+    C runner refuses it: it would silently drop every face)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a detector score from 0 to 1, got {text}")
+    return value
 
 
 def add_bundle_commands(cli: CommandLine) -> None:

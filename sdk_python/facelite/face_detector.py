@@ -44,7 +44,7 @@ from .detection import Box, nms
 from .errors import BundleError
 from .image import load_image
 from .mean_shape import haar_box_to_extent
-from .options import StandIn, TaskOptions, check_range
+from .options import DEFAULT_MAX_FACES, StandIn, TaskOptions, check_range
 from .preprocess import prepare_pixels
 from .tasks import get_task
 from .vision_task import VisionTask
@@ -76,7 +76,7 @@ class FaceDetectorOptions(TaskOptions):
     stand_in: StandIn | str = StandIn.NEVER
     min_score: float | None = None
     iou_threshold: float | None = None
-    max_faces: int = 10
+    max_faces: int = DEFAULT_MAX_FACES
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -38,6 +38,11 @@ measured side by side (`benchmarks/pipeline.py --threads 1` vs `--threads 2`, 12
 photos, idle 2-core host): the C core's pipeline without skin 2.0 ms at 1 thread vs 3.0 ms
 at 2 (identical outputs), Python's 6.0 vs 7.3 ms, skin_metrics 10.5 vs 13.8 ms."""
 
+DEFAULT_MAX_FACES = 10
+"""Faces `FaceAnalyzer` analyses at most per image unless asked otherwise (C:
+FL_DEFAULT_MAX_FACES): a group photo's faces, bounded so that a crowd does not multiply
+the time per image; `--max-faces` of `facelite analyze` and `facelite-run --analyze`."""
+
 
 class _Choice(str, Enum):
     """A str-valued enum that also accepts its plain string value (`"cpu"`)."""
@@ -176,6 +181,8 @@ def check_range(option: str, value, low=None, high=None) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UserError(f"{option} {value!r}: must be a number")
+    if value != value:  # NaN compares false with every bound: it would pass and drop every face
+        raise UserError(f"{option} {value}: must be a number, not NaN")
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"between {low} and {high}" if low is not None and high is not None else (
             f">= {low}" if low is not None else f"<= {high}")

@@ -7,15 +7,16 @@
     facelite track delete USER
 
 `add` analyses the photo (`FaceAnalyzer` with its skin report; the largest face when
-there are several) and stores the report when the capture is reliable; an unreliable
-one is refused (exit 2) with what to fix. IMAGE may also be a skin report saved as JSON
-(a `SkinReport.to_json()` document, or `facelite analyze --skin --json` output with one
-face). When the models changed since the user's previous capture, the kept images
-(`--keep-image`) are re-scored by the new ones, so the series stays comparable; without
-kept images `show` marks the break. `show` prints each score's latest value, its
-forecast with an interval and the risk sentence, the model-version breaks and each
-context factor's association with score changes (`facelite.skin_context`). `--plot`
-writes the phone-sized picture (`facelite.history_plot`, needs matplotlib).
+there are several, of the `--max-faces` best-scored it keeps) and stores the report when
+the capture is reliable; an unreliable one is refused (exit 2) with what to fix. IMAGE may
+also be a skin report saved as JSON (a `SkinReport.to_json()` document, or `facelite
+analyze --skin --json` output with one face). When the models changed since the user's
+previous capture, the kept images (`--keep-image`) are re-scored by the new ones, so the
+series stays comparable; without kept images `show` marks the break. `show` prints each
+score's latest value, its forecast with an interval and the risk sentence, the
+model-version breaks and each context factor's association with score changes
+(`facelite.skin_context`). `--plot` writes the phone-sized picture
+(`facelite.history_plot`, needs matplotlib).
 
 The history file: `--db PATH`, else `$FACELITE_HISTORY`, else
 `$XDG_DATA_HOME/facelite/skin_history.db` (`~/.local/share/...`). Exports are written

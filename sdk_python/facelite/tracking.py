@@ -51,6 +51,7 @@ import numpy as np
 from .datasets import extent_box
 from .detection import Box
 from .metrics import iou
+from .options import DEFAULT_MAX_FACES
 
 TRACK_MATCH_IOU = 0.3
 """A detection continues a track when the IoU of the detection's landmark extent and the
@@ -251,7 +252,7 @@ class FaceTracker:
         detections_run: how many times `detect` ran (for tests and benchmarks).
     """
 
-    def __init__(self, detect: Detect, landmarks: Landmarks, detect_every_n_frames: int = 15, max_faces: int = 10):
+    def __init__(self, detect: Detect, landmarks: Landmarks, detect_every_n_frames: int = 15, max_faces: int = DEFAULT_MAX_FACES):
         self._detect = detect
         self._landmarks = landmarks
         self.detect_every_n_frames = detect_every_n_frames

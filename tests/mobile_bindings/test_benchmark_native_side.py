@@ -41,14 +41,14 @@ def _python(**options) -> FaceAnalyzer:
 
 def test_native_photo_time_is_total_less_decode_and_its_points_are_pythons_on_the_same_pixels(c_build, photo,
                                                                                               tmp_path):
-    side = NativeSide(c_build.runner, REPO / "models", "auto", 2)
+    side = NativeSide(c_build.runner, REPO / "models", "auto", 2, max_faces=1)
     png = write_png(tmp_path, "photo", photo.image)
     results = side.analyze([png, png], skin=False)
     assert len(results) == 2                                   # the warm-up run is dropped
     for r in results:
         assert r.ms == pytest.approx(r.timings["total"] - r.timings["load"])
         assert "skin_measures" not in r.timings
-    with _python(skin=False) as analyzer:
+    with _python(skin=False, max_faces=1) as analyzer:
         want = analyzer.analyze(photo.image)
     assert len(results[0].points) == len(want.faces) >= 1
     assert np.abs(results[0].points[0] - want.faces[0].landmarks).max() <= ROUNDED_MAX_PX
@@ -57,9 +57,9 @@ def test_native_photo_time_is_total_less_decode_and_its_points_are_pythons_on_th
 def test_native_video_frames_give_python_video_modes_points(c_build, photo, tmp_path):
     frames = list(clip(photo.image, photo.points, "translation", 4))
     pngs = [write_png(tmp_path, f"{k:02d}", f.image) for k, f in enumerate(frames)]
-    got = NativeSide(c_build.runner, REPO / "models", "auto", 2).video(pngs, [f.timestamp_ms for f in frames],
-                                                                        skin=False)
-    with _python(skin=False, running_mode="video") as analyzer:
+    side = NativeSide(c_build.runner, REPO / "models", "auto", 2, max_faces=1)
+    got = side.video(pngs, [f.timestamp_ms for f in frames], skin=False)
+    with _python(skin=False, running_mode="video", max_faces=1) as analyzer:
         want = [analyzer.analyze_video_frame(f.image, f.timestamp_ms) for f in frames]
     assert len(got) == len(frames)
     for g, w in zip(got, want):

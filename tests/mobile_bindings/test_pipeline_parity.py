@@ -260,6 +260,78 @@ def test_runner_analyze_times_the_pipeline_and_reports_errors(c_build, photos, t
     assert p.returncode == 2 and "no face_detector or landmarks bundle" in json.loads(p.stdout)["error"]
 
 
+@pytest.fixture(scope="module")
+def two_faces(parity_photos, tmp_path_factory) -> Path:
+    """Two ACNE04 close-ups side by side (the second scaled to the first's height): two faces
+    of different detector scores in one photo."""
+    import cv2
+
+    a, b = (cv2.imread(str(p)) for p in parity_photos["acne04"][:2])
+    b = cv2.resize(b, (round(b.shape[1] * a.shape[0] / b.shape[0]), a.shape[0]), interpolation=cv2.INTER_AREA)
+    path = tmp_path_factory.mktemp("two_faces") / "two_faces.png"
+    cv2.imwrite(str(path), np.hstack([a, b]))
+    return path
+
+
+def _facelite_analyze(capsys, *args) -> tuple[int, dict]:
+    """`facelite analyze ARGS... --json` with the shipped bundles: (exit code, document)."""
+    from facelite import cli
+
+    code = cli.main([str(a) for a in ("analyze", *args, "--bundles", shipped_bundles_dir(), "--json")])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _analysis(doc: dict) -> dict:
+    """An analyze document less what differs by nature (timings, engines, the runner's pipeline)."""
+    return {k: v for k, v in doc.items() if k not in ("timings_ms", "engines", "pipeline")}
+
+
+def test_runner_analyze_keeps_the_faces_facelite_analyze_keeps(c_build, two_faces, capsys):
+    """`facelite-run --analyze --max-faces N --min-score S` prints `facelite analyze --max-faces N
+    --min-score S --json`'s document: at most N faces, highest score first, none under S (a
+    threshold between the two faces' scores keeps one); unset, the bundle's threshold and 10
+    faces on both sides. VIDEO mode keeps N faces per frame, so tracks N."""
+    common = ("--variant", "fp32", "--threads", "2", "--accelerator", "cpu")
+    _, plain = _facelite_analyze(capsys, two_faces, *common)
+    scores = sorted(face["box"]["score"] for face in plain["faces"])
+    assert len(scores) == 2 and scores[1] - scores[0] > 0.02, scores
+    between = f"{(scores[0] + scores[1]) / 2:.4f}"
+    for flags, n in (((), 2), (("--max-faces", "1", "--min-score", "0.3"), 1), (("--min-score", between), 1),
+                     (("--max-faces", "2", "--min-score", "0"), 2)):
+        p = runner_analyze(c_build, "--input", two_faces, *flags, *common, "--json")
+        assert p.returncode == 0, p.stderr[-3000:]
+        code, want = _facelite_analyze(capsys, two_faces, *flags, *common)
+        assert code == 0 and len(want["faces"]) == n, (flags, len(want["faces"]))
+        assert _analysis(json.loads(p.stdout)) == _analysis(want), flags
+    for flags, n in (((), 2), (("--max-faces", "1"), 1)):
+        p = runner_analyze(c_build, *common, *flags, "--video", two_faces, two_faces, two_faces)
+        assert p.returncode == 0, p.stderr[-3000:]
+        *frames, summary = map(json.loads, p.stdout.splitlines())
+        assert [len(frame["faces"]) for frame in frames] == [n] * 3 and summary["tracks_started"] == n, flags
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--max-faces", "0"), "--max-faces 0: give a whole number, 1 or more"),
+    (("--max-faces", "two"), "--max-faces two: give a whole number, 1 or more"),
+    (("--max-faces", "5000"), "max_faces 5000: must be 1 to 1024"),   # the C core's own bound
+    (("--min-score", "1.5"), "--min-score 1.5: give a detector score from 0 to 1"),
+    (("--min-score", "-0.1"), "--min-score -0.1: give a detector score from 0 to 1"),
+    (("--min-score", "nan"), "--min-score nan: give a detector score from 0 to 1"),
+    (("--min-score", "0.5x"), "--min-score 0.5x: give a detector score from 0 to 1"),
+])
+def test_runner_refuses_a_bad_max_faces_or_min_score_with_exit_2(c_build, photos, flags, message):
+    p = runner_analyze(c_build, "--input", photos[0], *flags, "--json")
+    assert p.returncode == 2 and message in json.loads(p.stdout)["error"], p.stdout
+
+
+def test_runner_takes_max_faces_and_min_score_with_analyze_only(c_build):
+    bundle = bundle_in(shipped_bundles_dir(), "landmarks")
+    for flags in (("--max-faces", "1"), ("--min-score", "0.5")):
+        p = subprocess.run([str(c_build.runner), str(bundle), *flags, "--json"], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 2 and "--max-faces and --min-score are for --analyze" in json.loads(p.stdout)["error"]
+
+
 RESTORE_FACE_SCALE_PX = 55.0
 """Face scale of the shrunk copies: under `quality.LOW_RESOLUTION_FACE_PX` (64 px,
 `low_resolution`, which restoration tolerates) and over half the crop's 71.68 px

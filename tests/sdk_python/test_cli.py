@@ -174,6 +174,55 @@ def test_zero_counts_are_a_usage_error_naming_the_flag(capsys, acne_photo, flag)
     assert f"argument {flag}: must be a whole number >= 1, got 0" in doc["error"] and "rebuild" not in doc["error"]
 
 
+@pytest.fixture(scope="module")
+def two_faces(tmp_path_factory, acne_photo):
+    """The acne photo beside a copy at three quarters of its size: two faces, the detector's
+    scores for them apart."""
+    import cv2
+
+    image = cv2.imread(str(acne_photo))
+    small = cv2.resize(image, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((image.shape[0], image.shape[1] + small.shape[1], 3), np.uint8)
+    canvas[:, :image.shape[1]] = image
+    canvas[:small.shape[0], image.shape[1]:] = small
+    path = tmp_path_factory.mktemp("two_faces") / "two_faces.png"
+    cv2.imwrite(str(path), canvas)
+    return path
+
+
+@pytest.mark.parametrize("command", ["analyze", "skin-report"])
+def test_max_faces_keeps_that_many_faces_best_score_first(capsys, tmp_path, two_faces, shipped_bundles_dir, command):
+    """--max-faces reaches FaceAnalyzerOptions.max_faces in every command that analyses a photo."""
+    page = ("--out", tmp_path / "page.png") if command == "skin-report" else ()
+
+    def faces(*flags):
+        code, out, err = run(capsys, command, two_faces, *page, "--json", "--bundles", shipped_bundles_dir,
+                             "--accelerator", "cpu", *flags)
+        assert code == 0, err
+        return json.loads(out)["faces"]
+
+    both, one = faces(), faces("--max-faces", "1")
+    assert len(both) == 2 and len(one) == 1
+    if command == "analyze":
+        assert one[0]["box"] == max(both, key=lambda f: f["box"]["score"])["box"]
+
+
+@pytest.mark.parametrize("command", [["analyze", "photo.jpg"], ["skin-report", "photo.jpg", "--out", "page.png"],
+                                     ["track", "add", "someone", "photo.jpg"]])
+def test_max_faces_0_is_a_usage_error_naming_the_flag_in_every_command_that_analyses(capsys, command):
+    code, out, err = run(capsys, *command, "--max-faces", "0", "--json")
+    doc = json.loads(out)
+    assert code == 2 and doc["exit_code"] == 2
+    assert "argument --max-faces: must be a whole number >= 1, got 0" in doc["error"] and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "high"])
+def test_a_min_score_outside_0_to_1_is_a_usage_error_naming_the_flag(capsys, acne_photo, value):
+    code, out, _ = run(capsys, "analyze", acne_photo, "--min-score", value, "--json")
+    doc = json.loads(out)
+    assert code == 2 and "argument --min-score: " in doc["error"] and value in doc["error"]
+
+
 # -- evaluate / inspect / verify ---------------------------------------------------------
 
 

@@ -7,16 +7,20 @@
  *                [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]
  *                [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]
  *   facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--skin [--restore]] [--variant V]
- *                [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]
+ *                [--accelerator A] [--threads N] [--runs N] [--warmup N] [--max-faces N] [--min-score S] [--json]
  *   facelite-run BUNDLES_DIR --analyze --video FRAME... [--fps F | --timestamps MS,MS,...]
  *                [--detect-every N] [--expression-every N] [--skin-every N] [--no-smoothing] [--exact]
- *                [--skin [--restore]] [--variant V] [--accelerator A] [--threads N]
+ *                [--skin [--restore]] [--variant V] [--accelerator A] [--threads N] [--max-faces N] [--min-score S]
  *
  * --analyze runs the face pipeline (facelite/analyzer.h) over the bundles of BUNDLES_DIR
  * (<name>/<name>.flb) and prints the document `facelite analyze IMAGE|DIR [--skin [--restore]] --json` prints
  * (several --input: the folder form, "inputs" instead of "dir", images in the order given,
  * folders expanded), plus a "pipeline" object (analyzer init, first analysis, cold start,
- * and with --runs the latency of the first image analysed again, peak RSS).
+ * and with --runs the latency of the first image analysed again, peak RSS). --max-faces N keeps
+ * at most N faces per image or frame, highest detector score first (default FL_DEFAULT_MAX_FACES),
+ * and --min-score S the faces scoring at least S, 0 to 1 (default: the detector bundle's
+ * threshold): `facelite analyze`'s flags of the same names, into fl_analyzer_options'
+ * `max_faces` and `min_face_score`.
  *
  * --video runs VIDEO mode (docs/video.md: tracking, smoothing) over image files as the
  * frames of one clip, in the order given (the C core has no video decoder: a phone hands
@@ -54,6 +58,8 @@
 #define MAX_KEYS 64
 #define MAX_KEY_FILE (64 * 1024)
 #define MAX_INPUTS 4096
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x) /* a number macro as a string literal, for USAGE */
 
 typedef struct args {
     const char *bundle;
@@ -63,6 +69,8 @@ typedef struct args {
     int golden, json, progress;
     int analyze, skin, restore, runs_given, warmup_given;
     int video, exact, smoothing, detect_every, expression_every, skin_every; /* --video */
+    int max_faces;    /* --max-faces; 0: unset (fl_analyzer_options_init's FL_DEFAULT_MAX_FACES) */
+    double min_score; /* --min-score; negative: unset (the detector bundle's threshold) */
     double fps;
     const char *timestamps;
     const char **frames; /* --video's files, in order (pointers into argv) */
@@ -99,10 +107,12 @@ static const char USAGE[] =
     "                    [--runs N] [--warmup N] [--golden] [--outputs OUT.npy] [--json]\n"
     "                    [--allow-unsigned] [--trusted-keys PATH]... [--no-development-key] [--progress]\n"
     "       facelite-run BUNDLES_DIR --analyze --input IMAGE|DIR [--input ...] [--skin [--restore]]\n"
-    "                    [--variant V] [--accelerator A] [--threads N] [--runs N] [--warmup N] [--json]\n"
+    "                    [--variant V] [--accelerator A] [--threads N] [--runs N] [--warmup N]\n"
+    "                    [--max-faces N] [--min-score S] [--json]\n"
     "       facelite-run BUNDLES_DIR --analyze --video FRAME... [--fps F | --timestamps MS,MS,...]\n"
     "                    [--detect-every N] [--expression-every N] [--skin-every N] [--no-smoothing]\n"
     "                    [--exact] [--skin [--restore]] [--variant V] [--accelerator A] [--threads N]\n"
+    "                    [--max-faces N] [--min-score S]\n"
     "\n"
     "Times one variant of a facelite bundle in LiteRT (init, first, warm-up and timed invokes,\n"
     "peak RSS) and, with --golden, compares its outputs on the bundle's golden inputs with the\n"
@@ -117,6 +127,9 @@ static const char USAGE[] =
     "listing every image. --skin adds each face's skin report (skin_metrics required; acne\n"
     "when its bundle grades face crops), --restore lets it restore low-resolution crops.\n"
     "--runs N times the first image N more times. Defaults there: no timed runs.\n"
+    "--max-faces N keeps at most N faces per image (or frame), highest detector score first\n"
+    "(default " STRINGIFY(FL_DEFAULT_MAX_FACES) "); --min-score S drops faces scoring under S, 0 to 1\n"
+    "(default: the detector bundle's threshold for the variant it runs); as `facelite analyze`.\n"
     "\n"
     "--video analyses the image files given as the frames of one clip in VIDEO mode (faces\n"
     "tracked and smoothed, docs/video.md), stamped round(i * 1000 / fps) ms (default 30 fps) or\n"
@@ -131,9 +144,25 @@ static int parse_int(const char *option, const char *text, int low, int high, in
     char *end = NULL;
     errno = 0;
     long v = text ? strtol(text, &end, 10) : 0;
-    if (text == NULL || *text == '\0' || *end != '\0' || errno || v < low || v > high)
+    if (text == NULL || *text == '\0' || *end != '\0' || errno || v < low || v > high) {
+        if (high == INT_MAX) /* no bound of the runner's own: the library checks its own */
+            return fail(f, 2, "%s %s: give a whole number, %d or more", option, text ? text : "(missing)", low);
         return fail(f, 2, "%s %s: give a whole number from %d to %d", option, text ? text : "(missing)", low, high);
+    }
     *out = (int)v;
+    return 0;
+}
+
+/* --min-score: a detector score from 0 to 1, as `facelite analyze --min-score` takes
+ * (cli.detector_score; NaN refused on both sides: it would silently drop every face). */
+static int parse_score(const char *option, const char *text, double *out, failure *f)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+        return fail(f, 2, "%s %s: give a detector score from 0 to 1 (without it: the detector bundle's threshold)",
+                    option, text);
+    *out = v;
     return 0;
 }
 
@@ -192,6 +221,7 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
     a->warmup = 5;
     a->fps = 30.0;
     a->smoothing = 1, a->detect_every = 15, a->expression_every = 1, a->skin_every = 10;
+    a->min_score = -1.0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -256,6 +286,10 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
             rc = parse_int(o, value, 1, 1000000, &a->expression_every, f);
         } else if (strcmp(o, "--skin-every") == 0) {
             rc = parse_int(o, value, 1, 1000000, &a->skin_every, f);
+        } else if (strcmp(o, "--max-faces") == 0) {
+            rc = parse_int(o, value, 1, INT_MAX, &a->max_faces, f);
+        } else if (strcmp(o, "--min-score") == 0) {
+            rc = parse_score(o, value, &a->min_score, f);
         } else if (strcmp(o, "--trusted-keys") == 0) {
             rc = add_keys(a, value, f);
         } else if (o[0] == '-' && o[1] != '\0') {
@@ -271,6 +305,8 @@ static int parse_args(int argc, char **argv, args *a, failure *f)
     if (a->bundle == NULL) return fail(f, 2, "no bundle given; usage: facelite-run BUNDLE [options] (see --help)");
     if (a->n_inputs && !a->analyze) return fail(f, 2, "--input is for --analyze; see facelite-run --help");
     if ((a->skin || a->restore) && !a->analyze) return fail(f, 2, "--skin and --restore are for --analyze");
+    if ((a->max_faces || a->min_score >= 0.0) && !a->analyze)
+        return fail(f, 2, "--max-faces and --min-score are for --analyze");
     if (a->video && !a->analyze) return fail(f, 2, "--video is for --analyze; see facelite-run --help");
     if (a->video && a->n_inputs) return fail(f, 2, "--video FRAME... and --input: give one of the two");
     if (a->video && a->n_frames == 0) return fail(f, 2, "--video needs the frames' image files after it");
@@ -936,6 +972,8 @@ static void analyzer_options(const args *a, fl_analyzer_options *options)
     options->threads = a->threads;
     options->skin = a->skin;
     options->restore = a->restore;
+    options->min_face_score = a->min_score;
+    if (a->max_faces) options->max_faces = a->max_faces;
 }
 
 static int run_analyze(const args *a, cJSON *doc, failure *f)
