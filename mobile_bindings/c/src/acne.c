@@ -57,20 +57,11 @@ static double expected_grade(const double *p, size_t labels)
     return sum;
 }
 
-fl_status fl_acne_decision_read(const fl_bundle *bundle, fl_acne_decision *out, fl_error *err)
+fl_acne_decision fl_acne_decision_of(const fl_bundle *bundle)
 {
     const cJSON *output = cJSON_GetObjectItemCaseSensitive(bundle->manifest.doc, "output");
     const cJSON *decision = cJSON_GetObjectItemCaseSensitive(output, "grade_decision");
-    *out = FL_ACNE_ARGMAX;
-    if (decision == NULL || (cJSON_IsString(decision) && strcmp(decision->valuestring, "argmax") == 0))
-        return fl_ok(err);
-    if (cJSON_IsString(decision) && strcmp(decision->valuestring, "median") == 0) {
-        *out = FL_ACNE_MEDIAN;
-        return fl_ok(err);
-    }
-    return fl_fail(err, FL_ERR_BUNDLE_INVALID,
-                   "%s: output.grade_decision is not one of argmax, median; rebuild the bundle with one of them",
-                   fl_bundle_path(bundle));
+    return cJSON_IsString(decision) && strcmp(decision->valuestring, "median") == 0 ? FL_ACNE_MEDIAN : FL_ACNE_ARGMAX;
 }
 
 /* `acne.grade_index`: argmax, the first of the highest; median, the first label whose

@@ -39,10 +39,9 @@ typedef enum fl_acne_decision {
     FL_ACNE_MEDIAN = 1  /**< the first label whose cumulative probability reaches 0.5 */
 } fl_acne_decision;
 
-/** The bundle's `output.grade_decision`; FL_ERR_BUNDLE_INVALID naming the bundle, the
- *  field and the values it takes for any other (the manifest schema refuses those first;
- *  this keeps the mapping from falling back silently). */
-fl_status fl_acne_decision_read(const fl_bundle *bundle, fl_acne_decision *out, fl_error *err);
+/** The bundle's `output.grade_decision` (absent: argmax). Other values never get here: the
+ *  compiled-in manifest schema refuses them when the bundle opens, naming the field. */
+fl_acne_decision fl_acne_decision_of(const fl_bundle *bundle);
 
 /** One face's acne (`acne.AcneGrade`). */
 typedef struct fl_acne_grade {
@@ -64,7 +63,7 @@ typedef struct fl_acne_model {
     const fl_input_spec *spec; /**< `crop` must be FL_CROP_FACE */
     int logits;                /**< the outputs get a softmax (`fl_classification_logits`) */
     int flip;                  /**< each view averaged with its mirror (`fl_classification_flip`) */
-    fl_acne_decision decision; /**< how the grade is picked (`fl_acne_decision_read`) */
+    fl_acne_decision decision; /**< how the grade is picked (`fl_acne_decision_of`) */
     size_t labels;
     float *tensor;             /**< spec's H x W x C */
     float *probabilities;      /**< FL_ACNE_VIEW_MAX x labels: the views' probabilities */

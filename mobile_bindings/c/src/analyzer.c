@@ -213,10 +213,8 @@ static fl_status load_stage(fl_analyzer *a, const fl_analyzer_options *o, fl_sta
         st->flip = fl_classification_flip(st->bundle);
     }
     if (s == FL_STAGE_ACNE) {
-        fl_acne_decision decision;
-        fl_status status = fl_acne_decision_read(st->bundle, &decision, err);
-        if (status != FL_OK) return status;
-        fl_acne_model acne = {st->model, st->spec, st->logits, st->flip, decision, st->label_count, st->tensor,
+        fl_acne_model acne = {st->model, st->spec, st->logits, st->flip, fl_acne_decision_of(st->bundle),
+                              st->label_count, st->tensor,
                               malloc(FL_ACNE_VIEW_MAX * st->label_count * sizeof(float)),
                               malloc(st->label_count * sizeof(double))};
         a->skin.acne = acne;
